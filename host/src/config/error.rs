@@ -1,0 +1,286 @@
+//! [`ConfigError`]: everything that stops a test configuration from loading, with the file,
+//! the line:column where known, the worker where one is involved, and a [`ConfigError::hint`].
+//!
+//! Imports only [`super::location`].
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::location::Location;
+
+/// Which of the configuration files an error is about; it picks the hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFile {
+    /// The tests' `config.yaml`.
+    Config,
+    /// The workers file (`workers.json` by default).
+    Workers,
+    /// A `.env` file (the project's or the tests').
+    DotEnv,
+}
+
+/// What went wrong; [`ConfigError`] adds where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigErrorKind {
+    /// The file does not exist.
+    #[error("file not found")]
+    NotFound,
+    /// The file exists but could not be read (permissions, not UTF-8, a directory).
+    #[error("cannot read file: {0}")]
+    Io(io::Error),
+    /// The file is not valid YAML, JSON or `.env` syntax.
+    #[error("syntax error: {message}")]
+    Syntax {
+        /// The parser's message, without its location.
+        message: String,
+    },
+    /// The document parses but its overall shape is wrong (e.g. a list where a mapping of
+    /// keys is expected).
+    #[error("{message}")]
+    InvalidDocument {
+        /// What is wrong.
+        message: String,
+    },
+    /// A known key has a value of the wrong type or out of range.
+    #[error("invalid `{key}`: {message}")]
+    InvalidValue {
+        /// The key, dotted for nested keys (`mongodb.collections.todos.required_count`).
+        key: String,
+        /// What was found and what is expected.
+        message: String,
+    },
+    /// `env_vars` names variables that are unset (or empty) in the layered environment.
+    #[error("missing required environment variables: {}", list_missing(.missing))]
+    MissingEnvVars {
+        /// Pairs of (server variable, environment variable it is read from), in file order.
+        missing: Vec<(String, String)>,
+    },
+    /// A worker's `command` uses `${VAR}` with `VAR` unset and no `:-default`.
+    #[error("`command` uses unset variable `{variable}`")]
+    UnsetVariable {
+        /// The variable's name.
+        variable: String,
+    },
+    /// The server entrypoint file does not exist.
+    #[error("server entrypoint not found at {}", .path.display())]
+    EntrypointNotFound {
+        /// The absolute path that was looked for.
+        path: PathBuf,
+    },
+}
+
+fn list_missing(missing: &[(String, String)]) -> String {
+    missing
+        .iter()
+        .map(|(server, env)| format!("{server} ({env})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A configuration error. Displays as `path[:line:column]: [worker `name`: ]message`, a
+/// lowercase fragment that reads after "error:"; [`ConfigError::hint`] says what to do.
+/// Boxed inside so that `Result<_, ConfigError>` stays one pointer wide on the error side.
+#[derive(Debug)]
+pub struct ConfigError {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: ConfigFile,
+    path: PathBuf,
+    location: Option<Location>,
+    worker: Option<String>,
+    kind: ConfigErrorKind,
+}
+
+impl ConfigError {
+    /// An error about `file` at `path`, without location or worker.
+    pub(crate) fn new(file: ConfigFile, path: impl Into<PathBuf>, kind: ConfigErrorKind) -> Self {
+        ConfigError {
+            inner: Box::new(Inner {
+                file,
+                path: path.into(),
+                location: None,
+                worker: None,
+                kind,
+            }),
+        }
+    }
+
+    /// The same error at `location`.
+    pub(crate) fn at(mut self, location: Option<Location>) -> Self {
+        self.inner.location = location;
+        self
+    }
+
+    /// The same error about worker `name`.
+    pub(crate) fn for_worker(mut self, name: &str) -> Self {
+        self.inner.worker = Some(name.to_string());
+        self
+    }
+
+    /// Which file the error is about.
+    pub fn file(&self) -> ConfigFile {
+        self.inner.file
+    }
+
+    /// The file's path as the user would recognise it (relative when they passed a relative
+    /// config path).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Where in the file, when known.
+    pub fn location(&self) -> Option<Location> {
+        self.inner.location
+    }
+
+    /// The worker whose entry is at fault, for workers-file errors.
+    pub fn worker(&self) -> Option<&str> {
+        self.inner.worker.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.inner.kind
+    }
+
+    /// What the user can do about it, when there is something specific to say.
+    pub fn hint(&self) -> Option<String> {
+        let path = self.inner.path.display();
+        match (&self.inner.kind, self.inner.file) {
+            (ConfigErrorKind::NotFound, ConfigFile::Config) => Some(
+                "pass the path of the tests' config.yaml (an empty file gives all defaults)"
+                    .to_string(),
+            ),
+            (ConfigErrorKind::NotFound, ConfigFile::Workers) => Some(format!(
+                "create {path} with one entry per worker, or set workers_config in config.yaml"
+            )),
+            (ConfigErrorKind::NotFound | ConfigErrorKind::Io(_), _) => None,
+            (ConfigErrorKind::Syntax { .. }, ConfigFile::Config) => {
+                Some(format!("fix the YAML at that position in {path}"))
+            }
+            (ConfigErrorKind::Syntax { .. }, ConfigFile::Workers) => {
+                Some(format!("fix the JSON at that position in {path}"))
+            }
+            (ConfigErrorKind::Syntax { .. }, ConfigFile::DotEnv) => Some(
+                "write one NAME=value per line; quote values that contain spaces or #".to_string(),
+            ),
+            (ConfigErrorKind::InvalidDocument { .. }, _) => None,
+            (ConfigErrorKind::InvalidValue { key, .. }, _) => {
+                let expected = expected_for(key)?;
+                Some(format!("set `{key}` to {expected} in {path}"))
+            }
+            (ConfigErrorKind::MissingEnvVars { missing }, _) => {
+                let names: Vec<&str> = missing.iter().map(|(_, env)| env.as_str()).collect();
+                Some(format!(
+                    "set {} in the tests' .env, the project's .env or the environment",
+                    names.join(", ")
+                ))
+            }
+            (ConfigErrorKind::UnsetVariable { variable }, _) => Some(format!(
+                "set {variable} in a .env file or the environment, or give a default: ${{{variable}:-value}}"
+            )),
+            (ConfigErrorKind::EntrypointNotFound { .. }, _) => Some(
+                "set server_entrypoint (relative to the directory above the tests) in config.yaml \
+                 or workers.json, or give the worker a `command`"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// What a known key must hold, by its last (config.yaml) or first (workers file) segment.
+fn expected_for(key: &str) -> Option<&'static str> {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let first = key.split('.').next().unwrap_or(key);
+    let describe = |name: &str| -> Option<&'static str> {
+        Some(match name {
+            "base_port" | "port" => "a port number from 1 to 65535",
+            "max_rounds" => {
+                "a whole number of rounds (0 or more), or remove it to count rounds_collection"
+            }
+            "required_count" => "a whole number (0 or more)",
+            "startup_timeout" => "a positive number of seconds",
+            "allowed_hosts" => "a list of URLs or host names",
+            "command" => "a non-empty list of strings (program, then arguments)",
+            "env" => "a mapping of variable names to strings, numbers or booleans",
+            "env_vars" => "a mapping of server variable names to environment variable names",
+            "keypairs" => "a mapping of key kinds (staking, main) to environment variable names",
+            "collections" => "a mapping of collection names to {data_file, required_count}",
+            "mongodb" => "a mapping with database, uri and collections",
+            "task_id" | "rounds_collection" | "data_dir" | "workers_config"
+            | "server_entrypoint" | "middle_server_url" | "database" | "uri" | "data_file"
+            | "database_path" => "a string",
+            _ => return None,
+        })
+    };
+    describe(last).or_else(|| describe(first))
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        write!(f, "{}", inner.path.display())?;
+        if let Some(location) = inner.location {
+            write!(f, ":{location}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(worker) = &inner.worker {
+            write!(f, "worker `{worker}`: ")?;
+        }
+        write!(f, "{}", inner.kind)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_puts_file_location_and_worker_first() {
+        let error = ConfigError::new(
+            ConfigFile::Workers,
+            "tests/workers.json",
+            ConfigErrorKind::MissingEnvVars {
+                missing: vec![("GITHUB_TOKEN".into(), "WORKER1_GITHUB_TOKEN".into())],
+            },
+        )
+        .for_worker("worker1");
+        assert_eq!(
+            error.to_string(),
+            "tests/workers.json: worker `worker1`: missing required environment variables: \
+             GITHUB_TOKEN (WORKER1_GITHUB_TOKEN)"
+        );
+        assert!(error.hint().expect("hint").contains("WORKER1_GITHUB_TOKEN"));
+    }
+
+    #[test]
+    fn invalid_value_hint_says_what_is_expected() {
+        let error = ConfigError::new(
+            ConfigFile::Config,
+            "config.yaml",
+            ConfigErrorKind::InvalidValue {
+                key: "mongodb.collections.todos.required_count".into(),
+                message: "invalid type: string \"x\", expected u64".into(),
+            },
+        )
+        .at(Some(Location::new(4, 23)));
+        assert!(
+            error
+                .to_string()
+                .starts_with("config.yaml:4:23: invalid `mongodb.")
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "set `mongodb.collections.todos.required_count` to a whole number (0 or more) \
+                 in config.yaml"
+            )
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Test configuration: reads `config.yaml`, the `.env` layers and `workers.json` into plain
+//! values ([`TestConfig`], [`WorkerSpec`]) with the defaults and relative-path rules of the
+//! Python `prometheus_test` 0.1.10 runner, keeping unknown keys for steps to read.
+//!
+//! Pure and synchronous: imports no other module of the crate and no tokio; the process
+//! environment comes in as an argument and is never changed. Start from [`load()`].
+//!
+//! Fixes kept on purpose: a worker's `url` follows its effective `port` (the reference used
+//! the default port even when `port` was set).
+
+mod config_file;
+mod did_you_mean;
+mod env;
+mod error;
+mod load;
+mod location;
+mod test_config;
+mod worker_spec;
+mod workers_file;
+
+#[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod load_tests;
+
+pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
+pub use load::load;
+pub use location::Location;
+pub use test_config::{
+    CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,
+    DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,
+    MIN_SECRET_LEN, MongoConfig, TestConfig,
+};
+pub use worker_spec::{PYTHON, WorkerSpec};

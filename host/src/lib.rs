@@ -1,0 +1,10 @@
+//! prometheus-wasm: end-to-end tests of multi-worker services, with steps written as
+//! WebAssembly components.
+//!
+//! Data flows one way: [`config`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
+//! [`report`], wired together by [`cli`]. A module imports only modules to its left.
+
+pub mod config;
+pub mod plugin;
+pub mod runner;
+pub mod store;

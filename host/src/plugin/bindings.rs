@@ -1,0 +1,11 @@
+//! Host bindings for the `prometheus:step` WIT package: every `bindgen!` option lives here.
+//!
+//! Imports are async (HTTP and, later, MongoDB calls await I/O without blocking the
+//! runtime) and trappable (a broken host invariant ends the step instead of panicking).
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "steps",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});

@@ -1,0 +1,148 @@
+//! What a run grants its steps ([`RunCtx`], built once per run) and the per-instance host
+//! state ([`HostState`], built for every step).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::config::TestConfig;
+use crate::plugin::error::PluginError;
+use crate::plugin::http::HttpCtx;
+use crate::plugin::limits::Budgets;
+use crate::plugin::steps::StepLog;
+use crate::store::state::RunState;
+
+/// One worker as guests see it.
+#[derive(Debug, Clone)]
+pub struct WorkerInfo {
+    /// workers.json key.
+    pub name: String,
+    /// `name`, `url`, `port`, ... and every key of its workers.json entry.
+    pub data: serde_json::Map<String, Value>,
+    /// The variables the test set for this worker (`env`, `env_vars`, `PORT`,
+    /// `DATABASE_PATH`, ...). The runner's own environment is not exposed.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Everything a run grants to its steps. Built once, shared by every instance.
+#[derive(Debug, Default)]
+pub struct RunCtx {
+    /// `task_id` of config.yaml.
+    pub task_id: String,
+    /// config.yaml as JSON.
+    pub config: Value,
+    /// The workers, in workers.json order.
+    pub workers: Vec<WorkerInfo>,
+    /// Outbound HTTP client and allowlist.
+    pub http: HttpCtx,
+    /// Per-step limits.
+    pub budgets: Budgets,
+}
+
+/// Variables the runner sets for every worker process itself.
+const RUNNER_SET_VARS: [&str; 3] = ["PORT", "DATABASE_PATH", "PYTHONUNBUFFERED"];
+
+impl RunCtx {
+    /// A context with no workers, no configuration and no network: enough to read a
+    /// package's manifest.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The grants of a test: its workers, its configuration, HTTP to the workers, the
+    /// middle server and `allowed_hosts`.
+    pub fn from_config(config: &TestConfig, budgets: Budgets) -> Result<Self, PluginError> {
+        let workers = config
+            .workers
+            .iter()
+            .map(|w| {
+                let mut names: Vec<&str> = RUNNER_SET_VARS.to_vec();
+                names.extend(w.env_vars.keys().map(String::as_str));
+                if let Some(Value::Object(env)) = w.data.get("env") {
+                    names.extend(env.keys().map(String::as_str));
+                }
+                let env = names
+                    .into_iter()
+                    .filter_map(|n| w.env.get(n).map(|v| (n.to_string(), v.clone())))
+                    .collect();
+                WorkerInfo {
+                    name: w.name.clone(),
+                    data: w.data.clone(),
+                    env,
+                }
+            })
+            .collect();
+        let http = HttpCtx::from_config(config, &budgets)?;
+        Ok(Self {
+            task_id: config.task_id.clone(),
+            config: config.raw.clone(),
+            workers,
+            http,
+            budgets,
+        })
+    }
+
+    /// The worker called `name`.
+    pub fn worker(&self, name: &str) -> Option<&WorkerInfo> {
+        self.workers.iter().find(|w| w.name == name)
+    }
+}
+
+/// The data of one component instance: the run's grants plus this step's state.
+pub struct HostState {
+    pub(crate) run: Arc<RunCtx>,
+    /// The worker of the running step ("" outside a step).
+    pub(crate) worker: String,
+    /// The run state; moved in for the step and taken back afterwards.
+    pub(crate) state: RunState,
+    pub(crate) log: Arc<dyn StepLog>,
+    pub(crate) limits: StoreLimits,
+    pub(crate) stdout: MemoryOutputPipe,
+    pub(crate) stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// Host state for one instance. WASI grants nothing: no preopened directories, no
+    /// environment or arguments, no sockets or name lookup; stdout and stderr go to capped
+    /// in-memory pipes that the step log receives.
+    pub fn new(run: Arc<RunCtx>, worker: &str, state: RunState, log: Arc<dyn StepLog>) -> Self {
+        let budgets = &run.budgets;
+        let stdout = MemoryOutputPipe::new(budgets.output_bytes);
+        let stderr = MemoryOutputPipe::new(budgets.output_bytes);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = budgets.store_limits();
+        Self {
+            worker: worker.to_string(),
+            run,
+            state,
+            log,
+            limits,
+            stdout,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The wasmtime engine (async is implied by the async host functions), the linker with every host interface, and the epoch ticker that
+//! enforces step timeouts. Built once per process.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+
+use crate::plugin::bindings::prometheus::step as wit;
+use crate::plugin::ctx::HostState;
+use crate::plugin::error::PluginError;
+use crate::plugin::limits::EPOCH_TICK;
+use crate::plugin::{config, http, log, state, worker};
+
+/// The engine and linker shared by every package and instance of a process.
+pub struct StepEngine {
+    engine: Engine,
+    linker: Linker<HostState>,
+    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+impl StepEngine {
+    /// An engine with async support (host calls await I/O) and epoch interruption (step
+    /// timeouts), with WASI p2 and every `prometheus:step` interface linked.
+    pub fn new() -> Result<Self, PluginError> {
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        cfg.wasm_component_model(true);
+        let engine = Engine::new(&cfg).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        link(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("epoch-ticker".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| PluginError::Engine(format!("cannot start the epoch ticker: {e}")))?
+        };
+        Ok(Self {
+            engine,
+            linker,
+            ticker: Some((stop, ticker)),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with every host interface.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+}
+
+impl Drop for StepEngine {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    // Python and JavaScript components import WASI p2 even when they use none of it; link
+    // it all, granting nothing (see `HostState::new`).
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wit::types::add_to_linker::<HostState, log::LogData>(linker, log::view)?;
+    wit::config::add_to_linker::<HostState, config::ConfigData>(linker, config::view)?;
+    wit::state::add_to_linker::<HostState, state::StateData>(linker, state::view)?;
+    wit::worker::add_to_linker::<HostState, worker::WorkerData>(linker, worker::view)?;
+    wit::http::add_to_linker::<HostState, http::HttpData>(linker, http::view)?;
+    wit::log::add_to_linker::<HostState, log::LogData>(linker, log::view)?;
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! The `http` interface: outbound HTTP to the test's own services only.
+//!
+//! Every URL, the first and each redirect, is checked against the [`NetworkPolicy`]
+//! before a connection is made. Bodies are capped in both directions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::redirect;
+use wasmtime::component::HasData;
+
+use crate::config::TestConfig;
+use crate::plugin::bindings::prometheus::step::http::{Host, HttpError, Request, Response};
+use crate::plugin::ctx::HostState;
+use crate::plugin::error::PluginError;
+use crate::plugin::limits::Budgets;
+use crate::plugin::policy::{Denied, NetworkPolicy};
+
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The run's HTTP grant: the allowlist, a client that enforces it on redirects, limits.
+#[derive(Debug, Clone)]
+pub struct HttpCtx {
+    policy: Arc<NetworkPolicy>,
+    client: reqwest::Client,
+    timeout: Duration,
+    body_limit: usize,
+}
+
+impl Default for HttpCtx {
+    fn default() -> Self {
+        Self::new(NetworkPolicy::deny_all(), &Budgets::default())
+    }
+}
+
+impl HttpCtx {
+    /// A client that allows exactly `policy`.
+    pub fn new(policy: NetworkPolicy, budgets: &Budgets) -> Self {
+        let policy = Arc::new(policy);
+        let redirect_policy = {
+            let policy = policy.clone();
+            redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+                }
+                match policy.check(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(denied) => attempt.error(denied),
+                }
+            })
+        };
+        let client = reqwest::Client::builder()
+            .redirect(redirect_policy)
+            // Proxies from the environment would route around the allowlist's intent.
+            .no_proxy()
+            .build()
+            .expect("a reqwest client with rustls and no proxy always builds");
+        Self {
+            policy,
+            client,
+            timeout: budgets.http_timeout,
+            body_limit: budgets.http_body_bytes,
+        }
+    }
+
+    /// The default grant of a test: every worker's URL, `middle_server_url`, and the
+    /// `allowed_hosts` of config.yaml.
+    pub fn from_config(config: &TestConfig, budgets: &Budgets) -> Result<Self, PluginError> {
+        let mut policy = NetworkPolicy::deny_all();
+        let bad = |key: String, e: String| PluginError::Policy {
+            config: config.config_path.clone(),
+            key,
+            message: e,
+        };
+        for w in &config.workers {
+            policy
+                .allow_url(&w.url, &format!("worker {}", w.name))
+                .map_err(|e| bad(format!("url of worker {}", w.name), e))?;
+        }
+        if let Some(url) = &config.middle_server_url {
+            policy
+                .allow_url(url, "middle_server_url")
+                .map_err(|e| bad("middle_server_url".into(), e))?;
+        }
+        for entry in &config.allowed_hosts {
+            policy
+                .allow_pattern(entry, "allowed_hosts")
+                .map_err(|e| bad("allowed_hosts".into(), e))?;
+        }
+        Ok(Self::new(policy, budgets))
+    }
+
+    /// The allowlist.
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
+    }
+
+    /// Sends one guest request under the policy.
+    pub async fn send(&self, request: Request) -> Result<Response, HttpError> {
+        let url = reqwest::Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
+        self.policy
+            .check(&url)
+            .map_err(|d| HttpError::Denied(d.to_string()))?;
+        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| HttpError::InvalidRequest(format!("bad method `{}`", request.method)))?;
+        let body_len = request.body.as_ref().map_or(0, Vec::len);
+        if body_len > self.body_limit {
+            return Err(HttpError::TooLarge(format!(
+                "request body of {body_len} bytes exceeds the limit of {} bytes",
+                self.body_limit
+            )));
+        }
+        let timeout = request
+            .timeout_ms
+            .map_or(self.timeout, |ms| Duration::from_millis(ms.into()));
+        let mut builder = self.client.request(method, url.clone()).timeout(timeout);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| classify(&request.url, e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify(&request.url, e))?
+        {
+            if body.len() + chunk.len() > self.body_limit {
+                return Err(HttpError::TooLarge(format!(
+                    "response body of {} exceeds the limit of {} bytes",
+                    request.url, self.body_limit
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Maps a reqwest error to the WIT error, keeping a redirect refusal a `denied`.
+fn classify(url: &str, error: reqwest::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = source {
+        if let Some(denied) = e.downcast_ref::<Denied>() {
+            return HttpError::Denied(format!("redirect refused: {denied}"));
+        }
+        source = e.source();
+    }
+    let detail = error_chain(&error);
+    if error.is_timeout() {
+        HttpError::Timeout(format!("{url}: no response in time ({detail})"))
+    } else if error.is_builder() {
+        HttpError::InvalidRequest(format!("{url}: {detail}"))
+    } else {
+        HttpError::Connection(format!("{url}: {detail}"))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// What a guest's `http` calls reach: the run's HTTP grant.
+pub struct HttpView<'a> {
+    ctx: &'a HttpCtx,
+}
+
+impl<'a> HttpView<'a> {
+    /// A view over `ctx`.
+    pub fn new(ctx: &'a HttpCtx) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Host for HttpView<'_> {
+    async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
+        Ok(self.ctx.send(request).await)
+    }
+}
+
+/// Links `http` into the store's host state.
+pub(crate) struct HttpData;
+
+impl HasData for HttpData {
+    type Data<'a> = HttpView<'a>;
+}
+
+pub(crate) fn view(state: &mut HostState) -> HttpView<'_> {
+    HttpView::new(&state.run.http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn get(url: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: Some(5_000),
+        }
+    }
+
+    /// A one-shot HTTP server on loopback answering every connection with `reply`;
+    /// returns its port and a counter of accepted connections.
+    async fn server(reply: String) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        (port, hits)
+    }
+
+    fn ctx_allowing(port: u16) -> HttpCtx {
+        let mut p = NetworkPolicy::deny_all();
+        p.allow_url(&format!("http://localhost:{port}"), "worker w")
+            .unwrap();
+        HttpCtx::new(p, &Budgets::default())
+    }
+
+    #[tokio::test]
+    async fn denied_host_fails_before_connect() {
+        let (port, hits) = server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let ctx = HttpCtx::new(NetworkPolicy::deny_all(), &Budgets::default());
+        let err = ctx
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        match err {
+            HttpError::Denied(m) => assert!(m.contains("allowed_hosts"), "{m}"),
+            other => panic!("expected denied, got {other:?}"),
+        }
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn allowed_worker_gets_a_response() {
+        let (port, _) = server(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+                .into(),
+        )
+        .await;
+        let resp = ctx_allowing(port)
+            .send(get(&format!("http://127.0.0.1:{port}/x")))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 201);
+        assert_eq!(resp.body, b"{}");
+        assert!(
+            resp.headers
+                .iter()
+                .any(|(n, v)| n == "content-type" && v == "application/json")
+        );
+    }
+
+    #[tokio::test]
+    async fn redirect_to_forbidden_origin_is_denied() {
+        let (forbidden, hits) = server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let (port, _) = server(format!(
+            "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{forbidden}/secret\r\ncontent-length: 0\r\n\r\n"
+        ))
+        .await;
+        let err = ctx_allowing(port)
+            .send(get(&format!("http://localhost:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::Denied(ref m) if m.contains("redirect refused")),
+            "{err:?}"
+        );
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_too_large() {
+        let body = "x".repeat(2048);
+        let (port, _) = server(format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+        .await;
+        let mut p = NetworkPolicy::deny_all();
+        p.allow_url(&format!("http://127.0.0.1:{port}"), "t")
+            .unwrap();
+        let budgets = Budgets {
+            http_body_bytes: 1024,
+            ..Budgets::default()
+        };
+        let err = HttpCtx::new(p, &budgets)
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_and_bad_input_are_error_values() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let ctx = ctx_allowing(port);
+        let err = ctx
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Connection(_)), "{err:?}");
+        let err = ctx.send(get("not a url")).await.unwrap_err();
+        assert!(matches!(err, HttpError::InvalidRequest(_)), "{err:?}");
+        let mut req = get(&format!("http://127.0.0.1:{port}/"));
+        req.method = "GE T".into();
+        assert!(matches!(
+            ctx.send(req).await.unwrap_err(),
+            HttpError::InvalidRequest(_)
+        ));
+    }
+}

@@ -1,0 +1,31 @@
+//! Step packages: the wasmtime engine, the compiled-code cache, and one file per WIT
+//! interface the host provides.
+//!
+//! Start from [`Package::load`] and [`RunCtx::from_config`]. The runner sees only the
+//! [`Steps`] trait; no wasmtime type leaves this module. Imports config and store, never
+//! runner or report.
+
+pub mod bindings;
+pub mod cache;
+pub mod config;
+pub mod ctx;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod limits;
+pub mod log;
+pub mod package;
+pub mod policy;
+pub mod state;
+pub mod steps;
+pub mod worker;
+
+pub use cache::CodeCache;
+pub use ctx::{RunCtx, WorkerInfo};
+pub use engine::StepEngine;
+pub use error::PluginError;
+pub use limits::Budgets;
+pub use package::{CodeSource, Package, WIT_PACKAGE};
+pub use policy::NetworkPolicy;
+pub use steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};

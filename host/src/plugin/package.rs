@@ -1,0 +1,448 @@
+//! A loaded step package: compiled, linked, its manifest read. Implements [`Steps`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Store, Trap};
+
+use crate::plugin::bindings::prometheus::step::types::Outcome;
+use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
+use crate::plugin::cache::CodeCache;
+use crate::plugin::ctx::{HostState, RunCtx};
+use crate::plugin::engine::StepEngine;
+use crate::plugin::error::PluginError;
+use crate::plugin::json::{parse_guest_json, preview};
+use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::store::state::RunState;
+
+/// The WIT package and version this runner implements.
+pub const WIT_PACKAGE: &str = "prometheus:step@0.1.0";
+
+/// How a package was loaded, for progress lines and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Compiled now (and stored in the cache if there is one).
+    Compiled,
+    /// Loaded from the compiled-code cache.
+    Cached,
+}
+
+/// A step package ready to run.
+pub struct Package {
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+    engine: Arc<StepEngine>,
+    pre: StepsPre<HostState>,
+    run: Arc<RunCtx>,
+    manifest: Vec<StepInfo>,
+    source: CodeSource,
+    load_time: Duration,
+}
+
+/// A log sink that drops everything, for the manifest call.
+struct Discard;
+impl StepLog for Discard {
+    fn line(&self, _: LogLevel, _: &str) {}
+}
+
+impl Package {
+    /// Reads, compiles (or loads from `cache`), links and lists the package at `path`.
+    /// The package can run steps once it has its grants ([`Package::with_run`]).
+    pub async fn load(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        cache: Option<&CodeCache>,
+    ) -> Result<Self, PluginError> {
+        let started = Instant::now();
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        check_component_header(path, &bytes)?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
+            Some(c) => (c, CodeSource::Cached),
+            None => {
+                let c =
+                    Component::new(engine.engine(), &bytes).map_err(|e| PluginError::Compile {
+                        path: path.to_path_buf(),
+                        message: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = cache {
+                    cache.store(engine.engine(), &sha256, &c);
+                }
+                (c, CodeSource::Compiled)
+            }
+        };
+        let pre = link(&engine, &component, path)?;
+        let mut package = Self {
+            path: path.to_path_buf(),
+            sha256,
+            size: bytes.len() as u64,
+            engine,
+            pre,
+            run: Arc::new(RunCtx::empty()),
+            manifest: Vec::new(),
+            source,
+            load_time: Duration::ZERO,
+        };
+        package.manifest = package.read_manifest().await?;
+        package.load_time = started.elapsed();
+        Ok(package)
+    }
+
+    /// Grants the package a run's configuration, workers and network.
+    pub fn with_run(mut self, run: RunCtx) -> Self {
+        self.run = Arc::new(run);
+        self
+    }
+
+    /// The package file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hex sha256 of the package bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Size of the package in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the code was compiled now or came from the cache.
+    pub fn code_source(&self) -> CodeSource {
+        self.source
+    }
+
+    /// Time to read, compile or load, link and list the package.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    fn store(&self, worker: &str, state: RunState, log: Arc<dyn StepLog>) -> Store<HostState> {
+        let mut store = Store::new(
+            self.engine.engine(),
+            HostState::new(self.run.clone(), worker, state, log),
+        );
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.run.budgets.deadline_ticks());
+        store.epoch_deadline_trap();
+        store
+    }
+
+    async fn instantiate(
+        &self,
+        store: &mut Store<HostState>,
+        phase: Phase,
+    ) -> Result<StepsBindings, StepFailure> {
+        self.pre
+            .instantiate_async(&mut *store)
+            .await
+            .map_err(|e| self.trapped(phase, e))
+    }
+
+    async fn read_manifest(&self) -> Result<Vec<StepInfo>, PluginError> {
+        let bad = |message: String| PluginError::Manifest {
+            path: self.path.clone(),
+            message,
+        };
+        let mut store = self.store("", RunState::default(), Arc::new(Discard));
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| bad(format!("instantiation failed: {e:#}")))?;
+        let raw = instance
+            .call_manifest(&mut store)
+            .await
+            .map_err(|e| bad(format!("manifest trapped: {e:#}")))?;
+        let mut steps = Vec::with_capacity(raw.len());
+        for s in raw {
+            if s.name.trim().is_empty() {
+                return Err(bad("a step has an empty name".into()));
+            }
+            if steps.iter().any(|p: &StepInfo| p.name == s.name) {
+                return Err(bad(format!("step `{}` is listed twice", s.name)));
+            }
+            let params = if s.params.trim().is_empty() {
+                serde_json::Value::Object(Default::default())
+            } else {
+                parse_guest_json(&s.params, &format!("params of step `{}`", s.name)).map_err(bad)?
+            };
+            steps.push(StepInfo {
+                name: s.name,
+                description: s.description,
+                worker: s.worker,
+                params,
+            });
+        }
+        if steps.is_empty() {
+            return Err(bad("the package lists no steps".into()));
+        }
+        Ok(steps)
+    }
+
+    fn trapped(&self, phase: Phase, error: wasmtime::Error) -> StepFailure {
+        let message = match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!(
+                "exceeded the step time limit of {}",
+                humanize(self.run.budgets.step_timeout)
+            ),
+            Some(Trap::UnreachableCodeReached) => {
+                "the step panicked (wasm `unreachable`); its stderr above has the panic message"
+                    .into()
+            }
+            Some(trap) => format!("{trap}"),
+            None => {
+                let text = format!("{error:#}");
+                if text.contains("forcing a memory growth failure")
+                    || text.contains("memory growth")
+                {
+                    format!(
+                        "exceeded the memory limit of {} MiB",
+                        self.run.budgets.memory_bytes >> 20
+                    )
+                } else {
+                    text
+                }
+            }
+        };
+        StepFailure::Trapped { phase, message }
+    }
+}
+
+/// Sends what the guest wrote to stdout/stderr to the step log, one line each.
+fn flush_output(store: &Store<HostState>, log: &dyn StepLog) {
+    let data = store.data();
+    for (pipe, level, label) in [
+        (&data.stdout, LogLevel::Info, "stdout"),
+        (&data.stderr, LogLevel::Warn, "stderr"),
+    ] {
+        let bytes = pipe.contents();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            log.line(level, &format!("[{label}] {line}"));
+        }
+    }
+}
+
+impl Steps for Package {
+    fn manifest(&self) -> &[StepInfo] {
+        &self.manifest
+    }
+
+    async fn run_step(
+        &self,
+        step: &StepInfo,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> Result<StepOutcome, StepFailure> {
+        let mut store = self.store(&step.worker, std::mem::take(state), log.clone());
+        let result = self.call_step(&mut store, step).await;
+        flush_output(&store, &*log);
+        *state = store.into_data().state;
+        result
+    }
+
+    async fn post_load(
+        &self,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> Result<(), StepFailure> {
+        let mut store = self.store("", std::mem::take(state), log.clone());
+        let result = async {
+            let instance = self.instantiate(&mut store, Phase::PostLoad).await?;
+            match instance.call_post_load(&mut store).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(message)) => Err(StepFailure::Failed {
+                    phase: Phase::PostLoad,
+                    message,
+                }),
+                Err(e) => Err(self.trapped(Phase::PostLoad, e)),
+            }
+        }
+        .await;
+        flush_output(&store, &*log);
+        *state = store.into_data().state;
+        result
+    }
+}
+
+impl Package {
+    async fn call_step(
+        &self,
+        store: &mut Store<HostState>,
+        step: &StepInfo,
+    ) -> Result<StepOutcome, StepFailure> {
+        let instance = self.instantiate(store, Phase::Prepare).await?;
+        let params = step.params.to_string();
+        let prepared = match instance
+            .call_prepare(&mut *store, &step.name, &params)
+            .await
+        {
+            Ok(Ok(json)) => json,
+            Ok(Err(message)) => {
+                return Err(StepFailure::Failed {
+                    phase: Phase::Prepare,
+                    message,
+                });
+            }
+            Err(e) => return Err(self.trapped(Phase::Prepare, e)),
+        };
+        if let Err(message) = parse_guest_json(&prepared, "the result of prepare") {
+            return Err(StepFailure::Failed {
+                phase: Phase::Prepare,
+                message,
+            });
+        }
+        match instance
+            .call_execute(&mut *store, &step.name, &params, &prepared)
+            .await
+        {
+            Ok(Ok(Outcome::Done(json))) => parse_guest_json(&json, "the result of execute")
+                .map(StepOutcome::Done)
+                .map_err(|message| StepFailure::Failed {
+                    phase: Phase::Execute,
+                    message,
+                }),
+            Ok(Ok(Outcome::Skip(reason))) => Ok(StepOutcome::Skipped(reason)),
+            Ok(Err(message)) => Err(StepFailure::Failed {
+                phase: Phase::Execute,
+                message,
+            }),
+            Err(e) => Err(self.trapped(Phase::Execute, e)),
+        }
+    }
+}
+
+/// Checks the binary header: a component, not a core module or another file.
+fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+    const MAGIC: &[u8; 4] = b"\0asm";
+    const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+    const COMPONENT_LAYER: [u8; 2] = [1, 0];
+    let not = |reason: String| PluginError::NotAComponent {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(not(format!(
+            "the file does not start with the WebAssembly magic bytes (starts with {})",
+            preview(&String::from_utf8_lossy(&bytes[..bytes.len().min(16)]))
+        )));
+    }
+    if bytes[4..8] == CORE_VERSION {
+        return Err(not(
+            "it is a core WebAssembly module; steps must be a component exporting the prometheus:step world".into(),
+        ));
+    }
+    if bytes[6..8] != COMPONENT_LAYER {
+        return Err(not("unknown WebAssembly binary version".into()));
+    }
+    Ok(())
+}
+
+/// Links the component, explaining missing imports and exports in the user's terms.
+fn link(
+    engine: &StepEngine,
+    component: &Component,
+    path: &Path,
+) -> Result<StepsPre<HostState>, PluginError> {
+    let link_error = |message: String, hint: String| PluginError::Link {
+        path: path.to_path_buf(),
+        message,
+        hint,
+    };
+    let pre = engine.linker().instantiate_pre(component).map_err(|e| {
+        let ty = component.component_type();
+        let unknown: Vec<String> = ty
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .filter(|name| !is_provided(name))
+            .collect();
+        let other_version: Vec<&String> = unknown
+            .iter()
+            .filter(|n| n.starts_with("prometheus:step/"))
+            .collect();
+        if !other_version.is_empty() {
+            link_error(
+                format!(
+                    "it targets another version of the WIT contract ({}); this runner provides {WIT_PACKAGE}",
+                    other_version.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                format!("rebuild the package against {WIT_PACKAGE}, or use a prometheus-wasm release that provides its version"),
+            )
+        } else if !unknown.is_empty() {
+            link_error(
+                format!("it imports what this runner does not provide: {}", unknown.join(", ")),
+                "steps may import only prometheus:step and wasi:* 0.2 interfaces; build without the others \
+                 (for componentize-js, disable features such as `http` and `fetch-event`)"
+                    .into(),
+            )
+        } else {
+            link_error(format!("{e:#}"), format!("rebuild the package against {WIT_PACKAGE}"))
+        }
+    })?;
+    StepsPre::new(pre).map_err(|e| {
+        link_error(
+            format!("it does not export the `steps` world of {WIT_PACKAGE} ({e:#})"),
+            "a step package exports manifest, prepare, execute and post-load; is this a component of another world?".into(),
+        )
+    })
+}
+
+/// Whether an import name is one the linker provides.
+fn is_provided(name: &str) -> bool {
+    let Some((iface, version)) = name.rsplit_once('@') else {
+        return false;
+    };
+    if let Some(iface) = iface.strip_prefix("prometheus:step/") {
+        return version == "0.1.0"
+            && ["types", "config", "state", "worker", "http", "log"].contains(&iface);
+    }
+    iface.starts_with("wasi:") && version.starts_with("0.2.") && !iface.starts_with("wasi:http/")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn humanize(d: Duration) -> String {
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_tells_module_from_component() {
+        let p = Path::new("x.wasm");
+        let core = b"\0asm\x01\0\0\0rest";
+        let err = check_component_header(p, core).unwrap_err().to_string();
+        assert!(err.contains("core WebAssembly module"), "{err}");
+        let err = check_component_header(p, b"hello world!")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("magic bytes"), "{err}");
+        assert!(check_component_header(p, b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn provided_imports() {
+        assert!(is_provided("prometheus:step/http@0.1.0"));
+        assert!(!is_provided("prometheus:step/http@0.2.0"));
+        assert!(is_provided("wasi:cli/environment@0.2.6"));
+        assert!(!is_provided("wasi:http/outgoing-handler@0.2.6"));
+        assert!(!is_provided("acme:thing/x@1.0.0"));
+    }
+}

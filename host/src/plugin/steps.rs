@@ -1,0 +1,124 @@
+//! The seam between the runner and a loaded step package: plain values and one trait.
+//!
+//! The runner drives any [`Steps`] implementation; the real one runs WebAssembly
+//! components ([`crate::plugin::Package`]), tests use scripted fakes. Nothing here names a
+//! wasmtime type.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::store::state::RunState;
+
+/// One step as a package's manifest declares it (the WIT `step-info`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInfo {
+    /// Unique name in the package; recorded as `last_completed_step`.
+    pub name: String,
+    /// One line for the step banner.
+    pub description: String,
+    /// The workers.json key of the worker the step runs against.
+    pub worker: String,
+    /// Parameters passed to `prepare` and `execute` (a JSON object).
+    pub params: Value,
+}
+
+/// How a step ended when it did not fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// The step completed with this result value.
+    Done(Value),
+    /// The step chose not to run, for this reason.
+    Skipped(String),
+}
+
+/// Which export of the step package was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `prepare`.
+    Prepare,
+    /// `execute`.
+    Execute,
+    /// `post-load`.
+    PostLoad,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Prepare => "prepare",
+            Phase::Execute => "execute",
+            Phase::PostLoad => "post-load",
+        })
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepFailure {
+    /// The guest returned `err(message)`.
+    #[error("{phase} returned an error: {message}")]
+    Failed {
+        /// The export that failed.
+        phase: Phase,
+        /// The guest's message.
+        message: String,
+    },
+    /// The guest trapped (panic, budget exceeded, host invariant broken); the instance is
+    /// gone.
+    #[error("{phase} trapped: {message}")]
+    Trapped {
+        /// The export that trapped.
+        phase: Phase,
+        /// What happened, e.g. the panic message or the budget that ran out.
+        message: String,
+    },
+}
+
+/// Severity of a guest log line (the WIT `log.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Very detailed diagnostics.
+    Trace,
+    /// Diagnostics.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something looks wrong.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// Receives what a step writes while it runs (log lines, captured stdout/stderr), as it
+/// happens, so the terminal can show it under the step's banner.
+pub trait StepLog: Send + Sync {
+    /// One line written by the step.
+    fn line(&self, level: LogLevel, message: &str);
+}
+
+/// A loaded step package, ready to run steps.
+pub trait Steps {
+    /// The package's steps in round order.
+    fn manifest(&self) -> &[StepInfo];
+
+    /// Runs `step`: `prepare`, then `execute` with its result, in one fresh instance.
+    ///
+    /// `state` is the run state as of the last completed step, with `current_round` set;
+    /// the guest's `state.set` calls change it in place. The caller discards those changes
+    /// when the step fails.
+    fn run_step(
+        &self,
+        step: &StepInfo,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<StepOutcome, StepFailure>> + Send;
+
+    /// Runs the package's `post-load` export once, after a fresh start.
+    fn post_load(
+        &self,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<(), StepFailure>> + Send;
+}

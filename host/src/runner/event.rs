@@ -1,0 +1,138 @@
+//! [`RunEvent`]s: what the runner reports while it runs, to a [`RunObserver`] (the
+//! terminal reporter, report writers, tests recording them).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::plugin::{LogLevel, StepFailure, StepOutcome};
+
+/// The name [`RunEvent::StepLogged`] carries for lines written by the package's
+/// `post-load` export, which is not a step of the manifest.
+pub const POST_LOAD_STEP: &str = "post-load";
+
+/// Where a run starts, as decided by [`plan_start`](super::plan_start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumePoint {
+    /// A new run from round 1 with an empty state; the caller seeds the data and runs
+    /// `post-load` first.
+    Fresh {
+        /// Why: "no saved state", "--reset", or that the previous run had completed.
+        reason: String,
+    },
+    /// Continues a saved run.
+    Resumed {
+        /// The round the run continues in.
+        round: u32,
+        /// The last completed step of that round; `None` when the round starts from its
+        /// first step.
+        after_step: Option<String>,
+    },
+}
+
+impl fmt::Display for ResumePoint {
+    /// One line for the run banner.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumePoint::Fresh { reason } => write!(f, "starting a fresh run ({reason})"),
+            ResumePoint::Resumed {
+                round,
+                after_step: Some(step),
+            } => write!(f, "resuming round {round} after step {step}"),
+            ResumePoint::Resumed {
+                round,
+                after_step: None,
+            } => write!(f, "resuming at the start of round {round}"),
+        }
+    }
+}
+
+/// Something that happened during a run, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// The run started.
+    RunStarted {
+        /// The test's number of rounds.
+        max_rounds: u32,
+        /// Steps per round.
+        steps: usize,
+        /// Fresh or resumed, and where.
+        resume: ResumePoint,
+    },
+    /// The package's `post-load` export started (fresh runs only).
+    PostLoadStarted,
+    /// `post-load` returned `ok`.
+    PostLoadFinished {
+        /// How long it ran.
+        duration: Duration,
+    },
+    /// A round started (also when resumed in its middle).
+    RoundStarted {
+        /// The round, from 1.
+        round: u32,
+        /// The test's number of rounds.
+        max_rounds: u32,
+    },
+    /// A step started.
+    StepStarted {
+        /// The round, from 1.
+        round: u32,
+        /// The step's position in the round, from 0 (show `index + 1` of `total`).
+        index: usize,
+        /// Steps per round.
+        total: usize,
+        /// The step's name.
+        step: String,
+        /// The step's one-line description.
+        description: String,
+        /// The worker it runs against.
+        worker: String,
+    },
+    /// A step (or `post-load`, named [`POST_LOAD_STEP`]) wrote a line.
+    StepLogged {
+        /// The round, from 1.
+        round: u32,
+        /// The step's name.
+        step: String,
+        /// The line's severity.
+        level: LogLevel,
+        /// The line, without a trailing newline.
+        message: String,
+    },
+    /// A step completed (done or skipped) and its state was saved.
+    StepFinished {
+        /// The round, from 1.
+        round: u32,
+        /// The step's name.
+        step: String,
+        /// The worker it ran against.
+        worker: String,
+        /// Done with a value, or skipped with a reason.
+        outcome: StepOutcome,
+        /// How long the step ran (saving excluded).
+        duration: Duration,
+    },
+    /// A step failed; the run stops after this event.
+    StepFailed {
+        /// The round, from 1.
+        round: u32,
+        /// The step's name.
+        step: String,
+        /// The worker it ran against.
+        worker: String,
+        /// The error or trap.
+        failure: StepFailure,
+        /// How long the step ran.
+        duration: Duration,
+    },
+    /// Every step of the round completed.
+    RoundFinished {
+        /// The round, from 1.
+        round: u32,
+    },
+}
+
+/// Receives [`RunEvent`]s as they happen. Called from the runner's task; keep it quick.
+pub trait RunObserver: Send + Sync {
+    /// One event.
+    fn event(&self, event: &RunEvent);
+}

@@ -1,0 +1,202 @@
+//! [`run`]: the rounds and steps of one invocation, a checkpoint after every completed
+//! step; [`post_load`]: the package's `post-load` export after a fresh start.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::plugin::{LogLevel, StepFailure, StepLog, StepOutcome, Steps};
+use crate::store::{Checkpoint, RunState};
+
+use super::plan::{Position, check_test, position};
+use super::{
+    POST_LOAD_STEP, ResumePoint, RunError, RunEvent, RunObserver, RunOptions, RunOutcome,
+    RunSummary, StepRecord, StepStatus,
+};
+
+/// Runs the test from where `state` stands to the end of round `options.max_rounds`, or
+/// to the first failed step.
+///
+/// `state` and `resume` come from [`plan_start`](super::plan_start) (after
+/// [`post_load`] on a fresh start); the position is read from `state`, `resume` is
+/// reported in [`RunEvent::RunStarted`] and, when fresh, makes the runner save the fresh
+/// state before the first step, so that a stale file from an earlier run can never be
+/// resumed into the new one.
+///
+/// Each step runs on a copy of the state: when it completes (done or skipped), the copy
+/// records it as `last_completed_step` (after a round's last step, except in the last
+/// round: the next round with no step completed) and is saved through `checkpoint` before
+/// the run goes on. When it fails, the copy, and every `set` the step made, is dropped: the
+/// checkpoint holds the state as of the last completed step, and a later run re-runs the
+/// failed step.
+///
+/// A failed step is `Ok` with [`RunOutcome::Failed`]; `Err` means the run could not go
+/// on (a state that does not fit the test, or a checkpoint that could not be saved).
+pub async fn run<S: Steps, C: Checkpoint>(
+    steps: &S,
+    checkpoint: &mut C,
+    state: RunState,
+    resume: ResumePoint,
+    options: &RunOptions,
+    observer: Arc<dyn RunObserver>,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let manifest = steps.manifest();
+    let max_rounds = options.max_rounds;
+    check_test(manifest, max_rounds)?;
+    let (first_round, mut first_index) = match position(&state, manifest, max_rounds)? {
+        Position::At { round, index } => (round, index),
+        Position::Completed => return Err(RunError::AlreadyCompleted { max_rounds }),
+    };
+    let mut state = state;
+    if matches!(resume, ResumePoint::Fresh { .. }) {
+        checkpoint
+            .save(&state)
+            .map_err(|source| RunError::Checkpoint {
+                round: state.current_round,
+                step: None,
+                source,
+            })?;
+    }
+    observer.event(&RunEvent::RunStarted {
+        max_rounds,
+        steps: manifest.len(),
+        resume,
+    });
+
+    let mut summary = RunSummary::new();
+    for round in first_round..=max_rounds {
+        observer.event(&RunEvent::RoundStarted { round, max_rounds });
+        summary.rounds_run.push(round);
+        for (index, step) in manifest.iter().enumerate().skip(first_index) {
+            observer.event(&RunEvent::StepStarted {
+                round,
+                index,
+                total: manifest.len(),
+                step: step.name.clone(),
+                description: step.description.clone(),
+                worker: step.worker.clone(),
+            });
+            // The step changes a copy: a failed step's writes must not reach the checkpoint.
+            let mut working = state.clone();
+            working.current_round = round;
+            let log = Arc::new(ObserverLog {
+                observer: Arc::clone(&observer),
+                round,
+                step: step.name.clone(),
+            });
+            let step_started = Instant::now();
+            let result = steps.run_step(step, &mut working, log).await;
+            let duration = step_started.elapsed();
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(failure) => {
+                    observer.event(&RunEvent::StepFailed {
+                        round,
+                        step: step.name.clone(),
+                        worker: step.worker.clone(),
+                        failure: failure.clone(),
+                        duration,
+                    });
+                    summary.record(StepRecord {
+                        round,
+                        step: step.name.clone(),
+                        worker: step.worker.clone(),
+                        status: StepStatus::Failed(failure.clone()),
+                        duration,
+                    });
+                    summary.outcome = RunOutcome::Failed {
+                        round,
+                        step: step.name.clone(),
+                        worker: step.worker.clone(),
+                        failure,
+                    };
+                    summary.total_duration = started.elapsed();
+                    return Ok(summary);
+                }
+            };
+
+            working.last_completed_step = Some(step.name.clone());
+            if index + 1 == manifest.len() && round < max_rounds {
+                // Advance in the same write, so no saved state sits between two rounds.
+                working.current_round = round + 1;
+                working.last_completed_step = None;
+            }
+            checkpoint
+                .save(&working)
+                .map_err(|source| RunError::Checkpoint {
+                    round,
+                    step: Some(step.name.clone()),
+                    source,
+                })?;
+            state = working;
+
+            let status = match &outcome {
+                StepOutcome::Done(_) => StepStatus::Passed,
+                StepOutcome::Skipped(reason) => StepStatus::Skipped(reason.clone()),
+            };
+            observer.event(&RunEvent::StepFinished {
+                round,
+                step: step.name.clone(),
+                worker: step.worker.clone(),
+                outcome,
+                duration,
+            });
+            summary.record(StepRecord {
+                round,
+                step: step.name.clone(),
+                worker: step.worker.clone(),
+                status,
+                duration,
+            });
+        }
+        observer.event(&RunEvent::RoundFinished { round });
+        first_index = 0;
+    }
+    summary.total_duration = started.elapsed();
+    Ok(summary)
+}
+
+/// Runs the package's `post-load` export once (after seeding, on a fresh start), with
+/// [`RunEvent::PostLoadStarted`], its lines as [`RunEvent::StepLogged`] under the name
+/// [`POST_LOAD_STEP`], and [`RunEvent::PostLoadFinished`] when it succeeds.
+///
+/// Its `set`s reach `state` only when it succeeds. The caller reports a failure; nothing is
+/// saved here ([`run`] saves the fresh state before the first step).
+pub async fn post_load<S: Steps>(
+    steps: &S,
+    state: &mut RunState,
+    observer: Arc<dyn RunObserver>,
+) -> Result<(), StepFailure> {
+    observer.event(&RunEvent::PostLoadStarted);
+    let log = Arc::new(ObserverLog {
+        observer: Arc::clone(&observer),
+        round: state.current_round,
+        step: POST_LOAD_STEP.to_owned(),
+    });
+    let mut working = state.clone();
+    let started = Instant::now();
+    steps.post_load(&mut working, log).await?;
+    *state = working;
+    observer.event(&RunEvent::PostLoadFinished {
+        duration: started.elapsed(),
+    });
+    Ok(())
+}
+
+/// Forwards a step's lines to the observer as [`RunEvent::StepLogged`].
+struct ObserverLog {
+    observer: Arc<dyn RunObserver>,
+    round: u32,
+    step: String,
+}
+
+impl StepLog for ObserverLog {
+    fn line(&self, level: LogLevel, message: &str) {
+        self.observer.event(&RunEvent::StepLogged {
+            round: self.round,
+            step: self.step.clone(),
+            level,
+            message: message.to_owned(),
+        });
+    }
+}

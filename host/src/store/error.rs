@@ -1,0 +1,116 @@
+//! [`StateError`]: why reading, changing or writing the run state failed.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What [`StateError::hint`] says for a state file that cannot be used as it is.
+const RESET_HINT: &str =
+    "run with --reset to start fresh (the broken file is kept as test_state.json.broken)";
+
+/// Why reading, changing or writing the run state failed.
+///
+/// File errors carry the state file's path; key errors carry the key as the step wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A key passed to [`RunState::set`](super::RunState::set) is empty or has an empty
+    /// segment (`"a..b"`, `".a"`, `"a."`).
+    #[error("invalid state key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A key names one of the runner's own execution keys (`current_round`,
+    /// `last_completed_step`), which a step cannot set: `get` would never read it back.
+    #[error("state key {key:?} is kept by the runner and cannot be set by a step")]
+    ReservedKey {
+        /// The key as given.
+        key: String,
+    },
+    /// A dot-notation key walks through a value that is not an object.
+    #[error("cannot set state key {key:?}: {at:?} holds {found}, not an object")]
+    NotAnObject {
+        /// The key as given.
+        key: String,
+        /// The part of the path that holds the non-object, e.g. `rounds.2.urls`.
+        at: String,
+        /// The JSON type found there (`"a string"`, `"an array"`, ...).
+        found: &'static str,
+    },
+    /// The state file exists but could not be read.
+    #[error("cannot read state file {}", path.display())]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The state file is not JSON, or not JSON of the state's shape.
+    #[error("invalid state file {}:{line}:{column}: {message}", path.display())]
+    Malformed {
+        /// The state file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error (0 when the file ended early on an empty line).
+        column: usize,
+        /// What the JSON parser found wrong, without its position.
+        message: String,
+    },
+    /// The state could not be written (temp file, write, fsync, rename or directory).
+    #[error("cannot write state file {}", path.display())]
+    Write {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A broken state file could not be renamed out of the way.
+    #[error("cannot move broken state file {} to {}", path.display(), to.display())]
+    SetAside {
+        /// The state file.
+        path: PathBuf,
+        /// Where it was to go.
+        to: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StateError {
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            StateError::Malformed { .. } => Some(RESET_HINT),
+            StateError::InvalidKey { .. } => {
+                Some("use keys like \"name\" or \"parent.child\", without empty parts")
+            }
+            StateError::ReservedKey { .. } => Some(
+                "read it with state.current-round or get; store your own value under another key",
+            ),
+            StateError::NotAnObject { .. } => {
+                Some("store the value under another key, or set the parent to an object first")
+            }
+            StateError::Read { .. } | StateError::Write { .. } | StateError::SetAside { .. } => {
+                Some("check that the data_dir exists and is writable")
+            }
+        }
+    }
+
+    /// The state file the error is about, if it is about a file.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            StateError::Read { path, .. }
+            | StateError::Malformed { path, .. }
+            | StateError::Write { path, .. }
+            | StateError::SetAside { path, .. } => Some(path),
+            StateError::InvalidKey { .. }
+            | StateError::ReservedKey { .. }
+            | StateError::NotAnObject { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! [`Fleet`]: the running workers of one test run, started together and stopped together.
+//!
+//! Lifecycle: [`Fleet::start`] checks the ports, spawns every worker, waits for all of them
+//! concurrently and, if one fails, stops the others before it returns the error. The run
+//! then ends with [`Fleet::stop`] (SIGTERM, grace, SIGKILL). Whatever happens in between —
+//! an error, a panic, a cancelled future — dropping the `Fleet` SIGKILLs every process
+//! group it still owns, so no worker outlives the run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout_at};
+
+use super::error::WorkerError;
+use super::output::OutputSink;
+use super::ports::check_ports_free;
+use super::process::{self, WorkerProcess, signal_group};
+use super::readiness::{OUTPUT_DRAIN_TIMEOUT, wait_ready};
+use super::spec::{LaunchSpec, SupervisorOptions};
+
+/// How long `stop` waits for the kernel to finish off SIGKILLed workers. SIGKILL cannot be
+/// ignored, but a process stuck in uninterruptible I/O (a dead NFS mount) dies only when
+/// the I/O returns; the run must end anyway.
+const REAP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The running workers of one test run. Start with [`Fleet::start`], end with
+/// [`Fleet::stop`]; dropping it kills what is left.
+pub struct Fleet {
+    workers: Vec<WorkerProcess>,
+    grace: Duration,
+    sink: Arc<dyn OutputSink>,
+    /// Set once stopping or killing began: exits from then on are expected, not reported.
+    stopping: Arc<AtomicBool>,
+}
+
+impl Fleet {
+    /// Starts all workers concurrently; returns when every port accepts TCP connections.
+    ///
+    /// Before anything is spawned, every port must be free (on 127.0.0.1 and `[::1]`) and
+    /// used by one worker only. Each worker then runs `program args` in `cwd` with exactly
+    /// `env`, in its own process group, its output going line by line to `sink`.
+    ///
+    /// # Errors
+    /// A [`WorkerError`] naming the worker when a port is 0, shared or in use (nothing is
+    /// spawned then), when a program cannot be spawned, or when a worker exits before it
+    /// listens or does not listen within `options.startup_timeout`. In the last three cases
+    /// the workers already started are stopped first (SIGTERM, `options.grace`, SIGKILL),
+    /// and the error is that of the first failed worker in `specs` order, among those that
+    /// failed by then.
+    ///
+    /// Call it from a task of a tokio runtime, not from `spawn_blocking` or
+    /// `block_in_place`: workers are killed when the thread that spawned them exits (see
+    /// `process.rs`).
+    pub async fn start(
+        specs: Vec<LaunchSpec>,
+        options: SupervisorOptions,
+        sink: Arc<dyn OutputSink>,
+    ) -> Result<Fleet, WorkerError> {
+        check_ports_free(&specs)?;
+        // From here on, `fleet` owns every spawned worker: an early return or a cancelled
+        // future drops it, and `Drop` kills them.
+        let mut fleet = Fleet {
+            workers: Vec::with_capacity(specs.len()),
+            grace: options.grace,
+            sink,
+            stopping: Arc::new(AtomicBool::new(false)),
+        };
+        // Spawned here, on the thread polling this future, never on a blocking thread.
+        for spec in &specs {
+            match process::spawn(spec, &fleet.sink) {
+                Ok(worker) => fleet.workers.push(worker),
+                Err(error) => {
+                    fleet.stop().await;
+                    return Err(error);
+                }
+            }
+        }
+
+        let mut pending = JoinSet::new();
+        for (index, worker) in fleet.workers.iter().enumerate() {
+            let worker = worker.clone();
+            let limit = options.startup_timeout;
+            pending.spawn(async move { (index, wait_ready(&worker, limit).await) });
+        }
+        let mut failures = Vec::new();
+        while let Some(joined) = pending.join_next().await {
+            let (index, result) = joined.expect("readiness tasks neither panic nor get aborted");
+            match result {
+                Ok(()) => fleet.report_exit_of(index),
+                Err(error) => {
+                    failures.push((index, error));
+                    break;
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(fleet);
+        }
+        // Other workers may have failed at the same moment; prefer the first one listed,
+        // which is what a user reading workers.json top-down would fix first.
+        while let Some(joined) = pending.try_join_next() {
+            if let Ok((index, Err(error))) = joined {
+                failures.push((index, error));
+            }
+        }
+        pending.abort_all();
+        fleet.stop().await;
+        let (_, error) = failures
+            .into_iter()
+            .min_by_key(|(index, _)| *index)
+            .expect("at least one failure was recorded");
+        Err(error)
+    }
+
+    /// The name and pid of every worker still owned, in start order. The pid is also the
+    /// worker's process group id. Empty after [`Fleet::kill_now`].
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.workers
+            .iter()
+            .map(|worker| (worker.name.to_string(), worker.pid))
+            .collect()
+    }
+
+    /// Stops every worker: SIGTERM to each process group, then waits up to the grace
+    /// period for the workers to exit, all at once; then SIGKILL to every group, which
+    /// also ends grandchildren still running; then reaps. Exits from here on are not
+    /// reported to the sink. Returns when every worker is reaped (or after a bounded wait
+    /// for those stuck in the kernel) and its last output lines have been forwarded.
+    pub async fn stop(mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let workers = std::mem::take(&mut self.workers);
+        if workers.is_empty() {
+            return;
+        }
+        for worker in &workers {
+            signal_group(&worker.name, worker.pid, Signal::SIGTERM);
+        }
+        // All got SIGTERM at the same moment, so waiting for them one after the other
+        // against one deadline is the same as waiting for them concurrently.
+        let deadline = Instant::now() + self.grace;
+        for worker in &workers {
+            let _ = timeout_at(deadline, worker.exited()).await;
+        }
+        // Unconditionally: a worker that exited on SIGTERM may leave children behind in
+        // its group, and they had the same grace period as the worker itself.
+        for worker in &workers {
+            signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + REAP_TIMEOUT;
+        for worker in &workers {
+            if timeout_at(deadline, worker.exited()).await.is_err() {
+                tracing::warn!(
+                    worker = &*worker.name,
+                    pid = worker.pid,
+                    "worker not reaped after SIGKILL"
+                );
+            }
+        }
+        let deadline = Instant::now() + OUTPUT_DRAIN_TIMEOUT;
+        for worker in &workers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            worker.drain.wait(left).await;
+        }
+    }
+
+    /// SIGKILLs every process group at once, without waiting: the last resort on a second
+    /// Ctrl-C or an error path, also run by `Drop`. Reaping is left to the supervisor's
+    /// tasks (or to the runtime's orphan reaper). The fleet owns no worker afterwards, so
+    /// a later `stop` returns at once.
+    pub fn kill_now(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for worker in self.workers.drain(..) {
+            signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+        }
+    }
+
+    /// Watches a ready worker and tells the sink if it exits on its own.
+    fn report_exit_of(&self, index: usize) {
+        let worker = self.workers[index].clone();
+        let sink = Arc::clone(&self.sink);
+        let stopping = Arc::clone(&self.stopping);
+        tokio::spawn(async move {
+            let Some(status) = worker.exited().await else {
+                return;
+            };
+            // `stop` and `kill_now` raise the flag before they signal, so an exit they
+            // caused always sees it.
+            if stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            // Let its last lines reach the sink before the news of its death.
+            worker.drain.wait(OUTPUT_DRAIN_TIMEOUT).await;
+            sink.exited(&worker.name, &status);
+        });
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("workers", &self.pids())
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,61 @@
+//! What to launch and how patiently: the plain values the supervisor is given.
+//!
+//! The config module resolves `workers.json`, `.env` and `config.yaml` into these; nothing
+//! here reads a file or the process environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a worker may take to accept TCP connections when the config does not say.
+///
+/// Generous on purpose: interpreted servers that install dependencies or open a database
+/// at start can take seconds, and the poll returns as soon as the port answers anyway.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a worker may take to exit after SIGTERM before its process group gets SIGKILL.
+///
+/// Long enough for a server to flush logs and close its database, short enough that a
+/// hung worker does not stall the end of a CI job.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// One worker server to start: the command line, its working directory, its complete
+/// environment and the port it is expected to listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSpec {
+    /// The worker's name (the `workers.json` key); prefixes its log lines and errors.
+    pub name: String,
+    /// The program to run: a path, or a name looked up in `env["PATH"]`.
+    pub program: String,
+    /// Arguments after the program.
+    pub args: Vec<String>,
+    /// The working directory of the process.
+    pub cwd: PathBuf,
+    /// The FULL environment of the process: the supervisor clears the inherited one first,
+    /// so include `PATH`, `HOME` and whatever else the worker needs.
+    pub env: BTreeMap<String, String>,
+    /// The TCP port the worker listens on; the worker is ready when it accepts connections
+    /// on 127.0.0.1 (or `[::1]`).
+    pub port: u16,
+}
+
+/// Timeouts of the supervisor. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`] and
+/// [`DEFAULT_GRACE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupervisorOptions {
+    /// How long each worker may take, from spawn, to accept TCP connections on its port
+    /// (`startup_timeout` in `config.yaml`). Default 30 s.
+    pub startup_timeout: Duration,
+    /// How long `stop` waits after SIGTERM before it sends SIGKILL to the process groups
+    /// still running. Default 5 s.
+    pub grace: Duration,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        Self {
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
