@@ -4,7 +4,10 @@
 //! Data flows one way: [`config`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
 //! [`report`], wired together by [`cli`]. A module imports only modules to its left.
 
+pub mod cli;
 pub mod config;
 pub mod plugin;
+pub mod report;
 pub mod runner;
 pub mod store;
+pub mod workers;

@@ -80,7 +80,10 @@ impl OutputTail {
     fn push(&self, stream: Stream, line: &str) {
         // A poisoned lock only means another reader panicked mid-push; the ring is still a
         // valid deque, so keep using it rather than losing the diagnostics.
-        let mut ring = self.ring(stream).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ring = self
+            .ring(stream)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if ring.len() == TAIL_LINES {
             ring.pop_front();
         }
@@ -89,7 +92,10 @@ impl OutputTail {
 
     /// The kept lines of `stream`, oldest first.
     pub(super) fn lines(&self, stream: Stream) -> Vec<String> {
-        let ring = self.ring(stream).lock().unwrap_or_else(PoisonError::into_inner);
+        let ring = self
+            .ring(stream)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         ring.iter().cloned().collect()
     }
 }

@@ -139,14 +139,15 @@ async fn two_workers_on_one_port_are_refused() {
 async fn unknown_program_fails_to_spawn_naming_it() {
     let tag = new_tag();
     let program = "prometheus-wasm-no-such-program";
+    // The worker before it is already running when the spawn fails: it must be stopped.
+    let specs = vec![
+        sh(&tag, "before", free_port(), "exec sleep 1000"),
+        spec(&tag, "ghost", free_port(), program, &[]),
+    ];
     let sink = Arc::new(RecordingSink::default());
-    let error = Fleet::start(
-        vec![spec(&tag, "ghost", free_port(), program, &[])],
-        options(),
-        sink,
-    )
-    .await
-    .expect_err("nothing to run");
+    let error = Fleet::start(specs, options(), sink)
+        .await
+        .expect_err("nothing to run");
 
     assert!(
         matches!(error.kind(), WorkerErrorKind::Spawn { .. }),
@@ -156,6 +157,7 @@ async fn unknown_program_fails_to_spawn_naming_it() {
     assert!(error.to_string().contains("`ghost`"), "{error}");
     assert!(std::error::Error::source(&error).is_some());
     assert!(error.hint().expect("a hint").contains("PATH"));
+    assert_no_survivors(&tag).await;
 }
 
 #[tokio::test]
@@ -206,4 +208,13 @@ async fn no_workers_is_an_empty_fleet() {
         .expect("nothing to start");
     assert!(fleet.pids().is_empty());
     fleet.stop().await;
+}
+
+#[test]
+fn fleet_and_its_start_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Fleet>();
+    let sink = Arc::new(RecordingSink::default());
+    assert_send(&Fleet::start(Vec::new(), options(), sink));
 }

@@ -1,0 +1,83 @@
+//! The command line: clap definitions, wiring of the modules, exit codes. The only module
+//! that uses anyhow, prints outside `report/` or decides the process exit code.
+
+mod args;
+mod list;
+mod run;
+mod signals;
+
+pub use args::{Cli, Command};
+
+use std::process::ExitCode;
+
+/// The run passed (or the command succeeded).
+pub const EXIT_PASSED: u8 = 0;
+/// A step failed, a worker failed, or post-load failed: the test ran and did not pass.
+pub const EXIT_FAILED: u8 = 1;
+/// Bad usage or configuration: nothing was tested.
+pub const EXIT_USAGE: u8 = 2;
+/// Stopped by SIGINT (Ctrl-C), after stopping the workers (128 + 2, the shell convention).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Stopped by SIGTERM, after stopping the workers (128 + 15).
+pub const EXIT_TERMINATED: u8 = 143;
+
+/// An error for the user: a message, what to do about it, and the exit code.
+#[derive(Debug)]
+pub struct UserError {
+    /// The exit code.
+    pub code: u8,
+    /// What went wrong (already carries file, step or worker).
+    pub error: anyhow::Error,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    /// A configuration or usage error (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>, hint: Option<String>) -> Self {
+        Self {
+            code: EXIT_USAGE,
+            error: error.into(),
+            hint,
+        }
+    }
+
+    /// A test failure (exit 1).
+    pub fn failed(error: impl Into<anyhow::Error>, hint: Option<String>) -> Self {
+        Self {
+            code: EXIT_FAILED,
+            error: error.into(),
+            hint,
+        }
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn main_with(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::List(args) => list::list(args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {:#}", e.error);
+            if let Some(hint) = e.hint {
+                eprintln!("  hint: {hint}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
