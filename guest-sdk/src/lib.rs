@@ -103,6 +103,7 @@ mod ctx;
 mod error;
 pub mod http;
 pub mod log;
+mod outcome;
 pub mod state;
 mod steps;
 pub mod worker;
@@ -110,8 +111,9 @@ pub mod worker;
 pub use ctx::Ctx;
 pub use error::{Context, Error};
 pub use http::{Request, Response, get, post_json};
+pub use outcome::Outcome;
 pub use serde_json::{Value, json};
-pub use steps::{Outcome, Steps, no_prepare};
+pub use steps::{Steps, no_prepare};
 
 /// Exports the steps built by `build` (a `fn() -> Steps`) as the package's component
 /// exports. Use it once, at the top level of the package's `cdylib` crate.

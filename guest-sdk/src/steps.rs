@@ -1,51 +1,13 @@
 //! The step registry: [`Steps`] lists a package's steps with their typed functions and
-//! dispatches the WIT exports to them by name; [`Outcome`] is how a step ends. Dispatch is
-//! pure (JSON text in and out), so it is tested on the host target.
+//! dispatches the WIT exports to them by name. Dispatch is pure (JSON text in and out),
+//! so it is tested on the host target.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::__private::bindings::prometheus::step::types as wit;
-use crate::{Ctx, Error, codec};
-
-/// How a step ended when it did not fail.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The step completed; the value is recorded in the run's report.
-    Done(Value),
-    /// The step chose not to run; the text says why. The run goes on.
-    Skip(String),
-}
-
-impl Outcome {
-    /// The step completed with `result` (a [`json!`](crate::json) value, a string, a
-    /// number, ...).
-    pub fn done(result: impl Into<Value>) -> Self {
-        Self::Done(result.into())
-    }
-
-    /// The step completed with `result` serialised to JSON.
-    pub fn done_with<T: Serialize + ?Sized>(result: &T) -> Result<Self, Error> {
-        Ok(Self::Done(serde_json::to_value(result).map_err(
-            |error| Error::msg(format!("step result: {error}")),
-        )?))
-    }
-
-    /// The step did not run, because `reason`.
-    pub fn skip(reason: impl Into<String>) -> Self {
-        Self::Skip(reason.into())
-    }
-}
-
-impl From<Outcome> for wit::Outcome {
-    fn from(outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Done(value) => wit::Outcome::Done(value.to_string()),
-            Outcome::Skip(reason) => wit::Outcome::Skip(reason),
-        }
-    }
-}
+use crate::{Ctx, Error, Outcome, codec};
 
 /// A `prepare` function for steps that need none: it returns `()`, so the step's
 /// `execute` takes `_: ()` as its prepared data.
@@ -84,18 +46,15 @@ struct Step {
 /// prepared data) are any `Deserialize` types, `R` any `Serialize` type; `prepare`'s result
 /// reaches `execute` as JSON, so `R` and `Q` need only agree on the JSON shape. A value
 /// that does not decode fails the step with an error naming the step and the value.
+/// Closures work too; annotate their argument types (`|ctx: &Ctx, _: (), _: ()| ...`),
+/// since `P` and `Q` cannot be inferred from an unannotated closure.
 ///
 /// Building panics on a programming error: an empty or repeated step name, or params that
 /// are not a JSON object.
+#[derive(Default)]
 pub struct Steps {
     steps: Vec<Step>,
     post_load: Option<PostLoadFn>,
-}
-
-impl Default for Steps {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl std::fmt::Debug for Steps {
@@ -110,10 +69,7 @@ impl std::fmt::Debug for Steps {
 impl Steps {
     /// No steps and no post-load callback.
     pub fn new() -> Self {
-        Self {
-            steps: Vec::new(),
-            post_load: None,
-        }
+        Self::default()
     }
 
     /// Adds a step without parameters (its params are `{}`; `P` may be `()`).

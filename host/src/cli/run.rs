@@ -92,7 +92,13 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         remove_databases(&config.data_dir, &report)?;
     }
 
-    // 2. Workers.
+    // 2. Workers. Their databases live in data_dir, which must exist before they start.
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        UserError::usage(
+            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
+            None,
+        )
+    })?;
     let specs: Vec<LaunchSpec> = config
         .workers
         .iter()
@@ -116,10 +122,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let started = Instant::now();
     let sink: Arc<dyn OutputSink> = Arc::new(WorkerOutput(report.clone()));
     let fleet = tokio::select! {
-        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(|e| {
-            let hint = e.hint();
-            UserError::failed(anyhow!(e), hint)
-        })?,
+        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(worker_error)?,
         stop = signals.recv() => return Ok(interrupted(stop, &report)),
     };
     report.note(&format!(
@@ -184,6 +187,17 @@ async fn run_steps(
     } else {
         EXIT_FAILED
     })
+}
+
+/// A worker that could not be set up (port taken, program missing) is a usage error: nothing
+/// was tested. A worker that started and died, or never answered, fails the test.
+fn worker_error(e: crate::workers::WorkerError) -> UserError {
+    use crate::workers::WorkerErrorKind as K;
+    let hint = e.hint();
+    match e.kind() {
+        K::ExitedAtStart { .. } | K::NotReady { .. } => UserError::failed(anyhow!(e), hint),
+        _ => UserError::usage(anyhow!(e), hint),
+    }
 }
 
 fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {

@@ -13,7 +13,8 @@
 //!
 //! Failure injection for the runner's tests: when config.yaml sets `fail_step` to a step's
 //! name, that step's `execute` fails with
-//! `injected failure in <step> (config fail_step)` before doing anything.
+//! `injected failure in <step> (config fail_step)` before doing anything — in every round,
+//! or only in round `fail_round` if set. `pause_ms` makes `check-health` sleep first.
 //!
 //! Build: `cargo build -p hello-steps --target wasm32-wasip2 --profile guest`.
 
@@ -63,12 +64,16 @@ fn steps() -> Steps {
 
 prometheus_step::export_steps!(steps);
 
-/// Fails the step when config.yaml's `fail_step` names it, so that tests can make any
-/// step fail. Called first in every `execute`.
+/// Fails the step when config.yaml's `fail_step` names it (in every round, or only in
+/// round `fail_round` when that is set), so that tests can make any step fail. Called
+/// first in every `execute`.
 fn fail_if_injected(ctx: &Ctx) -> Result<(), Error> {
     let step = ctx.step().unwrap_or_default();
     if ctx.config::<String>("fail_step")?.as_deref() == Some(step) {
-        fail!("injected failure in {step} (config fail_step)");
+        let round: Option<u32> = ctx.config("fail_round")?;
+        if round.is_none_or(|r| r == ctx.round()) {
+            fail!("injected failure in {step} (config fail_step)");
+        }
     }
     Ok(())
 }
@@ -105,6 +110,11 @@ fn check_health_prepare(ctx: &Ctx, _params: ()) -> Result<Vec<Target>, Error> {
 
 fn check_health_execute(ctx: &Ctx, _params: (), targets: Vec<Target>) -> Result<Outcome, Error> {
     fail_if_injected(ctx)?;
+    // `pause_ms` in config.yaml keeps the step busy, so tests can signal a running run.
+    if let Some(ms) = ctx.config::<u64>("pause_ms")? {
+        ctx.info(format!("pausing {ms} ms (config pause_ms)"));
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     let mut healthy = Vec::new();
     for target in targets {
         let url = format!("{}/health", target.url.trim_end_matches('/'));

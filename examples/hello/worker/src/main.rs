@@ -4,8 +4,10 @@
 //! It stands in for a task's real worker servers: it reads `PORT` (required) and
 //! `WORKER_ID` (default: the `--name` argument, else `worker`) from its environment,
 //! listens on 127.0.0.1, prints `hello-worker <id> listening on 127.0.0.1:<port>`, logs
-//! one stdout line per request (`GET /health 200`), keeps its state in memory and exits
-//! cleanly on SIGTERM or Ctrl-C. Errors are answered as `{"message": "..."}`, like the
+//! one stdout line per request (`GET /health 200`) and exits cleanly on SIGTERM or Ctrl-C.
+//! Greetings are kept in `DATABASE_PATH` (a JSON file) when the runner sets it, like the
+//! real task servers keep theirs in SQLite there, so a resumed run finds what the previous
+//! run's steps posted and `--reset` (which deletes `*.db`) starts from nothing. Errors are answered as `{"message": "..."}`, like the
 //! reference task servers do.
 //!
 //! | Request                         | Answer                                           |
@@ -37,7 +39,7 @@ use tokio::signal::unix::{SignalKind, signal};
 const EXIT_USAGE: u8 = 2;
 
 /// A stored greeting, as the API returns it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Greeting {
     id: String,
     worker: String,
@@ -71,6 +73,28 @@ struct RedirectTarget {
 struct App {
     worker: Arc<str>,
     greetings: Arc<Mutex<Vec<Greeting>>>,
+    /// Where the greetings are saved, if anywhere.
+    database: Option<Arc<std::path::Path>>,
+}
+
+/// Reads the saved greetings; a missing file is an empty database.
+fn load_greetings(path: &std::path::Path) -> Result<Vec<Greeting>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a greetings database: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Saves the greetings atomically (temp file + rename), so a kill never leaves half a file.
+fn save_greetings(path: &std::path::Path, greetings: &[Greeting]) -> std::io::Result<()> {
+    let tmp = path.with_extension("db.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(greetings).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, path)
 }
 
 type Reply = (StatusCode, Json<Value>);
@@ -106,6 +130,14 @@ async fn create_greeting(State(app): State<App>, body: Bytes) -> Reply {
         text: new.text,
     };
     greetings.push(greeting.clone());
+    if let Some(path) = &app.database
+        && let Err(error) = save_greetings(path, &greetings)
+    {
+        return failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot save greeting to {}: {error}", path.display()),
+        );
+    }
     (StatusCode::CREATED, Json(json!(greeting)))
 }
 
@@ -170,10 +202,11 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-fn router(worker: &str) -> Router {
+fn router(worker: &str, greetings: Vec<Greeting>, database: Option<std::path::PathBuf>) -> Router {
     let app = App {
         worker: Arc::from(worker),
-        greetings: Arc::default(),
+        greetings: Arc::new(Mutex::new(greetings)),
+        database: database.map(Arc::from),
     };
     Router::new()
         .route("/health", get(health))
@@ -224,6 +257,16 @@ async fn main() -> ExitCode {
         .filter(|id| !id.is_empty())
         .or_else(name_argument)
         .unwrap_or_else(|| "worker".to_owned());
+    let database = std::env::var_os("DATABASE_PATH")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from);
+    let greetings = match database.as_deref().map(load_greetings).transpose() {
+        Ok(greetings) => greetings.unwrap_or_default(),
+        Err(message) => {
+            eprintln!("hello-worker: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -231,8 +274,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("hello-worker {worker} listening on 127.0.0.1:{port}");
-    let served = axum::serve(listener, router(&worker))
+    println!(
+        "hello-worker {worker} listening on 127.0.0.1:{port} (pid {}, {} saved greetings)",
+        std::process::id(),
+        greetings.len()
+    );
+    let served = axum::serve(listener, router(&worker, greetings, database))
         .with_graceful_shutdown(stop_requested())
         .await;
     match served {

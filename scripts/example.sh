@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the runner, the hello worker and the hello step package, then runs the hello
+# example from a fresh start: two worker servers, five steps, two rounds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+cargo build --quiet -p prometheus-wasm -p hello-worker
+cargo build --quiet -p hello-steps --target wasm32-wasip2 --profile guest
+cp target/wasm32-wasip2/guest/hello_steps.wasm examples/hello/tests/steps.wasm
+exec target/debug/prometheus-wasm run examples/hello/tests/steps.wasm --reset "$@"

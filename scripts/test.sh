@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every unit test and the system tests, which run
+# the real binary against real worker processes and components built from source here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== build: runner, workers, components"
+cargo build --workspace --bins
+scripts/build-components.sh
+
+echo "== cargo clippy (host and guest targets)"
+cargo clippy --workspace --all-targets -- -D warnings
+guest_pkgs=(-p prometheus-step -p hello-steps)
+cargo clippy --target wasm32-wasip2 "${guest_pkgs[@]}" -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace

@@ -1,0 +1,317 @@
+//! Support for the system tests: locate the binaries and components that
+//! `scripts/test.sh` builds, copy an example's test folder into a temporary directory
+//! with free ports, run the runner with a time limit, read its state file.
+//!
+//! Every test runs the real `prometheus-wasm` binary against real worker processes on
+//! 127.0.0.1 and components compiled from source in this repository.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long one run may take before the test kills it and fails: generous, because a
+/// hung runner must fail the test rather than hang CI.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                repo_root().join(p)
+            }
+        })
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test.sh, which builds the binaries and components first",
+        path.display()
+    );
+    path
+}
+
+/// The `prometheus-wasm` binary (debug build).
+pub fn runner_bin() -> PathBuf {
+    built(target_dir().join("debug/prometheus-wasm"))
+}
+
+/// The `hello-worker` binary (debug build).
+pub fn hello_worker_bin() -> PathBuf {
+    built(target_dir().join("debug/hello-worker"))
+}
+
+/// A component built by `scripts/build-components.sh`, by crate name (`hello_steps`).
+pub fn component(name: &str) -> PathBuf {
+    built(target_dir().join(format!("wasm32-wasip2/guest/{name}.wasm")))
+}
+
+/// `n` consecutive free ports on 127.0.0.1. Parallel tests take different ranges (a
+/// per-process counter), and each candidate is checked by binding it.
+pub fn free_ports(n: u16) -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let spread = (std::process::id() % 200) as u16 * 100;
+    loop {
+        let offset = NEXT.fetch_add(n + 1, Ordering::SeqCst) % 8000;
+        let base = 20_000 + spread + offset;
+        if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+/// The result of one run of the runner.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl RunOutput {
+    /// The exit code (panics if killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("runner killed by a signal:\n{self}"))
+    }
+
+    /// Stdout and stderr together, for `contains` checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// Names of the steps that started, in order (from the `▶ [i/n] name` banners).
+    pub fn started_steps(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("▶ ["))
+            .filter_map(|l| l.split_once("] "))
+            .filter_map(|(_, rest)| rest.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// PIDs the hello workers printed (`listening on ... (pid N, ...)`).
+    pub fn worker_pids(&self) -> Vec<i32> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.split_once("(pid ").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    }
+}
+
+impl std::fmt::Display for RunOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Waits for `child` up to [`RUN_LIMIT`], killing it past that.
+pub fn wait_output(mut child: Child) -> RunOutput {
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let mut stderr = child.stderr.take().expect("stderr piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on the runner") {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let status = child.wait().expect("wait on the killed runner");
+            let out = RunOutput {
+                status,
+                stdout: out_reader.join().unwrap_or_default(),
+                stderr: err_reader.join().unwrap_or_default(),
+            };
+            panic!("the runner did not finish within {RUN_LIMIT:?}:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    RunOutput {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+/// Whether a process with this PID exists (zombies count as gone).
+pub fn is_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A copy of an example's test folder in a temporary directory, with free ports.
+pub struct TestDir {
+    root: tempfile::TempDir,
+    steps: PathBuf,
+}
+
+impl TestDir {
+    /// The hello example (`examples/hello/tests`) with the hello step package.
+    pub fn hello() -> Self {
+        Self::example("hello", &component("hello_steps"))
+    }
+
+    /// `examples/<name>/tests` with `steps` copied in as `tests/steps.wasm`.
+    pub fn example(name: &str, steps: &Path) -> Self {
+        let root = tempfile::tempdir().expect("temp dir");
+        let tests = root.path().join("tests");
+        std::fs::create_dir_all(&tests).expect("create tests dir");
+        let source = repo_root().join("examples").join(name).join("tests");
+        for file in ["config.yaml", "workers.json"] {
+            std::fs::copy(source.join(file), tests.join(file)).expect("copy example file");
+        }
+        let dir = Self {
+            steps: tests.join("steps.wasm"),
+            root,
+        };
+        std::fs::copy(steps, &dir.steps).expect("copy component");
+        let workers = dir.workers_json().as_object().map_or(1, |o| o.len()) as u16;
+        dir.set_config("base_port", free_ports(workers).into());
+        dir
+    }
+
+    /// The tests folder (config.yaml, workers.json, steps.wasm, data/).
+    pub fn tests(&self) -> PathBuf {
+        self.root.path().join("tests")
+    }
+
+    /// The step package.
+    pub fn steps(&self) -> &Path {
+        &self.steps
+    }
+
+    /// Replaces the step package with another component (or any file).
+    pub fn use_steps(&self, file: &Path) {
+        std::fs::copy(file, &self.steps).expect("copy steps");
+    }
+
+    /// Sets a top-level key of config.yaml.
+    pub fn set_config(&self, key: &str, value: serde_yaml::Value) {
+        let path = self.tests().join("config.yaml");
+        let text = std::fs::read_to_string(&path).expect("read config.yaml");
+        let mut doc: serde_yaml::Mapping =
+            serde_yaml::from_str(&text).expect("config.yaml is a mapping");
+        doc.insert(key.into(), value);
+        std::fs::write(&path, serde_yaml::to_string(&doc).expect("yaml"))
+            .expect("write config.yaml");
+    }
+
+    /// Removes a top-level key of config.yaml.
+    pub fn remove_config(&self, key: &str) {
+        let path = self.tests().join("config.yaml");
+        let text = std::fs::read_to_string(&path).expect("read config.yaml");
+        let mut doc: serde_yaml::Mapping =
+            serde_yaml::from_str(&text).expect("config.yaml is a mapping");
+        doc.remove(key);
+        std::fs::write(&path, serde_yaml::to_string(&doc).expect("yaml"))
+            .expect("write config.yaml");
+    }
+
+    /// The base port the test uses.
+    pub fn base_port(&self) -> u16 {
+        let text =
+            std::fs::read_to_string(self.tests().join("config.yaml")).expect("read config.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+        doc["base_port"].as_u64().expect("base_port set") as u16
+    }
+
+    /// workers.json as JSON.
+    pub fn workers_json(&self) -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(self.tests().join("workers.json")).expect("read workers.json");
+        serde_json::from_str(&text).expect("workers.json is JSON")
+    }
+
+    /// Writes workers.json.
+    pub fn write_workers_json(&self, value: &serde_json::Value) {
+        std::fs::write(
+            self.tests().join("workers.json"),
+            serde_json::to_string_pretty(value).expect("json"),
+        )
+        .expect("write workers.json");
+    }
+
+    /// Writes a file in the tests folder.
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.tests().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(path, contents).expect("write file");
+    }
+
+    /// `data/test_state.json`, parsed.
+    pub fn state(&self) -> serde_json::Value {
+        let path = self.tests().join("data/test_state.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).expect("state file is JSON")
+    }
+
+    /// A command running the runner with `args`, in the temp root, with the hello worker
+    /// binary made known to workers.json and a private compiled-code cache.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(runner_bin());
+        cmd.args(args)
+            .current_dir(self.root.path())
+            .env("HELLO_WORKER", hello_worker_bin())
+            .env("PROMETHEUS_WASM_CACHE_DIR", self.root.path().join("cache"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `prometheus-wasm <args>` to completion.
+    pub fn run(&self, args: &[&str]) -> RunOutput {
+        wait_output(self.command(args).spawn().expect("spawn the runner"))
+    }
+
+    /// Runs `prometheus-wasm run tests/steps.wasm <extra>`.
+    pub fn run_steps(&self, extra: &[&str]) -> RunOutput {
+        let mut args = vec!["run", "tests/steps.wasm"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+}
