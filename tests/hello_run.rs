@@ -151,3 +151,31 @@ fn help_is_available_for_every_command() {
     let out = t.run(&["run"]);
     assert_eq!(out.code(), 2, "{out}");
 }
+
+#[test]
+fn junit_and_json_reports_are_written() {
+    let t = TestDir::hello();
+    t.set_config("fail_step", "audit-greeting".into());
+    t.set_config("fail_round", 2.into());
+    let out = t.run_steps(&["--junit", "reports/junit.xml", "--json", "reports/run.json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let root = t.tests().parent().expect("root").to_path_buf();
+    let xml = std::fs::read_to_string(root.join("reports/junit.xml")).expect("junit report");
+    assert!(
+        xml.contains(r#"<testsuite name="round 1" tests="5" failures="0" skipped="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testsuite name="round 2" tests="3" failures="1" skipped="0""#),
+        "{xml}"
+    );
+    assert!(xml.contains("injected failure in audit-greeting"), "{xml}");
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("reports/run.json")).expect("json report"),
+    )
+    .expect("the JSON report is JSON");
+    assert_eq!(doc["outcome"], json!("failed"));
+    assert_eq!(doc["passed"], json!(6));
+    assert_eq!(doc["failure"]["round"], json!(2));
+    assert_eq!(doc["failure"]["step"], json!("audit-greeting"));
+}

@@ -61,6 +61,14 @@ pub struct RunArgs {
     /// Show debug-level step log lines too.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Also write a JUnit XML report (one suite per round, one case per step) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write a JSON report of the run to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// Options of `list`.

@@ -14,7 +14,7 @@ use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
 use crate::plugin::{Budgets, CodeCache, CodeSource, LogLevel, Package, RunCtx, StepEngine, Steps};
 use crate::report::{Redactor, TerminalReport};
-use crate::runner::{self, ResumePoint, RunObserver, RunOptions};
+use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::StateFile;
 use crate::store::state::RunState;
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions};
@@ -46,8 +46,9 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
     })?;
+    let redactor = Redactor::new(config.secret_values());
     let report = Arc::new(TerminalReport::stdout(
-        Redactor::new(config.secret_values()),
+        redactor.clone(),
         if args.verbose {
             LogLevel::Debug
         } else {
@@ -145,9 +146,34 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     report.note("stopping workers…");
     fleet.stop().await;
     match outcome {
-        Ok(code) => code,
+        Ok(Ok((code, summary))) => {
+            write_reports(&args, &summary, &package, &redactor)?;
+            Ok(code)
+        }
+        Ok(Err(e)) => Err(e),
         Err(stop) => Ok(interrupted(stop, &report)),
     }
+}
+
+/// Writes the `--junit` and `--json` reports, if asked for.
+fn write_reports(
+    args: &RunArgs,
+    summary: &RunSummary,
+    package: &Package,
+    redactor: &Redactor,
+) -> Result<(), UserError> {
+    let name = package
+        .path()
+        .file_stem()
+        .map_or_else(|| "steps".into(), |s| s.to_string_lossy().into_owned());
+    let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
+    if let Some(path) = &args.junit {
+        crate::report::junit::write(path, summary, &name, redactor).map_err(fail)?;
+    }
+    if let Some(path) = &args.json {
+        crate::report::json::write(path, summary, &name, redactor).map_err(fail)?;
+    }
+    Ok(())
 }
 
 async fn run_steps(
@@ -158,7 +184,7 @@ async fn run_steps(
     options: &RunOptions,
     observer: Arc<dyn RunObserver>,
     report: &TerminalReport,
-) -> Result<u8, UserError> {
+) -> Result<(u8, RunSummary), UserError> {
     if let ResumePoint::Fresh { .. } = &resume
         && let Err(failure) = runner::post_load(package, state, observer.clone()).await
     {
@@ -182,11 +208,12 @@ async fn run_steps(
         UserError::usage(anyhow!(e), hint)
     })?;
     report.summary(&summary);
-    Ok(if summary.is_passed() {
+    let code = if summary.is_passed() {
         EXIT_PASSED
     } else {
         EXIT_FAILED
-    })
+    };
+    Ok((code, summary))
 }
 
 /// A worker that could not be set up (port taken, program missing) is a usage error: nothing

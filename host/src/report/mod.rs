@@ -1,10 +1,14 @@
-//! What the user sees: the live terminal report and secret redaction. Fed only by
-//! [`RunEvent`](crate::runner::RunEvent)s, the final
+//! What the user sees: the live terminal report, the JUnit and JSON report files, and
+//! secret redaction. Fed only by [`RunEvent`](crate::runner::RunEvent)s, the final
 //! [`RunSummary`](crate::runner::RunSummary) and lines the CLI hands it; never imports
-//! plugin internals, workers or store.
+//! workers or store.
 
+pub mod error;
+pub mod json;
+pub mod junit;
 pub mod redact;
 pub mod terminal;
 
+pub use error::ReportError;
 pub use redact::Redactor;
 pub use terminal::TerminalReport;

@@ -1,0 +1,39 @@
+//! Errors of writing report files.
+
+use std::path::PathBuf;
+
+/// A report file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the {format} report to {}: {source}", path.display())]
+pub struct ReportError {
+    /// `JUnit` or `JSON`.
+    pub format: &'static str,
+    /// The report path.
+    pub path: PathBuf,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename), so a
+/// CI system never reads half a report.
+pub(crate) fn write_atomically(
+    format: &'static str,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), ReportError> {
+    let err = |source| ReportError {
+        format,
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The `--junit FILE` report: one `<testsuite>` per round, one `<testcase>` per step run,
+//! as CI systems (GitLab, Jenkins, GitHub test reporters) read it. Redacted.
+
+use std::path::Path;
+
+use quick_xml::Writer;
+use quick_xml::events::BytesText;
+
+use crate::report::error::{ReportError, write_atomically};
+use crate::report::redact::Redactor;
+use crate::runner::{RunSummary, StepStatus};
+
+/// The JUnit XML document of a run.
+pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> String {
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let secs = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64());
+    let result = writer
+        .create_element("testsuites")
+        .with_attribute(("name", package))
+        .with_attribute(("tests", summary.steps.len().to_string().as_str()))
+        .with_attribute(("failures", summary.failed.to_string().as_str()))
+        .with_attribute(("skipped", summary.skipped.to_string().as_str()))
+        .with_attribute(("time", secs(summary.total_duration).as_str()))
+        .write_inner_content(|w| {
+            for round in &summary.rounds_run {
+                let records: Vec<_> = summary.steps.iter().filter(|r| r.round == *round).collect();
+                let failures = records
+                    .iter()
+                    .filter(|r| matches!(r.status, StepStatus::Failed(_)))
+                    .count();
+                let skipped = records
+                    .iter()
+                    .filter(|r| matches!(r.status, StepStatus::Skipped(_)))
+                    .count();
+                let time: std::time::Duration = records.iter().map(|r| r.duration).sum();
+                w.create_element("testsuite")
+                    .with_attribute(("name", format!("round {round}").as_str()))
+                    .with_attribute(("tests", records.len().to_string().as_str()))
+                    .with_attribute(("failures", failures.to_string().as_str()))
+                    .with_attribute(("skipped", skipped.to_string().as_str()))
+                    .with_attribute(("time", secs(time).as_str()))
+                    .write_inner_content(|w| {
+                        for r in &records {
+                            let case = w
+                                .create_element("testcase")
+                                .with_attribute(("name", r.step.as_str()))
+                                .with_attribute((
+                                    "classname",
+                                    format!("{package}.round{round}").as_str(),
+                                ))
+                                .with_attribute(("time", secs(r.duration).as_str()));
+                            match &r.status {
+                                StepStatus::Passed => {
+                                    case.write_empty()?;
+                                }
+                                StepStatus::Skipped(reason) => {
+                                    case.write_inner_content(|w| {
+                                        w.create_element("skipped")
+                                            .with_attribute(("message", &*redactor.redact(reason)))
+                                            .write_empty()?;
+                                        Ok(())
+                                    })?;
+                                }
+                                StepStatus::Failed(f) => {
+                                    let message = redactor.redact(&f.to_string()).into_owned();
+                                    let text =
+                                        format!("round {round}, worker {}: {message}", r.worker);
+                                    case.write_inner_content(|w| {
+                                        w.create_element("failure")
+                                            .with_attribute(("message", message.as_str()))
+                                            .write_text_content(BytesText::new(&text))?;
+                                        Ok(())
+                                    })?;
+                                }
+                            }
+                        }
+                        Ok(())
+                    })?;
+            }
+            Ok(())
+        });
+    result.expect("writing XML to a Vec cannot fail");
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&String::from_utf8(writer.into_inner()).expect("the writer emits UTF-8"));
+    xml.push('\n');
+    xml
+}
+
+/// Writes the JUnit report to `path`.
+pub fn write(
+    path: &Path,
+    summary: &RunSummary,
+    package: &str,
+    redactor: &Redactor,
+) -> Result<(), ReportError> {
+    write_atomically("JUnit", path, render(summary, package, redactor).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::{Phase, StepFailure};
+    use crate::runner::{RunOutcome, StepRecord};
+    use std::time::Duration;
+
+    fn summary() -> RunSummary {
+        let rec = |round, step: &str, status| StepRecord {
+            round,
+            step: step.into(),
+            worker: "worker1".into(),
+            status,
+            duration: Duration::from_millis(5),
+        };
+        let failure = StepFailure::Failed {
+            phase: Phase::Execute,
+            message: "bad <token> s3cret & more".into(),
+        };
+        RunSummary {
+            rounds_run: vec![1, 2],
+            steps: vec![
+                rec(1, "a", StepStatus::Passed),
+                rec(1, "b", StepStatus::Skipped("odd \"round\"".into())),
+                rec(2, "a", StepStatus::Failed(failure.clone())),
+            ],
+            passed: 1,
+            skipped: 1,
+            failed: 1,
+            outcome: RunOutcome::Failed {
+                round: 2,
+                step: "a".into(),
+                worker: "worker1".into(),
+                failure,
+            },
+            total_duration: Duration::from_millis(15),
+        }
+    }
+
+    #[test]
+    fn junit_has_a_suite_per_round_escaped_and_redacted() {
+        let xml = render(&summary(), "hello", &Redactor::new(["s3cret".to_string()]));
+        assert!(xml.starts_with("<?xml"));
+        assert!(
+            xml.contains(r#"<testsuites name="hello" tests="3" failures="1" skipped="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testsuite name="round 1" tests="2" failures="0" skipped="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<skipped message="odd &quot;round&quot;"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains("bad &lt;token&gt; *** &amp; more"), "{xml}");
+        assert!(!xml.contains("s3cret"), "{xml}");
+    }
+
+    #[test]
+    fn json_report_lists_steps_and_the_failure() {
+        let doc = crate::report::json::render(
+            &summary(),
+            "hello",
+            &Redactor::new(["s3cret".to_string()]),
+        );
+        assert_eq!(doc["outcome"], "failed");
+        assert_eq!(doc["steps"].as_array().map(Vec::len), Some(3));
+        assert_eq!(doc["steps"][1]["status"], "skipped");
+        assert_eq!(doc["failure"]["step"], "a");
+        assert!(!doc.to_string().contains("s3cret"));
+    }
+}
