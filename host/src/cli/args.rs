@@ -24,6 +24,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the steps of a step package (its manifest).
     List(ListArgs),
+    /// Show what a step package is and asks for: manifest, WIT contract, imports
+    /// (capabilities), size and sha256.
+    Inspect(InspectArgs),
 }
 
 /// Options of `run`.
@@ -95,6 +98,17 @@ pub struct ListArgs {
     pub steps: PathBuf,
 
     /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The step package (a `.wasm` component).
+    pub package: PathBuf,
+
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -7,6 +7,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod capabilities;
 pub mod config;
 pub mod ctx;
 pub mod engine;

@@ -11,6 +11,7 @@ use wasmtime::component::Component;
 use crate::plugin::bindings::prometheus::step::types::Outcome;
 use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
 use crate::plugin::cache::CodeCache;
+use crate::plugin::capabilities::ComponentInterface;
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::engine::StepEngine;
 use crate::plugin::error::PluginError;
@@ -128,6 +129,11 @@ impl Package {
     /// Whether the code was compiled now or came from the cache.
     pub fn code_source(&self) -> CodeSource {
         self.source
+    }
+
+    /// Its imports and exports.
+    pub fn interface(&self) -> ComponentInterface {
+        ComponentInterface::of(&self.engine, self.pre.instance_pre().component())
     }
 
     /// Time to read, compile or load, link and list the package.
@@ -336,7 +342,7 @@ impl Package {
 }
 
 /// Checks the binary header: a component, not a core module or another file.
-fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+pub(crate) fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     const MAGIC: &[u8; 4] = b"\0asm";
     const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
     const COMPONENT_LAYER: [u8; 2] = [1, 0];
@@ -411,7 +417,7 @@ fn link(
 }
 
 /// Whether an import name is one the linker provides.
-fn is_provided(name: &str) -> bool {
+pub(crate) fn is_provided(name: &str) -> bool {
     let Some((iface, version)) = name.rsplit_once('@') else {
         return false;
     };
