@@ -32,17 +32,20 @@ impl StepEngine {
     /// An engine with async support (host calls await I/O) and epoch interruption (step
     /// timeouts), with WASI p2 and every `prometheus:step` interface linked; no fuel.
     pub fn new() -> Result<Self, PluginError> {
-        Self::build(false)
+        Self::with_settings(true, false)
     }
 
     /// The engine `budgets` need: with fuel metering when they set fuel.
     pub fn for_budgets(budgets: &Budgets) -> Result<Self, PluginError> {
-        Self::build(budgets.fuel.is_some())
+        Self::with_settings(true, budgets.fuel.is_some())
     }
 
-    fn build(fuel: bool) -> Result<Self, PluginError> {
+    /// An engine with epoch interruption and fuel metering on or off. Without epoch
+    /// interruption a looping guest is never stopped: only benchmarks measuring its cost
+    /// turn it off; `run` and `inspect` always have it on.
+    pub fn with_settings(epoch_interruption: bool, fuel: bool) -> Result<Self, PluginError> {
         let mut cfg = Config::new();
-        cfg.epoch_interruption(true);
+        cfg.epoch_interruption(epoch_interruption);
         cfg.consume_fuel(fuel);
         cfg.wasm_component_model(true);
         let engine = Engine::new(&cfg).map_err(|e| PluginError::Engine(e.to_string()))?;

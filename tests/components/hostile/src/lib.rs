@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `warm-up` | nothing (completes) |
 //! | `loop-in-prepare` | loops forever in `prepare` |
-//! | `loop-in-execute` | loops forever in `execute` |
+//! | `loop-in-execute` | loops forever in `execute` (`spin_iterations` times if set) |
 //! | `sleep-in-execute` | sleeps an hour (waits in a host call) |
 //! | `allocate-forever` | allocates 1 MiB blocks without bound |
 //! | `deep-recursion` | recurses without bound |
@@ -77,7 +77,11 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
     let port: u16 = ctx.config("hostile_port")?.unwrap_or(9);
     let step = ctx.step().unwrap_or_default().to_owned();
     match step.as_str() {
-        "loop-in-execute" => spin(),
+        // `spin_iterations` turns the loop into a finite CPU-bound step (for benchmarks).
+        "loop-in-execute" => match ctx.config::<u64>("spin_iterations")? {
+            Some(n) => return Ok(Outcome::done(spin_for(n))),
+            None => spin(),
+        },
         "sleep-in-execute" => std::thread::sleep(std::time::Duration::from_secs(3600)),
         "allocate-forever" => {
             let mut blocks: Vec<Vec<u8>> = Vec::new();
@@ -166,6 +170,14 @@ fn spin() -> ! {
     loop {
         n = black_box(n.wrapping_add(1));
     }
+}
+
+fn spin_for(iterations: u64) -> u64 {
+    let mut n = 0u64;
+    for _ in 0..iterations {
+        n = black_box(n.wrapping_add(1));
+    }
+    n
 }
 
 fn recurse(depth: u64) -> u64 {
