@@ -24,6 +24,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the steps of a step package (its manifest).
     List(ListArgs),
+    /// Show what a step package is and asks for: manifest, WIT contract, imports
+    /// (capabilities), size and sha256.
+    Inspect(InspectArgs),
 }
 
 /// Options of `run`.
@@ -45,9 +48,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS")]
     pub startup_timeout: Option<f64>,
 
-    /// Wall-clock limit for one step's guest code, in seconds [default: 300].
-    #[arg(long, value_name = "SECS")]
+    /// Wall-clock limit of one step, host calls included, in seconds
+    /// [default: `limits.step_timeout` of config.yaml, else 300].
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub step_timeout: Option<f64>,
+
+    /// Linear memory of one step, in MiB [default: `limits.memory_mb`, else 512].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_mb: Option<u64>,
+
+    /// Fuel (guest instructions, roughly) of one step: a deterministic limit
+    /// [default: `limits.fuel`, else none].
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub fuel: Option<u64>,
+
+    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub output_max_kb: Option<u64>,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].
@@ -71,6 +88,17 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
 }
 
+/// A positive number of seconds that fits a `Duration`.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    match std::time::Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(secs),
+        _ => Err(format!("{text} is not a positive number of seconds")),
+    }
+}
+
 /// Options of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -78,6 +106,17 @@ pub struct ListArgs {
     pub steps: PathBuf,
 
     /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The step package (a `.wasm` component).
+    pub package: PathBuf,
+
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -2,6 +2,7 @@
 //! that uses anyhow, prints outside `report/` or decides the process exit code.
 
 mod args;
+mod inspect;
 mod list;
 mod run;
 mod signals;
@@ -68,6 +69,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args).await,
+            Command::Inspect(args) => inspect::inspect(args).await,
         }
     });
     match result {

@@ -252,7 +252,10 @@ async fn load_package(
     config: &TestConfig,
     report: &TerminalReport,
 ) -> Result<Package, UserError> {
-    let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let budgets = budgets(args, config);
+    let engine = Arc::new(
+        StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
+    );
     let cache = if args.no_cache {
         None
     } else {
@@ -277,15 +280,24 @@ async fn load_package(
         },
         crate::report::terminal::fmt_duration(package.load_time())
     ));
-    let mut budgets = Budgets::default();
-    if let Some(secs) = args.step_timeout {
-        budgets.step_timeout = Duration::from_secs_f64(secs);
-    }
     let run = RunCtx::from_config(config, budgets).map_err(|e| {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
     })?;
     Ok(package.with_run(run))
+}
+
+/// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
+fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
+    let mut limits = config.limits;
+    limits.step_timeout = args
+        .step_timeout
+        .map(Duration::from_secs_f64)
+        .or(limits.step_timeout);
+    limits.memory_mb = args.memory_mb.or(limits.memory_mb);
+    limits.fuel = args.fuel.or(limits.fuel);
+    limits.output_max_kb = args.output_max_kb.or(limits.output_max_kb);
+    Budgets::from_config(&limits)
 }
 
 /// Every step must name a worker of workers.json: checked before any worker starts.

@@ -13,6 +13,7 @@ use serde_yaml::Value as Yaml;
 
 use super::did_you_mean::closest;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::limits::{LimitsConfig, LimitsKeys, check_limits};
 use super::location::{Location, find_key, split_key_path, strip_location_suffix};
 
 /// Top-level keys we read (the reference's fields plus `allowed_hosts`, `startup_timeout`).
@@ -28,6 +29,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "allowed_hosts",
     "startup_timeout",
     "mongodb",
+    "limits",
 ];
 const MONGODB_KEYS: &[&str] = &["database", "uri", "collections"];
 const COLLECTION_KEYS: &[&str] = &["data_file", "required_count"];
@@ -47,6 +49,7 @@ pub(crate) struct KnownKeys {
     pub allowed_hosts: Option<Vec<String>>,
     pub startup_timeout: Option<f64>,
     pub mongodb: Option<MongoKeys>,
+    pub limits: Option<LimitsKeys>,
 }
 
 /// The `mongodb:` block as written.
@@ -70,6 +73,8 @@ pub(crate) struct CollectionKeys {
 #[derive(Debug)]
 pub(crate) struct ParsedConfig {
     pub known: KnownKeys,
+    /// The `limits:` block, range-checked.
+    pub limits: LimitsConfig,
     pub raw: Json,
     pub warnings: Vec<String>,
 }
@@ -81,6 +86,7 @@ pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, Conf
     if document.is_null() {
         return Ok(ParsedConfig {
             known: KnownKeys::default(),
+            limits: LimitsConfig::default(),
             raw: Json::Object(serde_json::Map::new()),
             warnings: Vec::new(),
         });
@@ -97,9 +103,11 @@ pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, Conf
     document.apply_merge().map_err(|e| yaml_error(&e, path))?;
     let known: KnownKeys = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
     check_ranges(&known, text, path)?;
+    let limits = check_limits(&known.limits.unwrap_or_default(), text, path)?;
     let warnings = typo_warnings(&document, text, path);
     Ok(ParsedConfig {
         known,
+        limits,
         raw: yaml_to_json(&document),
         warnings,
     })

@@ -38,6 +38,7 @@ pub fn load(
     let display_dir = config_path.parent().unwrap_or(Path::new(""));
     let ParsedConfig {
         known,
+        limits,
         raw,
         warnings,
     } = parse_config(&text, config_path)?;
@@ -110,6 +111,7 @@ pub fn load(
         allowed_hosts: known.allowed_hosts.unwrap_or_default(),
         startup_timeout,
         mongodb,
+        limits,
         raw,
         env: layered.vars,
         dotenv_names: layered.from_files,

@@ -12,6 +12,7 @@ mod config_file;
 mod did_you_mean;
 mod env;
 mod error;
+mod limits;
 mod load;
 mod location;
 mod test_config;
@@ -24,6 +25,7 @@ mod fixture_tests;
 mod load_tests;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
+pub use limits::LimitsConfig;
 pub use load::load;
 pub use location::Location;
 pub use test_config::{

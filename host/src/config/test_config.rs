@@ -11,6 +11,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::limits::LimitsConfig;
 use super::worker_spec::{LITERAL_ENV_VAR, WorkerSpec};
 
 /// Default `task_id`.
@@ -61,6 +62,8 @@ pub struct TestConfig {
     pub startup_timeout: Duration,
     /// The `mongodb:` block with its defaults.
     pub mongodb: MongoConfig,
+    /// The `limits:` block: per-step budgets, `None` where the runner's default applies.
+    pub limits: LimitsConfig,
     /// The whole `config.yaml` as a JSON object (an empty object for an empty file), unknown
     /// keys included, values as written; read it with [`TestConfig::get`].
     pub raw: Value,

@@ -88,3 +88,25 @@ impl CodeCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::engine::StepEngine;
+
+    #[test]
+    fn code_compiled_with_and_without_fuel_never_share_an_entry() {
+        let cache = CodeCache::new("/nonexistent");
+        let plain = StepEngine::with_settings(true, false).expect("engine");
+        let fuel = StepEngine::with_settings(true, true).expect("engine");
+        assert_ne!(
+            cache.entry(plain.engine(), "abc"),
+            cache.entry(fuel.engine(), "abc")
+        );
+        let again = StepEngine::with_settings(true, false).expect("engine");
+        assert_eq!(
+            cache.entry(plain.engine(), "abc"),
+            cache.entry(again.engine(), "abc")
+        );
+    }
+}

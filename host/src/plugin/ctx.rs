@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::config::TestConfig;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
-use crate::plugin::limits::Budgets;
+use crate::plugin::limits::{Budgets, StepLimiter};
+use crate::plugin::output::CappedOutput;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
 
@@ -101,9 +100,9 @@ pub struct HostState {
     /// The run state; moved in for the step and taken back afterwards.
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
-    pub(crate) limits: StoreLimits,
-    pub(crate) stdout: MemoryOutputPipe,
-    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) limits: StepLimiter,
+    pub(crate) stdout: CappedOutput,
+    pub(crate) stderr: CappedOutput,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -114,8 +113,8 @@ impl HostState {
     /// in-memory pipes that the step log receives.
     pub fn new(run: Arc<RunCtx>, worker: &str, state: RunState, log: Arc<dyn StepLog>) -> Self {
         let budgets = &run.budgets;
-        let stdout = MemoryOutputPipe::new(budgets.output_bytes);
-        let stderr = MemoryOutputPipe::new(budgets.output_bytes);
+        let stdout = CappedOutput::new(budgets.output_bytes);
+        let stderr = CappedOutput::new(budgets.output_bytes);
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -123,7 +122,7 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = budgets.store_limits();
+        let limits = budgets.limiter();
         Self {
             worker: worker.to_string(),
             run,

@@ -1,5 +1,11 @@
-//! The wasmtime engine (async is implied by the async host functions), the linker with every host interface, and the epoch ticker that
-//! enforces step timeouts. Built once per process.
+//! The wasmtime engine (async is implied by the async host functions), the linker with
+//! every host interface, and the epoch ticker that enforces step timeouts. Built once per
+//! process.
+//!
+//! Fuel metering changes the compiled code (every block counts its instructions, ~20 %
+//! slower to compile), so it is an engine setting: [`StepEngine::for_budgets`] turns it on
+//! only when `limits.fuel` is set. The compiled-code cache keys on the engine's compile
+//! settings, so code compiled with and without fuel never mix.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +17,7 @@ use wasmtime::{Config, Engine};
 use crate::plugin::bindings::prometheus::step as wit;
 use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
-use crate::plugin::limits::EPOCH_TICK;
+use crate::plugin::limits::{Budgets, EPOCH_TICK};
 use crate::plugin::{config, http, log, state, worker};
 
 /// The engine and linker shared by every package and instance of a process.
@@ -19,14 +25,28 @@ pub struct StepEngine {
     engine: Engine,
     linker: Linker<HostState>,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    fuel: bool,
 }
 
 impl StepEngine {
     /// An engine with async support (host calls await I/O) and epoch interruption (step
-    /// timeouts), with WASI p2 and every `prometheus:step` interface linked.
+    /// timeouts), with WASI p2 and every `prometheus:step` interface linked; no fuel.
     pub fn new() -> Result<Self, PluginError> {
+        Self::with_settings(true, false)
+    }
+
+    /// The engine `budgets` need: with fuel metering when they set fuel.
+    pub fn for_budgets(budgets: &Budgets) -> Result<Self, PluginError> {
+        Self::with_settings(true, budgets.fuel.is_some())
+    }
+
+    /// An engine with epoch interruption and fuel metering on or off. Without epoch
+    /// interruption a looping guest is never stopped: only benchmarks measuring its cost
+    /// turn it off; `run` and `inspect` always have it on.
+    pub fn with_settings(epoch_interruption: bool, fuel: bool) -> Result<Self, PluginError> {
         let mut cfg = Config::new();
-        cfg.epoch_interruption(true);
+        cfg.epoch_interruption(epoch_interruption);
+        cfg.consume_fuel(fuel);
         cfg.wasm_component_model(true);
         let engine = Engine::new(&cfg).map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut linker = Linker::<HostState>::new(&engine);
@@ -49,7 +69,13 @@ impl StepEngine {
             engine,
             linker,
             ticker: Some((stop, ticker)),
+            fuel,
         })
+    }
+
+    /// Whether compiled code meters fuel (every store then needs fuel set).
+    pub fn consumes_fuel(&self) -> bool {
+        self.fuel
     }
 
     /// The wasmtime engine.

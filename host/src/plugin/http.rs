@@ -108,13 +108,15 @@ impl HttpCtx {
         let body_len = request.body.as_ref().map_or(0, Vec::len);
         if body_len > self.body_limit {
             return Err(HttpError::TooLarge(format!(
-                "request body of {body_len} bytes exceeds the limit of {} bytes",
-                self.body_limit
+                "request body of {body_len} bytes exceeds the limit of {} ({BODY_KEY})",
+                mib(self.body_limit)
             )));
         }
+        // A request may ask for less time than the budget, never more.
         let timeout = request
             .timeout_ms
-            .map_or(self.timeout, |ms| Duration::from_millis(ms.into()));
+            .map_or(self.timeout, |ms| Duration::from_millis(ms.into()))
+            .min(self.timeout);
         let mut builder = self.client.request(method, url.clone()).timeout(timeout);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -125,7 +127,7 @@ impl HttpCtx {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| classify(&request.url, e))?;
+            .map_err(|e| classify(&request.url, e, timeout))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -141,12 +143,13 @@ impl HttpCtx {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| classify(&request.url, e))?
+            .map_err(|e| classify(&request.url, e, timeout))?
         {
             if body.len() + chunk.len() > self.body_limit {
                 return Err(HttpError::TooLarge(format!(
-                    "response body of {} exceeds the limit of {} bytes",
-                    request.url, self.body_limit
+                    "response body of {} exceeds the limit of {} ({BODY_KEY})",
+                    request.url,
+                    mib(self.body_limit)
                 )));
             }
             body.extend_from_slice(&chunk);
@@ -159,8 +162,19 @@ impl HttpCtx {
     }
 }
 
+/// The config.yaml key of the body budget, named in `too-large` errors.
+const BODY_KEY: &str = "raise limits.http_max_body_mb in config.yaml";
+
+fn mib(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Maps a reqwest error to the WIT error, keeping a redirect refusal a `denied`.
-fn classify(url: &str, error: reqwest::Error) -> HttpError {
+fn classify(url: &str, error: reqwest::Error, timeout: Duration) -> HttpError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(e) = source {
         if let Some(denied) = e.downcast_ref::<Denied>() {
@@ -170,7 +184,10 @@ fn classify(url: &str, error: reqwest::Error) -> HttpError {
     }
     let detail = error_chain(&error);
     if error.is_timeout() {
-        HttpError::Timeout(format!("{url}: no response in time ({detail})"))
+        HttpError::Timeout(format!(
+            "{url}: no response within {} ({detail}; the most a request may wait is limits.http_timeout in config.yaml)",
+            crate::plugin::limits::humanize(timeout)
+        ))
     } else if error.is_builder() {
         HttpError::InvalidRequest(format!("{url}: {detail}"))
     } else {

@@ -1,33 +1,55 @@
-//! Per-step budgets: wall-clock time, guest memory, HTTP sizes and timeouts.
+//! Per-step budgets: wall-clock time, guest memory, optional fuel, HTTP sizes and timeouts,
+//! captured output. [`Budgets`] holds the values (defaults here, `limits:` of config.yaml
+//! and CLI flags on top); [`StepLimiter`] enforces memory, tables and instances;
+//! [`BudgetExceeded`] is the trap a spent budget raises, naming the budget, its value and
+//! the key that raises it.
+//!
+//! Timeout semantics: the step timeout is wall-clock time from the start of `prepare` to the
+//! end of `execute`, host calls included. Guest code is stopped by epoch interruption (a
+//! ticker thread, [`EPOCH_TICK`] resolution); a step waiting in a host call (HTTP, a sleep)
+//! is stopped by a timer around the whole call. Fuel, when set, counts guest instructions
+//! only: time in host calls costs no fuel.
 
+use std::fmt;
 use std::time::Duration;
 
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::ResourceLimiter;
+
+use crate::config::LimitsConfig;
 
 /// Default wall-clock limit of one step (`prepare` + `execute`): long enough for slow
 /// services, short enough that a looping guest does not hang CI for an hour.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default cap on one instance's linear memory: protects the runner's machine from a
-/// guest that allocates without bound. Python and JS guests need tens of MiB.
+/// Default cap on one step instance's linear memory (all its memories together): protects
+/// the runner's machine from a guest that allocates without bound. Python and JS guests
+/// need tens of MiB.
 pub const DEFAULT_MEMORY_BYTES: usize = 512 << 20;
-/// Default HTTP timeout for one request, when the request sets none.
+/// Default HTTP timeout for one request; a request may ask for less, not more.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on an HTTP response body the host reads into guest memory.
+/// Default cap on an HTTP request or response body the host holds in memory.
 pub const DEFAULT_HTTP_BODY_BYTES: usize = 16 << 20;
-/// Default cap on what a step may write to stdout/stderr (each); beyond it writes fail.
+/// Default cap on what a step may write to stdout, and to stderr; the write past it traps.
 pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;
 /// How often the epoch ticker advances: the resolution of the step timeout.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Most component and core instances one step may create: a Python component has ~40; the
+/// cap stops a component that instantiates without bound.
+pub const MAX_INSTANCES: usize = 256;
+/// Most tables and most linear memories one step may create (same reason).
+pub const MAX_TABLES_AND_MEMORIES: usize = 256;
+/// Most elements of one table (function references): 1 M entries is 8 MiB of host memory.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// The limits each step runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budgets {
-    /// Wall-clock limit for the guest's own code in one step (host calls are bounded by
-    /// their own timeouts).
+    /// Wall-clock limit of one step, host calls included.
     pub step_timeout: Duration,
-    /// Linear memory cap per instance.
+    /// Linear memory cap per step instance, all memories together.
     pub memory_bytes: usize,
-    /// HTTP timeout per request (a request may ask for less or more).
+    /// Fuel per step (prepare and execute together); `None`: no fuel metering.
+    pub fuel: Option<u64>,
+    /// HTTP timeout per request (a request may ask for less).
     pub http_timeout: Duration,
     /// Maximum HTTP request and response body size.
     pub http_body_bytes: usize,
@@ -40,6 +62,7 @@ impl Default for Budgets {
         Self {
             step_timeout: DEFAULT_STEP_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_BYTES,
+            fuel: None,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             http_body_bytes: DEFAULT_HTTP_BODY_BYTES,
             output_bytes: DEFAULT_OUTPUT_BYTES,
@@ -48,20 +71,238 @@ impl Default for Budgets {
 }
 
 impl Budgets {
-    /// The wasmtime limiter for one instance: memory growth beyond the cap traps, so every
-    /// guest language fails the same way.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.memory_bytes)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build()
+    /// The defaults with what `limits:` of config.yaml sets.
+    pub fn from_config(limits: &LimitsConfig) -> Self {
+        let d = Self::default();
+        let mib = |v: u64| usize::try_from(v << 20).unwrap_or(usize::MAX);
+        Self {
+            step_timeout: limits.step_timeout.unwrap_or(d.step_timeout),
+            memory_bytes: limits.memory_mb.map_or(d.memory_bytes, mib),
+            fuel: limits.fuel.or(d.fuel),
+            http_timeout: limits.http_timeout.unwrap_or(d.http_timeout),
+            http_body_bytes: limits.http_max_body_mb.map_or(d.http_body_bytes, mib),
+            output_bytes: limits.output_max_kb.map_or(d.output_bytes, |v| {
+                usize::try_from(v << 10).unwrap_or(usize::MAX)
+            }),
+        }
+    }
+
+    /// The limiter of one step's store.
+    pub fn limiter(&self) -> StepLimiter {
+        StepLimiter {
+            memory_limit: self.memory_bytes,
+            memory_used: 0,
+        }
     }
 
     /// The step timeout in epoch ticks.
     pub fn deadline_ticks(&self) -> u64 {
         (self.step_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// The message of a spent budget, with its value and how to raise it.
+    pub fn exceeded(&self, budget: Budget) -> BudgetExceeded {
+        let value = match budget {
+            Budget::StepTimeout => humanize(self.step_timeout),
+            Budget::Memory => format!("{} MiB", self.memory_bytes >> 20),
+            Budget::Fuel => format!("{} units", self.fuel.unwrap_or(0)),
+            Budget::Output => format!("{} KiB", self.output_bytes >> 10),
+        };
+        BudgetExceeded { budget, value }
+    }
+}
+
+/// A budget that can run out inside a step (HTTP limits are WIT errors the step sees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// `limits.step_timeout`.
+    StepTimeout,
+    /// `limits.memory_mb`.
+    Memory,
+    /// `limits.fuel`.
+    Fuel,
+    /// `limits.output_max_kb`.
+    Output,
+}
+
+impl Budget {
+    /// What the budget limits, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            Budget::StepTimeout => "step time limit",
+            Budget::Memory => "memory limit",
+            Budget::Fuel => "fuel limit",
+            Budget::Output => "stdout/stderr limit",
+        }
+    }
+
+    /// The config.yaml key that sets it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Budget::StepTimeout => "limits.step_timeout",
+            Budget::Memory => "limits.memory_mb",
+            Budget::Fuel => "limits.fuel",
+            Budget::Output => "limits.output_max_kb",
+        }
+    }
+
+    /// The `run` flag that overrides it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Budget::StepTimeout => "--step-timeout",
+            Budget::Memory => "--memory-mb",
+            Budget::Fuel => "--fuel",
+            Budget::Output => "--output-max-kb",
+        }
+    }
+}
+
+/// A budget ran out: raised as a trap, it ends the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetExceeded {
+    /// Which budget.
+    pub budget: Budget,
+    /// Its value, with unit.
+    pub value: String,
+}
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.budget;
+        write!(
+            f,
+            "exceeded the {} of {} (raise {} in config.yaml or pass {})",
+            b.what(),
+            self.value,
+            b.key(),
+            b.flag()
+        )
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// The resource limiter of one step: linear memory counted over all memories of the
+/// instance, tables and instance counts capped. A refused growth traps (instead of making
+/// `memory.grow` return -1), so every guest language fails the same way, with
+/// [`BudgetExceeded`] as the trap's error.
+#[derive(Debug)]
+pub struct StepLimiter {
+    memory_limit: usize,
+    memory_used: usize,
+}
+
+impl ResourceLimiter for StepLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let used = self.memory_used + desired.saturating_sub(current);
+        if used > self.memory_limit {
+            return Err(BudgetExceeded {
+                budget: Budget::Memory,
+                value: format!("{} MiB", self.memory_limit >> 20),
+            }
+            .into());
+        }
+        self.memory_used = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES_AND_MEMORIES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_TABLES_AND_MEMORIES
+    }
+}
+
+/// `2s`, `1500ms`.
+pub fn humanize(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_values_override_defaults_with_units() {
+        let limits = LimitsConfig {
+            step_timeout: Some(Duration::from_millis(1500)),
+            memory_mb: Some(32),
+            fuel: Some(7),
+            http_timeout: None,
+            http_max_body_mb: Some(2),
+            output_max_kb: Some(4),
+        };
+        let b = Budgets::from_config(&limits);
+        assert_eq!(b.step_timeout, Duration::from_millis(1500));
+        assert_eq!(b.memory_bytes, 32 << 20);
+        assert_eq!(b.fuel, Some(7));
+        assert_eq!(b.http_timeout, DEFAULT_HTTP_TIMEOUT);
+        assert_eq!(b.http_body_bytes, 2 << 20);
+        assert_eq!(b.output_bytes, 4 << 10);
+        assert_eq!(
+            Budgets::from_config(&LimitsConfig::default()),
+            Budgets::default()
+        );
+    }
+
+    #[test]
+    fn exceeded_names_budget_value_key_and_flag() {
+        let b = Budgets {
+            step_timeout: Duration::from_millis(1500),
+            ..Budgets::default()
+        };
+        assert_eq!(
+            b.exceeded(Budget::StepTimeout).to_string(),
+            "exceeded the step time limit of 1500ms (raise limits.step_timeout in config.yaml \
+             or pass --step-timeout)"
+        );
+        assert!(
+            b.exceeded(Budget::Memory)
+                .to_string()
+                .contains("memory limit of 512 MiB (raise limits.memory_mb")
+        );
+    }
+
+    #[test]
+    fn limiter_counts_all_memories_together() {
+        let mut l = Budgets {
+            memory_bytes: 10 << 20,
+            ..Budgets::default()
+        }
+        .limiter();
+        assert!(l.memory_growing(0, 6 << 20, None).unwrap());
+        let err = l.memory_growing(0, 6 << 20, None).unwrap_err();
+        let exceeded = err.downcast_ref::<BudgetExceeded>().expect("budget error");
+        assert_eq!(exceeded.budget, Budget::Memory);
+        assert!(l.memory_growing(0, 4 << 20, None).unwrap());
+        // Beyond the memory's own maximum: refused without counting.
+        assert!(!l.memory_growing(0, 1, Some(0)).unwrap());
     }
 }

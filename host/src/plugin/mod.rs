@@ -7,6 +7,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod capabilities;
 pub mod config;
 pub mod ctx;
 pub mod engine;
@@ -15,17 +16,19 @@ pub mod http;
 pub mod json;
 pub mod limits;
 pub mod log;
+pub mod output;
 pub mod package;
 pub mod policy;
 pub mod state;
 pub mod steps;
+pub mod trap;
 pub mod worker;
 
 pub use cache::CodeCache;
 pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
-pub use limits::Budgets;
+pub use limits::{Budget, BudgetExceeded, Budgets};
 pub use package::{CodeSource, Package, WIT_PACKAGE};
 pub use policy::NetworkPolicy;
 pub use steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};

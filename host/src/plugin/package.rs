@@ -5,17 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use wasmtime::Store;
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap};
 
 use crate::plugin::bindings::prometheus::step::types::Outcome;
 use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
 use crate::plugin::cache::CodeCache;
+use crate::plugin::capabilities::ComponentInterface;
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::engine::StepEngine;
 use crate::plugin::error::PluginError;
 use crate::plugin::json::{parse_guest_json, preview};
+use crate::plugin::limits::Budget;
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
 
 /// The WIT package and version this runner implements.
@@ -95,8 +98,15 @@ impl Package {
         Ok(package)
     }
 
-    /// Grants the package a run's configuration, workers and network.
+    /// Grants the package a run's configuration, workers, network and budgets.
+    ///
+    /// Panics when the budgets set fuel and the engine was built without fuel metering:
+    /// build it with [`StepEngine::for_budgets`].
     pub fn with_run(mut self, run: RunCtx) -> Self {
+        assert!(
+            run.budgets.fuel.is_none() || self.engine.consumes_fuel(),
+            "a fuel budget needs an engine built with StepEngine::for_budgets"
+        );
         self.run = Arc::new(run);
         self
     }
@@ -121,6 +131,11 @@ impl Package {
         self.source
     }
 
+    /// Its imports and exports.
+    pub fn interface(&self) -> ComponentInterface {
+        ComponentInterface::of(&self.engine, self.pre.instance_pre().component())
+    }
+
     /// Time to read, compile or load, link and list the package.
     pub fn load_time(&self) -> Duration {
         self.load_time
@@ -134,6 +149,12 @@ impl Package {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.run.budgets.deadline_ticks());
         store.epoch_deadline_trap();
+        if self.engine.consumes_fuel() {
+            // Without a fuel budget (reading the manifest), fuel is effectively unlimited.
+            store
+                .set_fuel(self.run.budgets.fuel.unwrap_or(u64::MAX))
+                .expect("the engine meters fuel");
+        }
         store
     }
 
@@ -190,31 +211,18 @@ impl Package {
     }
 
     fn trapped(&self, phase: Phase, error: wasmtime::Error) -> StepFailure {
-        let message = match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!(
-                "exceeded the step time limit of {}",
-                humanize(self.run.budgets.step_timeout)
-            ),
-            Some(Trap::UnreachableCodeReached) => {
-                "the step panicked (wasm `unreachable`); its stderr above has the panic message"
-                    .into()
-            }
-            Some(trap) => format!("{trap}"),
-            None => {
-                let text = format!("{error:#}");
-                if text.contains("forcing a memory growth failure")
-                    || text.contains("memory growth")
-                {
-                    format!(
-                        "exceeded the memory limit of {} MiB",
-                        self.run.budgets.memory_bytes >> 20
-                    )
-                } else {
-                    text
-                }
-            }
-        };
-        StepFailure::Trapped { phase, message }
+        StepFailure::Trapped {
+            phase,
+            message: describe_trap(&self.run.budgets, &error),
+        }
+    }
+
+    /// The step-timeout failure of a step stopped while it waited in a host call.
+    fn timed_out(&self, phase: Phase) -> StepFailure {
+        StepFailure::Trapped {
+            phase,
+            message: self.run.budgets.exceeded(Budget::StepTimeout).to_string(),
+        }
     }
 }
 
@@ -244,7 +252,14 @@ impl Steps for Package {
         log: Arc<dyn StepLog>,
     ) -> Result<StepOutcome, StepFailure> {
         let mut store = self.store(&step.worker, std::mem::take(state), log.clone());
-        let result = self.call_step(&mut store, step).await;
+        // Epoch interruption stops guest code at the deadline; this timer stops a step
+        // that waits in a host call (HTTP, sleep) past it. Dropping the call drops the
+        // instance, which is never used again.
+        let timeout = self.run.budgets.step_timeout;
+        let mut phase = Phase::Prepare;
+        let result = tokio::time::timeout(timeout, self.call_step(&mut store, step, &mut phase))
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
         *state = store.into_data().state;
         result
@@ -256,7 +271,8 @@ impl Steps for Package {
         log: Arc<dyn StepLog>,
     ) -> Result<(), StepFailure> {
         let mut store = self.store("", std::mem::take(state), log.clone());
-        let result = async {
+        let timeout = self.run.budgets.step_timeout;
+        let call = async {
             let instance = self.instantiate(&mut store, Phase::PostLoad).await?;
             match instance.call_post_load(&mut store).await {
                 Ok(Ok(())) => Ok(()),
@@ -266,8 +282,10 @@ impl Steps for Package {
                 }),
                 Err(e) => Err(self.trapped(Phase::PostLoad, e)),
             }
-        }
-        .await;
+        };
+        let result = tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out(Phase::PostLoad)));
         flush_output(&store, &*log);
         *state = store.into_data().state;
         result
@@ -279,6 +297,7 @@ impl Package {
         &self,
         store: &mut Store<HostState>,
         step: &StepInfo,
+        phase: &mut Phase,
     ) -> Result<StepOutcome, StepFailure> {
         let instance = self.instantiate(store, Phase::Prepare).await?;
         let params = step.params.to_string();
@@ -301,6 +320,7 @@ impl Package {
                 message,
             });
         }
+        *phase = Phase::Execute;
         match instance
             .call_execute(&mut *store, &step.name, &params, &prepared)
             .await
@@ -322,7 +342,7 @@ impl Package {
 }
 
 /// Checks the binary header: a component, not a core module or another file.
-fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+pub(crate) fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     const MAGIC: &[u8; 4] = b"\0asm";
     const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
     const COMPONENT_LAYER: [u8; 2] = [1, 0];
@@ -397,7 +417,7 @@ fn link(
 }
 
 /// Whether an import name is one the linker provides.
-fn is_provided(name: &str) -> bool {
+pub(crate) fn is_provided(name: &str) -> bool {
     let Some((iface, version)) = name.rsplit_once('@') else {
         return false;
     };
@@ -410,14 +430,6 @@ fn is_provided(name: &str) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn humanize(d: Duration) -> String {
-    if d.as_millis().is_multiple_of(1000) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 #[cfg(test)]

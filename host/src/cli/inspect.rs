@@ -1,0 +1,173 @@
+//! `prometheus-wasm inspect`: what a step package is and what it asks for, before running
+//! it — its manifest, the WIT contract it targets, its imports (the capabilities it asks
+//! for, each with what this runner grants), its size and sha256. A package the runner
+//! would refuse is still described, with the reason (exit 2).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::cli::args::InspectArgs;
+use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
+use crate::plugin::capabilities::{ComponentInterface, grant};
+use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
+
+/// Everything `inspect` reports.
+struct Report {
+    path: PathBuf,
+    size: u64,
+    sha256: String,
+    interface: ComponentInterface,
+    steps: Option<Vec<StepInfo>>,
+    error: Option<PluginError>,
+}
+
+/// Prints what the package at `args.package` is and asks for.
+pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
+    let usage = |e: PluginError| {
+        let hint = e.hint();
+        UserError::usage(anyhow!(e), hint)
+    };
+    let engine = Arc::new(StepEngine::new().map_err(usage)?);
+    let bytes = std::fs::read(&args.package).map_err(|source| {
+        usage(PluginError::Read {
+            path: args.package.clone(),
+            source,
+        })
+    })?;
+    let cache = CodeCache::default_dir().map(CodeCache::new);
+    let report = match Package::load(engine.clone(), &args.package, cache.as_ref()).await {
+        Ok(package) => Report {
+            path: args.package.clone(),
+            size: package.size(),
+            sha256: package.sha256().to_string(),
+            interface: package.interface(),
+            steps: Some(package.manifest().to_vec()),
+            error: None,
+        },
+        // Not a component at all: nothing more to say.
+        Err(e @ (PluginError::Read { .. } | PluginError::NotAComponent { .. })) => {
+            return Err(usage(e));
+        }
+        // Compiles but cannot run here: still list what it asks for.
+        Err(error) => Report {
+            path: args.package.clone(),
+            size: bytes.len() as u64,
+            sha256: Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            interface: ComponentInterface::read(&engine, &args.package).unwrap_or_default(),
+            steps: None,
+            error: Some(error),
+        },
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&to_json(&report)).expect("JSON values serialize") + "\n"
+    } else {
+        render_text(&report)
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    match report.error {
+        None => Ok(EXIT_PASSED),
+        Some(e) if args.json => {
+            eprintln!("error: {e}");
+            Ok(EXIT_USAGE)
+        }
+        Some(e) => Err(usage(e)),
+    }
+}
+
+fn to_json(r: &Report) -> Value {
+    let imports: Vec<Value> = r
+        .interface
+        .imports
+        .iter()
+        .map(|name| {
+            let g = grant(name);
+            json!({"name": name, "provided": g.provided, "grants": g.grants})
+        })
+        .collect();
+    let steps = r.steps.as_ref().map(|steps| {
+        steps
+            .iter()
+            .map(|s| {
+                json!({"name": s.name, "description": s.description, "worker": s.worker, "params": s.params})
+            })
+            .collect::<Vec<_>>()
+    });
+    json!({
+        "package": r.path.display().to_string(),
+        "size": r.size,
+        "sha256": r.sha256,
+        "targets": r.interface.targets(),
+        "runner_provides": WIT_PACKAGE,
+        "imports": imports,
+        "exports": r.interface.exports,
+        "steps": steps,
+        "error": r.error.as_ref().map(|e| e.to_string()),
+    })
+}
+
+/// The human-readable report. Writing to a `String` cannot fail.
+fn render_text(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "package   {}", r.path.display());
+    let _ = writeln!(
+        out,
+        "size      {} bytes ({:.1} KiB)",
+        r.size,
+        r.size as f64 / 1024.0
+    );
+    let _ = writeln!(out, "sha256    {}", r.sha256);
+    let targets = r.interface.targets();
+    let _ = writeln!(
+        out,
+        "targets   {} (this runner provides {WIT_PACKAGE})",
+        if targets.is_empty() {
+            "no prometheus:step interface".to_string()
+        } else {
+            targets.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "imports   (the capabilities it asks for, and what a step gets)"
+    );
+    let width = r
+        .interface
+        .imports
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    for name in &r.interface.imports {
+        let g = grant(name);
+        let mark = if g.provided { " " } else { "!" };
+        let _ = writeln!(out, "  {mark} {name:<width$}  {}", g.grants);
+    }
+    let _ = writeln!(out, "exports   {}", r.interface.exports.join(", "));
+    if let Some(steps) = &r.steps {
+        let _ = writeln!(out, "steps");
+        for (i, s) in steps.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {:>2}. {} @ {} — {}",
+                i + 1,
+                s.name,
+                s.worker,
+                s.description
+            );
+            if s.params.as_object().is_some_and(|o| !o.is_empty()) {
+                let _ = writeln!(out, "      params: {}", s.params);
+            }
+        }
+    }
+    out
+}
