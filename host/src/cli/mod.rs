@@ -3,6 +3,9 @@
 
 mod args;
 mod list;
+mod lock;
+mod new;
+mod plan;
 mod run;
 mod signals;
 
@@ -68,6 +71,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args).await,
+            Command::Lock(args) => lock::lock(args).await,
+            Command::New(args) => new::new(args),
         }
     });
     match result {

@@ -7,6 +7,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod cache_evict;
 pub mod config;
 pub mod ctx;
 pub mod engine;
@@ -14,8 +15,10 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod limits;
+pub mod lock;
 pub mod log;
 pub mod package;
+pub mod plan;
 pub mod policy;
 pub mod state;
 pub mod steps;
@@ -26,6 +29,8 @@ pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
 pub use limits::Budgets;
+pub use lock::{LockDiff, LockError, LockFile};
 pub use package::{CodeSource, Package, WIT_PACKAGE};
+pub use plan::{Plan, StepOrigin};
 pub use policy::NetworkPolicy;
 pub use steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};

@@ -39,6 +39,7 @@ pub struct Package {
     pre: StepsPre<HostState>,
     run: Arc<RunCtx>,
     manifest: Vec<StepInfo>,
+    imports: Vec<String>,
     source: CodeSource,
     load_time: Duration,
 }
@@ -57,13 +58,33 @@ impl Package {
         path: &Path,
         cache: Option<&CodeCache>,
     ) -> Result<Self, PluginError> {
+        Self::load_pinned(engine, path, cache, None).await
+    }
+
+    /// Like [`Package::load`], but first refuses bytes whose sha256 is not `pin` (hex),
+    /// before compiling anything.
+    pub async fn load_pinned(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        cache: Option<&CodeCache>,
+        pin: Option<&str>,
+    ) -> Result<Self, PluginError> {
         let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        check_component_header(path, &bytes)?;
         let sha256 = hex(&Sha256::digest(&bytes));
+        if let Some(pin) = pin
+            && !pin.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(PluginError::PinMismatch {
+                path: path.to_path_buf(),
+                expected: pin.to_ascii_lowercase(),
+                actual: sha256,
+            });
+        }
+        check_component_header(path, &bytes)?;
         let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
             Some(c) => (c, CodeSource::Cached),
             None => {
@@ -79,6 +100,11 @@ impl Package {
             }
         };
         let pre = link(&engine, &component, path)?;
+        let imports = component
+            .component_type()
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
         let mut package = Self {
             path: path.to_path_buf(),
             sha256,
@@ -87,6 +113,7 @@ impl Package {
             pre,
             run: Arc::new(RunCtx::empty()),
             manifest: Vec::new(),
+            imports,
             source,
             load_time: Duration::ZERO,
         };
@@ -96,8 +123,13 @@ impl Package {
     }
 
     /// Grants the package a run's configuration, workers and network.
-    pub fn with_run(mut self, run: RunCtx) -> Self {
-        self.run = Arc::new(run);
+    pub fn with_run(self, run: RunCtx) -> Self {
+        self.with_shared_run(Arc::new(run))
+    }
+
+    /// Like [`Package::with_run`], for grants shared by several packages (a plan).
+    pub fn with_shared_run(mut self, run: Arc<RunCtx>) -> Self {
+        self.run = run;
         self
     }
 
@@ -109,6 +141,12 @@ impl Package {
     /// Hex sha256 of the package bytes.
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// The interfaces the component imports (`prometheus:step/http@0.1.0`,
+    /// `wasi:io/streams@0.2.6`, …), in the component's order: the capabilities it can ask for.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// Size of the package in bytes.
