@@ -2,7 +2,7 @@
 //! plan's line:column, and the compiled-code cache shared by concurrent runs.
 
 use serde_json::json;
-use system_tests::{RunOutput, TestDir, component, repo_root, wait_output};
+use system_tests::{RunOutput, TestDir, component, repo_root};
 
 /// The steps of a round of the shared-steps example's plan.
 const ROUND: [&str; 6] = [
