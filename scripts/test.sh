@@ -14,7 +14,7 @@ scripts/build-components.sh
 
 echo "== cargo clippy (host and guest targets)"
 cargo clippy --workspace --all-targets -- -D warnings
-guest_pkgs=(-p prometheus-step -p hello-steps)
+guest_pkgs=(-p prometheus-step -p hello-steps -p audit-steps)
 cargo clippy --target wasm32-wasip2 "${guest_pkgs[@]}" -- -D warnings
 
 echo "== cargo test"

@@ -27,13 +27,28 @@ pub enum Command {
     /// Show what a step package is and asks for: manifest, WIT contract, imports
     /// (capabilities), size and sha256.
     Inspect(InspectArgs),
+    /// Write the capability lock of a plan (plan.lock beside it) and print its pins.
+    Lock(LockArgs),
+    /// Create a test folder with a working step package, ready to run.
+    New(NewArgs),
 }
 
 /// Options of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The step package: a WebAssembly component exporting the prometheus:step world.
+    /// The step package (a WebAssembly component exporting the prometheus:step world), or a
+    /// plan file (.yaml) taking steps from several packages.
     pub steps: PathBuf,
+
+    /// Accept a plan's packages asking for capabilities its lock does not grant, and
+    /// rewrite the lock.
+    #[arg(long)]
+    pub update_lock: bool,
+
+    /// Bound on the compiled-code cache, in MiB; least recently used entries are evicted
+    /// [default: $PROMETHEUS_WASM_CACHE_MAX_MIB, else 1024].
+    #[arg(long, value_name = "MIB")]
+    pub cache_max_mib: Option<u64>,
 
     /// Start a fresh run: ignore the saved state, delete the data dir's *.db files.
     #[arg(long)]
@@ -119,4 +134,42 @@ pub struct InspectArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+
+    /// Where compiled components are cached [default: as for `run`].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the packages without reading or writing the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// The language of a scaffolded step package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the prometheus-step guest SDK.
+    Rust,
+    /// Python, with componentize-py.
+    Python,
+    /// JavaScript, with componentize-js.
+    Js,
+}
+
+/// Options of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The folder to create (it must not exist or be empty).
+    #[arg(default_value = "tests")]
+    pub dir: PathBuf,
+
+    /// The language of the step package.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
 }

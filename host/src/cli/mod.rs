@@ -4,6 +4,9 @@
 mod args;
 mod inspect;
 mod list;
+mod lock;
+mod new;
+mod plan;
 mod run;
 mod signals;
 
@@ -70,6 +73,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
+            Command::Lock(args) => lock::lock(args).await,
+            Command::New(args) => new::new(args),
         }
     });
     match result {

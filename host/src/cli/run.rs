@@ -2,17 +2,18 @@
 //! workers — also on failure, Ctrl-C and SIGTERM.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
+use crate::cli::plan::{self as plan_source, Source};
 use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
-use crate::plugin::{Budgets, CodeCache, CodeSource, LogLevel, Package, RunCtx, StepEngine, Steps};
+use crate::plugin::{Budgets, LogLevel, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::StateFile;
@@ -40,7 +41,11 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))?;
 
     // 1. Every input is validated before anything starts.
-    let config_path = config_path(&args)?;
+    let source = Source::read(&args.steps)?;
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| source.default_config());
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
     let config = config::load(&config_path, &process_env).map_err(|e| {
         let hint = e.hint();
@@ -68,8 +73,8 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         )
     })?;
 
-    let package = load_package(&args, &config, &report).await?;
-    check_workers(&package, &config)?;
+    let package = load_package(&args, &source, &config, &report).await?;
+    plan_source::check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
     let existing = if args.reset {
@@ -147,7 +152,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     fleet.stop().await;
     match outcome {
         Ok(Ok((code, summary))) => {
-            write_reports(&args, &summary, &package, &redactor)?;
+            write_reports(&args, &summary, &source.name(), &redactor)?;
             Ok(code)
         }
         Ok(Err(e)) => Err(e),
@@ -159,25 +164,21 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
 fn write_reports(
     args: &RunArgs,
     summary: &RunSummary,
-    package: &Package,
+    name: &str,
     redactor: &Redactor,
 ) -> Result<(), UserError> {
-    let name = package
-        .path()
-        .file_stem()
-        .map_or_else(|| "steps".into(), |s| s.to_string_lossy().into_owned());
     let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
     if let Some(path) = &args.junit {
-        crate::report::junit::write(path, summary, &name, redactor).map_err(fail)?;
+        crate::report::junit::write(path, summary, name, redactor).map_err(fail)?;
     }
     if let Some(path) = &args.json {
-        crate::report::json::write(path, summary, &name, redactor).map_err(fail)?;
+        crate::report::json::write(path, summary, name, redactor).map_err(fail)?;
     }
     Ok(())
 }
 
 async fn run_steps(
-    package: &Package,
+    package: &Plan,
     state_file: &StateFile,
     state: &mut RunState,
     resume: ResumePoint,
@@ -235,51 +236,20 @@ fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
     stop.exit_code()
 }
 
-fn config_path(args: &RunArgs) -> Result<PathBuf, UserError> {
-    if let Some(path) = &args.config {
-        return Ok(path.clone());
-    }
-    let dir = args
-        .steps
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok(dir.join("config.yaml"))
-}
-
+/// Loads the package or plan, checks its lock, and grants it the run.
 async fn load_package(
     args: &RunArgs,
+    source: &Source,
     config: &TestConfig,
     report: &TerminalReport,
-) -> Result<Package, UserError> {
+) -> Result<Plan, UserError> {
+    let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
+    let note = |line: &str| report.note(line);
     let budgets = budgets(args, config);
-    let engine = Arc::new(
-        StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
-    );
-    let cache = if args.no_cache {
-        None
-    } else {
-        args.cache_dir
-            .clone()
-            .or_else(CodeCache::default_dir)
-            .map(CodeCache::new)
-    };
-    let package = Package::load(engine, &args.steps, cache.as_ref())
-        .await
-        .map_err(|e| {
-            let hint = e.hint();
-            UserError::usage(anyhow!(e), hint)
-        })?;
-    report.note(&format!(
-        "steps: {} ({} steps, {} in {})",
-        package.path().display(),
-        package.manifest().len(),
-        match package.code_source() {
-            CodeSource::Compiled => "compiled",
-            CodeSource::Cached => "loaded from cache",
-        },
-        crate::report::terminal::fmt_duration(package.load_time())
-    ));
+    let package = plan_source::load(source, cache.as_ref(), &budgets, &note).await?;
+    if let Source::Plan(file) = source {
+        plan_source::check_lock(file, &package, args.update_lock, &note)?;
+    }
     let run = RunCtx::from_config(config, budgets).map_err(|e| {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
@@ -298,26 +268,6 @@ fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     limits.fuel = args.fuel.or(limits.fuel);
     limits.output_max_kb = args.output_max_kb.or(limits.output_max_kb);
     Budgets::from_config(&limits)
-}
-
-/// Every step must name a worker of workers.json: checked before any worker starts.
-fn check_workers(package: &Package, config: &TestConfig) -> Result<(), UserError> {
-    for step in package.manifest() {
-        if config.worker(&step.worker).is_none() {
-            let known: Vec<&str> = config.workers.iter().map(|w| w.name.as_str()).collect();
-            return Err(UserError::usage(
-                anyhow!(
-                    "step `{}` of {} runs on worker `{}`, which {} does not define",
-                    step.name,
-                    package.path().display(),
-                    step.worker,
-                    config.workers_config.display()
-                ),
-                Some(format!("the workers are: {}", known.join(", "))),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A fresh run starts from empty worker databases, as the reference's `clear_data` did.

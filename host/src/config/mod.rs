@@ -15,6 +15,8 @@ mod error;
 mod limits;
 mod load;
 mod location;
+mod plan_file;
+mod plan_locate;
 mod test_config;
 mod worker_spec;
 mod workers_file;
@@ -24,10 +26,12 @@ mod fixture_tests;
 #[cfg(test)]
 mod load_tests;
 
+pub(crate) use did_you_mean::closest;
 pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
 pub use limits::LimitsConfig;
 pub use load::load;
 pub use location::Location;
+pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,
     DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,

@@ -14,6 +14,16 @@ pub enum PluginError {
         #[source]
         source: std::io::Error,
     },
+    /// The file's sha256 is not the one its plan pins.
+    #[error("{} does not match its pin: the plan pins sha256 {expected}, the file has sha256 {actual}", path.display())]
+    PinMismatch {
+        /// The package path.
+        path: PathBuf,
+        /// The pinned hash.
+        expected: String,
+        /// The file's hash.
+        actual: String,
+    },
     /// The file is not a WebAssembly component.
     #[error("{} is not a WebAssembly component: {reason}", path.display())]
     NotAComponent {
@@ -74,6 +84,11 @@ impl PluginError {
                     .into(),
             ),
             PluginError::Link { hint, .. } => Some(hint.clone()),
+            PluginError::PinMismatch { .. } => Some(
+                "the package changed since it was pinned: get the pinned build back, or review the new \
+                 one and put its sha256 in the plan (`prometheus-wasm lock PLAN` prints it)"
+                    .into(),
+            ),
             PluginError::Policy { .. } => Some(
                 "allowed_hosts entries look like `http://localhost:8080`, `https://*.example.com` or `http://api.test:*`"
                     .into(),

@@ -7,6 +7,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod cache_evict;
 pub mod capabilities;
 pub mod config;
 pub mod ctx;
@@ -15,9 +16,11 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod limits;
+pub mod lock;
 pub mod log;
 pub mod output;
 pub mod package;
+pub mod plan;
 pub mod policy;
 pub mod state;
 pub mod steps;
@@ -29,6 +32,8 @@ pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
 pub use limits::{Budget, BudgetExceeded, Budgets};
+pub use lock::{LockDiff, LockError, LockFile};
 pub use package::{CodeSource, Package, WIT_PACKAGE};
+pub use plan::{Plan, StepOrigin};
 pub use policy::NetworkPolicy;
 pub use steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};

@@ -42,6 +42,7 @@ pub struct Package {
     pre: StepsPre<HostState>,
     run: Arc<RunCtx>,
     manifest: Vec<StepInfo>,
+    imports: Vec<String>,
     source: CodeSource,
     load_time: Duration,
 }
@@ -60,13 +61,33 @@ impl Package {
         path: &Path,
         cache: Option<&CodeCache>,
     ) -> Result<Self, PluginError> {
+        Self::load_pinned(engine, path, cache, None).await
+    }
+
+    /// Like [`Package::load`], but first refuses bytes whose sha256 is not `pin` (hex),
+    /// before compiling anything.
+    pub async fn load_pinned(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        cache: Option<&CodeCache>,
+        pin: Option<&str>,
+    ) -> Result<Self, PluginError> {
         let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        check_component_header(path, &bytes)?;
         let sha256 = hex(&Sha256::digest(&bytes));
+        if let Some(pin) = pin
+            && !pin.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(PluginError::PinMismatch {
+                path: path.to_path_buf(),
+                expected: pin.to_ascii_lowercase(),
+                actual: sha256,
+            });
+        }
+        check_component_header(path, &bytes)?;
         let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
             Some(c) => (c, CodeSource::Cached),
             None => {
@@ -82,6 +103,11 @@ impl Package {
             }
         };
         let pre = link(&engine, &component, path)?;
+        let imports = component
+            .component_type()
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
         let mut package = Self {
             path: path.to_path_buf(),
             sha256,
@@ -90,6 +116,7 @@ impl Package {
             pre,
             run: Arc::new(RunCtx::empty()),
             manifest: Vec::new(),
+            imports,
             source,
             load_time: Duration::ZERO,
         };
@@ -102,12 +129,17 @@ impl Package {
     ///
     /// Panics when the budgets set fuel and the engine was built without fuel metering:
     /// build it with [`StepEngine::for_budgets`].
-    pub fn with_run(mut self, run: RunCtx) -> Self {
+    pub fn with_run(self, run: RunCtx) -> Self {
+        self.with_shared_run(Arc::new(run))
+    }
+
+    /// Like [`Package::with_run`], for grants shared by several packages (a plan).
+    pub fn with_shared_run(mut self, run: Arc<RunCtx>) -> Self {
         assert!(
             run.budgets.fuel.is_none() || self.engine.consumes_fuel(),
             "a fuel budget needs an engine built with StepEngine::for_budgets"
         );
-        self.run = Arc::new(run);
+        self.run = run;
         self
     }
 
@@ -119,6 +151,12 @@ impl Package {
     /// Hex sha256 of the package bytes.
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// The interfaces the component imports (`prometheus:step/http@0.1.0`,
+    /// `wasi:io/streams@0.2.6`, …), in the component's order: the capabilities it can ask for.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// Size of the package in bytes.

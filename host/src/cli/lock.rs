@@ -1,0 +1,40 @@
+//! `prometheus-wasm lock PLAN`: loads every package of a plan (checking pins), writes the
+//! capability lock beside the plan, and prints each package's sha256 so it can be pinned.
+
+use anyhow::anyhow;
+
+use crate::cli::args::LockArgs;
+use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
+use crate::cli::{EXIT_PASSED, UserError};
+use crate::plugin::Budgets;
+use crate::plugin::lock::describe;
+
+/// Writes the plan's lock; returns the exit code.
+pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
+    if !is_plan_path(&args.plan) {
+        return Err(UserError::usage(
+            anyhow!("{} is not a plan file (.yaml)", args.plan.display()),
+            Some(
+                "only plans have a lock; a bare package runs with the capabilities it imports"
+                    .into(),
+            ),
+        ));
+    }
+    let source = Source::read(&args.plan)?;
+    let Source::Plan(file) = &source else {
+        unreachable!("a .yaml path reads as a plan");
+    };
+    let cache = code_cache(args.cache_dir.clone(), args.no_cache, None);
+    let note = |line: &str| println!("{line}");
+    let plan = load(&source, cache.as_ref(), &Budgets::default(), &note).await?;
+    check_lock(file, &plan, true, &note)?;
+    println!("pins for {}:", file.path.display());
+    for (name, package) in plan.packages() {
+        println!("  {name}:");
+        println!("    sha256: {}", package.sha256());
+        for import in package.imports() {
+            println!("    # imports {import} ({})", describe(import));
+        }
+    }
+    Ok(EXIT_PASSED)
+}

@@ -1,0 +1,239 @@
+//! What `run` and `lock` run: a bare step package or a plan file, loaded into one
+//! [`Plan`] (a bare package is a one-package plan), with pins checked before compiling,
+//! the capability lock checked or written, and every step's worker checked against
+//! workers.json — all before any worker starts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::cli::UserError;
+use crate::config::{PlanError, PlanFile, TestConfig, load_plan};
+use crate::plugin::lock::compare;
+use crate::plugin::{Budgets, CodeCache, CodeSource, LockFile, Package, Plan, StepEngine, Steps};
+
+/// What the user asked to run.
+pub enum Source {
+    /// A bare `.wasm` step package.
+    Package(PathBuf),
+    /// A plan file.
+    Plan(PlanFile),
+}
+
+/// Whether `path` names a plan (by its `.yaml`/`.yml` extension) rather than a package.
+pub fn is_plan_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
+}
+
+fn plan_error(e: PlanError) -> UserError {
+    let hint = e.hint();
+    UserError::usage(anyhow!(e), hint)
+}
+
+impl Source {
+    /// Reads `path`: a plan when it ends in `.yaml`/`.yml`, else a step package.
+    pub fn read(path: &Path) -> Result<Self, UserError> {
+        if is_plan_path(path) {
+            load_plan(path).map(Source::Plan).map_err(plan_error)
+        } else {
+            Ok(Source::Package(path.to_path_buf()))
+        }
+    }
+
+    /// The plan file or package the user named.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Package(p) => p,
+            Source::Plan(plan) => &plan.path,
+        }
+    }
+
+    /// The config file to use when `--config` is not given: the plan's `config:`, else
+    /// config.yaml beside the plan or package.
+    pub fn default_config(&self) -> PathBuf {
+        if let Source::Plan(PlanFile {
+            config: Some(config),
+            ..
+        }) = self
+        {
+            return config.clone();
+        }
+        let dir = self
+            .path()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        dir.join("config.yaml")
+    }
+
+    /// The name reports use for the suite: the plan's or package's file stem.
+    pub fn name(&self) -> String {
+        self.path()
+            .file_stem()
+            .map_or_else(|| "steps".into(), |s| s.to_string_lossy().into_owned())
+    }
+}
+
+/// The compiled-code cache the flags and environment ask for, if any.
+pub fn code_cache(dir: Option<PathBuf>, no_cache: bool, max_mib: Option<u64>) -> Option<CodeCache> {
+    if no_cache {
+        return None;
+    }
+    let max = max_mib
+        .map(|mib| mib.saturating_mul(crate::plugin::cache::MIB))
+        .or_else(CodeCache::max_bytes_from_env);
+    let cache = CodeCache::new(dir.or_else(CodeCache::default_dir)?);
+    Some(match max {
+        Some(max) => cache.with_max_bytes(max),
+        None => cache,
+    })
+}
+
+/// Loads the package or every package of the plan (pins checked before compiling) and
+/// resolves the plan's steps. `note` receives one progress line per package.
+pub async fn load(
+    source: &Source,
+    cache: Option<&CodeCache>,
+    budgets: &Budgets,
+    note: &dyn Fn(&str),
+) -> Result<Plan, UserError> {
+    // Fuel metering is an engine (compile) setting, so the engine follows the budgets.
+    let engine =
+        Arc::new(StepEngine::for_budgets(budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let load_one = |path: PathBuf, pin: Option<String>, label: String| {
+        let engine = engine.clone();
+        async move {
+            let package = Package::load_pinned(engine, &path, cache, pin.as_deref())
+                .await
+                .map_err(|e| {
+                    let hint = e.hint();
+                    UserError::usage(anyhow!(e), hint)
+                })?;
+            note(&format!(
+                "{label}{} ({} steps, {} in {})",
+                package.path().display(),
+                package.manifest().len(),
+                match package.code_source() {
+                    CodeSource::Compiled => "compiled",
+                    CodeSource::Cached => "loaded from cache",
+                },
+                crate::report::terminal::fmt_duration(package.load_time())
+            ));
+            Ok::<_, UserError>(package)
+        }
+    };
+    match source {
+        Source::Package(path) => Ok(Plan::single(
+            load_one(path.clone(), None, "steps: ".into()).await?,
+        )),
+        Source::Plan(file) => {
+            let mut packages = Vec::with_capacity(file.packages.len());
+            for p in &file.packages {
+                if p.sha256.is_none() {
+                    note(&format!(
+                        "package `{}` is not pinned: any file at {} is accepted (add its sha256 to the plan to pin it)",
+                        p.name,
+                        p.path.display()
+                    ));
+                }
+                let label = format!("package `{}`: ", p.name);
+                packages.push(load_one(p.path.clone(), p.sha256.clone(), label).await?);
+            }
+            Plan::resolve(file, packages).map_err(plan_error)
+        }
+    }
+}
+
+/// Checks the plan's packages against its lock file: writes the lock when there is none
+/// (or when `update`), refuses packages that import more than the lock grants, and
+/// records changes within the grants. `note` receives what changed.
+pub fn check_lock(
+    file: &PlanFile,
+    plan: &Plan,
+    update: bool,
+    note: &dyn Fn(&str),
+) -> Result<(), UserError> {
+    let path = LockFile::path_for(&file.path);
+    let lock_error = |e: crate::plugin::LockError| {
+        let hint = e.hint();
+        UserError::usage(anyhow!(e), hint)
+    };
+    let current = LockFile::of(plan);
+    let Some(locked) = LockFile::read(&path).map_err(lock_error)? else {
+        current.write(&path).map_err(lock_error)?;
+        note(&format!(
+            "wrote {}: the capabilities of {} package(s); commit it with the plan",
+            path.display(),
+            current.packages.len()
+        ));
+        return Ok(());
+    };
+    let diff = compare(&locked, &current);
+    if diff.is_violation() && !update {
+        return Err(UserError::usage(
+            anyhow!(
+                "{}: a package asks for capabilities the lock does not grant:\n{}",
+                path.display(),
+                diff.render_grown().trim_end()
+            ),
+            Some(format!(
+                "review the new capabilities; if they are expected, run again with --update-lock \
+                 (or `prometheus-wasm lock {}`) and commit {}",
+                file.path.display(),
+                path.display()
+            )),
+        ));
+    }
+    if diff.is_unchanged() {
+        return Ok(());
+    }
+    current.write(&path).map_err(lock_error)?;
+    if diff.is_violation() {
+        note(&format!(
+            "{}: approved new capabilities:\n{}",
+            path.display(),
+            diff.render_grown().trim_end()
+        ));
+    }
+    for line in diff.render_changes() {
+        note(&format!("{}: {line}", path.display()));
+    }
+    Ok(())
+}
+
+/// Every step must name a worker of workers.json: checked before any worker starts. Plan
+/// steps are reported at the plan's line:column.
+pub fn check_workers(plan: &Plan, config: &TestConfig) -> Result<(), UserError> {
+    for (index, step) in plan.manifest().iter().enumerate() {
+        if config.worker(&step.worker).is_some() {
+            continue;
+        }
+        let known: Vec<&str> = config.workers.iter().map(|w| w.name.as_str()).collect();
+        let hint = Some(format!("the workers are: {}", known.join(", ")));
+        let workers = config.workers_config.display();
+        if let Some(origin) = plan.origin(index) {
+            let e = PlanError::new(
+                &origin.plan,
+                origin.worker_at,
+                format!(
+                    "step `{}` runs on worker `{}`, which {workers} does not define",
+                    step.name, step.worker
+                ),
+            );
+            return Err(UserError::usage(anyhow!(e), hint));
+        }
+        let package = plan.target(index).map(|(p, _)| p.display().to_string());
+        return Err(UserError::usage(
+            anyhow!(
+                "step `{}` of {} runs on worker `{}`, which {workers} does not define",
+                step.name,
+                package.unwrap_or_default(),
+                step.worker,
+            ),
+            hint,
+        ));
+    }
+    Ok(())
+}

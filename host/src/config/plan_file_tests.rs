@@ -1,0 +1,103 @@
+//! Tests of the plan parser: shape, references and the line:column of errors.
+
+use std::path::Path;
+
+use super::*;
+
+const PIN: &str = "3f1c0000000000000000000000000000000000000000000000000000000000ab";
+
+fn plan(text: &str) -> Result<PlanFile, PlanError> {
+    parse_plan(text, Path::new("tests/plan.yaml"))
+}
+
+#[test]
+fn a_plan_resolves_paths_against_its_directory_and_keeps_order() {
+    let text = format!(
+        "packages:\n  audit:\n    path: ../shared/audit.wasm\n    sha256: {}\n  hello:\n    path: hello.wasm\nsteps:\n  - use: hello\n  - use: audit/audit-health\n    name: audit-2\n    worker: worker2\n    params: {{target: worker1, retries: 2}}\n",
+        PIN.to_uppercase()
+    );
+    let p = plan(&text).expect("valid plan");
+    assert_eq!(p.packages.len(), 2);
+    assert_eq!(p.packages[0].name, "audit");
+    assert_eq!(p.packages[0].path, Path::new("tests/../shared/audit.wasm"));
+    assert_eq!(p.packages[0].sha256.as_deref(), Some(PIN), "lowercased");
+    assert_eq!(p.packages[1].sha256, None);
+    assert_eq!(p.steps[0].step, None, "whole package");
+    assert_eq!(p.steps[1].step.as_deref(), Some("audit-health"));
+    assert_eq!(p.steps[1].name.as_deref(), Some("audit-2"));
+    assert_eq!(
+        p.steps[1].params,
+        Some(serde_json::json!({"target": "worker1", "retries": 2}))
+    );
+    assert_eq!(p.steps[1].use_at, Some(Location::new(9, 10)));
+    assert_eq!(p.steps[1].worker_at, Some(Location::new(11, 13)));
+    assert_eq!(p.config, None);
+}
+
+#[test]
+fn an_unknown_package_is_reported_at_its_use() {
+    let err = plan("packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a/one\n  - use: b/two\n")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:6:10: step 2 uses unknown package `b`"
+    );
+    assert!(err.hint().expect("hint").contains("packages are: a"));
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_its_position() {
+    let err = plan("packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a/one\n    wroker: w\n")
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("tests/plan.yaml:6:5: steps[0]: unknown field `wroker`"),
+        "{text}"
+    );
+    assert!(text.contains("expected one of"), "{text}");
+}
+
+#[test]
+fn a_malformed_pin_is_refused_at_its_value() {
+    let err = plan("packages:\n  a:\n    path: a.wasm\n    sha256: abc\nsteps:\n  - use: a\n")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:4:13: the sha256 pin of package `a` is not 64 hex digits"
+    );
+}
+
+#[test]
+fn params_must_be_a_mapping() {
+    let err = plan("packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a/x\n    params: [1]\n")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:6:13: the params of step 1 are not a mapping"
+    );
+}
+
+#[test]
+fn a_whole_package_use_cannot_be_renamed() {
+    let err =
+        plan("packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a\n    name: b\n").unwrap_err();
+    assert!(err.to_string().contains("cannot share one `name`"), "{err}");
+}
+
+#[test]
+fn empty_lists_are_refused() {
+    let err = plan("packages: {}\nsteps: []\n").unwrap_err();
+    assert!(err.to_string().contains("lists no packages"), "{err}");
+    let err = plan("packages:\n  a:\n    path: a.wasm\nsteps: []\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:4:1: the plan lists no steps"
+    );
+}
+
+#[test]
+fn config_is_resolved_against_the_plan() {
+    let p = plan("config: other.yaml\npackages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a\n")
+        .expect("valid");
+    assert_eq!(p.config.as_deref(), Some(Path::new("tests/other.yaml")));
+}

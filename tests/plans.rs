@@ -1,0 +1,268 @@
+//! Plans: steps from several pinned packages, the capability lock, plan errors at the
+//! plan's line:column, and the compiled-code cache shared by concurrent runs.
+
+use serde_json::json;
+use system_tests::{RunOutput, TestDir, component, repo_root};
+
+/// The steps of a round of the shared-steps example's plan.
+const ROUND: [&str; 6] = [
+    "check-health",
+    "submit-greeting",
+    "worker2-audits-greeting",
+    "worker3-audits-greeting",
+    "worker3-audits-worker2",
+    "summary",
+];
+
+/// The shared-steps example in a temp dir, its packages copied in as `hello.wasm` and
+/// `audit.wasm` beside the plan.
+fn shared() -> TestDir {
+    let t = TestDir::example("shared-steps", &component("hello_steps"));
+    std::fs::copy(component("hello_steps"), t.tests().join("hello.wasm")).expect("copy");
+    std::fs::copy(component("audit_steps"), t.tests().join("audit.wasm")).expect("copy");
+    let plan = std::fs::read_to_string(repo_root().join("examples/shared-steps/tests/plan.yaml"))
+        .expect("read the example plan")
+        .replace(
+            "../../../target/wasm32-wasip2/guest/hello_steps.wasm",
+            "hello.wasm",
+        )
+        .replace(
+            "../../../target/wasm32-wasip2/guest/audit_steps.wasm",
+            "audit.wasm",
+        );
+    t.write("plan.yaml", &plan);
+    t
+}
+
+fn plan_text(t: &TestDir) -> String {
+    std::fs::read_to_string(t.tests().join("plan.yaml")).expect("read plan")
+}
+
+fn lock_json(t: &TestDir) -> serde_json::Value {
+    let text = std::fs::read_to_string(t.tests().join("plan.lock")).expect("plan.lock written");
+    serde_json::from_str(&text).expect("lock is JSON")
+}
+
+fn assert_nothing_started(out: &RunOutput) {
+    assert!(!out.stdout.contains("starting"), "workers started:\n{out}");
+}
+
+#[test]
+fn a_plan_runs_a_shared_package_per_use_with_its_own_worker_and_params() {
+    let t = shared();
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let expected: Vec<&str> = ROUND.iter().chain(ROUND.iter()).copied().collect();
+    assert_eq!(out.started_steps(), expected, "{out}");
+    assert!(
+        out.stdout.contains(
+            "▶ [4/6] worker3-audits-greeting @ worker3 — worker3 reads the greeting back"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("package `audit` is not pinned"),
+        "{out}"
+    );
+    let state = t.state();
+    assert_eq!(state["last_completed_step"], json!("summary"));
+    assert_eq!(
+        state["rounds"]["2"]["greeting_auditors"],
+        json!(["worker2", "worker3"])
+    );
+    assert_eq!(state["rounds"]["1"]["health_audits"], json!(["worker3"]));
+    assert_eq!(state["global"]["post_load_ran"], json!(true));
+    let lock = lock_json(&t);
+    let audit = &lock["packages"]["audit"];
+    assert_eq!(audit["wit"], json!("prometheus:step@0.1.0"));
+    assert!(
+        audit["imports"]
+            .as_array()
+            .expect("imports")
+            .contains(&json!("prometheus:step/http@0.1.0")),
+        "{lock}"
+    );
+}
+
+#[test]
+fn the_plan_params_override_the_package_defaults() {
+    let t = shared();
+    t.write(
+        "plan.yaml",
+        &plan_text(&t).replace("min_length: 20", "min_length: 500"),
+    );
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.all().contains("fewer than min_length 500"),
+        "the plan's params reached the step:\n{out}"
+    );
+    assert_eq!(
+        t.state()["last_completed_step"],
+        json!("worker2-audits-greeting")
+    );
+}
+
+#[test]
+fn a_bare_package_runs_like_a_plan_listing_its_manifest() {
+    let bare = TestDir::hello();
+    let bare_out = bare.run_steps(&[]);
+    assert_eq!(bare_out.code(), 0, "{bare_out}");
+    let planned = TestDir::hello();
+    planned.write(
+        "plan.yaml",
+        "packages:\n  hello:\n    path: steps.wasm\nsteps:\n  - use: hello\n",
+    );
+    let plan_out = planned.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(plan_out.code(), 0, "{plan_out}");
+    assert_eq!(bare_out.started_steps(), plan_out.started_steps());
+    assert_eq!(bare.state(), planned.state());
+}
+
+/// The sha256 of each package, as `prometheus-wasm lock` prints them.
+fn pins(t: &TestDir) -> Vec<String> {
+    let out = t.run(&["lock", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    out.stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("sha256: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_pin_mismatch_is_refused_before_anything_starts_with_both_hashes() {
+    let t = shared();
+    let pins = pins(&t);
+    assert_eq!(pins.len(), 2, "hello and audit");
+    let wrong = "0".repeat(64);
+    let pinned = plan_text(&t)
+        .replace(
+            "path: hello.wasm",
+            &format!("path: hello.wasm\n    sha256: {}", pins[0]),
+        )
+        .replace(
+            "path: audit.wasm",
+            &format!("path: audit.wasm\n    sha256: {wrong}"),
+        );
+    t.write("plan.yaml", &pinned);
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr.contains("audit.wasm does not match its pin"),
+        "{out}"
+    );
+    assert!(out.stderr.contains(&wrong), "{out}");
+    assert!(out.stderr.contains(&pins[1]), "{out}");
+    assert_nothing_started(&out);
+
+    t.write("plan.yaml", &pinned.replace(&wrong, &pins[1]));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stdout.contains("not pinned"), "{out}");
+}
+
+#[test]
+fn a_package_asking_for_more_than_the_lock_fails_until_update_lock() {
+    let t = shared();
+    let out = t.run(&["lock", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    // The lock as an older audit package without HTTP would have left it.
+    let mut lock = lock_json(&t);
+    let imports = lock["packages"]["audit"]["imports"]
+        .as_array_mut()
+        .expect("imports");
+    imports.retain(|i| i != "prometheus:step/http@0.1.0");
+    t.write(
+        "plan.lock",
+        &serde_json::to_string_pretty(&lock).expect("json"),
+    );
+
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("a package asks for capabilities the lock does not grant"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("package `audit`:"), "{out}");
+    assert!(
+        out.stderr
+            .contains("+ prometheus:step/http@0.1.0  (HTTP requests"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("package `hello`"), "{out}");
+    assert!(out.stderr.contains("--update-lock"), "{out}");
+    assert_nothing_started(&out);
+
+    let out = t.run(&["run", "tests/plan.yaml", "--update-lock"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("approved new capabilities"), "{out}");
+    assert!(
+        lock_json(&t)["packages"]["audit"]["imports"]
+            .as_array()
+            .expect("imports")
+            .contains(&json!("prometheus:step/http@0.1.0"))
+    );
+    let out = t.run(&["run", "tests/plan.yaml", "--reset"]);
+    assert_eq!(out.code(), 0, "the updated lock grants it:\n{out}");
+}
+
+/// Runs the shared example with the plan edited by `edit`; returns stderr after checking
+/// that it was a configuration error and nothing started.
+fn plan_error(edit: impl Fn(String) -> String) -> String {
+    let t = shared();
+    t.write("plan.yaml", &edit(plan_text(&t)));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert_nothing_started(&out);
+    out.stderr
+}
+
+#[test]
+fn an_unknown_step_is_reported_at_the_plan_line_and_column() {
+    let err = plan_error(|p| p.replace("use: audit/audit-health", "use: audit/audit-helth"));
+    assert!(
+        err.contains("tests/plan.yaml:25:10: package `audit`"),
+        "{err}"
+    );
+    assert!(err.contains("has no step `audit-helth`"), "{err}");
+    assert!(err.contains("did you mean `audit/audit-health`?"), "{err}");
+}
+
+#[test]
+fn an_unknown_package_is_reported_at_the_plan_line_and_column() {
+    let err = plan_error(|p| p.replace("use: hello/summary", "use: helo/summary"));
+    assert!(
+        err.contains("tests/plan.yaml:29:10: step 6 uses unknown package `helo`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the plan's packages are: hello, audit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_worker_is_reported_at_the_plan_line_and_column() {
+    let err = plan_error(|p| p.replacen("worker: worker3", "worker: worker9", 1));
+    assert!(
+        err.contains(
+            "tests/plan.yaml:23:13: step `worker3-audits-greeting` runs on worker `worker9`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("the workers are: worker1, worker2, worker3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelled_key_is_reported_at_the_plan_line_and_column() {
+    let err = plan_error(|p| p.replacen("    params: {min_length", "    parms: {min_length", 1));
+    assert!(
+        err.contains("tests/plan.yaml:24:5: steps[3]: unknown field `parms`"),
+        "{err}"
+    );
+}
