@@ -12,6 +12,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
+use crate::koii::Keyring;
 use crate::plugin::{Budgets, CodeCache, CodeSource, LogLevel, Package, RunCtx, StepEngine, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions};
@@ -46,8 +47,19 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
     })?;
+    // Keypairs are read and checked before anything starts; their private halves join
+    // the secrets the report masks.
+    let keys = Keyring::load(&config).map_err(|e| {
+        let hint = Some(e.hint());
+        UserError::usage(anyhow!(e), hint)
+    })?;
     let report = Arc::new(TerminalReport::stdout(
-        Redactor::new(config.secret_values()),
+        Redactor::new(
+            config
+                .secret_values()
+                .into_iter()
+                .chain(keys.secret_values()),
+        ),
         if args.verbose {
             LogLevel::Debug
         } else {
@@ -67,7 +79,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         )
     })?;
 
-    let package = load_package(&args, &config, &report).await?;
+    let package = load_package(&args, &config, keys, &report).await?;
     check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
@@ -223,6 +235,7 @@ fn config_path(args: &RunArgs) -> Result<PathBuf, UserError> {
 async fn load_package(
     args: &RunArgs,
     config: &TestConfig,
+    keys: Keyring,
     report: &TerminalReport,
 ) -> Result<Package, UserError> {
     let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
@@ -254,10 +267,12 @@ async fn load_package(
     if let Some(secs) = args.step_timeout {
         budgets.step_timeout = Duration::from_secs_f64(secs);
     }
-    let run = RunCtx::from_config(config, budgets).map_err(|e| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    let run = RunCtx::from_config(config, budgets)
+        .map_err(|e| {
+            let hint = e.hint();
+            UserError::usage(anyhow!(e), hint)
+        })?
+        .with_keys(keys);
     Ok(package.with_run(run))
 }
 
