@@ -4,6 +4,7 @@
 //! Data flows one way: [`config`] → [`koii`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
 //! [`report`], wired together by [`cli`]. A module imports only modules to its left.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod koii;

@@ -24,6 +24,12 @@ pub enum Command {
     Run(RunArgs),
     /// List the steps of a step package (its manifest).
     List(ListArgs),
+    /// Validate a test folder and print the resolved plan, starting nothing.
+    Check(super::check::CheckArgs),
+    /// Sign a JSON payload with a keypair file, as Koii's create_signature does.
+    Sign(super::sign::SignArgs),
+    /// Open a signature: check it against a public key and print the signed payload.
+    Verify(super::sign::VerifyArgs),
 }
 
 /// Options of `run`.

@@ -2,8 +2,10 @@
 //! that uses anyhow, prints outside `report/` or decides the process exit code.
 
 mod args;
+mod check;
 mod list;
 mod run;
+mod sign;
 mod signals;
 
 pub use args::{Cli, Command};
@@ -68,6 +70,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args).await,
+            Command::Check(args) => check::check(args),
+            Command::Sign(args) => sign::sign(args),
+            Command::Verify(args) => sign::verify(args),
         }
     });
     match result {
