@@ -18,7 +18,7 @@ pub struct SignArgs {
     pub keypair: PathBuf,
 
     /// The payload as JSON text, or `-` to read it from stdin.
-    #[arg(value_name = "PAYLOAD_JSON")]
+    #[arg(value_name = "PAYLOAD_JSON", allow_hyphen_values = true)]
     pub payload: String,
 }
 
