@@ -85,9 +85,9 @@ pub struct KeyError {
     pub worker: String,
     /// The `keypairs` key as written (`staking`, `main`, `public`, ...).
     pub key: String,
-    /// What is wrong.
+    /// What is wrong (boxed: errors stay small on the `Ok` path).
     #[source]
-    pub kind: KeyErrorKind,
+    pub kind: Box<KeyErrorKind>,
 }
 
 /// What is wrong with a keypair entry.
@@ -129,7 +129,7 @@ pub enum KeyErrorKind {
 impl KeyError {
     /// What the user can do about it.
     pub fn hint(&self) -> String {
-        match &self.kind {
+        match &*self.kind {
             KeyErrorKind::UnknownKind | KeyErrorKind::Duplicate => {
                 "`keypairs` takes `staking` and `main` (or its older name `public`)".into()
             }
@@ -174,7 +174,7 @@ impl Keyring {
                     workers_file: config.workers_config.clone(),
                     worker: worker.name.clone(),
                     key: key.clone(),
-                    kind,
+                    kind: Box::new(kind),
                 };
                 let kind = KeyKind::from_config_key(key)
                     .ok_or_else(|| error(KeyErrorKind::UnknownKind))?;

@@ -92,11 +92,11 @@ fn keypair_errors_name_worker_variable_and_path() {
 fn unknown_or_duplicate_kinds_are_refused() {
     let (_root, config) = project(r#"{"stacking": "X"}"#);
     assert!(matches!(
-        load(&config, &[]).expect_err("unknown").kind,
+        *load(&config, &[]).expect_err("unknown").kind,
         KeyErrorKind::UnknownKind
     ));
     let (root, config) = project(r#"{"main": "A", "public": "B"}"#);
     let a = key_file(root.path(), "a.json", 1);
     let error = load(&config, &[("A", &a), ("B", &a)]).expect_err("duplicate");
-    assert!(matches!(error.kind, KeyErrorKind::Duplicate), "{error}");
+    assert!(matches!(*error.kind, KeyErrorKind::Duplicate), "{error}");
 }
