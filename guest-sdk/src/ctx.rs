@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::http::Http;
+use crate::signing::KeyKind;
 use crate::state::Scope;
-use crate::{Error, config, log, state, worker};
+use crate::{Error, config, log, signing, state, worker};
 
 /// The step's view of the test: a cheap handle passed to every step function.
 ///
@@ -101,6 +102,42 @@ impl Ctx {
     /// A variable of the environment the worker server was started with.
     pub fn worker_env(&self, worker: Option<&str>, name: &str) -> Option<String> {
         worker::env(worker, name)
+    }
+
+    /// The base58 public key of a worker's keypair (`None`: the step's worker); an error
+    /// names the worker when it has no keypair of that kind.
+    pub fn public_key(&self, worker: Option<&str>, kind: KeyKind) -> Result<String, Error> {
+        signing::public_key(worker, kind).ok_or_else(|| {
+            Error::msg(format!(
+                "{} has no {kind:?} keypair (see `keypairs` in workers.json)",
+                worker.map_or("the step's worker".to_owned(), |w| format!("worker `{w}`"))
+            ))
+        })
+    }
+
+    /// Signs `payload` with the step's worker's keypair of `kind`, byte-identical to the
+    /// Python framework's `create_signature`. The host signs; the private key stays there.
+    pub fn sign<T: Serialize + ?Sized>(&self, kind: KeyKind, payload: &T) -> Result<String, Error> {
+        signing::sign(kind, payload)
+    }
+
+    /// Like [`Ctx::sign`], with another worker's keypair.
+    pub fn sign_as<T: Serialize + ?Sized>(
+        &self,
+        worker: &str,
+        kind: KeyKind,
+        payload: &T,
+    ) -> Result<String, Error> {
+        signing::sign_as(Some(worker), kind, payload)
+    }
+
+    /// Opens a signature made by `public_key` and decodes the signed payload into `T`.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        signature: &str,
+        public_key: &str,
+    ) -> Result<T, Error> {
+        signing::verify(signature, public_key)
     }
 
     /// The HTTP client (the same as the free functions [`get`](crate::get),

@@ -104,6 +104,7 @@ mod error;
 pub mod http;
 pub mod log;
 mod outcome;
+pub mod signing;
 pub mod state;
 mod steps;
 pub mod worker;
@@ -113,6 +114,7 @@ pub use error::{Context, Error};
 pub use http::{Request, Response, get, post_json};
 pub use outcome::Outcome;
 pub use serde_json::{Value, json};
+pub use signing::KeyKind;
 pub use steps::{Steps, no_prepare};
 
 /// Exports the steps built by `build` (a `fn() -> Steps`) as the package's component

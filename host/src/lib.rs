@@ -1,11 +1,13 @@
 //! prometheus-wasm: end-to-end tests of multi-worker services, with steps written as
 //! WebAssembly components.
 //!
-//! Data flows one way: [`config`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
+//! Data flows one way: [`config`] → [`koii`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
 //! [`report`], wired together by [`cli`]. A module imports only modules to its left.
 
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod koii;
 pub mod plugin;
 pub mod report;
 pub mod runner;

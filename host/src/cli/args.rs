@@ -31,6 +31,12 @@ pub enum Command {
     Lock(LockArgs),
     /// Create a test folder with a working step package, ready to run.
     New(NewArgs),
+    /// Validate a test folder and print the resolved plan, starting nothing.
+    Check(super::check::CheckArgs),
+    /// Sign a JSON payload with a keypair file, as Koii's create_signature does.
+    Sign(super::sign::SignArgs),
+    /// Open a signature: check it against a public key and print the signed payload.
+    Verify(super::sign::VerifyArgs),
 }
 
 /// Options of `run`.

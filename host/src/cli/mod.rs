@@ -2,12 +2,14 @@
 //! that uses anyhow, prints outside `report/` or decides the process exit code.
 
 mod args;
+mod check;
 mod inspect;
 mod list;
 mod lock;
 mod new;
 mod plan;
 mod run;
+mod sign;
 mod signals;
 
 pub use args::{Cli, Command};
@@ -75,6 +77,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,
             Command::New(args) => new::new(args),
+            Command::Check(args) => check::check(args),
+            Command::Sign(args) => sign::sign(args),
+            Command::Verify(args) => sign::verify(args),
         }
     });
     match result {

@@ -13,6 +13,7 @@ use crate::cli::plan::{self as plan_source, Source};
 use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
+use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
@@ -51,7 +52,18 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
     })?;
-    let redactor = Redactor::new(config.secret_values());
+    // Keypairs are read and checked before anything starts; their private halves join
+    // the secrets the report masks.
+    let keys = Keyring::load(&config).map_err(|e| {
+        let hint = Some(e.hint());
+        UserError::usage(anyhow!(e), hint)
+    })?;
+    let redactor = Redactor::new(
+        config
+            .secret_values()
+            .into_iter()
+            .chain(keys.secret_values()),
+    );
     let report = Arc::new(TerminalReport::stdout(
         redactor.clone(),
         if args.verbose {
@@ -73,7 +85,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         )
     })?;
 
-    let package = load_package(&args, &source, &config, &report).await?;
+    let package = load_package(&args, &source, &config, keys, &report).await?;
     plan_source::check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
@@ -241,6 +253,7 @@ async fn load_package(
     args: &RunArgs,
     source: &Source,
     config: &TestConfig,
+    keys: Keyring,
     report: &TerminalReport,
 ) -> Result<Plan, UserError> {
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
@@ -250,10 +263,12 @@ async fn load_package(
     if let Source::Plan(file) = source {
         plan_source::check_lock(file, &package, args.update_lock, &note)?;
     }
-    let run = RunCtx::from_config(config, budgets).map_err(|e| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    let run = RunCtx::from_config(config, budgets)
+        .map_err(|e| {
+            let hint = e.hint();
+            UserError::usage(anyhow!(e), hint)
+        })?
+        .with_keys(keys);
     Ok(package.with_run(run))
 }
 

@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::config::TestConfig;
+use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
@@ -41,6 +42,8 @@ pub struct RunCtx {
     pub http: HttpCtx,
     /// Per-step limits.
     pub budgets: Budgets,
+    /// The workers' keypairs; `worker.sign` uses them, guests never see them.
+    pub keys: Arc<Keyring>,
 }
 
 /// Variables the runner sets for every worker process itself.
@@ -83,7 +86,16 @@ impl RunCtx {
             workers,
             http,
             budgets,
+            keys: Arc::default(),
         })
+    }
+
+    /// The same grants, with the workers' keypairs for `worker.sign` and `public-key`.
+    pub fn with_keys(self, keys: Keyring) -> Self {
+        Self {
+            keys: Arc::new(keys),
+            ..self
+        }
     }
 
     /// The worker called `name`.

@@ -1,8 +1,10 @@
-//! The `worker` interface: the test's worker servers as guests see them.
+//! The `worker` interface: the test's worker servers as guests see them, their public
+//! keys, and signing with their keypairs (done here, so private keys never enter a guest).
 
 use wasmtime::component::HasData;
 
-use crate::plugin::bindings::prometheus::step::worker::{Host, Json};
+use crate::koii::{self, KeyKind as Kind};
+use crate::plugin::bindings::prometheus::step::worker::{Host, Json, KeyKind, SigningError};
 use crate::plugin::ctx::{HostState, RunCtx, WorkerInfo};
 
 /// What a guest's `worker` calls see: every worker, and which one the step runs against.
@@ -19,6 +21,36 @@ impl<'a> WorkerView<'a> {
 
     fn find(&self, name: Option<&str>) -> Option<&'a WorkerInfo> {
         self.run.worker(name.unwrap_or(self.current))
+    }
+
+    fn keypair(&self, name: Option<&str>, kind: KeyKind) -> Result<&'a koii::Keypair, String> {
+        let name = name.unwrap_or(self.current);
+        let kind = kind_of(kind);
+        if self.run.worker(name).is_none() {
+            return Err(format!("there is no worker `{name}`"));
+        }
+        self.run.keys.get(name, kind).ok_or_else(|| {
+            format!(
+                "worker `{name}` has no {kind} keypair; add `\"{kind}\": \"VARIABLE\"` to its \
+                 `keypairs` in workers.json, VARIABLE holding the keypair file's path"
+            )
+        })
+    }
+}
+
+fn kind_of(kind: KeyKind) -> Kind {
+    match kind {
+        KeyKind::Staking => Kind::Staking,
+        KeyKind::Main => Kind::Main,
+    }
+}
+
+fn signing_error(error: koii::SignatureError) -> SigningError {
+    match error {
+        koii::SignatureError::InvalidPayload(_) | koii::SignatureError::PayloadTooLarge { .. } => {
+            SigningError::InvalidPayload(error.to_string())
+        }
+        _ => SigningError::InvalidSignature(error.to_string()),
     }
 }
 
@@ -47,6 +79,38 @@ impl Host for WorkerView<'_> {
             .find(worker.as_deref())
             .and_then(|w| w.env.get(&name))
             .cloned())
+    }
+
+    async fn public_key(
+        &mut self,
+        worker: Option<String>,
+        kind: KeyKind,
+    ) -> wasmtime::Result<Option<String>> {
+        Ok(self
+            .keypair(worker.as_deref(), kind)
+            .ok()
+            .map(|k| k.public_key().to_string()))
+    }
+
+    async fn sign(
+        &mut self,
+        worker: Option<String>,
+        kind: KeyKind,
+        payload: Json,
+    ) -> wasmtime::Result<Result<String, SigningError>> {
+        let keypair = match self.keypair(worker.as_deref(), kind) {
+            Ok(keypair) => keypair,
+            Err(message) => return Ok(Err(SigningError::NoKeypair(message))),
+        };
+        Ok(keypair.sign(&payload).map_err(signing_error))
+    }
+
+    async fn verify(
+        &mut self,
+        signature: String,
+        public_key: String,
+    ) -> wasmtime::Result<Result<Json, SigningError>> {
+        Ok(koii::verify(&signature, &public_key).map_err(signing_error))
     }
 }
 
@@ -77,10 +141,74 @@ mod tests {
             env: [("PORT".to_string(), port.to_string())].into(),
         }
         };
+        let keys = crate::koii::WorkerKeys {
+            staking: Some(crate::koii::Keypair::from_seed(&[1; 32])),
+            main: None,
+        };
         RunCtx {
             workers: vec![worker("worker1", 5000), worker("worker2", 5001)],
+            keys: std::sync::Arc::new(crate::koii::Keyring::from_workers(
+                [("worker1".to_string(), keys)].into(),
+            )),
             ..RunCtx::empty()
         }
+    }
+
+    #[tokio::test]
+    async fn sign_uses_the_workers_keypair_and_verify_opens_it() {
+        let run = run();
+        let mut v = WorkerView::new(&run, "worker1");
+        let public = v
+            .public_key(None, KeyKind::Staking)
+            .await
+            .unwrap()
+            .expect("worker1 has a staking key");
+        assert_eq!(
+            public,
+            crate::koii::Keypair::from_seed(&[1; 32]).public_key()
+        );
+        let signature = v
+            .sign(None, KeyKind::Staking, r#"{"b": 1e16, "a": "é"}"#.into())
+            .await
+            .unwrap()
+            .expect("signs");
+        let payload = v.verify(signature.clone(), public).await.unwrap();
+        assert_eq!(
+            payload.ok().as_deref(),
+            Some(r#"{"a": "\u00e9", "b": 1e+16}"#)
+        );
+
+        let mut other = WorkerView::new(&run, "worker2");
+        let no_key = other
+            .sign(None, KeyKind::Staking, "{}".into())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&no_key, Err(SigningError::NoKeypair(m)) if m.contains("worker `worker2` has no staking keypair")),
+            "{no_key:?}"
+        );
+        assert_eq!(other.public_key(None, KeyKind::Main).await.unwrap(), None);
+        let as_worker1 = other
+            .sign(Some("worker1".into()), KeyKind::Staking, "{}".into())
+            .await
+            .unwrap();
+        assert!(as_worker1.is_ok());
+        let bad = other.sign(None, KeyKind::Main, "{".into()).await.unwrap();
+        assert!(matches!(bad, Err(SigningError::NoKeypair(_))));
+        let bad = v.sign(None, KeyKind::Staking, "{".into()).await.unwrap();
+        assert!(
+            matches!(bad, Err(SigningError::InvalidPayload(_))),
+            "{bad:?}"
+        );
+        let wrong = crate::koii::Keypair::from_seed(&[2; 32]);
+        let forged = v
+            .verify(signature, wrong.public_key().to_string())
+            .await
+            .unwrap();
+        assert!(
+            matches!(forged, Err(SigningError::InvalidSignature(_))),
+            "{forged:?}"
+        );
     }
 
     #[tokio::test]
