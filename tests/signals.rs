@@ -73,7 +73,12 @@ fn stop_with(signal: Signal, expected_code: i32) {
     let (mut child, pids, rx) = start_paused(&t);
     kill(Pid::from_raw(child.id() as i32), signal).expect("signal the runner");
     let status = wait_exit(&mut child);
-    let rest: Vec<String> = rx.try_iter().collect();
+    // Read to the end of the runner's stdout (the reader thread then drops its sender),
+    // so no line written just before the exit is missed.
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(PATIENCE) {
+        rest.push(line);
+    }
     assert_eq!(status.code(), Some(expected_code), "{rest:#?}");
     for pid in &pids {
         assert!(!is_alive(*pid), "worker {pid} outlived the runner");
