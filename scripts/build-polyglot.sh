@@ -40,6 +40,8 @@ build_if_changed() {
 }
 
 # Python: componentize-py bundles the example module, the helper module and CPython.
+# (No __pycache__ beside the sources.)
+export PYTHONDONTWRITEBYTECODE=1
 INPUTS="wit/step.wit guest-python/prometheus_step.py examples/hello-python/steps/hello_steps.py scripts/requirements-dev.txt" \
     build_if_changed "$out/hello_python.wasm" \
     .venv/bin/componentize-py -d wit -w steps componentize hello_steps \
