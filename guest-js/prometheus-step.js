@@ -278,7 +278,11 @@ export class TestStep {
 function errorText(error) {
   if (error instanceof StepFailed) return error.message;
   if (error instanceof Error) {
-    const stack = (error.stack || '').trimEnd();
+    // The frames of this module's export shim say nothing to the step's author: drop the
+    // trailing ones.
+    const frames = (error.stack || '').trimEnd().split('\n');
+    while (frames.length > 1 && frames[frames.length - 1].includes('/prometheus-step.js:')) frames.pop();
+    const stack = frames.join('\n');
     return stack ? `${error.name}: ${error.message}\n${stack}` : `${error.name}: ${error.message}`;
   }
   return `thrown: ${typeof error === 'string' ? error : JSON.stringify(error)}`;

@@ -288,9 +288,16 @@ def _error_text(error: BaseException) -> str:
     the traceback."""
     if isinstance(error, StepFailed):
         return str(error)
+    # The frames of this module's export shim say nothing to the step's author: start the
+    # traceback at the first frame outside it.
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.endswith("prometheus_step.py"):
+        tb = tb.tb_next
+    if tb is None:
+        tb = error.__traceback__
+    text = "".join(_traceback.format_exception(type(error), error, tb)).rstrip()
     # The summary first (what the report's one-line views show), then the traceback.
-    summary = f"{type(error).__name__}: {error}"
-    return summary + "\n" + "".join(_traceback.format_exception(error)).rstrip()
+    return f"{type(error).__name__}: {error}\n{text}"
 
 
 def _guarded(call: Callable[[], Any]) -> Any:

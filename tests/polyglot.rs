@@ -220,6 +220,8 @@ fn python_exception_reaches_the_user_with_its_traceback() {
     assert!(out.stdout.contains("hello_steps.py\", line "), "{out}");
     assert!(out.stdout.contains("in audit_greeting_execute"), "{out}");
     assert!(out.stdout.contains("in fail_if_injected"), "{out}");
+    // ...and not the helper module's export shim.
+    assert!(!out.stdout.contains("in _guarded"), "{out}");
     assert!(!out.stdout.contains("trapped"), "{out}");
     assert_eq!(t.state()["last_completed_step"], json!("submit-greeting"));
 }
@@ -245,6 +247,7 @@ fn js_thrown_error_reaches_the_user_with_its_stack() {
         out.stdout.contains("at failIfInjected (/hello-steps.js:"),
         "{out}"
     );
+    assert!(!out.stdout.contains("at guarded"), "{out}");
     assert!(!out.stdout.contains("trapped"), "{out}");
     assert_eq!(t.state()["last_completed_step"], json!("bonus-round"));
 }
