@@ -57,3 +57,8 @@ INPUTS="wit/step.wit guest-js/prometheus-step.js examples/hello-js/steps/hello-s
     build_if_changed "$out/hello_js.wasm" \
     guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
     --js "$js_src/hello-steps.js" --module-root "$js_src" -o "$out/hello_js.wasm"
+
+# Beside each example's config, so that `prometheus-wasm run examples/hello-python/tests/steps.wasm`
+# runs it (the copies are git-ignored).
+cp "$out/hello_python.wasm" examples/hello-python/tests/steps.wasm
+cp "$out/hello_js.wasm" examples/hello-js/tests/steps.wasm
