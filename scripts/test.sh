@@ -11,6 +11,7 @@ cargo fmt --all -- --check
 echo "== build: runner, workers, components"
 cargo build --workspace --bins
 scripts/build-components.sh
+scripts/build-polyglot.sh
 
 echo "== cargo clippy (host and guest targets)"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -61,6 +61,29 @@ pub fn component(name: &str) -> PathBuf {
     built(target_dir().join(format!("wasm32-wasip2/guest/{name}.wasm")))
 }
 
+/// A Python or JavaScript step package built by `scripts/build-polyglot.sh`
+/// (`hello_python`, `hello_js`).
+pub fn polyglot_component(name: &str) -> PathBuf {
+    built(target_dir().join(format!("polyglot/{name}.wasm")))
+}
+
+/// A compiled-code cache directory under the target directory, emptied the first time a
+/// test process asks for it: tests of one binary share it, so a large component is
+/// compiled once per test binary rather than once per test.
+pub fn fresh_shared_cache(name: &str) -> PathBuf {
+    static CLEARED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let dir = target_dir().join("test-cache").join(name);
+    let mut cleared = CLEARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !cleared.iter().any(|n| n == name) {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the shared cache dir");
+        cleared.push(name.to_owned());
+    }
+    dir
+}
+
 /// `n` consecutive free ports on 127.0.0.1. Parallel tests take different ranges (a
 /// per-process counter), and each candidate is checked by binding it.
 pub fn free_ports(n: u16) -> u16 {
@@ -183,6 +206,7 @@ pub fn is_alive(pid: i32) -> bool {
 pub struct TestDir {
     root: tempfile::TempDir,
     steps: PathBuf,
+    cache: Option<PathBuf>,
 }
 
 impl TestDir {
@@ -203,11 +227,25 @@ impl TestDir {
         let dir = Self {
             steps: tests.join("steps.wasm"),
             root,
+            cache: None,
         };
         std::fs::copy(steps, &dir.steps).expect("copy component");
         let workers = dir.workers_json().as_object().map_or(1, |o| o.len()) as u16;
         dir.set_config("base_port", free_ports(workers).into());
         dir
+    }
+
+    /// Uses `dir` as the compiled-code cache instead of a private one in the temp root.
+    pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
+        self.cache = Some(dir);
+        self
+    }
+
+    /// The compiled-code cache directory the runs use.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache
+            .clone()
+            .unwrap_or_else(|| self.root.path().join("cache"))
     }
 
     /// The tests folder (config.yaml, workers.json, steps.wasm, data/).
@@ -289,13 +327,13 @@ impl TestDir {
     }
 
     /// A command running the runner with `args`, in the temp root, with the hello worker
-    /// binary made known to workers.json and a private compiled-code cache.
+    /// binary made known to workers.json and the compiled-code cache of [`Self::cache_dir`].
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(runner_bin());
         cmd.args(args)
             .current_dir(self.root.path())
             .env("HELLO_WORKER", hello_worker_bin())
-            .env("PROMETHEUS_WASM_CACHE_DIR", self.root.path().join("cache"))
+            .env("PROMETHEUS_WASM_CACHE_DIR", self.cache_dir())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -182,11 +182,21 @@ impl RunObserver for TerminalReport {
                 worker,
                 failure,
                 duration,
-            } => self.line(&format!(
-                "  {} {step} failed (round {round}, worker {worker}, {}): {failure}",
-                s.red("✗"),
-                fmt_duration(*duration)
-            )),
+            } => {
+                // A multi-line message (a Python traceback, a JS stack) is indented under
+                // the step's line.
+                let text = failure.to_string();
+                let mut lines = text.lines();
+                self.line(&format!(
+                    "  {} {step} failed (round {round}, worker {worker}, {}): {}",
+                    s.red("✗"),
+                    fmt_duration(*duration),
+                    lines.next().unwrap_or_default()
+                ));
+                for l in lines {
+                    self.line(&format!("    {l}"));
+                }
+            }
             RunEvent::RoundFinished { .. } => {}
         }
     }
@@ -244,8 +254,10 @@ fn render_summary(summary: &RunSummary, style: Style) -> String {
             worker,
             failure,
         } => format!(
-            "{} at round {round}, step {step} (worker {worker}): {failure}",
-            style.red("FAILED")
+            // The first line only: the whole message (a traceback) was shown at the step.
+            "{} at round {round}, step {step} (worker {worker}): {}",
+            style.red("FAILED"),
+            failure.to_string().lines().next().unwrap_or_default()
         ),
     };
     out.push_str(&format!(
@@ -298,9 +310,10 @@ mod tests {
 
     #[test]
     fn summary_lists_steps_and_verdict() {
+        // The verdict line shows the first line of a multi-line message.
         let failure = StepFailure::Failed {
             phase: Phase::Execute,
-            message: "boom".into(),
+            message: "boom\n  at line 3".into(),
         };
         let summary = RunSummary {
             rounds_run: vec![1],
@@ -328,6 +341,35 @@ round  step    worker   status   time
 1      submit  worker1  FAILED   12 ms
 FAILED at round 1, step submit (worker worker1): execute returned an error: boom: 1 passed, 1 skipped, 1 failed in 1.50 s";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn multi_line_failure_is_indented_under_the_step() {
+        let failure = StepFailure::Failed {
+            phase: Phase::Execute,
+            message:
+                "KeyError: 'x'\nTraceback (most recent call last):\n  File \"/0/s.py\", line 3"
+                    .into(),
+        };
+        let buf = Buf::default();
+        let report = TerminalReport::new(
+            Box::new(buf.clone()),
+            Redactor::new([]),
+            LogLevel::Info,
+            false,
+        );
+        report.event(&RunEvent::StepFailed {
+            round: 1,
+            step: "submit".into(),
+            worker: "worker1".into(),
+            failure: failure.clone(),
+            duration: Duration::from_millis(3),
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "  ✗ submit failed (round 1, worker worker1, 3 ms): execute returned an error: KeyError: 'x'\n    Traceback (most recent call last):\n      File \"/0/s.py\", line 3\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,323 @@
+// Write prometheus-wasm steps in JavaScript.
+//
+// A thin layer over the `prometheus:step@0.1.0` imports (wit/step.wit), so that a step
+// package reads like a `steps.py` of the Python framework prometheus-test:
+//
+//   import { TestStep, exportSteps, fail, get, skip } from './prometheus-step.js';
+//
+//   function checkPrepare(runner, worker) { return { url: worker.endpoint('/health') }; }
+//   function checkExecute(runner, worker, data) {
+//     const health = get(data.url).expectStatus(200).json();
+//     if (health.worker !== worker.name) fail(`${worker.name} answered as ${health.worker}`);
+//     return { healthy: true };
+//   }
+//
+//   const steps = [new TestStep('check-health', 'The worker answers', checkPrepare, checkExecute, 'worker1')];
+//   export const { manifest, prepare, execute, postLoad } = exportSteps(steps);
+//
+// `prepare(runner, worker, params)` returns JSON-serialisable data; `execute(runner, worker,
+// data, params)` returns the step's result (any JSON value) or `skip('why')`. `params` are
+// the step's default parameters, listed in the manifest.
+//
+// Errors: anything thrown ends the step; the error's message is the step's error, followed
+// by its stack for an `Error` that is not a `fail(...)`. Nothing traps.
+//
+// Every step runs in a fresh instance: module-level variables do not survive from one step
+// to the next; keep what later steps need with `runner.set`.
+//
+// Build: copy this file beside your steps module and run `componentize-qjs --wit wit
+// --js steps.js --module-root DIR -n steps --sync -o steps.wasm` (scripts/build-polyglot.sh).
+
+import * as config from 'prometheus:step/config@0.1.0';
+import * as http from 'prometheus:step/http@0.1.0';
+import * as log from 'prometheus:step/log@0.1.0';
+import * as state from 'prometheus:step/state@0.1.0';
+import * as worker from 'prometheus:step/worker@0.1.0';
+
+/** A deliberate step failure: its message is the step's error, without a stack. */
+export class StepFailed extends Error {}
+
+/** Ends the step with `message` as its error (like `fail!` in the Rust SDK). */
+export function fail(message) {
+  throw new StepFailed(message);
+}
+
+/** The outcome of a step that chose not to run. */
+export class Skip {
+  constructor(reason) {
+    this.reason = reason;
+  }
+}
+
+/** Return this from `execute` to record the step as skipped; the run goes on. */
+export function skip(reason) {
+  return new Skip(reason);
+}
+
+/** The text of an error thrown by a binding (`ComponentError` with a `payload`). */
+function payloadText(error) {
+  const payload = error && error.payload !== undefined ? error.payload : error;
+  if (payload && typeof payload === 'object' && 'val' in payload) return `${payload.tag}: ${payload.val}`;
+  return String(payload);
+}
+
+// UTF-8 text <-> bytes. QuickJS has no TextEncoder/TextDecoder; use them where they exist.
+function utf8Encode(text) {
+  if (typeof TextEncoder !== 'undefined') return new TextEncoder().encode(text);
+  const bytes = [];
+  for (const ch of text) {
+    const c = ch.codePointAt(0);
+    if (c < 0x80) bytes.push(c);
+    else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return new Uint8Array(bytes);
+}
+
+function utf8Decode(bytes) {
+  if (typeof TextDecoder !== 'undefined') return new TextDecoder().decode(bytes);
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    const need = b < 0x80 ? 0 : b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : -1;
+    let c = need === 0 ? b : need === 1 ? b & 31 : need === 2 ? b & 15 : b & 7;
+    let ok = need >= 0 && i + need < bytes.length;
+    for (let k = 1; ok && k <= need; k++) {
+      const n = bytes[i + k];
+      if (n === undefined || (n & 0xc0) !== 0x80) ok = false;
+      else c = (c << 6) | (n & 63);
+    }
+    if (!ok) {
+      out += '\ufffd';
+      i += 1;
+      continue;
+    }
+    out += String.fromCodePoint(c);
+    i += need + 1;
+  }
+  return out;
+}
+
+const parse = (text, fallback) => (text === undefined || text === null ? fallback : JSON.parse(text));
+
+// runner and worker ----------------------------------------------------------------------
+
+/** One worker server, like prometheus-test's `worker`: `get(key)`, `getEnv(name)`. */
+export class Worker {
+  constructor(name) {
+    this.name = name;
+  }
+
+  /** A value of the worker: `url`, `port`, `database_path`, or any workers.json key. */
+  get(key, fallback) {
+    return parse(worker.get(this.name, key), fallback);
+  }
+
+  /** A variable of the environment the worker server runs with. */
+  getEnv(name) {
+    return worker.env(this.name, name);
+  }
+
+  /** The worker's base URL, e.g. `http://127.0.0.1:5600`. */
+  get url() {
+    const url = this.get('url');
+    if (typeof url !== 'string') fail(`worker ${this.name} has no url`);
+    return url;
+  }
+
+  /** The worker's URL with `path` appended: `worker.endpoint('/health')`. */
+  endpoint(path) {
+    return `${this.url.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  }
+}
+
+/** The runner's side of a step: state, configuration and logging. */
+export class Runner {
+  /** The current round, counting from 1. */
+  get currentRound() {
+    return state.currentRound();
+  }
+
+  /** `task_id` of config.yaml. */
+  get taskId() {
+    return config.taskId();
+  }
+
+  /** The state value under `key` (round, then global, then config.yaml), or `fallback`. */
+  get(key, fallback) {
+    return parse(state.get(key), fallback);
+  }
+
+  /** Stores `value` (JSON-serialisable) under `key`; `scope` is 'round' or 'global'. */
+  set(key, value, scope = 'round') {
+    if (scope !== 'round' && scope !== 'global') throw new TypeError(`scope must be 'round' or 'global', not ${scope}`);
+    try {
+      state.set(key, JSON.stringify(value ?? null), scope);
+    } catch (e) {
+      fail(`cannot set ${key}: ${payloadText(e)}`);
+    }
+  }
+
+  /** A value of config.yaml (dot notation reaches into maps), or `fallback`. */
+  config(key, fallback) {
+    return parse(config.get(key), fallback);
+  }
+
+  /** The worker called `name`; the step's own worker when `name` is omitted. */
+  worker(name) {
+    return new Worker(name ?? worker.current());
+  }
+
+  /** Every worker, in workers.json order. */
+  get workers() {
+    return worker.names().map((name) => new Worker(name));
+  }
+
+  /** Writes a line under the step's banner; `level` is trace/debug/info/warn/error. */
+  log(message, level = 'info') {
+    log.log(level, String(message));
+  }
+
+  /** Writes an info line under the step's banner. */
+  info(message) {
+    log.log('info', String(message));
+  }
+
+  /** Writes a warning line under the step's banner. */
+  warn(message) {
+    log.log('warn', String(message));
+  }
+}
+
+// The QuickJS runtime has no `console`: send it to the step log.
+if (typeof globalThis.console === 'undefined') {
+  const line = (level) => (...args) =>
+    log.log(level, args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+  globalThis.console = { log: line('info'), info: line('info'), debug: line('debug'), warn: line('warn'), error: line('error') };
+}
+
+// http -------------------------------------------------------------------------------------
+
+/** No response: the destination is denied, unreachable, too slow or too large. */
+export class HttpError extends Error {}
+
+/** An HTTP response; any status, 4xx and 5xx included. */
+export class Response {
+  constructor(method, url, raw) {
+    this.method = method;
+    this.url = url;
+    this.status = raw.status;
+    this.headers = raw.headers;
+    this.body = raw.body;
+  }
+
+  /** The body as UTF-8 text. */
+  get text() {
+    return utf8Decode(this.body);
+  }
+
+  /** The body parsed as JSON; a step failure naming the request when it is not JSON. */
+  json() {
+    try {
+      return JSON.parse(this.text);
+    } catch (e) {
+      fail(`${this.method} ${this.url}: the answer is not JSON (${e.message}): ${this.text.slice(0, 200)}`);
+    }
+  }
+
+  /** This response if its status is one of `expected`; else a step failure quoting the
+   * server's `message` (or body). */
+  expectStatus(...expected) {
+    if (!expected.includes(this.status)) {
+      let detail = this.text;
+      try {
+        detail = JSON.parse(detail).message ?? detail;
+      } catch (_) {
+        // not JSON: quote the body as it is
+      }
+      fail(`${this.method} ${this.url}: expected status ${expected.join(' or ')}, got ${this.status}: ${String(detail).slice(0, 200)}`);
+    }
+    return this;
+  }
+}
+
+/** Sends a request; `json` is serialised with `content-type: application/json`. */
+export function request(method, url, { json, body, headers = {}, timeoutMs } = {}) {
+  const pairs = Object.entries(headers);
+  if (json !== undefined) {
+    body = utf8Encode(JSON.stringify(json));
+    pairs.push(['content-type', 'application/json']);
+  }
+  let raw;
+  try {
+    raw = http.send({ method, url, headers: pairs, body, timeoutMs });
+  } catch (e) {
+    throw new HttpError(`${method} ${url}: ${payloadText(e)}`);
+  }
+  return new Response(method, url, raw);
+}
+
+/** `GET url`. */
+export const get = (url, options) => request('GET', url, options);
+
+/** `POST url` with a JSON body. */
+export const post = (url, json, options = {}) => request('POST', url, { ...options, json });
+
+// steps and the exports --------------------------------------------------------------------
+
+/** One step, as prometheus-test's `TestStep(name, description, prepare, execute, worker)`.
+ * `prepare` may be null; `params` (an object) is passed to both and listed in the manifest. */
+export class TestStep {
+  constructor(name, description, prepare, execute, worker, params = {}) {
+    Object.assign(this, { name, description, prepare, execute, worker, params });
+  }
+}
+
+/** The step error for a thrown value: the message of a `fail`, else the message and stack. */
+function errorText(error) {
+  if (error instanceof StepFailed) return error.message;
+  if (error instanceof Error) {
+    // The frames of this module's export shim say nothing to the step's author: drop the
+    // trailing ones.
+    const frames = (error.stack || '').trimEnd().split('\n');
+    while (frames.length > 1 && frames[frames.length - 1].includes('/prometheus-step.js:')) frames.pop();
+    const stack = frames.join('\n');
+    return stack ? `${error.name}: ${error.message}\n${stack}` : `${error.name}: ${error.message}`;
+  }
+  return `thrown: ${typeof error === 'string' ? error : JSON.stringify(error)}`;
+}
+
+/** Runs `call`, turning anything thrown into the string the WIT `err` carries. */
+function guarded(call) {
+  try {
+    return call();
+  } catch (e) {
+    throw errorText(e);
+  }
+}
+
+/** The world's exports: `export const { manifest, prepare, execute, postLoad } = exportSteps(steps, { postLoad })`. */
+export function exportSteps(steps, { postLoad } = {}) {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const runner = new Runner();
+  const find = (name) => byName.get(name) ?? fail(`this package has no step ${name}`);
+  return {
+    manifest: () =>
+      steps.map((s) => ({ name: s.name, description: s.description, worker: s.worker, params: JSON.stringify(s.params ?? {}) })),
+    prepare: (step, params) =>
+      guarded(() => {
+        const s = find(step);
+        const data = s.prepare ? s.prepare(runner, runner.worker(), JSON.parse(params || '{}')) : null;
+        return JSON.stringify(data ?? null);
+      }),
+    execute: (step, params, prepared) =>
+      guarded(() => {
+        const s = find(step);
+        const result = s.execute(runner, runner.worker(), JSON.parse(prepared || 'null'), JSON.parse(params || '{}'));
+        if (result instanceof Skip) return { tag: 'skip', val: String(result.reason) };
+        return { tag: 'done', val: JSON.stringify(result ?? null) };
+      }),
+    postLoad: () => guarded(() => postLoad && postLoad(runner)),
+  };
+}

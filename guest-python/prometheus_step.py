@@ -1,0 +1,354 @@
+"""Write prometheus-wasm steps in Python.
+
+A thin, typed-ish layer over the bindings that componentize-py generates from
+`wit/step.wit`, so that a step package reads like a `steps.py` of the Python framework
+prometheus-test::
+
+    from prometheus_step import TestStep, export_steps, fail, get, skip
+
+    def check_prepare(runner, worker):
+        return {"url": worker.endpoint("/health")}
+
+    def check_execute(runner, worker, data):
+        health = get(data["url"]).expect_status(200).json()
+        if health["worker"] != worker.name:
+            fail(f"{worker.name} answered as {health['worker']}")
+        return {"healthy": True}
+
+    steps = [TestStep("check-health", "The worker answers", check_prepare, check_execute, "worker1")]
+    WitWorld = export_steps(steps)
+
+`prepare(runner, worker, **params)` returns JSON-serialisable data; `execute(runner,
+worker, data, **params)` returns the step's result (any JSON value, `None` included) or
+`skip("why")`. `params` are the step's default parameters (what `functools.partial` bound in
+prometheus-test), passed as keyword arguments.
+
+Errors: `fail("message")` ends the step with exactly that message. Any other exception
+ends it with the exception and its traceback as the step's error message, so the user
+sees where it was raised. Nothing traps.
+
+Every step runs in a fresh instance: module-level variables do not survive from one
+step to the next; keep what later steps need with `runner.set`.
+
+Build a package: `componentize-py -d wit -w steps componentize MODULE -p DIR -p guest-python
+-o steps.wasm`, where MODULE (in DIR) defines `WitWorld = export_steps(...)`.
+"""
+
+import json as _json
+import traceback as _traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from componentize_py_types import Err
+from wit_world.imports import config as _config
+from wit_world.imports import http as _http
+from wit_world.imports import log as _log
+from wit_world.imports import state as _state
+from wit_world.imports import types as _types
+from wit_world.imports import worker as _worker
+
+__all__ = [
+    "TestStep",
+    "Runner",
+    "Worker",
+    "Response",
+    "StepFailed",
+    "HttpError",
+    "Skip",
+    "skip",
+    "fail",
+    "request",
+    "get",
+    "post",
+    "export_steps",
+]
+
+
+class StepFailed(Exception):
+    """A deliberate step failure: its message is the step's error, without a traceback."""
+
+
+def fail(message: str) -> None:
+    """Ends the step with `message` as its error (like `fail!` in the Rust SDK)."""
+    raise StepFailed(message)
+
+
+@dataclass
+class Skip:
+    """The outcome of a step that chose not to run; `reason` is shown in the report."""
+
+    reason: str
+
+
+def skip(reason: str) -> Skip:
+    """Returns this from `execute` to record the step as skipped; the run goes on."""
+    return Skip(reason)
+
+
+# runner and worker ----------------------------------------------------------------------
+
+
+class Runner:
+    """The runner's side of a step: state, configuration and logging.
+
+    Mirrors prometheus-test's `runner`: `get`, `set(key, value, scope="round")`,
+    dot-notation keys, `current_round`.
+    """
+
+    @property
+    def current_round(self) -> int:
+        """The current round, counting from 1."""
+        return _state.current_round()
+
+    @property
+    def task_id(self) -> str:
+        """`task_id` of config.yaml."""
+        return _config.task_id()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The state value under `key` (round, then global, then config.yaml), or `default`."""
+        text = _state.get(key)
+        return default if text is None else _json.loads(text)
+
+    def set(self, key: str, value: Any, scope: str = "round") -> None:
+        """Stores `value` (JSON-serialisable) under `key`; `scope` is "round" or "global"."""
+        scopes = {"round": _state.Scope.ROUND, "global": _state.Scope.GLOBAL}
+        if scope not in scopes:
+            raise ValueError(f"scope must be 'round' or 'global', not {scope!r}")
+        try:
+            _state.set(key, _json.dumps(value), scopes[scope])
+        except Err as e:
+            raise StepFailed(f"cannot set {key!r}: {e.value}") from None
+
+    def config(self, key: str, default: Any = None) -> Any:
+        """A value of config.yaml (dot notation reaches into maps), or `default`."""
+        text = _config.get(key)
+        return default if text is None else _json.loads(text)
+
+    def worker(self, name: Optional[str] = None) -> "Worker":
+        """The worker called `name`; the step's own worker when `name` is None."""
+        return Worker(name or _worker.current())
+
+    @property
+    def workers(self) -> List["Worker"]:
+        """Every worker, in workers.json order."""
+        return [Worker(name) for name in _worker.names()]
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Writes a line under the step's banner; `level` is trace/debug/info/warn/error."""
+        _log.log(_log.Level[level.upper()], message)
+
+    def info(self, message: str) -> None:
+        """Writes an info line under the step's banner."""
+        _log.log(_log.Level.INFO, message)
+
+    def warn(self, message: str) -> None:
+        """Writes a warning line under the step's banner."""
+        _log.log(_log.Level.WARN, message)
+
+
+class Worker:
+    """One worker server, like prometheus-test's `worker`: `get(key)`, `get_env(name)`."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value of the worker: `url`, `port`, `database_path`, or any workers.json key."""
+        text = _worker.get(self.name, key)
+        return default if text is None else _json.loads(text)
+
+    def get_env(self, name: str) -> Optional[str]:
+        """A variable of the environment the worker server runs with."""
+        return _worker.env(self.name, name)
+
+    @property
+    def url(self) -> str:
+        """The worker's base URL, e.g. `http://127.0.0.1:5600`."""
+        url = self.get("url")
+        if not isinstance(url, str):
+            fail(f"worker {self.name!r} has no url")
+        return url
+
+    def endpoint(self, path: str) -> str:
+        """The worker's URL with `path` appended: `worker.endpoint("/health")`."""
+        return self.url.rstrip("/") + "/" + path.lstrip("/")
+
+    def __repr__(self) -> str:
+        return f"Worker({self.name!r})"
+
+
+# http -------------------------------------------------------------------------------------
+
+
+class HttpError(Exception):
+    """No response: the destination is denied, unreachable, too slow or too large."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+_HTTP_ERROR_KINDS = {
+    _http.HttpError_Denied: "denied",
+    _http.HttpError_InvalidRequest: "invalid request",
+    _http.HttpError_Connection: "connection failed",
+    _http.HttpError_Timeout: "timeout",
+    _http.HttpError_TooLarge: "too large",
+}
+
+
+class Response:
+    """An HTTP response; any status, 4xx and 5xx included."""
+
+    def __init__(self, method: str, url: str, raw: "_http.Response"):
+        self.method = method
+        self.url = url
+        self.status: int = raw.status
+        self.headers: List[Tuple[str, str]] = list(raw.headers)
+        self.body: bytes = bytes(raw.body)
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text (invalid bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a step failure naming the request when it is not JSON."""
+        try:
+            return _json.loads(self.body)
+        except ValueError as e:
+            fail(f"{self.method} {self.url}: the answer is not JSON ({e}): {self.text[:200]}")
+
+    def expect_status(self, *expected: int) -> "Response":
+        """This response if its status is one of `expected`; else a step failure that
+        quotes the server's `message` (or body)."""
+        if self.status not in expected:
+            try:
+                detail = _json.loads(self.body).get("message") or self.text
+            except (ValueError, AttributeError):
+                detail = self.text
+            want = " or ".join(str(s) for s in expected)
+            fail(f"{self.method} {self.url}: expected status {want}, got {self.status}: {detail[:200]}")
+        return self
+
+
+def request(
+    method: str,
+    url: str,
+    json: Any = None,
+    body: Optional[bytes] = None,
+    headers: Optional[Dict[str, str]] = None,
+    timeout_ms: Optional[int] = None,
+) -> Response:
+    """Sends a request; `json` is serialised with `content-type: application/json`."""
+    pairs = list((headers or {}).items())
+    if json is not None:
+        body = _json.dumps(json).encode()
+        pairs.append(("content-type", "application/json"))
+    try:
+        raw = _http.send(_http.Request(method, url, pairs, body, timeout_ms))
+    except Err as e:
+        kind = _HTTP_ERROR_KINDS.get(type(e.value), "error")
+        raise HttpError(kind, f"{method} {url}: {e.value.value}") from None
+    return Response(method, url, raw)
+
+
+def get(url: str, **kwargs: Any) -> Response:
+    """`GET url`."""
+    return request("GET", url, **kwargs)
+
+
+def post(url: str, json: Any = None, **kwargs: Any) -> Response:
+    """`POST url` with a JSON body."""
+    return request("POST", url, json=json, **kwargs)
+
+
+# steps and the export shim ----------------------------------------------------------------
+
+
+@dataclass
+class TestStep:
+    """One step, as prometheus-test's `TestStep(name, description, prepare, execute, worker)`.
+
+    `prepare` may be None (no data). `params` (a dict) are passed to both as keyword
+    arguments and listed in the manifest.
+    """
+
+    name: str
+    description: str
+    prepare: Optional[Callable[..., Any]]
+    execute: Callable[..., Any]
+    worker: str
+    params: Optional[Dict[str, Any]] = None
+
+
+def _error_text(error: BaseException) -> str:
+    """The step error for an exception: the message of a `fail`, else a summary line and
+    the traceback."""
+    if isinstance(error, StepFailed):
+        return str(error)
+    # The frames of this module's export shim say nothing to the step's author: start the
+    # traceback at the first frame outside it.
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.endswith("prometheus_step.py"):
+        tb = tb.tb_next
+    if tb is None:
+        tb = error.__traceback__
+    text = "".join(_traceback.format_exception(type(error), error, tb)).rstrip()
+    # The summary first (what the report's one-line views show), then the traceback.
+    return f"{type(error).__name__}: {error}\n{text}"
+
+
+def _guarded(call: Callable[[], Any]) -> Any:
+    """Runs `call`, turning any exception into the WIT `err` the runner reports."""
+    try:
+        return call()
+    except Err:
+        raise
+    except BaseException as e:  # noqa: BLE001 - every failure must reach the user
+        raise Err(_error_text(e)) from None
+
+
+def export_steps(steps: List[TestStep], post_load: Optional[Callable[[Runner], None]] = None) -> type:
+    """The class componentize-py exports: `WitWorld = export_steps(steps, post_load)`."""
+    by_name = {s.name: s for s in steps}
+    runner = Runner()
+
+    def find(name: str) -> TestStep:
+        if name not in by_name:
+            fail(f"this package has no step {name!r}")
+        return by_name[name]
+
+    def prepare(step: str, params: str) -> str:
+        s = find(step)
+        kwargs = _json.loads(params or "{}")
+        data = s.prepare(runner, runner.worker(), **kwargs) if s.prepare else None
+        return _json.dumps(data)
+
+    def execute(step: str, params: str, prepared: str) -> _types.Outcome:
+        s = find(step)
+        kwargs = _json.loads(params or "{}")
+        result = s.execute(runner, runner.worker(), _json.loads(prepared or "null"), **kwargs)
+        if isinstance(result, Skip):
+            return _types.Outcome_Skip(result.reason)
+        return _types.Outcome_Done(_json.dumps(result))
+
+    class WitWorld:
+        def manifest(self) -> List[_types.StepInfo]:
+            return [
+                _types.StepInfo(s.name, s.description, s.worker, _json.dumps(s.params or {}))
+                for s in steps
+            ]
+
+        def prepare(self, step: str, params: str) -> str:
+            return _guarded(lambda: prepare(step, params))
+
+        def execute(self, step: str, params: str, prepared: str) -> _types.Outcome:
+            return _guarded(lambda: execute(step, params, prepared))
+
+        def post_load(self) -> None:
+            if post_load is not None:
+                _guarded(lambda: post_load(runner))
+
+    return WitWorld

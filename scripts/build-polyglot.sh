@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the Python and JavaScript step packages of examples/hello-python and
+# examples/hello-js into target/polyglot/{hello_python,hello_js}.wasm.
+#
+# Installs its tools idempotently and pinned: componentize-py into .venv (via
+# scripts/setup-venv.sh, pinned in scripts/requirements-dev.txt) and componentize-qjs into
+# guest-js/node_modules (`npm ci` from guest-js/package-lock.json, re-run only when the
+# lockfile changes). A component is rebuilt only when its sources, the WIT or the tool
+# changed (a stamp of their sha256 beside it): rebuilding changes the component's bytes
+# and so misses the compiled-code cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/polyglot
+mkdir -p "$out"
+
+# Tools -----------------------------------------------------------------------------------
+scripts/setup-venv.sh
+lock_stamp=guest-js/node_modules/.package-lock.sha256
+want=$(sha256sum guest-js/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$lock_stamp" 2>/dev/null)" != "$want" ]; then
+    (cd guest-js && npm ci --no-audit --no-fund --silent)
+    echo "$want" > "$lock_stamp"
+fi
+
+# Rebuilds $1 (a .wasm under $out) with the rest of the arguments when the sha256 of the
+# listed inputs ($INPUTS) differs from the stamp of the last build.
+build_if_changed() {
+    local wasm=$1
+    shift
+    local stamp=$wasm.inputs.sha256 want
+    # shellcheck disable=SC2086 # INPUTS is a list of paths without spaces
+    want=$(cat $INPUTS | sha256sum | cut -d' ' -f1)
+    if [ -f "$wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    echo "building $wasm"
+    "$@"
+    echo "$want" > "$stamp"
+}
+
+# Python: componentize-py bundles the example module, the helper module and CPython.
+# (No __pycache__ beside the sources.)
+export PYTHONDONTWRITEBYTECODE=1
+INPUTS="wit/step.wit guest-python/prometheus_step.py examples/hello-python/steps/hello_steps.py scripts/requirements-dev.txt" \
+    build_if_changed "$out/hello_python.wasm" \
+    .venv/bin/componentize-py -d wit -w steps componentize hello_steps \
+    -p examples/hello-python/steps -p guest-python -o "$out/hello_python.wasm"
+
+# JavaScript: componentize-qjs resolves `./prometheus-step.js` from --module-root, so the
+# helper is staged beside the example's module, as a user keeps it beside theirs.
+js_src=$out/hello-js-src
+rm -rf "$js_src"
+mkdir -p "$js_src"
+cp guest-js/prometheus-step.js examples/hello-js/steps/hello-steps.js "$js_src/"
+INPUTS="wit/step.wit guest-js/prometheus-step.js examples/hello-js/steps/hello-steps.js guest-js/package-lock.json" \
+    build_if_changed "$out/hello_js.wasm" \
+    guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
+    --js "$js_src/hello-steps.js" --module-root "$js_src" -o "$out/hello_js.wasm"
+
+# Beside each example's config, so that `prometheus-wasm run examples/hello-python/tests/steps.wasm`
+# runs it (the copies are git-ignored).
+cp "$out/hello_python.wasm" examples/hello-python/tests/steps.wasm
+cp "$out/hello_js.wasm" examples/hello-js/tests/steps.wasm
