@@ -61,6 +61,11 @@ pub struct RunArgs {
     /// Show debug-level step log lines too.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// MongoDB server to use [default: $MONGO_URI, else `mongodb.uri` of config.yaml,
+    /// else the embedded store under data_dir].
+    #[arg(long, value_name = "URI")]
+    pub mongo_uri: Option<String>,
 }
 
 /// Options of `list`.

@@ -3,6 +3,7 @@
 
 mod args;
 mod list;
+mod mongo;
 mod run;
 mod signals;
 

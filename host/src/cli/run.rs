@@ -12,7 +12,9 @@ use crate::cli::args::RunArgs;
 use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
-use crate::plugin::{Budgets, CodeCache, CodeSource, LogLevel, Package, RunCtx, StepEngine, Steps};
+use crate::plugin::{
+    Budgets, CodeCache, CodeSource, LogLevel, MongoCtx, Package, RunCtx, StepEngine, Steps,
+};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions};
 use crate::store::StateFile;
@@ -57,17 +59,8 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     for w in &config.warnings {
         report.warning(w);
     }
-    let max_rounds = config.max_rounds.ok_or_else(|| {
-        UserError::usage(
-            anyhow!("{}: max_rounds is not set", config.config_path.display()),
-            Some(format!(
-                "set max_rounds in config.yaml (deriving the rounds from the `{}` collection needs MongoDB support, which this version does not have yet)",
-                config.rounds_collection
-            )),
-        )
-    })?;
-
-    let package = load_package(&args, &config, &report).await?;
+    let test_db = super::mongo::open(&args, &config, &report).await?;
+    let package = load_package(&args, &config, &report, &test_db).await?;
     check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
@@ -79,15 +72,9 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
             UserError::usage(anyhow!(e), hint)
         })?
     };
-    let options = RunOptions {
-        max_rounds,
-        reset: args.reset,
-    };
-    let (mut state, resume) =
-        runner::plan_start(existing, package.manifest(), &options).map_err(|e| {
-            let hint = e.hint().map(str::to_string);
-            UserError::usage(anyhow!(e), hint)
-        })?;
+    let (mut state, resume, options) = test_db
+        .start(existing, package.manifest(), args.reset, &report)
+        .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
     }
@@ -224,6 +211,7 @@ async fn load_package(
     args: &RunArgs,
     config: &TestConfig,
     report: &TerminalReport,
+    test_db: &super::mongo::TestDb,
 ) -> Result<Package, UserError> {
     let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
     let cache = if args.no_cache {
@@ -254,10 +242,11 @@ async fn load_package(
     if let Some(secs) = args.step_timeout {
         budgets.step_timeout = Duration::from_secs_f64(secs);
     }
-    let run = RunCtx::from_config(config, budgets).map_err(|e| {
+    let mut run = RunCtx::from_config(config, budgets).map_err(|e| {
         let hint = e.hint();
         UserError::usage(anyhow!(e), hint)
     })?;
+    run.mongo = MongoCtx::new(test_db.db.clone());
     Ok(package.with_run(run))
 }
 

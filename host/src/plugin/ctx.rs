@@ -14,6 +14,7 @@ use crate::config::TestConfig;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::Budgets;
+use crate::plugin::mongo::MongoCtx;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
 
@@ -42,6 +43,8 @@ pub struct RunCtx {
     pub http: HttpCtx,
     /// Per-step limits.
     pub budgets: Budgets,
+    /// The test's MongoDB database; none until the caller grants it.
+    pub mongo: MongoCtx,
 }
 
 /// Variables the runner sets for every worker process itself.
@@ -84,6 +87,7 @@ impl RunCtx {
             workers,
             http,
             budgets,
+            mongo: MongoCtx::default(),
         })
     }
 
