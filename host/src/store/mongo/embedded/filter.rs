@@ -120,7 +120,7 @@ fn match_ops(leaves: &[&Bson], ops: &Document) -> Result<bool, MongoError> {
             "$gt" | "$gte" | "$lt" | "$lte" => range(leaves, op, arg)?,
             "$in" => in_list(leaves, op, arg)?,
             "$nin" => !in_list(leaves, op, arg)?,
-            "$exists" => !leaves.is_empty() == truthy(arg),
+            "$exists" => leaves.is_empty() != truthy(arg),
             "$not" => match arg {
                 Bson::Document(inner) if is_operator_doc(arg) => !match_ops(leaves, inner)?,
                 Bson::RegularExpression(_) => return Err(unsupported("$regex")),
