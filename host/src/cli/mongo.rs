@@ -108,13 +108,15 @@ impl TestDb {
         let options = self.options(reset, report).await?;
         let (state, resume) =
             runner::plan_start(existing, manifest, &options).map_err(plan_error)?;
-        if seeded || !matches!(resume, ResumePoint::Fresh { .. }) {
-            return Ok((state, resume, options));
-        }
-        // The saved run was complete: start over from freshly seeded data.
+        let reason = match resume {
+            ResumePoint::Fresh { reason } if !seeded => reason,
+            resume => return Ok((state, resume, options)),
+        };
+        // The saved run was complete: start over from freshly seeded data, keeping the
+        // reason for the report.
         self.seed(report).await?;
         let options = self.options(reset, report).await?;
-        let (state, resume) = runner::plan_start(None, manifest, &options).map_err(plan_error)?;
-        Ok((state, resume, options))
+        let (state, _) = runner::plan_start(None, manifest, &options).map_err(plan_error)?;
+        Ok((state, ResumePoint::Fresh { reason }, options))
     }
 }
