@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# SecantusDB for the remote MongoDB tests (host/tests/mongo_behaviour.rs).
+scripts/setup-venv.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -87,7 +87,7 @@
 //!
 //! ## Modules
 //! The [`Ctx`] methods delegate to free functions usable from any helper:
-//! [`config`], [`state`], [`worker`], [`log`] and [`http`] (its main items are re-exported
+//! [`config`], [`state`], [`worker`], [`log`], [`mongo`] and [`http`] (its main items are re-exported
 //! at the root: [`get`], [`post_json`], [`Request`], [`Response`]).
 //!
 //! [prometheus-wasm]: https://example.invalid/prometheus-wasm
@@ -103,6 +103,7 @@ mod ctx;
 mod error;
 pub mod http;
 pub mod log;
+pub mod mongo;
 mod outcome;
 pub mod signing;
 pub mod state;

@@ -107,6 +107,11 @@ pub struct RunArgs {
     /// Also write a JSON report of the run to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// MongoDB server to use [default: $MONGO_URI, else `mongodb.uri` of config.yaml,
+    /// else the embedded store under data_dir].
+    #[arg(long, value_name = "URI")]
+    pub mongo_uri: Option<String>,
 }
 
 /// A positive number of seconds that fits a `Duration`.

@@ -6,6 +6,7 @@ mod check;
 mod inspect;
 mod list;
 mod lock;
+mod mongo;
 mod new;
 mod plan;
 mod run;

@@ -14,7 +14,7 @@ use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, TestConfig};
 use crate::koii::Keyring;
-use crate::plugin::{Budgets, LogLevel, Plan, RunCtx, Steps};
+use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::StateFile;
@@ -75,17 +75,8 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     for w in &config.warnings {
         report.warning(w);
     }
-    let max_rounds = config.max_rounds.ok_or_else(|| {
-        UserError::usage(
-            anyhow!("{}: max_rounds is not set", config.config_path.display()),
-            Some(format!(
-                "set max_rounds in config.yaml (deriving the rounds from the `{}` collection needs MongoDB support, which this version does not have yet)",
-                config.rounds_collection
-            )),
-        )
-    })?;
-
-    let package = load_package(&args, &source, &config, keys, &report).await?;
+    let test_db = super::mongo::open(&args, &config, &report).await?;
+    let package = load_package(&args, &source, &config, keys, &report, &test_db).await?;
     plan_source::check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
@@ -97,15 +88,9 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
             UserError::usage(anyhow!(e), hint)
         })?
     };
-    let options = RunOptions {
-        max_rounds,
-        reset: args.reset,
-    };
-    let (mut state, resume) =
-        runner::plan_start(existing, package.manifest(), &options).map_err(|e| {
-            let hint = e.hint().map(str::to_string);
-            UserError::usage(anyhow!(e), hint)
-        })?;
+    let (mut state, resume, options) = test_db
+        .start(existing, package.manifest(), args.reset, &report)
+        .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
     }
@@ -255,6 +240,7 @@ async fn load_package(
     config: &TestConfig,
     keys: Keyring,
     report: &TerminalReport,
+    test_db: &super::mongo::TestDb,
 ) -> Result<Plan, UserError> {
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
     let note = |line: &str| report.note(line);
@@ -263,12 +249,13 @@ async fn load_package(
     if let Source::Plan(file) = source {
         plan_source::check_lock(file, &package, args.update_lock, &note)?;
     }
-    let run = RunCtx::from_config(config, budgets)
+    let mut run = RunCtx::from_config(config, budgets)
         .map_err(|e| {
             let hint = e.hint();
             UserError::usage(anyhow!(e), hint)
         })?
         .with_keys(keys);
+    run.mongo = MongoCtx::new(test_db.db.clone());
     Ok(package.with_run(run))
 }
 

@@ -13,6 +13,7 @@ use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
+use crate::plugin::mongo::MongoCtx;
 use crate::plugin::output::CappedOutput;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
@@ -44,6 +45,8 @@ pub struct RunCtx {
     pub budgets: Budgets,
     /// The workers' keypairs; `worker.sign` uses them, guests never see them.
     pub keys: Arc<Keyring>,
+    /// The test's MongoDB database; none until the caller grants it.
+    pub mongo: MongoCtx,
 }
 
 /// Variables the runner sets for every worker process itself.
@@ -87,6 +90,7 @@ impl RunCtx {
             http,
             budgets,
             keys: Arc::default(),
+            mongo: MongoCtx::default(),
         })
     }
 

@@ -12,3 +12,4 @@ mod state_file;
 pub use error::StateError;
 pub use state::{RunState, Scope};
 pub use state_file::{BROKEN_FILE_NAME, Checkpoint, STATE_FILE_NAME, StateFile};
+pub mod mongo;

@@ -1,0 +1,122 @@
+//! The run's database: pick and open the backend, then decide between resuming and a
+//! fresh, seeded start (the reference runner's semantics live in `store::mongo::seed`).
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::cli::UserError;
+use crate::cli::args::RunArgs;
+use crate::config::TestConfig;
+use crate::plugin::StepInfo;
+use crate::report::TerminalReport;
+use crate::runner::{self, ResumePoint, RunOptions};
+use crate::store::RunState;
+use crate::store::mongo::seed::{SeedError, SeedPlan};
+use crate::store::mongo::{self, Backend, Database};
+
+/// The test's database and what to seed it with.
+pub(crate) struct TestDb {
+    /// The backend.
+    pub db: Arc<dyn Database>,
+    plan: SeedPlan,
+}
+
+fn seed_error(e: SeedError) -> UserError {
+    let hint = e.hint();
+    UserError::usage(anyhow!(e), hint)
+}
+
+/// Checks every data file, then opens the backend `--mongo-uri` > `MONGO_URI` >
+/// `mongodb.uri` > embedded names (announcing the embedded store). Writes nothing.
+pub(crate) async fn open(
+    args: &RunArgs,
+    config: &TestConfig,
+    report: &TerminalReport,
+) -> Result<TestDb, UserError> {
+    let plan = SeedPlan::load(config).map_err(seed_error)?;
+    let backend = Backend::select(
+        args.mongo_uri.as_deref(),
+        config.env.get("MONGO_URI").map(String::as_str),
+        config.mongodb.uri.as_deref(),
+        &config.data_dir,
+    );
+    let db = mongo::open(&backend, &config.mongodb.database)
+        .await
+        .map_err(|e| seed_error(e.into()))?;
+    match &backend {
+        Backend::Embedded { dir } => report.note(&format!(
+            "using embedded store at {}; set MONGO_URI to use a MongoDB server",
+            dir.display()
+        )),
+        Backend::Remote { source, .. } => report.note(&format!(
+            "database `{}` on {} (from {source})",
+            db.name(),
+            db.summary()
+        )),
+    }
+    Ok(TestDb { db, plan })
+}
+
+impl TestDb {
+    async fn seed(&self, report: &TerminalReport) -> Result<(), UserError> {
+        for (collection, n) in self.plan.seed(&*self.db).await.map_err(seed_error)? {
+            report.note(&format!("seeded `{collection}` with {n} document(s)"));
+        }
+        Ok(())
+    }
+
+    async fn options(&self, reset: bool, report: &TerminalReport) -> Result<RunOptions, UserError> {
+        let max_rounds = self.plan.rounds(&*self.db).await.map_err(seed_error)?;
+        if let Some(collection) = self.plan.rounds_from_collection() {
+            report.note(&format!(
+                "{max_rounds} round(s): documents in `{collection}` + 1"
+            ));
+        }
+        Ok(RunOptions { max_rounds, reset })
+    }
+
+    /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
+    /// database passes the required-state check; otherwise the collections are emptied and
+    /// seeded before the rounds are counted. Seeding happens at most once.
+    pub(crate) async fn start(
+        &self,
+        existing: Option<RunState>,
+        manifest: &[StepInfo],
+        reset: bool,
+        report: &TerminalReport,
+    ) -> Result<(RunState, ResumePoint, RunOptions), UserError> {
+        let mut existing = existing;
+        if existing.is_some()
+            && let Some(reason) = self
+                .plan
+                .unmet_requirement(&*self.db)
+                .await
+                .map_err(seed_error)?
+        {
+            report.note(&format!("starting fresh: {reason}"));
+            existing = None;
+        }
+        let seeded = existing.is_none();
+        if seeded {
+            self.seed(report).await?;
+        }
+        let plan_error = |e: crate::runner::RunError| {
+            let hint = e.hint().map(str::to_string);
+            UserError::usage(anyhow!(e), hint)
+        };
+        let options = self.options(reset, report).await?;
+        let (state, resume) =
+            runner::plan_start(existing, manifest, &options).map_err(plan_error)?;
+        let reason = match resume {
+            ResumePoint::Fresh { reason } if !seeded => reason,
+            resume => return Ok((state, resume, options)),
+        };
+        // The saved run was complete: start over from freshly seeded data, keeping the
+        // reason for the report.
+        self.seed(report).await?;
+        let options = self.options(reset, report).await?;
+        let (state, _) = runner::plan_start(None, manifest, &options).map_err(plan_error)?;
+        Ok((state, ResumePoint::Fresh { reason }, options))
+    }
+}

@@ -1,0 +1,305 @@
+//! The embedded store's query matcher: MongoDB's filter semantics for the operators listed
+//! in docs/mongodb.md; any other operator is refused by name.
+
+use bson::{Bson, Document};
+
+use super::value::{compare, equal, lookup, type_rank};
+use crate::store::mongo::MongoError;
+
+/// Whether `doc` matches `filter`.
+pub(crate) fn matches(doc: &Document, filter: &Document) -> Result<bool, MongoError> {
+    for (key, cond) in filter {
+        let ok = match key.as_str() {
+            "$and" => clauses(key, cond)?
+                .iter()
+                .try_fold(true, |acc, f| Ok::<_, MongoError>(acc && matches(doc, f)?))?,
+            "$or" => {
+                let mut any = false;
+                for f in clauses(key, cond)? {
+                    if matches(doc, f)? {
+                        any = true;
+                        break;
+                    }
+                }
+                any
+            }
+            "$nor" => {
+                let mut any = false;
+                for f in clauses(key, cond)? {
+                    any |= matches(doc, f)?;
+                }
+                !any
+            }
+            "$comment" => true,
+            op if op.starts_with('$') => return Err(unsupported(op)),
+            path => match_path(doc, path, cond)?,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn clauses<'a>(op: &str, cond: &'a Bson) -> Result<Vec<&'a Document>, MongoError> {
+    let Bson::Array(items) = cond else {
+        return Err(bad_value(op, "a non-empty array of documents"));
+    };
+    if items.is_empty() {
+        return Err(bad_value(op, "a non-empty array of documents"));
+    }
+    items
+        .iter()
+        .map(|i| match i {
+            Bson::Document(d) => Ok(d),
+            _ => Err(bad_value(op, "a non-empty array of documents")),
+        })
+        .collect()
+}
+
+fn unsupported(op: &str) -> MongoError {
+    MongoError::Unsupported {
+        operator: op.to_string(),
+    }
+}
+
+/// MongoDB's error 2 (BadValue).
+fn bad_value(op: &str, expected: &str) -> MongoError {
+    MongoError::Server {
+        code: 2,
+        message: format!("{op} needs {expected}"),
+    }
+}
+
+/// Whether `cond` is an operator document (`{"$gt": 1}`) rather than a value to equal.
+pub(crate) fn is_operator_doc(cond: &Bson) -> bool {
+    matches!(cond, Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')))
+}
+
+fn match_path(doc: &Document, path: &str, cond: &Bson) -> Result<bool, MongoError> {
+    let leaves = lookup(doc, path);
+    match cond {
+        Bson::Document(ops) if is_operator_doc(cond) => match_ops(&leaves, ops),
+        Bson::RegularExpression(_) => Err(unsupported("$regex")),
+        value => eq(&leaves, value),
+    }
+}
+
+/// The values a condition is tested against: each leaf, and the elements of array leaves.
+fn candidates<'a>(leaves: &[&'a Bson]) -> Vec<&'a Bson> {
+    let mut out = Vec::new();
+    for leaf in leaves {
+        if let Bson::Array(items) = leaf {
+            out.extend(items.iter());
+        }
+        out.push(*leaf);
+    }
+    out
+}
+
+fn eq(leaves: &[&Bson], value: &Bson) -> Result<bool, MongoError> {
+    if matches!(value, Bson::Null) {
+        // `null` matches a missing field, too.
+        if leaves.is_empty() {
+            return Ok(true);
+        }
+    }
+    for c in candidates(leaves) {
+        if equal(c, value)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn match_ops(leaves: &[&Bson], ops: &Document) -> Result<bool, MongoError> {
+    for (op, arg) in ops {
+        let ok = match op.as_str() {
+            "$eq" => eq(leaves, arg)?,
+            "$ne" => !eq(leaves, arg)?,
+            "$gt" | "$gte" | "$lt" | "$lte" => range(leaves, op, arg)?,
+            "$in" => in_list(leaves, op, arg)?,
+            "$nin" => !in_list(leaves, op, arg)?,
+            "$exists" => leaves.is_empty() != truthy(arg),
+            "$not" => match arg {
+                Bson::Document(inner) if is_operator_doc(arg) => !match_ops(leaves, inner)?,
+                Bson::RegularExpression(_) => return Err(unsupported("$regex")),
+                _ => return Err(bad_value("$not", "an operator document")),
+            },
+            "$size" => {
+                let n = match arg {
+                    Bson::Int32(n) => i64::from(*n),
+                    Bson::Int64(n) => *n,
+                    Bson::Double(f) if f.fract() == 0.0 => *f as i64,
+                    _ => return Err(bad_value("$size", "a whole number")),
+                };
+                leaves
+                    .iter()
+                    .any(|l| matches!(l, Bson::Array(a) if a.len() as i64 == n))
+            }
+            "$all" => {
+                let Bson::Array(wanted) = arg else {
+                    return Err(bad_value("$all", "an array"));
+                };
+                if wanted.is_empty() {
+                    false
+                } else {
+                    let mut all = true;
+                    for w in wanted {
+                        if is_operator_doc(w) {
+                            return Err(unsupported("$all with $elemMatch"));
+                        }
+                        all &= eq(leaves, w)?;
+                    }
+                    all
+                }
+            }
+            "$elemMatch" => elem_match(leaves, arg)?,
+            other => return Err(unsupported(other)),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn truthy(v: &Bson) -> bool {
+    match v {
+        Bson::Boolean(b) => *b,
+        Bson::Int32(n) => *n != 0,
+        Bson::Int64(n) => *n != 0,
+        Bson::Double(f) => *f != 0.0,
+        Bson::Null | Bson::Undefined => false,
+        _ => true,
+    }
+}
+
+fn range(leaves: &[&Bson], op: &str, arg: &Bson) -> Result<bool, MongoError> {
+    if matches!(arg, Bson::RegularExpression(_)) {
+        return Err(unsupported("$regex"));
+    }
+    if matches!(arg, Bson::Null) {
+        // `$gte: null` and `$lte: null` are equality on null; `$gt`/`$lt` match nothing.
+        return if op == "$gte" || op == "$lte" {
+            eq(leaves, arg)
+        } else {
+            Ok(false)
+        };
+    }
+    for c in candidates(leaves) {
+        // Type bracketing: only values of the argument's type bracket compare.
+        if matches!(c, Bson::Array(_)) && !matches!(arg, Bson::Array(_)) {
+            continue;
+        }
+        if type_rank(c) != type_rank(arg) {
+            continue;
+        }
+        let o = compare(c, arg)?;
+        let ok = match op {
+            "$gt" => o.is_gt(),
+            "$gte" => o.is_ge(),
+            "$lt" => o.is_lt(),
+            _ => o.is_le(),
+        };
+        if ok {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn in_list(leaves: &[&Bson], op: &str, arg: &Bson) -> Result<bool, MongoError> {
+    let Bson::Array(values) = arg else {
+        return Err(bad_value(op, "an array"));
+    };
+    for v in values {
+        if matches!(v, Bson::RegularExpression(_)) {
+            return Err(unsupported("$regex"));
+        }
+        if eq(leaves, v)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn elem_match(leaves: &[&Bson], arg: &Bson) -> Result<bool, MongoError> {
+    let Bson::Document(inner) = arg else {
+        return Err(bad_value("$elemMatch", "a document"));
+    };
+    for leaf in leaves {
+        let Bson::Array(items) = leaf else { continue };
+        for item in items {
+            let ok = if is_operator_doc(arg) {
+                match_ops(&[item], inner)?
+            } else {
+                match item {
+                    Bson::Document(d) => matches(d, inner)?,
+                    _ => false,
+                }
+            };
+            if ok {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn m(d: Document, f: Document) -> bool {
+        matches(&d, &f).unwrap()
+    }
+
+    #[test]
+    fn equality_on_an_array_field_matches_its_elements() {
+        assert!(m(doc! {"tags": ["a", "b"]}, doc! {"tags": "b"}));
+        assert!(m(doc! {"tags": ["a", "b"]}, doc! {"tags": ["a", "b"]}));
+        assert!(!m(doc! {"tags": ["a", "b"]}, doc! {"tags": ["b", "a"]}));
+        assert!(m(doc! {"a": [{"b": 1}, {"b": 2}]}, doc! {"a.b": 2}));
+    }
+
+    #[test]
+    fn null_matches_missing_and_exists_tells_them_apart() {
+        assert!(m(doc! {}, doc! {"x": null}));
+        assert!(!m(doc! {}, doc! {"x": {"$exists": true}}));
+        assert!(m(doc! {"x": null}, doc! {"x": {"$exists": true}}));
+        assert!(m(doc! {"x": 1}, doc! {"y": {"$exists": false}}));
+    }
+
+    #[test]
+    fn comparisons_bracket_by_type() {
+        assert!(m(doc! {"n": 5}, doc! {"n": {"$gt": 4.5, "$lte": 5}}));
+        assert!(!m(doc! {"n": "5"}, doc! {"n": {"$gt": 4}}));
+        assert!(m(doc! {"n": [1, 10]}, doc! {"n": {"$gt": 5}}));
+        assert!(m(
+            doc! {"n": 1},
+            doc! {"$or": [{"n": 2}, {"n": {"$in": [1, 3]}}]}
+        ));
+        assert!(m(doc! {"n": 1}, doc! {"n": {"$nin": [2]}, "m": {"$ne": 1}}));
+        assert!(m(doc! {"n": 1}, doc! {"n": {"$not": {"$gt": 3}}}));
+    }
+
+    #[test]
+    fn unknown_operators_are_refused_by_name() {
+        let e = matches(&doc! {}, &doc! {"$where": "1"}).unwrap_err();
+        assert_eq!(
+            e,
+            MongoError::Unsupported {
+                operator: "$where".into()
+            }
+        );
+        let e = matches(&doc! {}, &doc! {"a": {"$regex": "x"}}).unwrap_err();
+        assert_eq!(
+            e,
+            MongoError::Unsupported {
+                operator: "$regex".into()
+            }
+        );
+    }
+}

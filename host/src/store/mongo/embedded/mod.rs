@@ -1,0 +1,488 @@
+//! [`EmbeddedDatabase`]: the default store when no MongoDB server is configured. Each
+//! collection is a file of canonical Extended JSON documents, one a line, under
+//! `<data_dir>/`[`EMBEDDED_DIR_NAME`]`/<database>/`, loaded into memory at open and
+//! replaced atomically after every write — so a resumed run sees the data of the last one.
+//!
+//! It implements a documented subset of MongoDB (docs/mongodb.md) with MongoDB's semantics
+//! and refuses everything else with [`MongoError::Unsupported`], never answering
+//! differently from a server.
+
+mod filter;
+mod group;
+mod query;
+mod update;
+mod value;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bson::{Bson, Document};
+
+use super::{Database, FindOptions, MongoError, Update, UpdateResult, ensure_id};
+
+/// Directory under `data_dir` holding the embedded store. Not named `*.db`: a fresh run
+/// deletes the workers' `*.db` files, and this must survive until the seeding replaces it.
+pub const EMBEDDED_DIR_NAME: &str = "embedded-mongo";
+/// File extension of a collection file.
+const COLLECTION_EXT: &str = "jsonl";
+
+/// The embedded document store.
+pub struct EmbeddedDatabase {
+    dir: PathBuf,
+    name: String,
+    collections: Mutex<BTreeMap<String, Vec<Document>>>,
+}
+
+impl EmbeddedDatabase {
+    /// Loads database `name` from `root` (missing: empty). Creates nothing until a write.
+    pub fn open(root: &Path, name: &str) -> Result<Self, MongoError> {
+        let dir = root.join(encode_name(name));
+        let mut collections = BTreeMap::new();
+        let io = |path: &Path, e: std::io::Error| MongoError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        match std::fs::read_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&dir, e)),
+            Ok(entries) => {
+                for entry in entries {
+                    let path = entry.map_err(|e| io(&dir, e))?.path();
+                    if path.extension().is_none_or(|x| x != COLLECTION_EXT) {
+                        continue;
+                    }
+                    let Some(coll) = path
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .and_then(decode_name)
+                    else {
+                        continue;
+                    };
+                    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+                    let mut docs = Vec::new();
+                    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+                        let corrupt = |m: String| MongoError::Io {
+                            path: path.clone(),
+                            message: format!(
+                                "line {}: {m}; delete the file or run with --reset",
+                                n + 1
+                            ),
+                        };
+                        let json: serde_json::Value =
+                            serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
+                        match Bson::try_from(json).map_err(|e| corrupt(e.to_string()))? {
+                            Bson::Document(d) => docs.push(d),
+                            _ => return Err(corrupt("not a document".into())),
+                        }
+                    }
+                    collections.insert(coll, docs);
+                }
+            }
+        }
+        Ok(Self {
+            dir,
+            name: name.to_string(),
+            collections: Mutex::new(collections),
+        })
+    }
+
+    /// Replaces the collection's file: write a temporary file, fsync, rename.
+    fn persist(&self, collection: &str, docs: &[Document]) -> Result<(), MongoError> {
+        let path = self
+            .dir
+            .join(format!("{}.{COLLECTION_EXT}", encode_name(collection)));
+        let io = |e: std::io::Error| MongoError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
+        {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            for d in docs {
+                let json = Bson::Document(d.clone()).into_canonical_extjson();
+                serde_json::to_writer(&mut w, &json).map_err(|e| io(e.into()))?;
+                w.write_all(b"\n").map_err(io)?;
+            }
+            w.flush().map_err(io)?;
+        }
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+
+    /// Runs `f` on the collection's documents (created when `create`), persisting when it
+    /// returns `true` in its first result.
+    fn write<T>(
+        &self,
+        collection: &str,
+        create: bool,
+        f: impl FnOnce(&mut Vec<Document>) -> (bool, Result<T, MongoError>),
+    ) -> Result<T, MongoError> {
+        let mut all = self
+            .collections
+            .lock()
+            .expect("no panics while holding the lock");
+        let existed = all.contains_key(collection);
+        let docs = all.entry(collection.to_string()).or_default();
+        let (changed, result) = f(docs);
+        if changed || (create && !existed) {
+            self.persist(collection, docs)?;
+        }
+        if !create && !existed && !changed {
+            all.remove(collection);
+        }
+        result
+    }
+
+    fn read(&self, collection: &str) -> Vec<Document> {
+        let all = self
+            .collections
+            .lock()
+            .expect("no panics while holding the lock");
+        all.get(collection).cloned().unwrap_or_default()
+    }
+}
+
+/// File-safe collection and database names: `[A-Za-z0-9_.-]` kept, other bytes `%XX`.
+fn encode_name(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !out.is_empty()) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_name(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(encoded.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A key equal for equal `_id`s (numbers compare by value, as in MongoDB).
+fn id_key(id: &Bson) -> String {
+    match id {
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => {
+            format!("n:{}", value::number(id).unwrap_or(f64::NAN))
+        }
+        other => other.clone().into_canonical_extjson().to_string(),
+    }
+}
+
+fn filtered(docs: &[Document], filter: &Document) -> Result<Vec<usize>, MongoError> {
+    let mut out = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        if filter::matches(d, filter)? {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+impl EmbeddedDatabase {
+    fn duplicate(&self, collection: &str, id: &Bson) -> MongoError {
+        MongoError::Server {
+            code: 11000,
+            message: format!(
+                "E11000 duplicate key error collection: {}.{collection} index: _id_ dup key: {{ _id: {id} }}",
+                self.name
+            ),
+        }
+    }
+
+    fn insert_checked(
+        &self,
+        docs: &mut Vec<Document>,
+        collection: &str,
+        new: Vec<Document>,
+    ) -> (bool, Result<Vec<Bson>, MongoError>) {
+        let mut ids: HashSet<String> = docs
+            .iter()
+            .filter_map(|d| d.get("_id"))
+            .map(id_key)
+            .collect();
+        let mut out = Vec::new();
+        for mut d in new {
+            let id = ensure_id(&mut d);
+            if !ids.insert(id_key(&id)) {
+                // Ordered insert: the documents before the duplicate stay inserted.
+                return (!out.is_empty(), Err(self.duplicate(collection, &id)));
+            }
+            docs.push(d);
+            out.push(id);
+        }
+        (!out.is_empty(), Ok(out))
+    }
+}
+
+#[async_trait::async_trait]
+impl Database for EmbeddedDatabase {
+    fn summary(&self) -> String {
+        format!("embedded store at {}", self.dir.display())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn find(
+        &self,
+        collection: &str,
+        filter: Document,
+        options: FindOptions,
+    ) -> Result<Vec<Document>, MongoError> {
+        let projection = options
+            .projection
+            .as_ref()
+            .map(query::Projection::parse)
+            .transpose()?;
+        let all = self.read(collection);
+        let mut docs: Vec<Document> = filtered(&all, &filter)?
+            .into_iter()
+            .map(|i| all[i].clone())
+            .collect();
+        if let Some(spec) = &options.sort {
+            query::sort(&mut docs, spec)?;
+        }
+        let skip = usize::try_from(options.skip.unwrap_or(0)).unwrap_or(usize::MAX);
+        let limit = options
+            .limit
+            .filter(|&l| l > 0)
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        Ok(docs
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|d| match &projection {
+                Some(p) => p.apply(d),
+                None => d,
+            })
+            .collect())
+    }
+
+    async fn insert_many(
+        &self,
+        collection: &str,
+        documents: Vec<Document>,
+    ) -> Result<Vec<Bson>, MongoError> {
+        if documents.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(collection, true, |docs| {
+            self.insert_checked(docs, collection, documents)
+        })
+    }
+
+    async fn update(
+        &self,
+        collection: &str,
+        filter: Document,
+        update: Update,
+        many: bool,
+        upsert: bool,
+    ) -> Result<UpdateResult, MongoError> {
+        let Update::Operators(update) = update else {
+            return Err(MongoError::Unsupported {
+                operator: "update pipeline".into(),
+            });
+        };
+        update::check(&update)?;
+        self.write(collection, upsert, |docs| {
+            let run = || -> Result<(UpdateResult, Vec<Document>), MongoError> {
+                let mut hits = filtered(docs, &filter)?;
+                if !many {
+                    hits.truncate(1);
+                }
+                let mut result = UpdateResult {
+                    matched: hits.len() as u64,
+                    ..Default::default()
+                };
+                let mut changed = docs.clone();
+                for i in hits {
+                    let before = changed[i].clone();
+                    update::apply(&mut changed[i], &update, false)?;
+                    if changed[i] != before {
+                        result.modified += 1;
+                    }
+                }
+                if result.matched == 0 && upsert {
+                    let mut new = update::upsert_seed(&filter)?;
+                    update::apply(&mut new, &update, true)?;
+                    let id = ensure_id(&mut new);
+                    if changed
+                        .iter()
+                        .any(|d| d.get("_id").map(id_key) == Some(id_key(&id)))
+                    {
+                        return Err(self.duplicate(collection, &id));
+                    }
+                    changed.push(new);
+                    result.upserted_id = Some(id);
+                }
+                Ok((result, changed))
+            };
+            match run() {
+                Ok((result, changed)) => {
+                    let any = result.modified > 0 || result.upserted_id.is_some();
+                    *docs = changed;
+                    (any, Ok(result))
+                }
+                Err(e) => (false, Err(e)),
+            }
+        })
+    }
+
+    async fn replace_one(
+        &self,
+        collection: &str,
+        filter: Document,
+        replacement: Document,
+        upsert: bool,
+    ) -> Result<UpdateResult, MongoError> {
+        if let Some(op) = replacement.keys().find(|k| k.starts_with('$')) {
+            return Err(MongoError::Server {
+                code: 2,
+                message: format!(
+                    "a replacement document must not contain operators (`{op}`); use update-one"
+                ),
+            });
+        }
+        self.write(collection, upsert, |docs| {
+            let hit = match filtered(docs, &filter) {
+                Ok(h) => h.first().copied(),
+                Err(e) => return (false, Err(e)),
+            };
+            match hit {
+                Some(i) => {
+                    let id = docs[i].get("_id").cloned();
+                    if let (Some(old), Some(new)) = (&id, replacement.get("_id"))
+                        && id_key(old) != id_key(new)
+                    {
+                        return (
+                            false,
+                            Err(MongoError::Server {
+                                code: 66,
+                                message: "the _id field cannot be changed by a replacement".into(),
+                            }),
+                        );
+                    }
+                    let mut new = replacement;
+                    if let Some(id) = id {
+                        new.remove("_id");
+                        let mut with_id = bson::doc! {"_id": id};
+                        with_id.extend(new);
+                        new = with_id;
+                    }
+                    let modified = docs[i] != new;
+                    docs[i] = new;
+                    (
+                        modified,
+                        Ok(UpdateResult {
+                            matched: 1,
+                            modified: u64::from(modified),
+                            upserted_id: None,
+                        }),
+                    )
+                }
+                None if upsert => {
+                    let mut new = replacement;
+                    if !new.contains_key("_id")
+                        && let Ok(seed) = update::upsert_seed(&filter)
+                        && let Some(id) = seed.get("_id")
+                    {
+                        let mut with_id = bson::doc! {"_id": id.clone()};
+                        with_id.extend(new);
+                        new = with_id;
+                    }
+                    let id = ensure_id(&mut new);
+                    docs.push(new);
+                    (
+                        true,
+                        Ok(UpdateResult {
+                            matched: 0,
+                            modified: 0,
+                            upserted_id: Some(id),
+                        }),
+                    )
+                }
+                None => (false, Ok(UpdateResult::default())),
+            }
+        })
+    }
+
+    async fn delete(
+        &self,
+        collection: &str,
+        filter: Document,
+        many: bool,
+    ) -> Result<u64, MongoError> {
+        self.write(collection, false, |docs| {
+            let mut hits = match filtered(docs, &filter) {
+                Ok(h) => h,
+                Err(e) => return (false, Err(e)),
+            };
+            if !many {
+                hits.truncate(1);
+            }
+            for i in hits.iter().rev() {
+                docs.remove(*i);
+            }
+            (!hits.is_empty(), Ok(hits.len() as u64))
+        })
+    }
+
+    async fn count(&self, collection: &str, filter: Document) -> Result<u64, MongoError> {
+        let all = self
+            .collections
+            .lock()
+            .expect("no panics while holding the lock");
+        let Some(docs) = all.get(collection) else {
+            return Ok(0);
+        };
+        Ok(filtered(docs, &filter)?.len() as u64)
+    }
+
+    async fn aggregate(
+        &self,
+        collection: &str,
+        pipeline: Vec<Document>,
+    ) -> Result<Vec<Document>, MongoError> {
+        query::aggregate(self.read(collection), &pipeline)
+    }
+
+    async fn collection_names(&self) -> Result<Vec<String>, MongoError> {
+        let all = self
+            .collections
+            .lock()
+            .expect("no panics while holding the lock");
+        Ok(all.keys().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_file_names() {
+        for name in ["todos", "a/b", ".x", "ünï code", "a.b"] {
+            assert_eq!(decode_name(&encode_name(name)).as_deref(), Some(name));
+        }
+        assert!(!encode_name("../x").contains('/'));
+    }
+}

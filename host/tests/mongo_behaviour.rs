@@ -1,0 +1,172 @@
+//! One behaviour suite for both MongoDB backends: the embedded store, and a real
+//! MongoDB-wire server (SecantusDB, started here). Each case runs on a database of its own.
+
+#[path = "mongo/cases.rs"]
+mod cases;
+#[path = "mongo/server.rs"]
+mod server;
+
+use std::sync::Arc;
+
+use prometheus_wasm::store::mongo::{self, Backend, Database};
+
+/// Runs every case against `open(case_index)`.
+async fn run_suite<F, Fut>(open: F)
+where
+    F: Fn(usize, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Database>>,
+{
+    for (i, (name, case)) in cases::CASES.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(i, dir.path().to_path_buf()).await;
+        eprintln!("case {name} on {}", db.summary());
+        case(db, dir.path().to_path_buf()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behaviour_suite_passes_on_the_embedded_store() {
+    run_suite(|i, dir| async move {
+        let backend = Backend::select(None, None, None, &dir);
+        mongo::open(&backend, &format!("case{i}")).await.unwrap()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behaviour_suite_passes_on_a_mongodb_server() {
+    let server = server::Secantus::start();
+    let uri = server.uri.clone();
+    run_suite(|i, _dir| {
+        let uri = uri.clone();
+        async move {
+            let backend = Backend::select(Some(&uri), None, None, std::path::Path::new("."));
+            mongo::open(&backend, &format!("case{i}")).await.unwrap()
+        }
+    })
+    .await;
+    drop(server);
+}
+
+#[tokio::test]
+async fn unreachable_server_fails_naming_the_masked_uri() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("mongodb://alice:hunter22@127.0.0.1:{port}/?directConnection=true");
+    let backend = Backend::select(None, Some(&uri), None, std::path::Path::new("."));
+    let err = match mongo::open(&backend, "db").await {
+        Ok(_) => panic!("connected to a closed port"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&format!("mongodb://alice:***@127.0.0.1:{port}/")),
+        "{err}"
+    );
+    assert!(!err.contains("hunter22"), "{err}");
+}
+
+#[test]
+fn flag_beats_env_beats_config_beats_embedded() {
+    let dir = std::path::Path::new("/d");
+    let remote = |b: Backend| match b {
+        Backend::Remote { source, .. } => source,
+        Backend::Embedded { .. } => "embedded",
+    };
+    assert_eq!(
+        remote(Backend::select(
+            Some("mongodb://f"),
+            Some("mongodb://e"),
+            Some("mongodb://c"),
+            dir
+        )),
+        "--mongo-uri"
+    );
+    assert_eq!(
+        remote(Backend::select(
+            None,
+            Some("mongodb://e"),
+            Some("mongodb://c"),
+            dir
+        )),
+        "MONGO_URI"
+    );
+    assert_eq!(
+        remote(Backend::select(None, Some(""), Some("mongodb://c"), dir)),
+        "mongodb.uri"
+    );
+    assert_eq!(
+        Backend::select(None, None, None, dir),
+        Backend::Embedded {
+            dir: dir.join(mongo::EMBEDDED_DIR_NAME)
+        }
+    );
+}
+
+#[test]
+fn malformed_data_file_is_reported_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [("todos.json", "[\n  {\"a\": 1},\n  {\"b\": }\n]")];
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/todos.json"), files[0].1).unwrap();
+    std::fs::write(
+        dir.path().join("workers.json"),
+        r#"{"w": {"command": ["sh"]}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!(
+            "mongodb:\n{}",
+            "  collections:\n    todos:\n      data_file: todos.json\n"
+        ),
+    )
+    .unwrap();
+    let config =
+        prometheus_wasm::config::load(&dir.path().join("config.yaml"), &Default::default())
+            .unwrap();
+    let err = prometheus_wasm::store::mongo::seed::SeedPlan::load(&config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("data/todos.json:3:9: invalid JSON: expected value"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("data/todos.json"), r#"[{"a": 1}, "text"]"#).unwrap();
+    let err = prometheus_wasm::store::mongo::seed::SeedPlan::load(&config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("item 2 of the list is a string, not an object"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn embedded_store_keeps_its_data_across_opens_and_refuses_what_it_does_not_support() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::select(None, None, None, dir.path());
+    let db = mongo::open(&backend, "db").await.unwrap();
+    db.insert_many("todos", vec![bson::doc! {"n": 1i64, "f": 1.5}])
+        .await
+        .unwrap();
+    drop(db);
+    let db = mongo::open(&backend, "db").await.unwrap();
+    let docs = db
+        .find("todos", bson::doc! {}, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(docs[0].get("n"), Some(&bson::Bson::Int64(1)));
+    let err = db
+        .find("todos", bson::doc! {"$where": "true"}, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`$where` is not supported by the embedded store"
+    );
+    assert!(err.hint().unwrap().contains("set MONGO_URI"));
+}
