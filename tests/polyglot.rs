@@ -288,3 +288,36 @@ fn a_run_started_in_rust_is_resumed_in_python_and_finished_in_javascript() {
     );
     assert_eq!(state["rounds"]["2"]["audited"], json!(true));
 }
+
+#[test]
+fn one_plan_runs_steps_from_rust_python_and_javascript_packages() {
+    // A round whose steps come from three packages in three languages: each step runs in
+    // its own package, and they hand data to each other through the runner state.
+    let t = TestDir::example("hello", &component("hello_steps")).with_cache_dir(PYTHON.cache());
+    let plan = format!(
+        "packages:\n  rust: {{path: {}}}\n  py: {{path: {}}}\n  js: {{path: {}}}\n\
+         steps:\n  - use: rust/check-health\n  - use: py/submit-greeting\n  \
+         - use: js/audit-greeting\n  - use: rust/bonus-round\n  - use: py/summary\n",
+        component("hello_steps").display(),
+        polyglot_component("hello_python").display(),
+        polyglot_component("hello_js").display(),
+    );
+    t.write("plan.yaml", &plan);
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let expected: Vec<&str> = ROUND.iter().chain(ROUND.iter()).copied().collect();
+    assert_eq!(out.started_steps(), expected, "{out}");
+    assert!(
+        out.stdout.contains("PASSED: 9 passed, 1 skipped, 0 failed"),
+        "{out}"
+    );
+    let state = t.state();
+    assert_eq!(
+        state["global"]["greeting_ids"],
+        json!(["worker1-1", "worker1-2"])
+    );
+    assert_eq!(state["rounds"]["2"]["audited"], json!(true));
+    // Every package's post-load ran (each sets the same flag; the Python and JS helpers
+    // log their own line).
+    assert_eq!(state["global"]["post_load_ran"], json!(true));
+}
