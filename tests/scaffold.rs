@@ -85,14 +85,57 @@ fn new_refuses_a_folder_that_is_not_empty() {
     );
 }
 
-#[test]
-fn python_and_js_scaffolds_say_what_they_need() {
+/// Scaffolds `lang` into a temp folder, builds it with the repository's pinned tool
+/// (`env` names the build script's override variable), and runs it once.
+fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
     let root = tempfile::tempdir().expect("tempdir");
-    for lang in ["python", "js"] {
-        let out = runner(root.path(), &["new", "x", "--lang", lang]);
-        assert_eq!(out.code(), 2, "{out}");
-        assert!(out.stderr.contains("polyglot guest toolchain"), "{out}");
-        assert!(out.stderr.contains("docs/writing-steps.md"), "{out}");
-        assert!(!root.path().join("x").exists());
+    let out = runner(root.path(), &["new", "e2e", "--lang", lang]);
+    assert_eq!(out.code(), 0, "{out}");
+    let e2e = root.path().join("e2e");
+    for file in [
+        "README.md",
+        ".gitignore",
+        "config.yaml",
+        "workers.json",
+        "plan.yaml",
+        "build.sh",
+        "wit/step.wit",
+    ] {
+        assert!(e2e.join(file).is_file(), "{file} missing");
     }
+    let tool = repo_root().join(tool);
+    assert!(
+        tool.exists(),
+        "{} is missing: scripts/test.sh installs it",
+        tool.display()
+    );
+    let status = Command::new(e2e.join("build.sh"))
+        .env(env, &tool)
+        .status()
+        .expect("run build.sh");
+    assert!(status.success(), "the {lang} scaffold does not build");
+
+    let config = e2e.join("config.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace("base_port: 5700", &format!("base_port: {}", free_ports(1)));
+    std::fs::write(&config, text).expect("write config");
+
+    let out = runner(root.path(), &["run", "e2e/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("✓ worker-answers"), "{out}");
+    assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
+}
+
+#[test]
+fn a_python_scaffold_builds_and_its_first_run_passes() {
+    guest_scaffold_builds_and_runs("python", "COMPONENTIZE_PY", ".venv/bin/componentize-py");
+}
+
+#[test]
+fn a_js_scaffold_builds_and_its_first_run_passes() {
+    guest_scaffold_builds_and_runs(
+        "js",
+        "COMPONENTIZE_QJS",
+        "guest-js/node_modules/.bin/componentize-qjs",
+    );
 }

@@ -169,7 +169,7 @@ pub enum Lang {
     Rust,
     /// Python, with componentize-py.
     Python,
-    /// JavaScript, with componentize-js.
+    /// JavaScript, with componentize-qjs.
     Js,
 }
 

@@ -1,9 +1,8 @@
-//! `prometheus-wasm new [DIR] [--lang rust]`: a test folder that runs right away — config,
-//! a trivial worker (Python's static file server), a step package with one working step,
-//! a plan and a .gitignore. Templates live in `new_rust/`.
-//!
-//! Python and JavaScript scaffolds need the polyglot guest toolchain, which this build does
-//! not include; they are refused with a pointer to the docs.
+//! `prometheus-wasm new [DIR] [--lang rust|python|js]`: a test folder that runs right away —
+//! config, a trivial worker (Python's static file server), a step package with one working
+//! step, a plan and a .gitignore. Templates live in `new_common/`, `new_rust/`,
+//! `new_python/` and `new_js/`; the Python and JavaScript folders also get the helper
+//! module and the WIT contract this binary was built with, so they build on their own.
 
 use std::path::{Path, PathBuf};
 
@@ -12,35 +11,59 @@ use anyhow::anyhow;
 use crate::cli::args::{Lang, NewArgs};
 use crate::cli::{EXIT_PASSED, UserError};
 
-/// The guest SDK of the checkout this binary was built from: the scaffold depends on it
-/// by path, since it is not published on crates.io.
+/// The guest SDK of the checkout this binary was built from: the Rust scaffold depends on
+/// it by path, since it is not published on crates.io.
 const GUEST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk");
 
-/// The Rust scaffold: (path in the folder, template).
-const RUST_FILES: [(&str, &str); 7] = [
+/// The WIT contract, copied into Python and JavaScript scaffolds (their tools bind it).
+const WIT: &str = include_str!("../../../wit/step.wit");
+
+/// Files every scaffold has: (path in the folder, template).
+const COMMON_FILES: [(&str, &str); 2] = [
+    ("config.yaml", include_str!("new_common/config.yaml.txt")),
+    ("workers.json", include_str!("new_common/workers.json.txt")),
+];
+
+/// The Rust scaffold.
+const RUST_FILES: [(&str, &str); 5] = [
     ("README.md", include_str!("new_rust/README.md.txt")),
     (".gitignore", include_str!("new_rust/gitignore.txt")),
-    ("config.yaml", include_str!("new_rust/config.yaml.txt")),
-    ("workers.json", include_str!("new_rust/workers.json.txt")),
     ("plan.yaml", include_str!("new_rust/plan.yaml.txt")),
     ("steps/Cargo.toml", include_str!("new_rust/Cargo.toml.txt")),
     ("steps/src/lib.rs", include_str!("new_rust/lib.rs.txt")),
 ];
 
+/// Files of the Python and JavaScript scaffolds besides their own.
+const GUEST_FILES: [(&str, &str); 4] = [
+    ("README.md", include_str!("new_common/README_guest.md.txt")),
+    (".gitignore", include_str!("new_common/gitignore_guest.txt")),
+    ("plan.yaml", include_str!("new_common/plan_wasm.yaml.txt")),
+    ("wit/step.wit", WIT),
+];
+
+/// The Python scaffold (componentize-py).
+const PYTHON_FILES: [(&str, &str); 3] = [
+    ("steps/steps.py", include_str!("new_python/steps.py.txt")),
+    (
+        "steps/prometheus_step.py",
+        include_str!("../../../guest-python/prometheus_step.py"),
+    ),
+    ("build.sh", include_str!("new_python/build.sh.txt")),
+];
+
+/// The JavaScript scaffold (componentize-qjs).
+const JS_FILES: [(&str, &str); 4] = [
+    ("steps/steps.js", include_str!("new_js/steps.js.txt")),
+    (
+        "steps/prometheus-step.js",
+        include_str!("../../../guest-js/prometheus-step.js"),
+    ),
+    ("build.sh", include_str!("new_js/build.sh.txt")),
+    ("package.json", include_str!("new_js/package.json.txt")),
+];
+
 /// Creates the folder; returns the exit code.
 pub fn new(args: NewArgs) -> Result<u8, UserError> {
-    if args.lang != Lang::Rust {
-        let (lang, tool) = match args.lang {
-            Lang::Python => ("python", "componentize-py"),
-            _ => ("js", "componentize-js"),
-        };
-        return Err(UserError::usage(
-            anyhow!(
-                "`--lang {lang}` is not available in this build: {lang} step packages need the polyglot guest toolchain ({tool} and the helper modules)"
-            ),
-            Some("see docs/writing-steps.md, or scaffold with `--lang rust`".into()),
-        ));
-    }
     let dir = &args.dir;
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(UserError::usage(
@@ -54,31 +77,69 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
         .unwrap_or_else(|_| dir.clone())
         .file_name()
         .map_or_else(|| "tests".into(), |n| n.to_string_lossy().into_owned());
-    for (relative, template) in RUST_FILES {
-        let text = template
-            .replace("{{name}}", &name)
-            .replace("{{dir}}", &dir.display().to_string())
-            .replace("{{sdk}}", &sdk.display().to_string());
+    let (lang, tool, own): (&str, &str, Vec<(&str, &str)>) = match args.lang {
+        Lang::Rust => ("Rust", "cargo", RUST_FILES.to_vec()),
+        Lang::Python => (
+            "Python",
+            "componentize-py",
+            [&GUEST_FILES[..], &PYTHON_FILES[..]].concat(),
+        ),
+        Lang::Js => (
+            "JavaScript",
+            "componentize-qjs",
+            [&GUEST_FILES[..], &JS_FILES[..]].concat(),
+        ),
+    };
+    for (relative, template) in COMMON_FILES.iter().chain(own.iter()) {
+        // The WIT and the helper modules are copied as they are.
+        let text = if relative.starts_with("wit/") || relative.contains("prometheus") {
+            template.to_string()
+        } else {
+            template
+                .replace("{{name}}", &name)
+                .replace("{{dir}}", &dir.display().to_string())
+                .replace("{{sdk}}", &sdk.display().to_string())
+                .replace("{{lang}}", lang)
+                .replace("{{tool}}", tool)
+        };
         write(&dir.join(relative), &text)?;
     }
     println!(
-        "created {} (Rust step package, one worker, one step)",
+        "created {} ({lang} step package, one worker, one step)",
         dir.display()
     );
-    if !sdk.join("Cargo.toml").is_file() {
-        println!(
-            "warning: the guest SDK is not at {}; edit {} to point at your prometheus-wasm checkout",
-            sdk.display(),
-            dir.join("steps/Cargo.toml").display()
-        );
-    }
     println!("next:");
-    println!(
-        "  cargo build --manifest-path {} --target wasm32-wasip2 --release",
-        dir.join("steps/Cargo.toml").display()
-    );
+    match args.lang {
+        Lang::Rust => {
+            if !sdk.join("Cargo.toml").is_file() {
+                println!(
+                    "warning: the guest SDK is not at {}; edit {} to point at your prometheus-wasm checkout",
+                    sdk.display(),
+                    dir.join("steps/Cargo.toml").display()
+                );
+            }
+            println!(
+                "  cargo build --manifest-path {} --target wasm32-wasip2 --release",
+                dir.join("steps/Cargo.toml").display()
+            );
+        }
+        Lang::Python | Lang::Js => {
+            make_executable(&dir.join("build.sh"))?;
+            println!("  {}", dir.join("build.sh").display());
+        }
+    }
     println!("  prometheus-wasm run {}", dir.join("plan.yaml").display());
     Ok(EXIT_PASSED)
+}
+
+fn make_executable(path: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| {
+        UserError::usage(
+            anyhow!("cannot make {} executable: {e}", path.display()),
+            None,
+        )
+    })
 }
 
 /// The guest SDK's folder, made absolute when it exists.
