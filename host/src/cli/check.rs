@@ -37,18 +37,9 @@ fn config_path(args: &CheckArgs) -> PathBuf {
 pub fn check(args: CheckArgs) -> Result<u8, UserError> {
     let path = config_path(&args);
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load(&path, &process_env).map_err(|e| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    })?;
-    let keys = Keyring::load(&config).map_err(|e| {
-        let hint = Some(e.hint());
-        UserError::usage(anyhow!(e), hint)
-    })?;
-    let http = HttpCtx::from_config(&config, &Budgets::default()).map_err(|e| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    let config = config::load(&path, &process_env).map_err(UserError::usage_from)?;
+    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
+    let http = HttpCtx::from_config(&config, &Budgets::default()).map_err(UserError::usage_from)?;
     let plan = Plan::build(&config, &keys, http.policy())
         .map_err(|e| UserError::usage(anyhow!(e), None))?;
     let redactor = Redactor::new(

@@ -8,7 +8,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -29,10 +28,7 @@ struct Report {
 
 /// Prints what the package at `args.package` is and asks for.
 pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
-    let usage = |e: PluginError| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    };
+    let usage = UserError::usage_from::<PluginError>;
     let engine = Arc::new(StepEngine::new().map_err(usage)?);
     let bytes = std::fs::read(&args.package).map_err(|source| {
         usage(PluginError::Read {

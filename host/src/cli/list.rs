@@ -14,10 +14,7 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
     let cache = CodeCache::default_dir().map(CodeCache::new);
     let package = Package::load(engine, &args.steps, cache.as_ref())
         .await
-        .map_err(|e| {
-            let hint = e.hint();
-            UserError::usage(anyhow!(e), hint)
-        })?;
+        .map_err(UserError::usage_from)?;
     if args.json {
         let steps: Vec<serde_json::Value> = package
             .manifest()

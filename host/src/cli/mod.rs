@@ -59,6 +59,43 @@ impl UserError {
     }
 }
 
+/// A module error that can say what the user should do about it: every such error becomes
+/// a usage error (exit 2) with its hint through [`UserError::usage_from`].
+pub trait Hinted: std::error::Error + Send + Sync + 'static {
+    /// What to do, if the error knows.
+    fn user_hint(&self) -> Option<String>;
+}
+
+macro_rules! hinted {
+    ($($ty:ty => |$e:ident| $hint:expr;)*) => {
+        $(impl Hinted for $ty {
+            fn user_hint(&self) -> Option<String> {
+                let $e = self;
+                $hint
+            }
+        })*
+    };
+}
+
+hinted! {
+    crate::config::ConfigError => |e| e.hint();
+    crate::config::PlanError => |e| e.hint();
+    crate::plugin::PluginError => |e| e.hint();
+    crate::plugin::LockError => |e| e.hint();
+    crate::runner::RunError => |e| e.hint().map(str::to_string);
+    crate::store::StateError => |e| e.hint().map(str::to_string);
+    crate::koii::KeyError => |e| Some(e.hint());
+    crate::store::mongo::seed::SeedError => |e| e.hint();
+}
+
+impl UserError {
+    /// A usage error (exit 2) carrying the module error's own hint.
+    pub fn usage_from<E: Hinted>(error: E) -> Self {
+        let hint = error.user_hint();
+        Self::usage(error, hint)
+    }
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
 use crate::cli::UserError;
 use crate::cli::args::RunArgs;
 use crate::config::TestConfig;
@@ -22,11 +20,6 @@ pub(crate) struct TestDb {
     plan: SeedPlan,
 }
 
-fn seed_error(e: SeedError) -> UserError {
-    let hint = e.hint();
-    UserError::usage(anyhow!(e), hint)
-}
-
 /// Checks every data file, then opens the backend `--mongo-uri` > `MONGO_URI` >
 /// `mongodb.uri` > embedded names (announcing the embedded store). Writes nothing.
 pub(crate) async fn open(
@@ -34,7 +27,7 @@ pub(crate) async fn open(
     config: &TestConfig,
     report: &TerminalReport,
 ) -> Result<TestDb, UserError> {
-    let plan = SeedPlan::load(config).map_err(seed_error)?;
+    let plan = SeedPlan::load(config).map_err(UserError::usage_from)?;
     let backend = Backend::select(
         args.mongo_uri.as_deref(),
         config.env.get("MONGO_URI").map(String::as_str),
@@ -43,7 +36,7 @@ pub(crate) async fn open(
     );
     let db = mongo::open(&backend, &config.mongodb.database)
         .await
-        .map_err(|e| seed_error(e.into()))?;
+        .map_err(|e| UserError::usage_from(SeedError::from(e)))?;
     match &backend {
         Backend::Embedded { dir } => report.note(&format!(
             "using embedded store at {}; set MONGO_URI to use a MongoDB server",
@@ -60,14 +53,23 @@ pub(crate) async fn open(
 
 impl TestDb {
     async fn seed(&self, report: &TerminalReport) -> Result<(), UserError> {
-        for (collection, n) in self.plan.seed(&*self.db).await.map_err(seed_error)? {
+        for (collection, n) in self
+            .plan
+            .seed(&*self.db)
+            .await
+            .map_err(UserError::usage_from)?
+        {
             report.note(&format!("seeded `{collection}` with {n} document(s)"));
         }
         Ok(())
     }
 
     async fn options(&self, reset: bool, report: &TerminalReport) -> Result<RunOptions, UserError> {
-        let max_rounds = self.plan.rounds(&*self.db).await.map_err(seed_error)?;
+        let max_rounds = self
+            .plan
+            .rounds(&*self.db)
+            .await
+            .map_err(UserError::usage_from)?;
         if let Some(collection) = self.plan.rounds_from_collection() {
             report.note(&format!(
                 "{max_rounds} round(s): documents in `{collection}` + 1"
@@ -92,7 +94,7 @@ impl TestDb {
                 .plan
                 .unmet_requirement(&*self.db)
                 .await
-                .map_err(seed_error)?
+                .map_err(UserError::usage_from)?
         {
             report.note(&format!("starting fresh: {reason}"));
             existing = None;
@@ -101,10 +103,7 @@ impl TestDb {
         if seeded {
             self.seed(report).await?;
         }
-        let plan_error = |e: crate::runner::RunError| {
-            let hint = e.hint().map(str::to_string);
-            UserError::usage(anyhow!(e), hint)
-        };
+        let plan_error = UserError::usage_from::<crate::runner::RunError>;
         let options = self.options(reset, report).await?;
         let (state, resume) =
             runner::plan_start(existing, manifest, &options).map_err(plan_error)?;

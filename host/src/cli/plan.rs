@@ -27,16 +27,13 @@ pub fn is_plan_path(path: &Path) -> bool {
         .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
 }
 
-fn plan_error(e: PlanError) -> UserError {
-    let hint = e.hint();
-    UserError::usage(anyhow!(e), hint)
-}
-
 impl Source {
     /// Reads `path`: a plan when it ends in `.yaml`/`.yml`, else a step package.
     pub fn read(path: &Path) -> Result<Self, UserError> {
         if is_plan_path(path) {
-            load_plan(path).map(Source::Plan).map_err(plan_error)
+            load_plan(path)
+                .map(Source::Plan)
+                .map_err(UserError::usage_from)
         } else {
             Ok(Source::Package(path.to_path_buf()))
         }
@@ -107,10 +104,7 @@ pub async fn load(
         async move {
             let package = Package::load_pinned(engine, &path, cache, pin.as_deref())
                 .await
-                .map_err(|e| {
-                    let hint = e.hint();
-                    UserError::usage(anyhow!(e), hint)
-                })?;
+                .map_err(UserError::usage_from)?;
             note(&format!(
                 "{label}{} ({} steps, {} in {})",
                 package.path().display(),
@@ -141,7 +135,7 @@ pub async fn load(
                 let label = format!("package `{}`: ", p.name);
                 packages.push(load_one(p.path.clone(), p.sha256.clone(), label).await?);
             }
-            Plan::resolve(file, packages).map_err(plan_error)
+            Plan::resolve(file, packages).map_err(UserError::usage_from)
         }
     }
 }
@@ -156,10 +150,7 @@ pub fn check_lock(
     note: &dyn Fn(&str),
 ) -> Result<(), UserError> {
     let path = LockFile::path_for(&file.path);
-    let lock_error = |e: crate::plugin::LockError| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    };
+    let lock_error = UserError::usage_from::<crate::plugin::LockError>;
     let current = LockFile::of(plan);
     let Some(locked) = LockFile::read(&path).map_err(lock_error)? else {
         current.write(&path).map_err(lock_error)?;

@@ -48,16 +48,10 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .clone()
         .unwrap_or_else(|| source.default_config());
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load(&config_path, &process_env).map_err(|e| {
-        let hint = e.hint();
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    let config = config::load(&config_path, &process_env).map_err(UserError::usage_from)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
-    let keys = Keyring::load(&config).map_err(|e| {
-        let hint = Some(e.hint());
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
     let redactor = Redactor::new(
         config
             .secret_values()
@@ -83,10 +77,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let existing = if args.reset {
         None
     } else {
-        state_file.load().map_err(|e| {
-            let hint = e.hint().map(str::to_string);
-            UserError::usage(anyhow!(e), hint)
-        })?
+        state_file.load().map_err(UserError::usage_from)?
     };
     let (mut state, resume, options) = test_db
         .start(existing, package.manifest(), args.reset, &report)
@@ -201,10 +192,7 @@ async fn run_steps(
         observer,
     )
     .await
-    .map_err(|e| {
-        let hint = e.hint().map(str::to_string);
-        UserError::usage(anyhow!(e), hint)
-    })?;
+    .map_err(UserError::usage_from)?;
     report.summary(&summary);
     let code = if summary.is_passed() {
         EXIT_PASSED
@@ -250,10 +238,7 @@ async fn load_package(
         plan_source::check_lock(file, &package, args.update_lock, &note)?;
     }
     let mut run = RunCtx::from_config(config, budgets)
-        .map_err(|e| {
-            let hint = e.hint();
-            UserError::usage(anyhow!(e), hint)
-        })?
+        .map_err(UserError::usage_from)?
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
     Ok(package.with_run(run))
