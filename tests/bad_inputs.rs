@@ -237,3 +237,14 @@ fn secrets_from_dotenv_never_reach_the_output() {
     assert!(out.stdout.contains("[worker1] token=***"), "{out}");
     assert!(!out.all().contains("sup3r-s3cret-value"), "{out}");
 }
+
+#[test]
+fn a_negative_or_non_numeric_duration_flag_is_a_usage_error() {
+    let t = TestDir::hello();
+    for value in ["-1", "abc", "0"] {
+        let out = t.run_steps(&["--startup-timeout", value]);
+        assert_eq!(out.code(), 2, "{out}");
+        assert!(out.stderr.contains("--startup-timeout"), "{out}");
+        assert!(out.worker_pids().is_empty(), "{out}");
+    }
+}

@@ -66,7 +66,7 @@ pub struct RunArgs {
 
     /// How long a worker may take to accept connections, in seconds
     /// [default: `startup_timeout` of config.yaml, else 30].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub startup_timeout: Option<f64>,
 
     /// Wall-clock limit of one step, host calls included, in seconds
