@@ -242,7 +242,7 @@ fn secrets_from_dotenv_never_reach_the_output() {
 fn a_negative_or_non_numeric_duration_flag_is_a_usage_error() {
     let t = TestDir::hello();
     for value in ["-1", "abc", "0"] {
-        let out = t.run_steps(&["--startup-timeout", value]);
+        let out = t.run_steps(&[&format!("--startup-timeout={value}")]);
         assert_eq!(out.code(), 2, "{out}");
         assert!(out.stderr.contains("--startup-timeout"), "{out}");
         assert!(out.worker_pids().is_empty(), "{out}");
