@@ -98,6 +98,19 @@ impl UserError {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Run(_)) {
+        // Commands that only print behave like other Unix tools under `| head`: a closed
+        // pipe ends them quietly instead of panicking in println!. `run` keeps the Rust
+        // default (EPIPE as an error, which its report ignores) so that a closed stdout
+        // never stops it before the workers are stopped.
+        // SAFETY: called once at start-up, before any other thread exists.
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
