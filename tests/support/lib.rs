@@ -12,6 +12,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod secantus;
+
 /// How long one run may take before the test kills it and fails: generous, because a
 /// hung runner must fail the test rather than hang CI.
 pub const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -202,6 +204,26 @@ pub fn is_alive(pid: i32) -> bool {
     }
 }
 
+/// Copies the `.json` files of an example's `data/` folder (MongoDB seed files such as
+/// `todos.json`), if it has one; run leftovers (`test_state.json`, worker databases, the
+/// embedded store) are not copied.
+fn copy_seed_files(from: &Path, to: &Path) {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("read the example's data dir").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_file() && name.ends_with(".json") && name != "test_state.json" {
+            std::fs::create_dir_all(to).expect("create data dir");
+            std::fs::copy(&path, to.join(name)).expect("copy seed file");
+        }
+    }
+}
+
 /// A copy of an example's test folder in a temporary directory, with free ports.
 pub struct TestDir {
     root: tempfile::TempDir,
@@ -224,6 +246,7 @@ impl TestDir {
         for file in ["config.yaml", "workers.json"] {
             std::fs::copy(source.join(file), tests.join(file)).expect("copy example file");
         }
+        copy_seed_files(&source.join("data"), &tests.join("data"));
         let dir = Self {
             steps: tests.join("steps.wasm"),
             root,
