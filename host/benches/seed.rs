@@ -11,9 +11,6 @@
 //! empties it first, as a fresh run does). Parsing the file (`SeedPlan::load` here,
 //! `json_util.loads` in Python) is reported apart: a run does it once, before connecting.
 
-#[path = "../tests/mongo/server.rs"]
-mod server;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -152,7 +149,7 @@ async fn main() {
         },
     )
     .await;
-    let server = server::Secantus::start();
+    let server = system_tests::secantus::Secantus::start();
     let remote = time_seed(
         &plan,
         &Backend::Remote {

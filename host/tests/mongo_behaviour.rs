@@ -3,8 +3,6 @@
 
 #[path = "mongo/cases.rs"]
 mod cases;
-#[path = "mongo/server.rs"]
-mod server;
 
 use std::sync::Arc;
 
@@ -35,7 +33,7 @@ async fn behaviour_suite_passes_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behaviour_suite_passes_on_a_mongodb_server() {
-    let server = server::Secantus::start();
+    let server = system_tests::secantus::Secantus::start();
     let uri = server.uri.clone();
     run_suite(|i, _dir| {
         let uri = uri.clone();

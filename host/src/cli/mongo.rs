@@ -64,18 +64,23 @@ impl TestDb {
         Ok(())
     }
 
-    async fn options(&self, reset: bool, report: &TerminalReport) -> Result<RunOptions, UserError> {
+    async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
         let max_rounds = self
             .plan
             .rounds(&*self.db)
             .await
             .map_err(UserError::usage_from)?;
+        Ok(RunOptions { max_rounds, reset })
+    }
+
+    /// Says where the number of rounds came from, once the start point is decided.
+    fn announce_rounds(&self, options: &RunOptions, report: &TerminalReport) {
         if let Some(collection) = self.plan.rounds_from_collection() {
             report.note(&format!(
-                "{max_rounds} round(s): documents in `{collection}` + 1"
+                "{} round(s): documents in `{collection}` + 1",
+                options.max_rounds
             ));
         }
-        Ok(RunOptions { max_rounds, reset })
     }
 
     /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
@@ -104,17 +109,21 @@ impl TestDb {
             self.seed(report).await?;
         }
         let plan_error = UserError::usage_from::<crate::runner::RunError>;
-        let options = self.options(reset, report).await?;
+        let options = self.options(reset).await?;
         let (state, resume) =
             runner::plan_start(existing, manifest, &options).map_err(plan_error)?;
         let reason = match resume {
             ResumePoint::Fresh { reason } if !seeded => reason,
-            resume => return Ok((state, resume, options)),
+            resume => {
+                self.announce_rounds(&options, report);
+                return Ok((state, resume, options));
+            }
         };
         // The saved run was complete: start over from freshly seeded data, keeping the
         // reason for the report.
         self.seed(report).await?;
-        let options = self.options(reset, report).await?;
+        let options = self.options(reset).await?;
+        self.announce_rounds(&options, report);
         let (state, _) = runner::plan_start(None, manifest, &options).map_err(plan_error)?;
         Ok((state, ResumePoint::Fresh { reason }, options))
     }

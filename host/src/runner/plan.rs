@@ -56,7 +56,7 @@ pub fn plan_start(
     };
     match position(&state, manifest, options.max_rounds)? {
         Position::Completed => fresh(format!(
-            "the previous run completed all {}; starting a fresh run",
+            "the previous run completed all {}",
             plural_rounds(options.max_rounds)
         )),
         Position::At { round, index } => {

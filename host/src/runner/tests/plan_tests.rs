@@ -104,7 +104,7 @@ fn completed_run_starts_fresh_with_the_reason() {
     assert_eq!(
         resume,
         ResumePoint::Fresh {
-            reason: "the previous run completed all 1 round; starting a fresh run".into()
+            reason: "the previous run completed all 1 round".into()
         }
     );
 }

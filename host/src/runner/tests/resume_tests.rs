@@ -108,7 +108,7 @@ async fn completed_state_without_reset_starts_a_fresh_run() {
     assert_eq!(
         out.resume,
         ResumePoint::Fresh {
-            reason: "the previous run completed all 2 rounds; starting a fresh run".into()
+            reason: "the previous run completed all 2 rounds".into()
         }
     );
     assert_eq!(out.summary.passed, 6);
