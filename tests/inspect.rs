@@ -89,3 +89,15 @@ fn a_refused_package_is_still_described_with_the_reason() {
         "{out}"
     );
 }
+
+#[test]
+fn every_example_package_is_accepted_with_all_its_imports_granted() {
+    // Each example uses a different part of the contract (mongo, signing, http): none of
+    // its imports may be reported as not provided.
+    let t = TestDir::hello();
+    for name in ["hello_steps", "todos_steps", "audit_steps"] {
+        let out = t.run(&["inspect", component(name).to_str().expect("utf-8 path")]);
+        assert_eq!(out.code(), 0, "{name}: {out}");
+        assert!(!out.stdout.contains("not provided"), "{name}: {out}");
+    }
+}

@@ -90,9 +90,12 @@ pub fn grant(name: &str) -> Grant {
                 "HTTP to the test's workers, middle_server_url and allowed_hosts only"
             }
             "prometheus:step/config" => "config.yaml's values (read only)",
+            "prometheus:step/mongo" => {
+                "the test's MongoDB database only (mongodb.database), no other database"
+            }
             "prometheus:step/state" => "the run state (test_state.json)",
             "prometheus:step/worker" => {
-                "worker names, URLs and the variables the test sets for them"
+                "worker names, URLs, the variables the test sets for them, public keys and signing by the host"
             }
             "prometheus:step/log" | "prometheus:step/types" => "the step log",
             "wasi:cli/environment" => "nothing: no variables, no arguments",

@@ -24,6 +24,11 @@ use crate::store::state::RunState;
 /// The WIT package and version this runner implements.
 pub const WIT_PACKAGE: &str = "prometheus:step@0.1.0";
 
+/// The interfaces of [`WIT_PACKAGE`] the linker provides: every interface of
+/// `wit/step.wit` (a unit test keeps the two in step).
+pub const PROVIDED_INTERFACES: [&str; 7] =
+    ["types", "config", "state", "worker", "http", "mongo", "log"];
+
 /// How a package was loaded, for progress lines and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSource {
@@ -460,8 +465,7 @@ pub(crate) fn is_provided(name: &str) -> bool {
         return false;
     };
     if let Some(iface) = iface.strip_prefix("prometheus:step/") {
-        return version == "0.1.0"
-            && ["types", "config", "state", "worker", "http", "log"].contains(&iface);
+        return version == "0.1.0" && PROVIDED_INTERFACES.contains(&iface);
     }
     iface.starts_with("wasi:") && version.starts_with("0.2.") && !iface.starts_with("wasi:http/")
 }
@@ -488,7 +492,25 @@ mod tests {
     }
 
     #[test]
+    fn every_interface_of_the_wit_is_provided() {
+        let wit = include_str!("../../../wit/step.wit");
+        let declared: Vec<&str> = wit
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("interface "))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        assert!(declared.len() >= 7, "{declared:?}");
+        for iface in declared {
+            assert!(
+                is_provided(&format!("prometheus:step/{iface}@0.1.0")),
+                "interface `{iface}` of wit/step.wit is missing from PROVIDED_INTERFACES"
+            );
+        }
+    }
+
+    #[test]
     fn provided_imports() {
+        assert!(is_provided("prometheus:step/mongo@0.1.0"));
         assert!(is_provided("prometheus:step/http@0.1.0"));
         assert!(!is_provided("prometheus:step/http@0.2.0"));
         assert!(is_provided("wasi:cli/environment@0.2.6"));
