@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 
 use crate::plugin::engine::StepEngine;
 use crate::plugin::error::PluginError;
-use crate::plugin::package::{check_component_header, is_provided};
+use crate::plugin::link::{check_component_header, is_provided};
 
 /// The imports and exports of a component, by name (`wasi:cli/environment@0.2.6`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

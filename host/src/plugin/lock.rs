@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::package::WIT_PACKAGE;
+use crate::plugin::link::WIT_PACKAGE;
 use crate::plugin::plan::Plan;
 
 /// Version of the lock file format, written in the file and checked on read.
