@@ -3,10 +3,9 @@
 //! no secret in the output; `sign` and `verify` reproduce the reference's vectors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use system_tests::{RunOutput, repo_root, runner_bin, wait_output};
+use system_tests::{RunOutput, repo_root, run_in};
 
 fn vectors() -> Value {
     let text =
@@ -64,19 +63,6 @@ fn project(name: &str) -> (tempfile::TempDir, PathBuf) {
     (root, path)
 }
 
-fn runner(dir: &Path, args: &[&str]) -> RunOutput {
-    let child = Command::new(runner_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the runner");
-    wait_output(child)
-}
-
 fn assert_no_secrets(out: &RunOutput, dir: &Path) {
     let all = out.all();
     for secret in [
@@ -100,7 +86,7 @@ fn assert_no_secrets(out: &RunOutput, dir: &Path) {
 #[test]
 fn docs_summarizer_passes_check_with_its_plan_and_no_secrets() {
     let (_root, dir) = project("Prometheus-Swarm__docs-summarizer");
-    let out = runner(&dir, &["check", "tests"]);
+    let out = run_in(&dir, &["check", "tests"]);
     assert_eq!(out.code(), 0, "{out}");
     let public = vectors()["public_keys"].clone();
     let expected = [
@@ -129,7 +115,7 @@ fn docs_summarizer_passes_check_with_its_plan_and_no_secrets() {
 #[test]
 fn builder_247_old_format_passes_check_with_explicit_ports() {
     let (_root, dir) = project("koii-network__builder-247");
-    let out = runner(&dir, &["check"]);
+    let out = run_in(&dir, &["check"]);
     assert_eq!(out.code(), 0, "{out}");
     for line in [
         "(task_id summarizer)",
@@ -153,7 +139,7 @@ fn builder_247_old_format_passes_check_with_explicit_ports() {
 fn check_names_worker_variable_and_path_of_a_missing_keypair() {
     let (_root, dir) = project("Prometheus-Swarm__docs-summarizer");
     std::fs::remove_file(dir.join("keys/2.json")).expect("remove");
-    let out = runner(&dir, &["check", "tests"]);
+    let out = run_in(&dir, &["check", "tests"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
         out.stderr.contains("worker `worker2`: keypair `staking`"),
@@ -182,7 +168,7 @@ fn sign_and_verify_reproduce_the_reference_vectors() {
         let file = dir.path().join(format!("k{k}.json"));
         std::fs::write(&file, vectors["keypairs"][k].to_string()).expect("key");
         let payload = v["payload"].as_str().expect("payload");
-        let out = runner(
+        let out = run_in(
             dir.path(),
             &["sign", "--keypair", file.to_str().expect("utf-8"), payload],
         );
@@ -193,7 +179,7 @@ fn sign_and_verify_reproduce_the_reference_vectors() {
             "#{i}"
         );
         let public = vectors["public_keys"][k].as_str().expect("public");
-        let out = runner(dir.path(), &["verify", out.stdout.trim(), public]);
+        let out = run_in(dir.path(), &["verify", out.stdout.trim(), public]);
         assert_eq!(out.code(), 0, "#{i}: {out}");
         assert_eq!(
             out.stdout.trim_end_matches('\n'),
@@ -204,7 +190,7 @@ fn sign_and_verify_reproduce_the_reference_vectors() {
     let other = vectors["public_keys"][(v["keypair"].as_u64().expect("k") as usize + 1) % 4]
         .as_str()
         .expect("public");
-    let out = runner(
+    let out = run_in(
         dir.path(),
         &["verify", v["signature"].as_str().expect("sig"), other],
     );

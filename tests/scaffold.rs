@@ -1,28 +1,13 @@
 //! `prometheus-wasm new`: the scaffolded folder builds and its first run passes.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use system_tests::{free_ports, repo_root, runner_bin, wait_output};
-
-fn runner(dir: &Path, args: &[&str]) -> system_tests::RunOutput {
-    let child = Command::new(runner_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("PROMETHEUS_WASM_CACHE_DIR", dir.join("cache"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the runner");
-    wait_output(child)
-}
+use system_tests::{free_ports, repo_root, run_in};
 
 #[test]
 fn a_rust_scaffold_builds_and_its_first_run_passes() {
     let root = tempfile::tempdir().expect("tempdir");
-    let out = runner(root.path(), &["new", "e2e"]);
+    let out = run_in(root.path(), &["new", "e2e"]);
     assert_eq!(out.code(), 0, "{out}");
     let e2e = root.path().join("e2e");
     for file in [
@@ -66,7 +51,7 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
     let text = text.replace("base_port: 5700", &format!("base_port: {}", free_ports(1)));
     std::fs::write(&config, text).expect("write config");
 
-    let out = runner(root.path(), &["run", "e2e/plan.yaml"]);
+    let out = run_in(root.path(), &["run", "e2e/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("✓ worker-answers"), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
@@ -77,7 +62,7 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
 fn new_refuses_a_folder_that_is_not_empty() {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::write(root.path().join("keep.txt"), "mine").expect("write");
-    let out = runner(root.path(), &["new", "."]);
+    let out = run_in(root.path(), &["new", "."]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
         out.stderr.contains("already exists and is not empty"),
@@ -89,7 +74,7 @@ fn new_refuses_a_folder_that_is_not_empty() {
 /// (`env` names the build script's override variable), and runs it once.
 fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
     let root = tempfile::tempdir().expect("tempdir");
-    let out = runner(root.path(), &["new", "e2e", "--lang", lang]);
+    let out = run_in(root.path(), &["new", "e2e", "--lang", lang]);
     assert_eq!(out.code(), 0, "{out}");
     let e2e = root.path().join("e2e");
     for file in [
@@ -120,7 +105,7 @@ fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
     let text = text.replace("base_port: 5700", &format!("base_port: {}", free_ports(1)));
     std::fs::write(&config, text).expect("write config");
 
-    let out = runner(root.path(), &["run", "e2e/plan.yaml"]);
+    let out = run_in(root.path(), &["run", "e2e/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("✓ worker-answers"), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");

@@ -194,6 +194,23 @@ pub fn wait_output(mut child: Child) -> RunOutput {
     }
 }
 
+/// Runs `prometheus-wasm <args>` in `dir` to completion, with a compiled-code cache
+/// private to `dir` and no colors — for tests that lay out their own folder instead of
+/// copying an example ([`TestDir`]).
+pub fn run_in(dir: &Path, args: &[&str]) -> RunOutput {
+    let child = Command::new(runner_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("PROMETHEUS_WASM_CACHE_DIR", dir.join("cache"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the runner");
+    wait_output(child)
+}
+
 /// Whether a process with this PID exists (zombies count as gone).
 pub fn is_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
