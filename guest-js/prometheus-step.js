@@ -31,6 +31,7 @@
 import * as config from 'prometheus:step/config@0.1.0';
 import * as http from 'prometheus:step/http@0.1.0';
 import * as log from 'prometheus:step/log@0.1.0';
+import * as mongo from 'prometheus:step/mongo@0.1.0';
 import * as state from 'prometheus:step/state@0.1.0';
 import * as worker from 'prometheus:step/worker@0.1.0';
 
@@ -263,6 +264,92 @@ export const get = (url, options) => request('GET', url, options);
 
 /** `POST url` with a JSON body. */
 export const post = (url, json, options = {}) => request('POST', url, { ...options, json });
+
+// mongo ------------------------------------------------------------------------------------
+
+/** A database call failed; `code` is the server's error code when it gave one. */
+export class MongoError extends Error {
+  constructor(message, code) {
+    super(code === undefined ? message : `${message} (code ${code})`);
+    this.code = code;
+  }
+}
+
+function mongoCall(what, call) {
+  try {
+    return call();
+  } catch (e) {
+    const p = e && e.payload !== undefined ? e.payload : e;
+    if (p && typeof p === 'object' && 'message' in p) throw new MongoError(`${what}: ${p.message}`, p.code);
+    throw new MongoError(`${what}: ${payloadText(e)}`);
+  }
+}
+
+const dump = (value) => JSON.stringify(value === undefined || value === null ? {} : value);
+const parseAll = (docs) => docs.map((d) => JSON.parse(d));
+
+/** A collection of the test's database (config.yaml's `mongodb.database`). Documents and
+ * filters are plain objects; MongoDB types use Extended JSON (`{ $oid }`, `{ $date }`). */
+export class Collection {
+  constructor(name) {
+    this.name = name;
+  }
+
+  /** The matching documents; `options` may hold sort, limit, skip, projection. */
+  find(filter, { sort, limit, skip, projection } = {}) {
+    const opts = {
+      sort: sort === undefined ? undefined : JSON.stringify(sort),
+      limit,
+      skip,
+      projection: projection === undefined ? undefined : JSON.stringify(projection),
+    };
+    return parseAll(mongoCall(`find in ${this.name}`, () => mongo.find(this.name, dump(filter), opts)));
+  }
+
+  /** The first matching document, or undefined. */
+  findOne(filter, { sort, projection } = {}) {
+    const found = this.find(filter, { sort, projection, limit: 1 });
+    return found[0];
+  }
+
+  /** Inserts a document; returns its `_id`. */
+  insertOne(document) {
+    return JSON.parse(mongoCall(`insertOne in ${this.name}`, () => mongo.insertOne(this.name, dump(document))));
+  }
+
+  /** Inserts documents; returns their `_id`s. */
+  insertMany(documents) {
+    return parseAll(mongoCall(`insertMany in ${this.name}`, () => mongo.insertMany(this.name, JSON.stringify(documents))));
+  }
+
+  /** Updates the first match; returns `{ matched, modified, upsertedId }`. */
+  updateOne(filter, update, { upsert = false } = {}) {
+    return mongoCall(`updateOne in ${this.name}`, () => mongo.updateOne(this.name, dump(filter), dump(update), upsert));
+  }
+
+  /** Updates every match; returns `{ matched, modified, upsertedId }`. */
+  updateMany(filter, update, { upsert = false } = {}) {
+    return mongoCall(`updateMany in ${this.name}`, () => mongo.updateMany(this.name, dump(filter), dump(update), upsert));
+  }
+
+  /** Deletes every match; returns how many. */
+  deleteMany(filter) {
+    return Number(mongoCall(`deleteMany in ${this.name}`, () => mongo.deleteMany(this.name, dump(filter))));
+  }
+
+  /** How many documents match. */
+  countDocuments(filter) {
+    return Number(mongoCall(`countDocuments in ${this.name}`, () => mongo.countDocuments(this.name, dump(filter))));
+  }
+
+  /** Runs an aggregation pipeline in this collection. */
+  aggregate(pipeline) {
+    return parseAll(mongoCall(`aggregate in ${this.name}`, () => mongo.aggregate(this.name, JSON.stringify(pipeline))));
+  }
+}
+
+/** A collection of the test's database, like pymongo's `db[name]`. */
+export const collection = (name) => new Collection(name);
 
 // steps and the exports --------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from componentize_py_types import Err
 from wit_world.imports import config as _config
 from wit_world.imports import http as _http
 from wit_world.imports import log as _log
+from wit_world.imports import mongo as _mongo
 from wit_world.imports import state as _state
 from wit_world.imports import types as _types
 from wit_world.imports import worker as _worker
@@ -262,6 +263,98 @@ def get(url: str, **kwargs: Any) -> Response:
 def post(url: str, json: Any = None, **kwargs: Any) -> Response:
     """`POST url` with a JSON body."""
     return request("POST", url, json=json, **kwargs)
+
+
+# mongo ------------------------------------------------------------------------------------
+
+
+class MongoError(Exception):
+    """A database call failed; `code` is the server's error code when it gave one
+    (11000 for a duplicate key)."""
+
+    def __init__(self, code: Optional[int], message: str):
+        super().__init__(message if code is None else f"{message} (code {code})")
+        self.code = code
+
+
+def _dump(value: Any) -> str:
+    return _json.dumps(value if value is not None else {})
+
+
+def _mongo_call(what: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Err as e:
+        raise MongoError(e.value.code, f"{what}: {e.value.message}") from None
+
+
+class Collection:
+    """A collection of the test's database (config.yaml's `mongodb.database`).
+
+    Documents and filters are plain dicts; MongoDB types use Extended JSON
+    (`{"$oid": ...}`, `{"$date": ...}`).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _options(self, sort: Any, limit: Optional[int], skip: Optional[int], projection: Any) -> Any:
+        return _mongo.FindOptions(
+            None if sort is None else _json.dumps(sort),
+            limit,
+            skip,
+            None if projection is None else _json.dumps(projection),
+        )
+
+    def find(self, filter: Any = None, sort: Any = None, limit: Optional[int] = None,
+             skip: Optional[int] = None, projection: Any = None) -> List[Any]:
+        """The matching documents."""
+        opts = self._options(sort, limit, skip, projection)
+        docs = _mongo_call(f"find in {self.name}", lambda: _mongo.find(self.name, _dump(filter), opts))
+        return [_json.loads(d) for d in docs]
+
+    def find_one(self, filter: Any = None, sort: Any = None, projection: Any = None) -> Any:
+        """The first matching document, or None."""
+        opts = self._options(sort, None, None, projection)
+        doc = _mongo_call(f"find_one in {self.name}", lambda: _mongo.find_one(self.name, _dump(filter), opts))
+        return None if doc is None else _json.loads(doc)
+
+    def insert_one(self, document: Any) -> Any:
+        """Inserts a document; returns its `_id`."""
+        return _json.loads(_mongo_call(f"insert_one in {self.name}", lambda: _mongo.insert_one(self.name, _dump(document))))
+
+    def insert_many(self, documents: List[Any]) -> List[Any]:
+        """Inserts documents; returns their `_id`s."""
+        ids = _mongo_call(f"insert_many in {self.name}", lambda: _mongo.insert_many(self.name, _json.dumps(documents)))
+        return [_json.loads(i) for i in ids]
+
+    def update_one(self, filter: Any, update: Any, upsert: bool = False) -> Any:
+        """Updates the first match; returns (matched, modified, upserted_id)."""
+        r = _mongo_call(f"update_one in {self.name}", lambda: _mongo.update_one(self.name, _dump(filter), _dump(update), upsert))
+        return r.matched, r.modified, None if r.upserted_id is None else _json.loads(r.upserted_id)
+
+    def update_many(self, filter: Any, update: Any, upsert: bool = False) -> Any:
+        """Updates every match; returns (matched, modified, upserted_id)."""
+        r = _mongo_call(f"update_many in {self.name}", lambda: _mongo.update_many(self.name, _dump(filter), _dump(update), upsert))
+        return r.matched, r.modified, None if r.upserted_id is None else _json.loads(r.upserted_id)
+
+    def delete_many(self, filter: Any = None) -> int:
+        """Deletes every match; returns how many."""
+        return _mongo_call(f"delete_many in {self.name}", lambda: _mongo.delete_many(self.name, _dump(filter)))
+
+    def count_documents(self, filter: Any = None) -> int:
+        """How many documents match."""
+        return _mongo_call(f"count_documents in {self.name}", lambda: _mongo.count_documents(self.name, _dump(filter)))
+
+    def aggregate(self, pipeline: List[Any]) -> List[Any]:
+        """Runs an aggregation pipeline in this collection."""
+        docs = _mongo_call(f"aggregate in {self.name}", lambda: _mongo.aggregate(self.name, _json.dumps(pipeline)))
+        return [_json.loads(d) for d in docs]
+
+
+def collection(name: str) -> Collection:
+    """A collection of the test's database, like pymongo's `db[name]`."""
+    return Collection(name)
 
 
 # steps and the export shim ----------------------------------------------------------------

@@ -73,6 +73,18 @@ fn new_refuses_a_folder_that_is_not_empty() {
 /// Scaffolds `lang` into a temp folder, builds it with the repository's pinned tool
 /// (`env` names the build script's override variable), and runs it once.
 fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
+    guest_scaffold_with_steps(lang, env, tool, None, "worker-answers");
+}
+
+/// Like [`guest_scaffold_builds_and_runs`], with `steps` (file name, source) replacing the
+/// scaffold's step module; the run must pass `step`.
+fn guest_scaffold_with_steps(
+    lang: &str,
+    env: &str,
+    tool: &str,
+    steps: Option<(&str, &str)>,
+    step: &str,
+) {
     let root = tempfile::tempdir().expect("tempdir");
     let out = run_in(root.path(), &["new", "e2e", "--lang", lang]);
     assert_eq!(out.code(), 0, "{out}");
@@ -87,6 +99,9 @@ fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
         "wit/step.wit",
     ] {
         assert!(e2e.join(file).is_file(), "{file} missing");
+    }
+    if let Some((file, source)) = steps {
+        std::fs::write(e2e.join("steps").join(file), source).expect("write the steps");
     }
     let tool = repo_root().join(tool);
     assert!(
@@ -107,7 +122,7 @@ fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
 
     let out = run_in(root.path(), &["run", "e2e/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("✓ worker-answers"), "{out}");
+    assert!(out.stdout.contains(&format!("✓ {step}")), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
 }
 
@@ -122,5 +137,77 @@ fn a_js_scaffold_builds_and_its_first_run_passes() {
         "js",
         "COMPONENTIZE_QJS",
         "guest-js/node_modules/.bin/componentize-qjs",
+    );
+}
+
+/// A Python step that uses the test database through the helper's `collection`.
+const PYTHON_MONGO_STEPS: &str = r#"
+from prometheus_step import TestStep, export_steps, collection, fail
+
+
+def notes_execute(runner, worker, data):
+    notes = collection("notes")
+    first = notes.insert_one({"round": runner.current_round, "text": "hello"})
+    notes.insert_many([{"round": 0, "text": "a"}, {"round": 0, "text": "b"}])
+    if notes.count_documents({"round": runner.current_round}) != 1:
+        fail("the inserted note is not counted")
+    matched, modified, _ = notes.update_one({"_id": first}, {"$set": {"done": True}})
+    if (matched, modified) != (1, 1):
+        fail(f"update_one matched {matched}, modified {modified}")
+    done = notes.find_one({"done": True})
+    if done is None or done["text"] != "hello":
+        fail(f"find_one returned {done}")
+    texts = [d["text"] for d in notes.find({"round": 0}, sort={"text": -1})]
+    if texts != ["b", "a"]:
+        fail(f"find with sort returned {texts}")
+    runner.info(f"notes: {notes.count_documents()}")
+    return {"notes": notes.count_documents()}
+
+
+WitWorld = export_steps([TestStep("notes", "notes in the test database", None, notes_execute, "worker1")])
+"#;
+
+/// The same in JavaScript.
+const JS_MONGO_STEPS: &str = r#"
+import { TestStep, exportSteps, collection, fail } from './prometheus-step.js';
+
+function notesExecute(runner) {
+  const notes = collection('notes');
+  const first = notes.insertOne({ round: runner.currentRound, text: 'hello' });
+  notes.insertMany([{ round: 0, text: 'a' }, { round: 0, text: 'b' }]);
+  if (notes.countDocuments({ round: runner.currentRound }) !== 1) fail('the inserted note is not counted');
+  const result = notes.updateOne({ _id: first }, { $set: { done: true } });
+  if (Number(result.matched) !== 1 || Number(result.modified) !== 1) fail(`updateOne: ${JSON.stringify(result, (k, v) => (typeof v === 'bigint' ? Number(v) : v))}`);
+  const done = notes.findOne({ done: true });
+  if (!done || done.text !== 'hello') fail(`findOne returned ${JSON.stringify(done)}`);
+  const texts = notes.find({ round: 0 }, { sort: { text: -1 } }).map((d) => d.text);
+  if (texts.join(',') !== 'b,a') fail(`find with sort returned ${texts}`);
+  return { notes: notes.countDocuments() };
+}
+
+export const { manifest, prepare, execute, postLoad } = exportSteps([
+  new TestStep('notes', 'notes in the test database', null, notesExecute, 'worker1'),
+]);
+"#;
+
+#[test]
+fn a_python_step_uses_the_test_database_through_the_helper() {
+    guest_scaffold_with_steps(
+        "python",
+        "COMPONENTIZE_PY",
+        ".venv/bin/componentize-py",
+        Some(("steps.py", PYTHON_MONGO_STEPS)),
+        "notes",
+    );
+}
+
+#[test]
+fn a_js_step_uses_the_test_database_through_the_helper() {
+    guest_scaffold_with_steps(
+        "js",
+        "COMPONENTIZE_QJS",
+        "guest-js/node_modules/.bin/componentize-qjs",
+        Some(("steps.js", JS_MONGO_STEPS)),
+        "notes",
     );
 }
