@@ -299,3 +299,47 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_wasm::koii::Keypair;
+
+    fn signed_body(signer: &Keypair, claimed: &str, payload: &Value) -> Vec<u8> {
+        let signature = signer.sign(&payload.to_string()).expect("sign");
+        serde_json::to_vec(&json!({"signature": signature, "stakingKey": claimed})).expect("json")
+    }
+
+    #[test]
+    fn open_accepts_a_payload_signed_by_the_claimed_key() {
+        let key = Keypair::from_seed(&[1; 32]);
+        let payload = json!({"roundNumber": 2, "stakingKey": key.public_key(), "result": "x"});
+        let (_, opened, round) =
+            open(&signed_body(&key, key.public_key(), &payload)).expect("accepted");
+        assert_eq!((opened, round), (payload, 2));
+    }
+
+    #[test]
+    fn open_rejects_a_payload_signed_by_another_key_with_401() {
+        let (key, other) = (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[2; 32]));
+        let payload = json!({"roundNumber": 1, "stakingKey": key.public_key()});
+        let (status, Json(body)) =
+            open(&signed_body(&other, key.public_key(), &payload)).expect_err("rejected");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("does not match the public key")),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn open_rejects_a_payload_naming_another_staking_key_with_400() {
+        let (key, other) = (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[2; 32]));
+        let payload = json!({"roundNumber": 1, "stakingKey": other.public_key()});
+        let (status, _) =
+            open(&signed_body(&key, key.public_key(), &payload)).expect_err("rejected");
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
