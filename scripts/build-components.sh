@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-packages=(hello-steps audit-steps todos-steps)
+packages=(hello-steps audit-steps todos-steps koii-task-steps)
 for dir in tests/components/*/; do
     [ -f "$dir/Cargo.toml" ] || continue
     packages+=("$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$dir/Cargo.toml" | head -n 1)")

@@ -17,7 +17,7 @@ scripts/build-polyglot.sh
 
 echo "== cargo clippy (host and guest targets)"
 cargo clippy --workspace --all-targets -- -D warnings
-guest_pkgs=(-p prometheus-step -p hello-steps -p audit-steps -p todos-steps)
+guest_pkgs=(-p prometheus-step -p hello-steps -p audit-steps -p todos-steps -p koii-task-steps)
 cargo clippy --target wasm32-wasip2 "${guest_pkgs[@]}" -- -D warnings
 
 echo "== cargo test"
