@@ -15,6 +15,9 @@ use super::{Database, FindOptions, MongoError, Update, UpdateResult, mask_uri};
 pub const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one TCP/TLS connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest one database operation may take. The driver has no socket timeout, so without
+/// this a server that stops answering would hang the run (and CI) instead of failing it.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A database on a MongoDB server.
 #[derive(Debug, Clone)]
@@ -47,6 +50,23 @@ impl RemoteDatabase {
     fn coll(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
+
+    /// Runs one operation under [`OPERATION_TIMEOUT`].
+    async fn timed<T>(
+        &self,
+        operation: &str,
+        call: impl Future<Output = Result<T, MongoError>>,
+    ) -> Result<T, MongoError> {
+        tokio::time::timeout(OPERATION_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(MongoError::Driver(format!(
+                    "{operation} got no answer from the server at {} within {} s",
+                    self.masked_uri,
+                    OPERATION_TIMEOUT.as_secs()
+                )))
+            })
+    }
 }
 
 /// The driver's server-selection errors list every server's state over many lines.
@@ -70,21 +90,24 @@ impl Database for RemoteDatabase {
         filter: Document,
         options: FindOptions,
     ) -> Result<Vec<Document>, MongoError> {
-        let coll = self.coll(collection);
-        let mut find = coll.find(filter);
-        if let Some(sort) = options.sort {
-            find = find.sort(sort);
-        }
-        if let Some(limit) = options.limit {
-            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        if let Some(skip) = options.skip {
-            find = find.skip(skip);
-        }
-        if let Some(projection) = options.projection {
-            find = find.projection(projection);
-        }
-        Ok(find.await?.try_collect().await?)
+        self.timed("find", async move {
+            let coll = self.coll(collection);
+            let mut find = coll.find(filter);
+            if let Some(sort) = options.sort {
+                find = find.sort(sort);
+            }
+            if let Some(limit) = options.limit {
+                find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+            }
+            if let Some(skip) = options.skip {
+                find = find.skip(skip);
+            }
+            if let Some(projection) = options.projection {
+                find = find.projection(projection);
+            }
+            Ok(find.await?.try_collect().await?)
+        })
+        .await
     }
 
     async fn insert_many(
@@ -92,13 +115,16 @@ impl Database for RemoteDatabase {
         collection: &str,
         mut documents: Vec<Document>,
     ) -> Result<Vec<Bson>, MongoError> {
-        if documents.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Ids are assigned here so they come back in input order whatever the driver does.
-        let ids: Vec<Bson> = documents.iter_mut().map(super::ensure_id).collect();
-        self.coll(collection).insert_many(documents).await?;
-        Ok(ids)
+        self.timed("insert_many", async move {
+            if documents.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Ids are assigned here so they come back in input order whatever the driver does.
+            let ids: Vec<Bson> = documents.iter_mut().map(super::ensure_id).collect();
+            self.coll(collection).insert_many(documents).await?;
+            Ok(ids)
+        })
+        .await
     }
 
     async fn update(
@@ -109,21 +135,24 @@ impl Database for RemoteDatabase {
         many: bool,
         upsert: bool,
     ) -> Result<UpdateResult, MongoError> {
-        let update = match update {
-            Update::Operators(d) => mongodb::options::UpdateModifications::Document(d),
-            Update::Pipeline(p) => mongodb::options::UpdateModifications::Pipeline(p),
-        };
-        let coll = self.coll(collection);
-        let result = if many {
-            coll.update_many(filter, update).upsert(upsert).await?
-        } else {
-            coll.update_one(filter, update).upsert(upsert).await?
-        };
-        Ok(UpdateResult {
-            matched: result.matched_count,
-            modified: result.modified_count,
-            upserted_id: result.upserted_id,
+        self.timed("update", async move {
+            let update = match update {
+                Update::Operators(d) => mongodb::options::UpdateModifications::Document(d),
+                Update::Pipeline(p) => mongodb::options::UpdateModifications::Pipeline(p),
+            };
+            let coll = self.coll(collection);
+            let result = if many {
+                coll.update_many(filter, update).upsert(upsert).await?
+            } else {
+                coll.update_one(filter, update).upsert(upsert).await?
+            };
+            Ok(UpdateResult {
+                matched: result.matched_count,
+                modified: result.modified_count,
+                upserted_id: result.upserted_id,
+            })
         })
+        .await
     }
 
     async fn replace_one(
@@ -133,16 +162,19 @@ impl Database for RemoteDatabase {
         replacement: Document,
         upsert: bool,
     ) -> Result<UpdateResult, MongoError> {
-        let result = self
-            .coll(collection)
-            .replace_one(filter, replacement)
-            .upsert(upsert)
-            .await?;
-        Ok(UpdateResult {
-            matched: result.matched_count,
-            modified: result.modified_count,
-            upserted_id: result.upserted_id,
+        self.timed("replace_one", async move {
+            let result = self
+                .coll(collection)
+                .replace_one(filter, replacement)
+                .upsert(upsert)
+                .await?;
+            Ok(UpdateResult {
+                matched: result.matched_count,
+                modified: result.modified_count,
+                upserted_id: result.upserted_id,
+            })
         })
+        .await
     }
 
     async fn delete(
@@ -151,17 +183,23 @@ impl Database for RemoteDatabase {
         filter: Document,
         many: bool,
     ) -> Result<u64, MongoError> {
-        let coll = self.coll(collection);
-        let result = if many {
-            coll.delete_many(filter).await?
-        } else {
-            coll.delete_one(filter).await?
-        };
-        Ok(result.deleted_count)
+        self.timed("delete", async move {
+            let coll = self.coll(collection);
+            let result = if many {
+                coll.delete_many(filter).await?
+            } else {
+                coll.delete_one(filter).await?
+            };
+            Ok(result.deleted_count)
+        })
+        .await
     }
 
     async fn count(&self, collection: &str, filter: Document) -> Result<u64, MongoError> {
-        Ok(self.coll(collection).count_documents(filter).await?)
+        self.timed("count", async move {
+            Ok(self.coll(collection).count_documents(filter).await?)
+        })
+        .await
     }
 
     async fn aggregate(
@@ -169,15 +207,21 @@ impl Database for RemoteDatabase {
         collection: &str,
         pipeline: Vec<Document>,
     ) -> Result<Vec<Document>, MongoError> {
-        Ok(self
-            .coll(collection)
-            .aggregate(pipeline)
-            .await?
-            .try_collect()
-            .await?)
+        self.timed("aggregate", async move {
+            Ok(self
+                .coll(collection)
+                .aggregate(pipeline)
+                .await?
+                .try_collect()
+                .await?)
+        })
+        .await
     }
 
     async fn collection_names(&self) -> Result<Vec<String>, MongoError> {
-        Ok(self.db.list_collection_names().await?)
+        self.timed("collection_names", async move {
+            Ok(self.db.list_collection_names().await?)
+        })
+        .await
     }
 }
