@@ -112,6 +112,12 @@ pub struct RunArgs {
     /// else the embedded store under data_dir].
     #[arg(long, value_name = "URI")]
     pub mongo_uri: Option<String>,
+
+    /// Also mask the value of this variable (environment, .env or a worker's `env`) in
+    /// every output and report; repeatable. Names with KEY, TOKEN, SECRET, PASSWORD or a
+    /// PASS ending, and what workers.json maps, are masked without it.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
 }
 
 /// A positive number of seconds that fits a `Duration`.

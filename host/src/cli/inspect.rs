@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::cli::args::InspectArgs;
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::plugin::capabilities::{ComponentInterface, grant};
+use crate::report::sanitize::{sanitize_json, sanitize_text};
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
 
 /// Everything `inspect` reports.
@@ -63,17 +64,20 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
             error: Some(error),
         },
     };
+    // The manifest is guest text: control characters are rendered visibly.
     let text = if args.json {
-        serde_json::to_string_pretty(&to_json(&report)).expect("JSON values serialize") + "\n"
+        serde_json::to_string_pretty(&sanitize_json(to_json(&report)))
+            .expect("JSON values serialize")
+            + "\n"
     } else {
-        render_text(&report)
+        sanitize_text(&render_text(&report)).into_owned()
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     match report.error {
         None => Ok(EXIT_PASSED),
         Some(e) if args.json => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", sanitize_text(&e.to_string()));
             Ok(EXIT_USAGE)
         }
         Some(e) => Err(usage(e)),

@@ -6,6 +6,7 @@ use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::report::sanitize::{sanitize_json, sanitize_line};
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
 
 /// Prints the steps of a package.
@@ -33,7 +34,7 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialize")
+            serde_json::to_string_pretty(&sanitize_json(doc)).expect("JSON values serialize")
         );
     } else {
         println!(
@@ -42,16 +43,17 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
             package.size(),
             package.sha256()
         );
+        // The manifest is guest text: control characters are rendered visibly.
         for (i, s) in package.manifest().iter().enumerate() {
             println!(
                 "{:>3}. {} @ {} — {}",
                 i + 1,
-                s.name,
-                s.worker,
-                s.description
+                sanitize_line(&s.name),
+                sanitize_line(&s.worker),
+                sanitize_line(&s.description)
             );
             if s.params.as_object().is_some_and(|o| !o.is_empty()) {
-                println!("     params: {}", s.params);
+                println!("     params: {}", sanitize_line(&s.params.to_string()));
             }
         }
     }

@@ -17,6 +17,9 @@ pub use args::{Cli, Command};
 
 use std::process::ExitCode;
 
+use crate::report::Redactor;
+use crate::report::sanitize::sanitize_text;
+
 /// The run passed (or the command succeeded).
 pub const EXIT_PASSED: u8 = 0;
 /// A step failed, a worker failed, or post-load failed: the test ran and did not pass.
@@ -89,6 +92,17 @@ hinted! {
 }
 
 impl UserError {
+    /// The same error with every secret of `redactor` masked in its message (the whole
+    /// cause chain) and its hint.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let message = redactor.redact(&format!("{:#}", self.error)).into_owned();
+        Self {
+            code: self.code,
+            error: anyhow::Error::msg(message),
+            hint: self.hint.map(|hint| redactor.redact(&hint).into_owned()),
+        }
+    }
+
     /// A usage error (exit 2) carrying the module error's own hint.
     pub fn usage_from<E: Hinted>(error: E) -> Self {
         let hint = error.user_hint();
@@ -136,11 +150,24 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            // Errors quote guest and worker text (a step's message, a worker's last
+            // lines): rendered through the report's sanitizer. `run` and `check` redacted
+            // them already.
+            eprintln!("error: {}", sanitize_text(&format!("{:#}", e.error)));
             if let Some(hint) = e.hint {
-                eprintln!("  hint: {hint}");
+                eprintln!("  hint: {}", sanitize_text(&hint));
             }
             ExitCode::from(e.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cutters_mark_cuts_as_the_redactor_expects() {
+        // Worker lines, log lines and capped output are cut with the workers' mark; the
+        // report masks a secret's part next to its own mark: they must be the same.
+        assert_eq!(crate::workers::CUT_MARK, crate::report::redact::CUT_MARK);
     }
 }

@@ -12,7 +12,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::plan::{self as plan_source, Source};
 use crate::cli::signals::{Stop, StopSignals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{self, TestConfig};
+use crate::config::{self, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
@@ -38,7 +38,7 @@ impl OutputSink for WorkerOutput {
 /// Runs a test; returns the exit code.
 pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     // Handlers first: a signal during start-up must still stop what was started.
-    let mut signals = StopSignals::install()
+    let signals = StopSignals::install()
         .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))?;
 
     // 1. Every input is validated before anything starts.
@@ -52,12 +52,28 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
-    let redactor = Redactor::new(
-        config
-            .secret_values()
-            .into_iter()
-            .chain(keys.secret_values()),
-    );
+    let mut secrets = config.secrets(&args.secrets);
+    if let Some(uri) = &args.mongo_uri {
+        secrets.add_uri("--mongo-uri", uri);
+    }
+    let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
+    // From here on every error is redacted before cli prints it (a post-load failure
+    // quoting a token, a worker's last stderr lines).
+    run_redacted(args, signals, source, config, keys, &secrets, redactor.clone())
+        .await
+        .map_err(|e| e.redacted(&redactor))
+}
+
+/// The rest of [`run`], once the secrets are known.
+async fn run_redacted(
+    args: RunArgs,
+    mut signals: StopSignals,
+    source: Source,
+    config: TestConfig,
+    keys: Keyring,
+    secrets: &Secrets,
+    redactor: Redactor,
+) -> Result<u8, UserError> {
     let report = Arc::new(TerminalReport::stdout(
         redactor.clone(),
         if args.verbose {
@@ -68,6 +84,11 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     ));
     for w in &config.warnings {
         report.warning(w);
+    }
+    for name in &secrets.unknown {
+        report.warning(&format!(
+            "--secret {name}: no variable {name} in the environment, the .env files or a worker's env; nothing to mask"
+        ));
     }
     let test_db = super::mongo::open(&args, &config, &report).await?;
     let package = load_package(&args, &source, &config, keys, &report, &test_db).await?;

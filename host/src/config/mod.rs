@@ -17,6 +17,7 @@ mod load;
 mod location;
 mod plan_file;
 mod plan_locate;
+mod secrets;
 mod test_config;
 mod worker_spec;
 mod workers_file;
@@ -31,6 +32,7 @@ pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
 pub use limits::LimitsConfig;
 pub use load::load;
 pub use location::Location;
+pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,

@@ -5,8 +5,10 @@ use wasmtime::component::HasData;
 use crate::plugin::bindings::prometheus::step::log::{Host, Level};
 use crate::plugin::ctx::HostState;
 use crate::plugin::steps::{LogLevel, StepLog};
+use crate::workers::CUT_MARK;
 
-/// Longest log line kept; longer lines are cut so one call cannot flood the terminal.
+/// Longest log line kept; longer lines are cut (ending with [`CUT_MARK`]) so one call cannot
+/// flood the terminal.
 pub const MAX_LOG_LINE_BYTES: usize = 16 * 1024;
 
 /// What a guest's `log` calls reach: the step's log sink.
@@ -30,7 +32,13 @@ impl Host for LogView<'_> {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        self.log.line(level, truncate(&message, MAX_LOG_LINE_BYTES));
+        let line = truncate(&message, MAX_LOG_LINE_BYTES);
+        if line.len() < message.len() {
+            // Marked, so the report masks a secret cut in the middle.
+            self.log.line(level, &format!("{line}{CUT_MARK}"));
+        } else {
+            self.log.line(level, line);
+        }
         Ok(())
     }
 }
@@ -84,6 +92,7 @@ mod tests {
             .unwrap();
         let lines = rec.0.lock().unwrap();
         assert_eq!(lines[0], (LogLevel::Warn, "careful".to_string()));
-        assert!(lines[1].1.len() <= MAX_LOG_LINE_BYTES);
+        assert!(lines[1].1.len() <= MAX_LOG_LINE_BYTES + CUT_MARK.len_utf8());
+        assert!(lines[1].1.ends_with(CUT_MARK), "a cut line is marked");
     }
 }

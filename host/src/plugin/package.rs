@@ -270,8 +270,17 @@ fn flush_output(store: &Store<HostState>, log: &dyn StepLog) {
         (&data.stderr, LogLevel::Warn, "stderr"),
     ] {
         let bytes = pipe.contents();
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            log.line(level, &format!("[{label}] {line}"));
+        let text = String::from_utf8_lossy(&bytes);
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            // The last line of a full pipe was cut at the budget: marked, so the report
+            // masks a secret cut in the middle.
+            let cut = if lines.peek().is_none() && pipe.is_full() {
+                crate::workers::CUT_MARK.to_string()
+            } else {
+                String::new()
+            };
+            log.line(level, &format!("[{label}] {line}{cut}"));
         }
     }
 }

@@ -24,5 +24,5 @@ mod tests;
 
 pub use error::{WorkerError, WorkerErrorKind};
 pub use fleet::Fleet;
-pub use output::{OutputSink, Stream};
+pub use output::{CUT_MARK, OutputSink, Stream};
 pub use spec::{DEFAULT_GRACE, DEFAULT_STARTUP_TIMEOUT, LaunchSpec, SupervisorOptions};
