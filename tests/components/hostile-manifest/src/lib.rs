@@ -13,7 +13,7 @@
 //! | `alloc` | allocates 1 MiB blocks without bound |
 //! | `huge` | lists 150 000 steps |
 //! | `longname` | lists one step with a 65 536-character name |
-//! | `dupes` | lists 100 000 steps under 2 names |
+//! | `dupes` | lists 10 000 steps (the most allowed), the last named like the first |
 //! | `panic` | panics |
 //! | `exit` | exits the process with status 0 |
 //!
@@ -67,7 +67,7 @@ impl Guest for HostileManifest {
             }
             "huge" => return (0..150_000).map(|i| step(format!("s{i}"))).collect(),
             "longname" => return vec![step("n".repeat(65_536))],
-            "dupes" => return (0..100_000).map(|i| step(format!("d{}", i % 2))).collect(),
+            "dupes" => return (0..10_000).map(|i| step(format!("d{}", i % 9_999))).collect(),
             "panic" => panic!("hostile manifest panics on purpose"),
             "exit" => std::process::exit(0),
             _ => {}
