@@ -1,8 +1,12 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::LimitsConfig;
+use crate::plugin::Budgets;
 
 /// Runs end-to-end tests of multi-worker services, with steps written as WebAssembly
 /// components.
@@ -69,23 +73,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub startup_timeout: Option<f64>,
 
-    /// Wall-clock limit of one step, host calls included, in seconds
-    /// [default: `limits.step_timeout` of config.yaml, else 300].
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
-    pub step_timeout: Option<f64>,
-
-    /// Linear memory of one step, in MiB [default: `limits.memory_mb`, else 512].
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
-    pub memory_mb: Option<u64>,
-
-    /// Fuel (guest instructions, roughly) of one step: a deterministic limit
-    /// [default: `limits.fuel`, else none].
-    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub fuel: Option<u64>,
-
-    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
-    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
-    pub output_max_kb: Option<u64>,
+    /// The per-step budgets.
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].
@@ -120,6 +110,47 @@ pub struct RunArgs {
     pub secrets: Vec<String>,
 }
 
+/// The budgets every guest call runs under — steps, post-load, and instantiation and
+/// `manifest` while a package loads — for every command that loads a package.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BudgetArgs {
+    /// Wall-clock limit of one guest call (a step's prepare + execute, post-load, loading
+    /// a package's manifest), host calls included, in seconds
+    /// [default: `limits.step_timeout` of config.yaml, else 300].
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    pub step_timeout: Option<f64>,
+
+    /// Linear memory of one step (or manifest) instance, in MiB
+    /// [default: `limits.memory_mb`, else 512].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_mb: Option<u64>,
+
+    /// Fuel (guest instructions, roughly) of one step or manifest call: a deterministic
+    /// limit [default: `limits.fuel`, else none].
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub fuel: Option<u64>,
+
+    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub output_max_kb: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// `limits` (of config.yaml; the defaults for commands without one) with the flags on
+    /// top.
+    pub fn budgets(&self, limits: &LimitsConfig) -> Budgets {
+        let mut limits = *limits;
+        limits.step_timeout = self
+            .step_timeout
+            .map(Duration::from_secs_f64)
+            .or(limits.step_timeout);
+        limits.memory_mb = self.memory_mb.or(limits.memory_mb);
+        limits.fuel = self.fuel.or(limits.fuel);
+        limits.output_max_kb = self.output_max_kb.or(limits.output_max_kb);
+        Budgets::from_config(&limits)
+    }
+}
+
 /// A positive number of seconds that fits a `Duration`.
 fn positive_seconds(text: &str) -> Result<f64, String> {
     let secs: f64 = text
@@ -140,6 +171,10 @@ pub struct ListArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The budgets the package's manifest runs under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// Options of `inspect`.
@@ -151,6 +186,10 @@ pub struct InspectArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The budgets the package's manifest runs under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// Options of `lock`.
@@ -166,6 +205,10 @@ pub struct LockArgs {
     /// Compile the packages without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// The budgets the packages' manifests run under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// The language of a scaffolded step package.

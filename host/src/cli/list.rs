@@ -5,17 +5,27 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
+use crate::cli::signals::{install_signals, stopped};
+use crate::config::LimitsConfig;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::report::sanitize::{sanitize_json, sanitize_line};
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
 
 /// Prints the steps of a package.
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {
-    let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let mut signals = install_signals()?;
+    let budgets = args.budgets.budgets(&LimitsConfig::default());
+    let engine =
+        Arc::new(StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
     let cache = CodeCache::default_dir().map(CodeCache::new);
-    let package = Package::load(engine, &args.steps, cache.as_ref())
+    // The manifest is guest code: it runs under the budgets, and a signal stops it.
+    let package = match signals
+        .until(Package::load(engine, &args.steps, cache.as_ref(), &budgets))
         .await
-        .map_err(UserError::usage_from)?;
+    {
+        Ok(loaded) => loaded.map_err(UserError::usage_from)?,
+        Err(stop) => return Ok(stopped(stop)),
+    };
     if args.json {
         let steps: Vec<serde_json::Value> = package
             .manifest()

@@ -31,6 +31,9 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// Stopped by SIGTERM, after stopping the workers (128 + 15).
 pub const EXIT_TERMINATED: u8 = 143;
 
+/// How long the exit waits for work still running on blocking threads.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An error for the user: a message, what to do about it, and the exit code.
 #[derive(Debug)]
 pub struct UserError {
@@ -147,6 +150,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Verify(args) => sign::verify(args),
         }
     });
+    // Work left on blocking threads (an embedded-store call of a step a signal stopped)
+    // notices its cancellation within a document; do not let it hold up the exit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

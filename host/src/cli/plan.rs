@@ -102,7 +102,7 @@ pub async fn load(
     let load_one = |path: PathBuf, pin: Option<String>, label: String| {
         let engine = engine.clone();
         async move {
-            let package = Package::load_pinned(engine, &path, cache, pin.as_deref())
+            let package = Package::load_pinned(engine, &path, cache, pin.as_deref(), budgets)
                 .await
                 .map_err(UserError::usage_from)?;
             note(&format!(

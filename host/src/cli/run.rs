@@ -10,7 +10,7 @@ use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
 use crate::cli::plan::{self as plan_source, Source};
-use crate::cli::signals::{Stop, StopSignals};
+use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, Secrets, TestConfig};
 use crate::koii::Keyring;
@@ -38,8 +38,7 @@ impl OutputSink for WorkerOutput {
 /// Runs a test; returns the exit code.
 pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     // Handlers first: a signal during start-up must still stop what was started.
-    let signals = StopSignals::install()
-        .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))?;
+    let signals = install_signals()?;
 
     // 1. Every input is validated before anything starts.
     let source = Source::read(&args.steps)?;
@@ -91,7 +90,14 @@ async fn run_redacted(
         ));
     }
     let test_db = super::mongo::open(&args, &config, &report).await?;
-    let package = load_package(&args, &source, &config, keys, &report, &test_db).await?;
+    // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
+    let package = match signals
+        .until(load_package(&args, &source, &config, keys, &report, &test_db))
+        .await
+    {
+        Ok(package) => package?,
+        Err(stop) => return Ok(interrupted(stop, &report)),
+    };
     plan_source::check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
@@ -153,10 +159,17 @@ async fn run_redacted(
 
     // 3. Steps, with the workers stopped whatever happens.
     let observer: Arc<dyn RunObserver> = report.clone();
-    let outcome = tokio::select! {
-        code = run_steps(&package, &state_file, &mut state, resume, &options, observer, &report) => Ok(code),
-        stop = signals.recv() => Err(stop),
-    };
+    let outcome = signals
+        .until(run_steps(
+            &package,
+            &state_file,
+            &mut state,
+            resume,
+            &options,
+            observer,
+            &report,
+        ))
+        .await;
     report.note("stopping workers…");
     fleet.stop().await;
     match outcome {
@@ -267,15 +280,7 @@ async fn load_package(
 
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
 fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
-    let mut limits = config.limits;
-    limits.step_timeout = args
-        .step_timeout
-        .map(Duration::from_secs_f64)
-        .or(limits.step_timeout);
-    limits.memory_mb = args.memory_mb.or(limits.memory_mb);
-    limits.fuel = args.fuel.or(limits.fuel);
-    limits.output_max_kb = args.output_max_kb.or(limits.output_max_kb);
-    Budgets::from_config(&limits)
+    args.budgets.budgets(&config.limits)
 }
 
 /// A fresh run starts from empty worker databases, as the reference's `clear_data` did.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::component::ResourceTable;
@@ -48,6 +49,10 @@ pub struct RunCtx {
     /// The test's MongoDB database; none until the caller grants it.
     pub mongo: MongoCtx,
 }
+
+/// A deadline far enough to mean "never" (about 30 years) when the step timeout is too
+/// large to add to the clock: `Instant` addition panics on overflow.
+const NEVER_SECS: u64 = 1 << 30;
 
 /// Variables the runner sets for every worker process itself.
 const RUNNER_SET_VARS: [&str; 3] = ["PORT", "DATABASE_PATH", "PYTHONUNBUFFERED"];
@@ -117,6 +122,8 @@ pub struct HostState {
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
     pub(crate) limits: StepLimiter,
+    /// When the call's step timeout runs out (wall clock, host calls included).
+    pub(crate) deadline: Instant,
     pub(crate) stdout: CappedOutput,
     pub(crate) stderr: CappedOutput,
     wasi: WasiCtx,
@@ -139,7 +146,13 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .build();
         let limits = budgets.limiter();
+        // A timeout too far to add (config allows any number of seconds) never expires.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(budgets.step_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(NEVER_SECS));
         Self {
+            deadline,
             worker: worker.to_string(),
             run,
             state,

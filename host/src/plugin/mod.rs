@@ -13,12 +13,14 @@ pub mod config;
 pub mod ctx;
 pub mod engine;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod json;
 pub mod limits;
 pub mod link;
 pub mod lock;
 pub mod log;
+pub mod manifest;
 pub mod mongo;
 pub mod output;
 pub mod package;
@@ -33,6 +35,9 @@ pub use cache::CodeCache;
 pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
+pub use manifest::{
+    MAX_DESCRIPTION_BYTES, MAX_PARAMS_BYTES, MAX_STEP_NAME_BYTES, MAX_STEPS, MAX_WORKER_NAME_BYTES,
+};
 pub use limits::{Budget, BudgetExceeded, Budgets};
 pub use link::{PROVIDED_INTERFACES, WIT_PACKAGE};
 pub use lock::{LockDiff, LockError, LockFile};

@@ -220,9 +220,14 @@ fn name_package(failure: StepFailure, package: &str) -> StepFailure {
             phase,
             message: format!("package `{package}`: {message}"),
         },
-        StepFailure::Trapped { phase, message } => StepFailure::Trapped {
+        StepFailure::Trapped {
+            phase,
+            message,
+            backtrace,
+        } => StepFailure::Trapped {
             phase,
             message: format!("package `{package}`: {message}"),
+            backtrace,
         },
     }
 }

@@ -73,7 +73,19 @@ pub enum StepFailure {
         phase: Phase,
         /// What happened, e.g. the panic message or the budget that ran out.
         message: String,
+        /// Where in the guest it happened (the wasm backtrace), shown with `-v` only.
+        backtrace: Option<String>,
     },
+}
+
+impl StepFailure {
+    /// The wasm backtrace of a trap, if there is one.
+    pub fn backtrace(&self) -> Option<&str> {
+        match self {
+            StepFailure::Trapped { backtrace, .. } => backtrace.as_deref(),
+            StepFailure::Failed { .. } => None,
+        }
+    }
 }
 
 /// Severity of a guest log line (the WIT `log.level`).

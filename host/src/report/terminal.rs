@@ -218,10 +218,35 @@ impl RunObserver for TerminalReport {
                 for l in lines {
                     self.write_line(&format!("    {l}"));
                 }
+                // Where in the guest a trap happened matters to the package's author,
+                // not to every reader of the run: shown with -v only, after the cause.
+                if let Some(backtrace) = failure.backtrace()
+                    && self.min_level <= LogLevel::Debug
+                {
+                    for l in backtrace.lines() {
+                        let l = self.redactor.scrub_line(l);
+                        self.write_line(&format!("    {}", s.dim(&l)));
+                    }
+                }
             }
             RunEvent::RoundFinished { .. } => {}
         }
     }
+}
+
+/// Widest cell of the summary table, in characters: longer step and worker names are cut
+/// with `…`, so a long name neither breaks the table nor reaches the formatter's width
+/// limit (a width over 65 535 panics).
+const MAX_CELL_CHARS: usize = 48;
+
+/// `text`, cut to [`MAX_CELL_CHARS`] characters.
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_CELL_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// The summary table and closing line, as plain text (colored when `style.color`).
@@ -241,8 +266,8 @@ fn render_summary(summary: &RunSummary, style: Style, redactor: &Redactor) -> St
         };
         rows.push([
             r.round.to_string(),
-            redactor.scrub_line(&r.step),
-            redactor.scrub_line(&r.worker),
+            clip(&redactor.scrub_line(&r.step)),
+            clip(&redactor.scrub_line(&r.worker)),
             status,
             fmt_duration(r.duration),
         ]);

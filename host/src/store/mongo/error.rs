@@ -45,6 +45,10 @@ pub enum MongoError {
     /// Any other driver failure (network error mid-operation, protocol error).
     #[error("MongoDB: {0}")]
     Driver(String),
+    /// The caller stopped waiting for an embedded-store call (the step ran out of time or
+    /// the run was interrupted); the call stopped without changing anything more.
+    #[error("the store call was stopped: the step ran out of time or the run was interrupted")]
+    Interrupted,
     /// The embedded store's files could not be read or written.
     #[error("embedded store {}: {message}", path.display())]
     Io {

@@ -7,7 +7,8 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::filter::matches;
+use super::cancel::Cancel;
+use super::filter::Matcher;
 use super::value::{compare, equal, field_value, lookup};
 use crate::store::mongo::MongoError;
 
@@ -169,21 +170,26 @@ fn as_count(stage: &str, v: &Bson) -> Result<usize, MongoError> {
     }
 }
 
-/// Runs `pipeline` over `docs`.
+/// Runs `pipeline` over `docs`; stops at the next stage or matched document after
+/// `cancel`.
 pub(crate) fn aggregate(
     mut docs: Vec<Document>,
     pipeline: &[Document],
+    cancel: &Cancel,
 ) -> Result<Vec<Document>, MongoError> {
     for stage in pipeline {
+        cancel.check()?;
         let mut entries = stage.iter();
         let (Some((name, arg)), None) = (entries.next(), entries.next()) else {
             return Err(bad(40323, "a pipeline stage must have exactly one field"));
         };
         docs = match (name.as_str(), arg) {
             ("$match", Bson::Document(f)) => {
+                let matcher = Matcher::new(f);
                 let mut kept = Vec::new();
                 for d in docs {
-                    if matches(&d, f)? {
+                    cancel.check()?;
+                    if matcher.matches(&d)? {
                         kept.push(d);
                     }
                 }
