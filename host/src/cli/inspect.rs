@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::cli::args::InspectArgs;
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::plugin::capabilities::{ComponentInterface, grant};
-use crate::report::sanitize::{sanitize_json, sanitize_text};
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
+use crate::report::sanitize::{sanitize_json, sanitize_text};
 
 /// Everything `inspect` reports.
 struct Report {

@@ -6,8 +6,8 @@ use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::report::sanitize::{sanitize_json, sanitize_line};
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
+use crate::report::sanitize::{sanitize_json, sanitize_line};
 
 /// Prints the steps of a package.
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {
