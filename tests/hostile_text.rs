@@ -45,18 +45,29 @@ fn hostile_dir() -> TestDir {
 fn assert_clean(what: &str, text: &str, out: &RunOutput) {
     let raw: Vec<char> = text
         .chars()
-        .filter(|&c| (c.is_control() && c != '\n' && c != '\t') || ('\u{202a}'..='\u{202e}').contains(&c))
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t') || ('\u{202a}'..='\u{202e}').contains(&c)
+        })
         .collect();
     assert!(raw.is_empty(), "{what} holds raw controls {raw:?}\n{out}");
     for piece in PIECES {
-        assert!(!text.contains(piece), "{what} leaks `{piece}`\n{text}\n{out}");
+        assert!(
+            !text.contains(piece),
+            "{what} leaks `{piece}`\n{text}\n{out}"
+        );
     }
 }
 
 #[test]
 fn hostile_text_is_shown_visibly_and_never_leaks_the_secret() {
     let dir = hostile_dir();
-    let out = dir.run_steps(&["--reset", "--junit", "tests/report.xml", "--json", "tests/report.json"]);
+    let out = dir.run_steps(&[
+        "--reset",
+        "--junit",
+        "tests/report.xml",
+        "--json",
+        "tests/report.json",
+    ]);
     assert_eq!(out.code(), 1, "the last step fails\n{out}");
     assert_clean("stdout", &out.stdout, &out);
     assert_clean("stderr", &out.stderr, &out);
@@ -64,13 +75,27 @@ fn hostile_text_is_shown_visibly_and_never_leaks_the_secret() {
     assert!(out.stdout.contains("\\u{1b}]52;c;aGFja2Vk\\u{7}"), "{out}");
     assert!(out.stdout.contains("\\r  ✓ fake"), "{out}");
     assert!(out.stdout.contains("\\u{202e}"), "{out}");
-    assert!(!out.stdout.lines().any(|l| l.trim_start().starts_with("✓ fake")), "{out}");
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("✓ fake")),
+        "{out}"
+    );
     // The secret is masked where it was whole, split and cut: in a log line, a worker
     // line, the skip reason and the failure.
-    for line in ["info whole ***", "split ***", "[worker1] split ***", "skipped: reason", "failed"] {
+    for line in [
+        "info whole ***",
+        "split ***",
+        "[worker1] split ***",
+        "skipped: reason",
+        "failed",
+    ] {
         assert!(out.stdout.contains(line), "no `{line}`\n{out}");
     }
-    assert!(out.stdout.contains("***…") , "a cut secret is masked before the cut mark\n{out}");
+    assert!(
+        out.stdout.contains("***…"),
+        "a cut secret is masked before the cut mark\n{out}"
+    );
 
     let junit = std::fs::read_to_string(dir.tests().join("report.xml")).expect("junit written");
     assert_clean("junit", &junit, &out);
@@ -82,7 +107,9 @@ fn hostile_text_is_shown_visibly_and_never_leaks_the_secret() {
             Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
                 cases += usize::from(e.name().as_ref() == b"testcase");
                 for a in e.attributes() {
-                    a.expect("well-formed attribute").unescape_value().expect("escaped");
+                    a.expect("well-formed attribute")
+                        .unescape_value()
+                        .expect("escaped");
                 }
             }
             Ok(_) => {}
@@ -91,9 +118,7 @@ fn hostile_text_is_shown_visibly_and_never_leaks_the_secret() {
     }
     assert_eq!(cases, 3, "{junit}");
     // quick-xml does not check characters: every one must be an XML 1.0 `Char`.
-    let xml_char = |c: char| {
-        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-    };
+    let xml_char = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
     assert!(junit.chars().all(xml_char), "{junit}");
     let report = std::fs::read_to_string(dir.tests().join("report.json")).expect("json written");
     assert_clean("json", &report, &out);
@@ -117,7 +142,10 @@ fn a_post_load_failure_quoting_a_secret_is_masked() {
 fn only_secret_variables_are_masked_and_secret_adds_one() {
     let dir = hostile_dir();
     let plain = "custom-value-123";
-    dir.write(".env", &format!("API_TOKEN={SECRET}\nNODE_ENV=test\nMY_THING={plain}\n"));
+    dir.write(
+        ".env",
+        &format!("API_TOKEN={SECRET}\nNODE_ENV=test\nMY_THING={plain}\n"),
+    );
     dir.set_config("leak", plain.into());
     // A value from .env alone is configuration, not a secret: shown.
     let out = dir.run_steps(&["--reset"]);
@@ -130,9 +158,19 @@ fn only_secret_variables_are_masked_and_secret_adds_one() {
     // `check` lists the secret variables by name, never their values.
     let check = dir.run(&["check", "tests", "--secret", "MY_THING", "--secret", "NOPE"]);
     assert_eq!(check.code(), 0, "{check}");
-    for line in ["API_TOKEN (its name)", "MY_THING (--secret)", "--secret NOPE"] {
+    for line in [
+        "API_TOKEN (its name)",
+        "MY_THING (--secret)",
+        "--secret NOPE",
+    ] {
         assert!(check.stdout.contains(line), "no `{line}`\n{check}");
     }
-    assert!(!check.stdout.contains("NODE_ENV"), "NODE_ENV is not secret\n{check}");
-    assert!(!check.all().contains(SECRET) && !check.all().contains(plain), "{check}");
+    assert!(
+        !check.stdout.contains("NODE_ENV"),
+        "NODE_ENV is not secret\n{check}"
+    );
+    assert!(
+        !check.all().contains(SECRET) && !check.all().contains(plain),
+        "{check}"
+    );
 }

@@ -16,8 +16,8 @@ use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::capabilities::{ComponentInterface, grant};
-use crate::report::sanitize::{sanitize_json, sanitize_text};
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
+use crate::report::sanitize::{sanitize_json, sanitize_text};
 
 /// Widest import-name column; longer names push their own line's text to the right.
 const MAX_NAME_COLUMN: usize = 64;

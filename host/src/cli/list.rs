@@ -8,8 +8,8 @@ use crate::cli::args::ListArgs;
 use crate::cli::signals::{install_signals, stopped};
 use crate::config::LimitsConfig;
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::report::sanitize::{sanitize_json, sanitize_line};
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
+use crate::report::sanitize::{sanitize_json, sanitize_line};
 
 /// Prints the steps of a package.
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {

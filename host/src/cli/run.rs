@@ -58,9 +58,17 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
     // From here on every error is redacted before cli prints it (a post-load failure
     // quoting a token, a worker's last stderr lines).
-    run_redacted(args, signals, source, config, keys, &secrets, redactor.clone())
-        .await
-        .map_err(|e| e.redacted(&redactor))
+    run_redacted(
+        args,
+        signals,
+        source,
+        config,
+        keys,
+        &secrets,
+        redactor.clone(),
+    )
+    .await
+    .map_err(|e| e.redacted(&redactor))
 }
 
 /// The rest of [`run`], once the secrets are known.

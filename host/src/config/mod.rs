@@ -32,8 +32,8 @@ pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
 pub use limits::LimitsConfig;
 pub use load::load;
 pub use location::Location;
-pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
+pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,
     DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,

@@ -234,10 +234,7 @@ mod tests {
             uri_credentials("mongodb://admin:p%40ss@h1:27017,h2/db?x=1"),
             ["p%40ss", "p@ss"]
         );
-        assert_eq!(
-            uri_credentials("https://ghp_abc@github.com/x"),
-            ["ghp_abc"]
-        );
+        assert_eq!(uri_credentials("https://ghp_abc@github.com/x"), ["ghp_abc"]);
         assert!(uri_credentials("mongodb://localhost:27017/a@b").is_empty());
         assert!(uri_credentials("plain text").is_empty());
     }

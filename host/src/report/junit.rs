@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn junit_is_well_formed_whatever_the_guest_wrote() {
-        let evil = "\x00\x01\x08\x0b\x0c\x1b]52;c;aGk=\x07\r\u{fffe}\u{ffff}\u{202e}<&>\"' s3cr\x1b[0met";
+        let evil =
+            "\x00\x01\x08\x0b\x0c\x1b]52;c;aGk=\x07\r\u{fffe}\u{ffff}\u{202e}<&>\"' s3cr\x1b[0met";
         let mut summary = summary();
         for r in &mut summary.steps {
             r.step = evil.into();
@@ -214,7 +215,10 @@ mod tests {
                 Err(e) => panic!("not well-formed at {}: {e}\n{xml}", reader.error_position()),
             }
         }
-        assert!(xml.chars().all(crate::report::sanitize::is_xml_char), "{xml}");
+        assert!(
+            xml.chars().all(crate::report::sanitize::is_xml_char),
+            "{xml}"
+        );
         assert!(!texts.contains("s3cr") && !xml.contains("s3cr"), "{xml}");
         assert!(texts.contains("\\u{1b}]52;c;aGk=\\u{7}\\r"), "{texts}");
         assert!(texts.contains("<&>\"'"), "{texts}");

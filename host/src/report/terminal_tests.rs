@@ -64,9 +64,8 @@ FAILED at round 1, step submit (worker worker1): execute returned an error: boom
 fn multi_line_failure_is_indented_under_the_step() {
     let failure = StepFailure::Failed {
         phase: Phase::Execute,
-        message:
-            "KeyError: 'x'\nTraceback (most recent call last):\n  File \"/0/s.py\", line 3"
-                .into(),
+        message: "KeyError: 'x'\nTraceback (most recent call last):\n  File \"/0/s.py\", line 3"
+            .into(),
     };
     let buf = Buf::default();
     let report = TerminalReport::new(
@@ -177,11 +176,19 @@ fn guest_and_worker_text_never_reaches_the_terminal_raw() {
     });
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(
-        !text.chars().any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
+        !text
+            .chars()
+            .any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
         "{text}"
     );
-    assert!(!text.contains("s3cr") && !text.contains("et-token"), "{text}");
-    assert!(text.contains("\\u{1b}]52;c;aGk=\\u{7}\\r  ✓ fake"), "{text}");
+    assert!(
+        !text.contains("s3cr") && !text.contains("et-token"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\u{1b}]52;c;aGk=\\u{7}\\r  ✓ fake"),
+        "{text}"
+    );
     // Every line is one the report wrote: no fake line starts with the check mark.
     assert!(text.lines().all(|l| !l.starts_with("  ✓")), "{text}");
 }

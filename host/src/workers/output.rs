@@ -179,7 +179,13 @@ pub(super) async fn read_lines<R: AsyncRead + Unpin>(
         let text = line.strip_suffix(b"\r").unwrap_or(line);
         let text = String::from_utf8_lossy(text);
         if continued || cut {
-            let mark = |on: bool| if on { CUT_MARK.to_string() } else { String::new() };
+            let mark = |on: bool| {
+                if on {
+                    CUT_MARK.to_string()
+                } else {
+                    String::new()
+                }
+            };
             on_line(&format!("{}{text}{}", mark(continued), mark(cut)));
         } else {
             on_line(&text);

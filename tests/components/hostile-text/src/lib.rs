@@ -16,8 +16,7 @@ use prometheus_step::{Ctx, Error, Outcome, Steps, fail};
 
 /// What every hostile text carries: a clipboard write, a bell, a line erase, a carriage
 /// return drawing a fake passed step, hidden text and a right-to-left override.
-const ATTACK: &str =
-    "osc52\x1b]52;c;aGFja2Vk\x07 bel\x07 erase\x1b[2K\r  ✓ fake-pass \x1b[8mhidden\x1b[0m \u{202e}txt.exe";
+const ATTACK: &str = "osc52\x1b]52;c;aGFja2Vk\x07 bel\x07 erase\x1b[2K\r  ✓ fake-pass \x1b[8mhidden\x1b[0m \u{202e}txt.exe";
 
 /// The runner's longest log line (`MAX_LOG_LINE_BYTES`): a line this long is cut.
 const MAX_LOG_LINE_BYTES: usize = 16 * 1024;
