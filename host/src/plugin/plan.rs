@@ -224,6 +224,8 @@ fn name_package(failure: StepFailure, package: &str) -> StepFailure {
             phase,
             message: format!("package `{package}`: {message}"),
         },
+        // Not the package's doing: the worker is named, the package is not.
+        died @ StepFailure::WorkerDied { .. } => died,
     }
 }
 
