@@ -41,6 +41,10 @@ pub enum Command {
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
     Verify(super::sign::VerifyArgs),
+    /// Internal: the watchdog `run` starts to kill the workers' process groups if the
+    /// runner dies (reads group ids on stdin). Not for users.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
 }
 
 /// Options of `run`.
@@ -232,4 +236,16 @@ pub struct NewArgs {
     /// The language of the step package.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub lang: Lang,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hidden_watchdog_subcommand_is_the_one_the_supervisor_starts() {
+        let cli = Cli::try_parse_from(["prometheus-wasm", crate::workers::WATCHDOG_SUBCOMMAND])
+            .expect("the watchdog subcommand parses");
+        assert!(matches!(cli.command, Command::Watchdog));
+    }
 }

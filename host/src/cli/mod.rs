@@ -12,6 +12,7 @@ mod plan;
 mod run;
 mod sign;
 mod signals;
+mod watched;
 
 pub use args::{Cli, Command};
 
@@ -115,6 +116,10 @@ impl UserError {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
+    if matches!(cli.command, Command::Watchdog) {
+        // No runtime, no threads: it only reads its stdin and signals process groups.
+        return ExitCode::from(crate::workers::serve_watchdog(std::io::stdin().lock()));
+    }
     if !matches!(cli.command, Command::Run(_)) {
         // Commands that only print behave like other Unix tools under `| head`: a closed
         // pipe ends them quietly instead of panicking in println!. `run` keeps the Rust
@@ -148,6 +153,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
+            // Handled above, before the runtime; kept total rather than panicking.
+            Command::Watchdog => Ok(crate::workers::serve_watchdog(std::io::stdin().lock())),
         }
     });
     // Work left on blocking threads (an embedded-store call of a step a signal stopped)

@@ -85,7 +85,8 @@ impl TestDb {
 
     /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
     /// database passes the required-state check; otherwise the collections are emptied and
-    /// seeded before the rounds are counted. Seeding happens at most once.
+    /// seeded before the rounds are counted. Seeding happens at most once, and only after
+    /// every refusal that does not depend on the seeded data.
     pub(crate) async fn start(
         &self,
         existing: Option<RunState>,
@@ -104,11 +105,29 @@ impl TestDb {
             report.note(&format!("starting fresh: {reason}"));
             existing = None;
         }
+        let plan_error = UserError::usage_from::<crate::runner::RunError>;
+        // Seeding empties the collections: first refuse what would refuse the run after
+        // it, and does not depend on the seeded data (an empty manifest, duplicate step
+        // names, `max_rounds: 0`, a rounds collection that seeding will not create).
+        let provisional_rounds = if self.plan.rounds_from_collection().is_some() {
+            self.plan
+                .check_rounds_source(&*self.db)
+                .await
+                .map_err(UserError::usage_from)?;
+            // Seeded or not, the collection then gives documents + 1 >= 1 rounds.
+            1
+        } else {
+            self.options(reset).await?.max_rounds
+        };
+        let provisional = RunOptions {
+            max_rounds: provisional_rounds,
+            reset: true,
+        };
+        runner::plan_start(None, manifest, &provisional).map_err(plan_error)?;
         let seeded = existing.is_none();
         if seeded {
             self.seed(report).await?;
         }
-        let plan_error = UserError::usage_from::<crate::runner::RunError>;
         let options = self.options(reset).await?;
         let (state, resume) =
             runner::plan_start(existing, manifest, &options).map_err(plan_error)?;

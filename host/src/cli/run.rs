@@ -1,5 +1,11 @@
 //! `prometheus-wasm run`: validate everything, start the workers, run the steps, stop the
 //! workers — also on failure, Ctrl-C and SIGTERM.
+//!
+//! Nothing is wiped before the run is known to start: every check that needs no worker
+//! process (inputs, package, the workers' ports, programs and directories, data_dir, the
+//! report paths, the test's manifest and rounds) passes before the MongoDB collections
+//! are emptied and the workers' `.db` files deleted. After that, only a worker that fails
+//! to start, a database error or a signal can end the run before the steps.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +25,9 @@ use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::StateFile;
 use crate::store::state::RunState;
-use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions};
+use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
+
+use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
 struct WorkerOutput(Arc<TerminalReport>);
@@ -30,8 +38,10 @@ impl OutputSink for WorkerOutput {
             .worker_line(worker, matches!(stream, Stream::Stderr), line);
     }
     fn exited(&self, worker: &str, status: &str) {
-        self.0
-            .warning(&format!("worker {worker} exited during the run ({status})"));
+        // Said at once; the step running then fails with the details (`watched.rs`).
+        self.0.warning(&format!(
+            "worker {worker} exited during the run ({status}); the current step fails"
+        ));
     }
 }
 
@@ -114,6 +124,19 @@ async fn run_redacted(
     } else {
         state_file.load().map_err(UserError::usage_from)?
     };
+
+    // 2. Everything else that can refuse the run, before any data is touched: the workers
+    // (ports, programs, directories), data_dir (their databases live there) and the
+    // report files. `TestDb::start` checks the manifest and rounds before it seeds.
+    let specs = launch_specs(&config);
+    crate::workers::preflight(&specs).map_err(worker_error)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        UserError::usage(
+            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
+            Some("check data_dir in config.yaml and the permissions of its parent".into()),
+        )
+    })?;
+    check_report_paths(&args)?;
     let (mut state, resume, options) = test_db
         .start(existing, package.manifest(), args.reset, &report)
         .await?;
@@ -121,30 +144,13 @@ async fn run_redacted(
         remove_databases(&config.data_dir, &report)?;
     }
 
-    // 2. Workers. Their databases live in data_dir, which must exist before they start.
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        UserError::usage(
-            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
-            None,
-        )
-    })?;
-    let specs: Vec<LaunchSpec> = config
-        .workers
-        .iter()
-        .map(|w| LaunchSpec {
-            name: w.name.clone(),
-            program: w.program.clone(),
-            args: w.args.clone(),
-            cwd: w.cwd.clone(),
-            env: w.env.clone(),
-            port: w.port,
-        })
-        .collect();
+    // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
         startup_timeout: args
             .startup_timeout
             .map(Duration::from_secs_f64)
             .unwrap_or(config.startup_timeout),
+        watchdog: watchdog(&report),
         ..SupervisorOptions::default()
     };
     report.note(&format!("starting {} worker(s)…", specs.len()));
@@ -165,11 +171,15 @@ async fn run_redacted(
             .join(", ")
     ));
 
-    // 3. Steps, with the workers stopped whatever happens.
+    // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
     let observer: Arc<dyn RunObserver> = report.clone();
+    let watched = Watched {
+        steps: &package,
+        deaths: fleet.deaths(),
+    };
     let outcome = signals
         .until(run_steps(
-            &package,
+            &watched,
             &state_file,
             &mut state,
             resume,
@@ -179,7 +189,16 @@ async fn run_redacted(
         ))
         .await;
     report.note("stopping workers…");
-    fleet.stop().await;
+    // A (second) Ctrl-C or SIGTERM during the grace period kills the workers at once.
+    // The exit code stays the run's: a run that ended before the signal has its result.
+    let hurry = async {
+        let again = signals.recv().await;
+        report.warning(&format!(
+            "{} received while stopping: killing the workers now",
+            again.name()
+        ));
+    };
+    fleet.stop_or_kill(hurry).await;
     match outcome {
         Ok(Ok((code, summary))) => {
             write_reports(&args, &summary, &source.name(), &redactor)?;
@@ -208,7 +227,7 @@ fn write_reports(
 }
 
 async fn run_steps(
-    package: &Plan,
+    package: &impl Steps,
     state_file: &StateFile,
     state: &mut RunState,
     resume: ResumePoint,
@@ -284,6 +303,60 @@ async fn load_package(
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
     Ok(package.with_run(run))
+}
+
+/// What the supervisor starts: one spec per worker of workers.json.
+fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
+    config
+        .workers
+        .iter()
+        .map(|w| LaunchSpec {
+            name: w.name.clone(),
+            program: w.program.clone(),
+            args: w.args.clone(),
+            cwd: w.cwd.clone(),
+            env: w.env.clone(),
+            port: w.port,
+        })
+        .collect()
+}
+
+/// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
+/// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
+/// workers' children behind, so say so.
+fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
+    match WatchdogCommand::current_exe() {
+        Ok(command) => Some(command),
+        Err(e) => {
+            report.warning(&format!(
+                "cannot locate the runner's executable ({e}): without the watchdog, \
+                 processes the workers start may survive if the runner is killed"
+            ));
+            None
+        }
+    }
+}
+
+/// `--junit` and `--json` are written after the run: a directory that does not exist
+/// would lose the run's result, so it is refused before anything starts.
+fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
+    for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+        let Some(path) = path else { continue };
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() || path.is_dir() {
+            return Err(UserError::usage(
+                anyhow!("cannot write the {flag} report to {}", path.display()),
+                Some(format!(
+                    "{} must be an existing directory",
+                    parent.display()
+                )),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.

@@ -229,6 +229,8 @@ fn name_package(failure: StepFailure, package: &str) -> StepFailure {
             message: format!("package `{package}`: {message}"),
             backtrace,
         },
+        // Not the package's doing: the worker is named, the package is not.
+        died @ StepFailure::WorkerDied { .. } => died,
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::store::state::RunState;
+use crate::workers::WorkerDeath;
 
 /// One step as a package's manifest declares it (the WIT `step-info`).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +77,34 @@ pub enum StepFailure {
         /// Where in the guest it happened (the wasm backtrace), shown with `-v` only.
         backtrace: Option<String>,
     },
+    /// A worker died (exited on its own) before or while the step ran. The step fails
+    /// whatever it returned: the system under test is broken from then on, and what the
+    /// step saw (often only "connection refused") is a consequence, not the cause.
+    #[error("{}", worker_died(death, *before, step_error.as_deref()))]
+    WorkerDied {
+        /// Who died, how, and their last output lines.
+        death: WorkerDeath,
+        /// True when it died before the step started (between steps).
+        before: bool,
+        /// The step's own failure, when it failed too (usually because of the death).
+        step_error: Option<Box<StepFailure>>,
+    },
+}
+
+/// `worker `w` died during this step (exit status: 3); the step's own error: …; last
+/// stderr lines: …` — the death first, as it is the cause.
+fn worker_died(death: &WorkerDeath, before: bool, step_error: Option<&StepFailure>) -> String {
+    let when = if before {
+        "before this step started"
+    } else {
+        "during this step"
+    };
+    let mut message = format!("worker `{}` died {when} ({})", death.worker, death.status);
+    if let Some(error) = step_error {
+        message.push_str(&format!("; the step's own error: {error}"));
+    }
+    message.push_str(&death.last_lines());
+    message
 }
 
 impl StepFailure {

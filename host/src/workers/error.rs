@@ -36,6 +36,40 @@ pub enum WorkerErrorKind {
     /// Port 0 means "any port" to the OS, so there is nothing to wait for.
     #[error("port 0 is not a port a worker can be reached on")]
     InvalidPort,
+    /// The working directory is missing, not a directory, or cannot be entered (checked
+    /// before anything is spawned).
+    #[error("cannot use {} as the working directory", cwd.display())]
+    BadCwd {
+        /// The working directory from the launch spec.
+        cwd: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: io::Error,
+    },
+    /// The program is not where the spawn would look for it (checked before anything is
+    /// spawned).
+    #[error("program `{program}` not found{}", searched.as_ref().map(|p| format!(" on its PATH ({p})")).unwrap_or_default())]
+    ProgramNotFound {
+        /// The program as given in the launch spec.
+        program: String,
+        /// The search path used, when the program is a bare name.
+        searched: Option<String>,
+    },
+    /// The program was found but may not be executed (checked before anything is spawned).
+    #[error("program {} is not executable", path.display())]
+    ProgramNotExecutable {
+        /// Where the program was found.
+        path: PathBuf,
+    },
+    /// The watchdog process, which kills the workers if the runner dies, did not start.
+    #[error("cannot start the watchdog {} that guards the workers", program.display())]
+    Watchdog {
+        /// The watchdog's program (the runner's own executable).
+        program: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// The program could not be spawned (not found, not executable, bad directory).
     #[error("cannot start `{program}` in {}", cwd.display())]
     Spawn {
@@ -109,6 +143,24 @@ impl WorkerError {
                  to a value from 1 to 65535"
                     .to_owned(),
             ),
+            WorkerErrorKind::BadCwd { .. } => Some(
+                "create the directory, or fix the worker's working directory (the tests \
+                 folder) in config.yaml/workers.json"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ProgramNotFound { program, .. } => Some(format!(
+                "install `{program}` or fix server_entrypoint/command in workers.json; the \
+                 worker's PATH is the one in its environment (env/env_vars), not the runner's"
+            )),
+            WorkerErrorKind::ProgramNotExecutable { path } => Some(format!(
+                "make it executable (chmod +x {}) or run it through its interpreter",
+                path.display()
+            )),
+            WorkerErrorKind::Watchdog { .. } => Some(
+                "the runner starts a copy of its own executable; check that it was not moved \
+                 or deleted during the run"
+                    .to_owned(),
+            ),
             WorkerErrorKind::Spawn {
                 program,
                 cwd,
@@ -155,7 +207,7 @@ impl Error for WorkerError {
 }
 
 /// The lines that explain an early exit: stderr, or stdout when stderr is empty.
-fn exit_tail(stderr: &[String], stdout: &[String]) -> String {
+pub(super) fn exit_tail(stderr: &[String], stdout: &[String]) -> String {
     if !stderr.is_empty() {
         tail_block("stderr", stderr)
     } else if !stdout.is_empty() {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::watchdog::WatchdogCommand;
+
 /// How long a worker may take to accept TCP connections when the config does not say.
 ///
 /// Generous on purpose: interpreted servers that install dependencies or open a database
@@ -39,9 +41,9 @@ pub struct LaunchSpec {
     pub port: u16,
 }
 
-/// Timeouts of the supervisor. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`] and
-/// [`DEFAULT_GRACE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timeouts of the supervisor and its watchdog. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`],
+/// [`DEFAULT_GRACE`] and no watchdog.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupervisorOptions {
     /// How long each worker may take, from spawn, to accept TCP connections on its port
     /// (`startup_timeout` in `config.yaml`). Default 30 s.
@@ -49,6 +51,11 @@ pub struct SupervisorOptions {
     /// How long `stop` waits after SIGTERM before it sends SIGKILL to the process groups
     /// still running. Default 5 s.
     pub grace: Duration,
+    /// The watchdog process that kills every worker's process group if the runner dies
+    /// (normally [`WatchdogCommand::current_exe`]). `None`: only the workers themselves
+    /// get the parent-death signal, their children do not. Default `None`, because only
+    /// the runner's binary has the watchdog subcommand.
+    pub watchdog: Option<WatchdogCommand>,
 }
 
 impl Default for SupervisorOptions {
@@ -56,6 +63,7 @@ impl Default for SupervisorOptions {
         Self {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             grace: DEFAULT_GRACE,
+            watchdog: None,
         }
     }
 }

@@ -78,6 +78,7 @@ pub fn options() -> SupervisorOptions {
     SupervisorOptions {
         startup_timeout: PATIENCE,
         grace: Duration::from_millis(300),
+        watchdog: None,
     }
 }
 
