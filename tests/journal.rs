@@ -61,7 +61,10 @@ fn random_below(seed: &mut u64, bound: u64) -> u64 {
 fn wait_dead(pids: &[i32]) {
     let started = Instant::now();
     while pids.iter().any(|pid| is_alive(*pid)) {
-        assert!(started.elapsed() < PATIENCE, "workers {pids:?} outlived the runner");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "workers {pids:?} outlived the runner"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -108,8 +111,8 @@ fn kill_9_at_random_points_never_skips_or_repeats_a_completed_step() {
         let state = t.state();
         let saved = trail(&state);
         assert_eq!(saved, expected_trail(ROUNDS)[..saved.len()], "{state}");
-        let journal = std::fs::read_to_string(data(&t).join("test_state.journal"))
-            .unwrap_or_default();
+        let journal =
+            std::fs::read_to_string(data(&t).join("test_state.journal")).unwrap_or_default();
         eprintln!(
             "kill {kill} after {extra:?}: {} steps started, state at round {} after {}, {} journal line(s)",
             out.started_steps().len(),
@@ -154,10 +157,14 @@ fn a_torn_last_journal_record_is_ignored_and_its_step_runs_again() {
     t.remove_config("pause_ms");
     let out = t.run_steps(&[]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("its last record was cut short"), "{out}");
     assert!(
-        out.stdout
-            .contains(&format!("recovered {complete} step(s) from the checkpoint journal")),
+        out.stdout.contains("its last record was cut short"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "recovered {complete} step(s) from the checkpoint journal"
+        )),
         "{out}"
     );
     assert_eq!(trail(&t.state()), expected_trail(3));
@@ -178,14 +185,17 @@ fn a_journal_of_a_newer_format_is_refused_with_both_versions() {
     let out = t.run_steps(&[]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
-        out.stderr.contains("format version 99")
-            && out.stderr.contains("reads up to version 1"),
+        out.stderr.contains("format version 99") && out.stderr.contains("reads up to version 1"),
         "{out}"
     );
     assert!(out.stderr.contains("--reset"), "{out}");
     assert!(out.started_steps().is_empty(), "{out}");
     // Refused means untouched.
-    assert!(std::fs::read_to_string(&journal).unwrap().contains("\"version\":99"));
+    assert!(
+        std::fs::read_to_string(&journal)
+            .unwrap()
+            .contains("\"version\":99")
+    );
 
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 0, "{out}");
@@ -217,7 +227,10 @@ fn reset_keeps_an_unreadable_state_file_as_broken_and_says_so() {
     std::fs::remove_file(&broken).unwrap();
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(!broken.exists() && !out.stdout.contains("kept it as"), "{out}");
+    assert!(
+        !broken.exists() && !out.stdout.contains("kept it as"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -228,7 +241,10 @@ fn the_state_file_keeps_its_mode_and_killed_saves_leave_no_temp_files() {
     let state_path = data(&t).join("test_state.json");
     std::fs::set_permissions(&state_path, std::fs::Permissions::from_mode(0o640)).unwrap();
     // What a kill during a save leaves behind.
-    let leftovers = [".test_state.json.k1ll3d.tmp", ".test_state.journal.k1ll3d.tmp"];
+    let leftovers = [
+        ".test_state.json.k1ll3d.tmp",
+        ".test_state.journal.k1ll3d.tmp",
+    ];
     for name in leftovers {
         std::fs::write(data(&t).join(name), "{\"half").unwrap();
     }
@@ -265,7 +281,8 @@ fn a_state_file_edited_after_a_kill_wins_over_the_journal() {
     let out = t.run_steps(&[]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(
-        out.stdout.contains("changed after the checkpoint journal was written")
+        out.stdout
+            .contains("changed after the checkpoint journal was written")
             && out.stdout.contains("test_state.journal.stale"),
         "{out}"
     );

@@ -227,7 +227,11 @@ async fn trivial_step(package: &Package) {
     println!();
     println!("| trivial step (instantiate, prepare, execute; 1 get, 3 sets) | median | p90 |");
     println!("|---|---|---|");
-    println!("| trail `s1`, {TRIVIAL_RUNS} runs | {} | {} |", us(median(&mut times)), us(p90));
+    println!(
+        "| trail `s1`, {TRIVIAL_RUNS} runs | {} | {} |",
+        us(median(&mut times)),
+        us(p90)
+    );
 }
 
 fn sync_cost() {
@@ -252,8 +256,12 @@ fn reports(summaries: &[RunSummary]) {
     println!();
     println!("| report | 1 000 steps | 10 000 steps | ratio |");
     println!("|---|---|---|---|");
-    let small = summaries.iter().find(|s| s.steps.len() == ROUNDS as usize / 2);
-    let large = summaries.iter().find(|s| s.steps.len() == ROUNDS as usize * 5);
+    let small = summaries
+        .iter()
+        .find(|s| s.steps.len() == ROUNDS as usize / 2);
+    let large = summaries
+        .iter()
+        .find(|s| s.steps.len() == ROUNDS as usize * 5);
     let (Some(small), Some(large)) = (small, large) else {
         return;
     };
@@ -270,8 +278,13 @@ fn reports(summaries: &[RunSummary]) {
         median(&mut runs)
     };
     let terminal = |s: &RunSummary| {
-        TerminalReport::new(Box::new(std::io::sink()), redactor.clone(), LogLevel::Info, false)
-            .summary(s)
+        TerminalReport::new(
+            Box::new(std::io::sink()),
+            redactor.clone(),
+            LogLevel::Info,
+            false,
+        )
+        .summary(s)
     };
     let rows: [(&str, &dyn Fn(&RunSummary)); 3] = [
         ("terminal summary table", &terminal),

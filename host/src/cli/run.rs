@@ -17,8 +17,8 @@ use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
-use crate::store::{JournalCheckpoint, StateFile};
 use crate::store::state::RunState;
+use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions};
 
 /// Forwards worker output to the terminal report.

@@ -33,7 +33,10 @@ fn file_state(file: &StateFile) -> RunState {
 }
 
 fn journal_lines(file: &StateFile) -> usize {
-    fs::read_to_string(file.journal_path()).unwrap().lines().count()
+    fs::read_to_string(file.journal_path())
+        .unwrap()
+        .lines()
+        .count()
 }
 
 #[test]
@@ -44,7 +47,11 @@ fn steps_are_appended_and_recovered_without_rewriting_the_file() {
     let fresh = fs::read(file.path()).unwrap();
     complete_step(&mut checkpoint, &mut state, 1, "a");
     complete_step(&mut checkpoint, &mut state, 1, "b");
-    assert_eq!(fs::read(file.path()).unwrap(), fresh, "the file is not rewritten per step");
+    assert_eq!(
+        fs::read(file.path()).unwrap(),
+        fresh,
+        "the file is not rewritten per step"
+    );
     assert_eq!(journal_lines(&file), 3, "header and two records");
     // As after kill -9: nothing compacted, everything recovered.
     drop(checkpoint);
@@ -68,7 +75,10 @@ fn round_ends_compact_the_journal_into_the_file() {
     // A round end with nothing new does not rewrite the file.
     let modified = fs::metadata(file.path()).unwrap().modified().unwrap();
     checkpoint.round_finished(&state, false).unwrap();
-    assert_eq!(fs::metadata(file.path()).unwrap().modified().unwrap(), modified);
+    assert_eq!(
+        fs::metadata(file.path()).unwrap().modified().unwrap(),
+        modified
+    );
     complete_step(&mut checkpoint, &mut state, 2, "a");
     checkpoint.round_finished(&state, true).unwrap();
     assert_eq!(file_state(&file), state, "the last round always compacts");
@@ -100,7 +110,11 @@ fn a_resumed_run_folds_the_recovered_journal_in_at_its_first_step() {
     let mut state = file.load().unwrap().unwrap();
     let mut checkpoint = JournalCheckpoint::new(file.clone());
     complete_step(&mut checkpoint, &mut state, 1, "b");
-    assert_eq!(file_state(&file), state, "the first step of a resumed run writes the file");
+    assert_eq!(
+        file_state(&file),
+        state,
+        "the first step of a resumed run writes the file"
+    );
     assert_eq!(journal_lines(&file), 1);
     complete_step(&mut checkpoint, &mut state, 1, "c");
     assert_eq!(file.load().unwrap(), Some(state));
@@ -117,7 +131,10 @@ fn a_crash_between_the_file_and_the_new_journal_loses_nothing() {
     file.write_state(&state).unwrap();
     let recovered = file.recover().unwrap();
     assert_eq!(recovered.state, Some(state));
-    assert_eq!(recovered.set_aside, None, "an outdated journal is no one's edit");
+    assert_eq!(
+        recovered.set_aside, None,
+        "an outdated journal is no one's edit"
+    );
     assert_eq!(recovered.replayed, 0);
 }
 
@@ -129,12 +146,20 @@ fn a_state_file_edited_after_a_crash_wins_and_the_journal_is_kept_aside() {
     complete_step(&mut checkpoint, &mut state, 1, "a");
     drop(checkpoint);
     // The user rewinds the run by hand.
-    fs::write(file.path(), r#"{"current_round": 1, "last_completed_step": null, "global": {"mine": 1}}"#).unwrap();
+    fs::write(
+        file.path(),
+        r#"{"current_round": 1, "last_completed_step": null, "global": {"mine": 1}}"#,
+    )
+    .unwrap();
     let recovered = file.recover().unwrap();
     let resumed = recovered.state.unwrap();
     assert_eq!(resumed.last_completed_step, None);
     assert_eq!(resumed.get("mine").as_deref(), Some(&json!(1)));
-    assert_eq!(resumed.get("trail.1-a"), None, "the journal is not replayed");
+    assert_eq!(
+        resumed.get("trail.1-a"),
+        None,
+        "the journal is not replayed"
+    );
     let stale = dir.path().join("data").join(STALE_JOURNAL_FILE_NAME);
     assert_eq!(recovered.set_aside, Some(stale.clone()));
     assert!(stale.exists() && !file.journal_path().exists());
@@ -159,7 +184,11 @@ fn compact_folds_the_journal_and_removes_it() {
     assert_eq!(file.compact().unwrap().replayed, 1);
     assert_eq!(file_state(&file), state);
     assert!(!file.journal_path().exists());
-    assert_eq!(file.compact().unwrap().replayed, 0, "a second compact does nothing");
+    assert_eq!(
+        file.compact().unwrap().replayed,
+        0,
+        "a second compact does nothing"
+    );
     assert!(!file.path().with_file_name(JOURNAL_FILE_NAME).exists());
 }
 
@@ -187,7 +216,10 @@ fn leftover_temp_files_of_a_killed_save_are_removed() {
     let (dir, file, mut checkpoint) = temp_checkpoint();
     let data = dir.path().join("data");
     fs::create_dir_all(&data).unwrap();
-    let leftovers = [".test_state.json.Ab12Cd.tmp", ".test_state.journal.Xy34Zw.tmp"];
+    let leftovers = [
+        ".test_state.json.Ab12Cd.tmp",
+        ".test_state.journal.Xy34Zw.tmp",
+    ];
     for name in leftovers {
         fs::write(data.join(name), "{").unwrap();
     }
@@ -196,12 +228,18 @@ fn leftover_temp_files_of_a_killed_save_are_removed() {
     for name in leftovers {
         assert!(!data.join(name).exists(), "{name} is left");
     }
-    assert!(data.join("other.tmp").exists(), "files that are not ours stay");
+    assert!(
+        data.join("other.tmp").exists(),
+        "files that are not ours stay"
+    );
     let mut names: Vec<_> = fs::read_dir(&data)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["other.tmp", "test_state.journal", "test_state.json"]);
+    assert_eq!(
+        names,
+        ["other.tmp", "test_state.journal", "test_state.json"]
+    );
     assert_eq!(file.load().unwrap(), Some(RunState::default()));
 }

@@ -140,7 +140,12 @@ pub fn read(path: &Path) -> Result<Option<JournalContents>, StateError> {
     let mut lines = bytes.split_inclusive(|b| *b == b'\n').enumerate();
     let header = match lines.next() {
         Some((_, line)) if line.ends_with(b"\n") => line,
-        _ => return Err(damaged(1, "the header line is missing or incomplete".into())),
+        _ => {
+            return Err(damaged(
+                1,
+                "the header line is missing or incomplete".into(),
+            ));
+        }
     };
     let header = parse_header(header).map_err(|reason| damaged(1, reason))?;
     if header.version > JOURNAL_VERSION {
@@ -165,11 +170,7 @@ pub fn read(path: &Path) -> Result<Option<JournalContents>, StateError> {
             Ok(record) => {
                 return Err(damaged(
                     index + 1,
-                    format!(
-                        "record {} follows record {}",
-                        record.seq,
-                        records.len()
-                    ),
+                    format!("record {} follows record {}", record.seq, records.len()),
                 ));
             }
             // A crash during the append: the step it records did not complete.

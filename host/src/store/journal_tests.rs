@@ -43,7 +43,11 @@ fn records_round_trip_and_replay_to_the_same_state() {
     let contents = read(&path).unwrap().expect("journal exists");
     assert_eq!(contents.base, "b4se");
     assert!(!contents.torn_tail);
-    let steps: Vec<_> = contents.records.iter().map(|r| (r.seq, r.step.as_str())).collect();
+    let steps: Vec<_> = contents
+        .records
+        .iter()
+        .map(|r| (r.seq, r.step.as_str()))
+        .collect();
     assert_eq!(steps, [(1, "a"), (2, "b")]);
     let mut replayed = RunState::default();
     replay(&mut replayed, &contents.records).unwrap();
@@ -62,7 +66,11 @@ fn a_key_replaced_by_a_later_parent_set_is_carried_by_the_parent() {
     let (path, mut writer) = journal_in(&dir);
     writer.append(&state, 1, "s", &changes, true).unwrap();
     let contents = read(&path).unwrap().unwrap();
-    let keys: Vec<_> = contents.records[0].set.iter().map(|s| s.key.as_str()).collect();
+    let keys: Vec<_> = contents.records[0]
+        .set
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
     assert_eq!(keys, ["a", "c", "c.e"]);
     let mut replayed = RunState::default();
     replay(&mut replayed, &contents.records).unwrap();
@@ -110,7 +118,10 @@ fn damage_before_the_last_line_is_an_error_naming_the_line() {
     let damaged = text.replacen("\"step\":\"b\"", "\"step\":", 1);
     fs::write(&path, damaged).unwrap();
     let err = read(&path).unwrap_err();
-    assert!(matches!(err, StateError::JournalDamaged { line: 3, .. }), "{err}");
+    assert!(
+        matches!(err, StateError::JournalDamaged { line: 3, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("test_state.journal:3"), "{err}");
     assert!(err.hint().unwrap().contains("--reset"));
 
@@ -138,7 +149,10 @@ fn a_newer_format_is_refused_with_both_versions() {
     // Through the state file too: resume refuses instead of guessing.
     let file = StateFile::new(dir.path());
     fs::write(file.path(), "{\"current_round\": 1}").unwrap();
-    assert!(matches!(file.load(), Err(StateError::JournalVersion { .. })));
+    assert!(matches!(
+        file.load(),
+        Err(StateError::JournalVersion { .. })
+    ));
 }
 
 #[test]

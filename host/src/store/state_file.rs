@@ -282,9 +282,8 @@ pub(super) fn temp_builder(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(
-            permissions.unwrap_or_else(|| fs::Permissions::from_mode(NEW_FILE_MODE)),
-        );
+        builder
+            .permissions(permissions.unwrap_or_else(|| fs::Permissions::from_mode(NEW_FILE_MODE)));
     }
     #[cfg(not(unix))]
     let _ = permissions;

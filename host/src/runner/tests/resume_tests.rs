@@ -160,9 +160,16 @@ async fn resume_from_the_state_file_after_a_failure() {
 
     let failing = FakeSteps::new(ABC).with(2, "b", Action::Err("down"));
     let (state, resume) = plan_start(file.load().unwrap(), failing.manifest(), &opts).unwrap();
-    let summary = run(&failing, &mut checkpoint, state, resume, &opts, recorder.clone())
-        .await
-        .unwrap();
+    let summary = run(
+        &failing,
+        &mut checkpoint,
+        state,
+        resume,
+        &opts,
+        recorder.clone(),
+    )
+    .await
+    .unwrap();
     assert!(!summary.is_passed());
 
     let steps = FakeSteps::new(ABC);

@@ -37,8 +37,8 @@ struct Doc {
 fn prepare(ctx: &Ctx, params: Params) -> Result<Doc, Error> {
     let count: u64 = ctx.config("docs_count")?.unwrap_or(200);
     let index = (u64::from(ctx.round()) * 1000 + params.n) % count;
-    let doc: Option<Doc> = mongo::collection("docs")
-        .find_one(json!({"taskId": ctx.task_id(), "index": index}))?;
+    let doc: Option<Doc> =
+        mongo::collection("docs").find_one(json!({"taskId": ctx.task_id(), "index": index}))?;
     doc.ok_or_else(|| Error::msg(format!("document {index} is missing")))
 }
 

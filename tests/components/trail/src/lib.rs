@@ -17,7 +17,13 @@ const STEPS: [&str; 5] = ["s1", "s2", "s3", "s4", "s5"];
 fn steps() -> Steps {
     let mut steps = Steps::new();
     for name in STEPS {
-        steps = steps.step(name, "records itself in the trail", "worker1", no_prepare, execute);
+        steps = steps.step(
+            name,
+            "records itself in the trail",
+            "worker1",
+            no_prepare,
+            execute,
+        );
     }
     steps
 }
