@@ -23,8 +23,8 @@ use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
-use crate::store::StateFile;
 use crate::store::state::RunState;
+use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
 
 use super::watched::Watched;
@@ -119,12 +119,6 @@ async fn run_redacted(
     plan_source::check_workers(&package, &config)?;
 
     let state_file = StateFile::new(&config.data_dir);
-    let existing = if args.reset {
-        None
-    } else {
-        state_file.load().map_err(UserError::usage_from)?
-    };
-
     // 2. Everything else that can refuse the run, before any data is touched: the workers
     // (ports, programs, directories), data_dir (their databases live there) and the
     // report files. `TestDb::start` checks the manifest and rounds before it seeds.
@@ -137,6 +131,8 @@ async fn run_redacted(
         )
     })?;
     check_report_paths(&args)?;
+
+    let existing = load_state(&state_file, args.reset, &report)?;
     let (mut state, resume, options) = test_db
         .start(existing, package.manifest(), args.reset, &report)
         .await?;
@@ -199,6 +195,13 @@ async fn run_redacted(
         ));
     };
     fleet.stop_or_kill(hurry).await;
+    // Whatever ended the run (a failure, a signal), the journal is folded into
+    // test_state.json so that the file a user reads or edits is the whole truth.
+    if let Err(e) = state_file.compact() {
+        report.warning(&format!(
+            "{e}; the journal beside it keeps the completed steps, the next run resumes from both"
+        ));
+    }
     match outcome {
         Ok(Ok((code, summary))) => {
             write_reports(&args, &summary, &source.name(), &redactor)?;
@@ -243,7 +246,7 @@ async fn run_steps(
             None,
         ));
     }
-    let mut checkpoint = state_file.clone();
+    let mut checkpoint = JournalCheckpoint::new(state_file.clone());
     let summary = runner::run(
         package,
         &mut checkpoint,
@@ -261,6 +264,48 @@ async fn run_steps(
         EXIT_FAILED
     };
     Ok((code, summary))
+}
+
+/// The saved state to resume from (`None` with `--reset`, which keeps an unreadable state
+/// file as `test_state.json.broken`), saying what recovery did.
+fn load_state(
+    state_file: &StateFile,
+    reset: bool,
+    report: &TerminalReport,
+) -> Result<Option<RunState>, UserError> {
+    if reset {
+        if let Some(kept) = state_file
+            .set_aside_broken()
+            .map_err(UserError::usage_from)?
+        {
+            report.warning(&format!(
+                "{} could not be read; kept it as {} and starting fresh",
+                state_file.path().display(),
+                kept.display()
+            ));
+        }
+        return Ok(None);
+    }
+    let recovered = state_file.recover().map_err(UserError::usage_from)?;
+    if let Some(stale) = &recovered.set_aside {
+        report.warning(&format!(
+            "{} changed after the checkpoint journal was written; resuming from the file as it is, the journal's steps are kept in {}",
+            state_file.path().display(),
+            stale.display()
+        ));
+    }
+    if recovered.replayed > 0 || recovered.torn_tail {
+        report.note(&format!(
+            "recovered {} step(s) from the checkpoint journal{}",
+            recovered.replayed,
+            if recovered.torn_tail {
+                " (its last record was cut short: that step runs again)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(recovered.state)
 }
 
 /// A worker that could not be set up (port taken, program missing) is a usage error: nothing

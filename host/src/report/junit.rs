@@ -27,8 +27,13 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
         .with_attribute(("skipped", summary.skipped.to_string().as_str()))
         .with_attribute(("time", secs(summary.total_duration).as_str()))
         .write_inner_content(|w| {
+            // Grouped in one pass: filtering every step per round is quadratic in long runs.
+            let mut by_round: std::collections::HashMap<u32, Vec<_>> = Default::default();
+            for r in &summary.steps {
+                by_round.entry(r.round).or_default().push(r);
+            }
             for round in &summary.rounds_run {
-                let records: Vec<_> = summary.steps.iter().filter(|r| r.round == *round).collect();
+                let records = by_round.remove(round).unwrap_or_default();
                 let failures = records
                     .iter()
                     .filter(|r| matches!(r.status, StepStatus::Failed(_)))

@@ -68,6 +68,31 @@ pub enum StateError {
         #[source]
         source: io::Error,
     },
+    /// The checkpoint journal is damaged before its last line (a torn last line is not an
+    /// error: it is a step that did not complete).
+    #[error("damaged checkpoint journal {}{}: {reason}", path.display(), line_suffix(*line))]
+    JournalDamaged {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line of the damage, 0 when no one line is to blame.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The checkpoint journal was written by a newer prometheus-wasm, in a format this one
+    /// does not know.
+    #[error(
+        "checkpoint journal {} has format version {found}, this prometheus-wasm reads up to version {supported}",
+        path.display()
+    )]
+    JournalVersion {
+        /// The journal.
+        path: PathBuf,
+        /// The version in its header.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
     /// A broken state file could not be renamed out of the way.
     #[error("cannot move broken state file {} to {}", path.display(), to.display())]
     SetAside {
@@ -95,6 +120,12 @@ impl StateError {
             StateError::NotAnObject { .. } => {
                 Some("store the value under another key, or set the parent to an object first")
             }
+            StateError::JournalDamaged { .. } => Some(
+                "run with --reset to start fresh, or move test_state.journal away to resume from test_state.json as of its last compaction",
+            ),
+            StateError::JournalVersion { .. } => Some(
+                "resume with the newer prometheus-wasm that wrote it, or run with --reset to start fresh",
+            ),
             StateError::Read { .. } | StateError::Write { .. } | StateError::SetAside { .. } => {
                 Some("check that the data_dir exists and is writable")
             }
@@ -107,10 +138,21 @@ impl StateError {
             StateError::Read { path, .. }
             | StateError::Malformed { path, .. }
             | StateError::Write { path, .. }
-            | StateError::SetAside { path, .. } => Some(path),
+            | StateError::SetAside { path, .. }
+            | StateError::JournalDamaged { path, .. }
+            | StateError::JournalVersion { path, .. } => Some(path),
             StateError::InvalidKey { .. }
             | StateError::ReservedKey { .. }
             | StateError::NotAnObject { .. } => None,
         }
+    }
+}
+
+/// `:LINE` for an error's location, nothing for line 0.
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
     }
 }
