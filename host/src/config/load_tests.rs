@@ -367,7 +367,10 @@ fn secrets_are_named_mapped_flagged_or_uri_credentials_never_plain_dotenv() {
     ] {
         assert!(values.contains(&v.to_string()), "{v}: {values:?}");
     }
-    assert!(!values.iter().any(|v| v == "test" || v == "abc"), "{values:?}");
+    assert!(
+        !values.iter().any(|v| v == "test" || v == "abc"),
+        "{values:?}"
+    );
     assert_eq!(secrets.unknown, ["NOPE"]);
     let short = secrets.variables.iter().find(|v| v.name == "SHORT_PASS");
     assert!(!short.expect("listed").is_masked());
