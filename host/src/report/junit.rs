@@ -213,7 +213,10 @@ mod tests {
                 Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
                     for a in e.attributes() {
                         let a = a.expect("well-formed attribute");
-                        texts.push_str(&a.unescape_value().expect("escaped attribute"));
+                        texts.push_str(
+                            &a.normalized_value(quick_xml::XmlVersion::default())
+                                .expect("escaped attribute"),
+                        );
                     }
                 }
                 Ok(_) => {}

@@ -7,7 +7,7 @@
 //! | step | does |
 //! |---|---|
 //! | `ESC[31m…` (a hostile name) | logs and prints hostile text, completes |
-//! | `skip‮me` | skips with a hostile reason |
+//! | `skip\u{202e}me` | skips with a hostile reason |
 //! | `fail\x07` | fails with a hostile message |
 //!
 //! With `fail_post_load: true` in config.yaml, `post-load` fails quoting the secret.
