@@ -23,7 +23,6 @@ use std::hint::black_box;
 
 wit_bindgen::generate!({ path: "../../../wit", world: "steps" });
 
-use prometheus::step::types::{Outcome, StepInfo};
 
 /// The marker: `MANIFEST-MODE:` then the mode, NUL-padded to 16 bytes (30 in all). Read through a
 /// volatile load so that the compiler keeps it as data the tests can find and replace.
