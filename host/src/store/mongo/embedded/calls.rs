@@ -220,7 +220,12 @@ impl EmbeddedDatabase {
         })
     }
 
-    pub(super) fn count_now(&self, collection: &str, filter: Document, cancel: &Cancel) -> Result<u64, MongoError> {
+    pub(super) fn count_now(
+        &self,
+        collection: &str,
+        filter: Document,
+        cancel: &Cancel,
+    ) -> Result<u64, MongoError> {
         let all = self
             .collections
             .lock()
@@ -240,5 +245,3 @@ impl EmbeddedDatabase {
         query::aggregate(self.read(collection), &pipeline, cancel)
     }
 }
-
-
