@@ -6,8 +6,8 @@ use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
 use crate::cli::signals::{install_signals, stopped};
-use crate::config::LimitsConfig;
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::config::LimitsConfig;
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
 use crate::report::sanitize::{sanitize_json, sanitize_line};
 
@@ -15,8 +15,9 @@ use crate::report::sanitize::{sanitize_json, sanitize_line};
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {
     let mut signals = install_signals()?;
     let budgets = args.budgets.budgets(&LimitsConfig::default());
-    let engine =
-        Arc::new(StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let engine = Arc::new(
+        StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
+    );
     let cache = CodeCache::default_dir().map(CodeCache::new);
     // The manifest is guest code: it runs under the budgets, and a signal stops it.
     let package = match signals

@@ -5,8 +5,8 @@ use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
 use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
-use crate::cli::{EXIT_PASSED, UserError};
 use crate::cli::signals::{install_signals, stopped};
+use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::lock::describe;
 

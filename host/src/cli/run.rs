@@ -110,7 +110,9 @@ async fn run_redacted(
     let test_db = super::mongo::open(&args, &config, &report).await?;
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
     let package = match signals
-        .until(load_package(&args, &source, &config, keys, &report, &test_db))
+        .until(load_package(
+            &args, &source, &config, keys, &report, &test_db,
+        ))
         .await
     {
         Ok(package) => package?,

@@ -73,7 +73,5 @@ pub(crate) fn guest_store(
 /// deadline passed first, e.g. while the guest waited in a host call. The caller reports
 /// the step timeout and never uses the instance again.
 pub(crate) async fn bounded<T>(deadline: Instant, call: impl Future<Output = T>) -> Option<T> {
-    tokio::time::timeout_at(deadline.into(), call)
-        .await
-        .ok()
+    tokio::time::timeout_at(deadline.into(), call).await.ok()
 }

@@ -108,14 +108,27 @@ mod tests {
     fn counts_and_lengths_over_their_caps_are_refused_by_name() {
         let too_many: Vec<RawStep> = (0..=MAX_STEPS).map(|i| raw(&format!("s{i}"))).collect();
         let err = check_manifest(too_many).unwrap_err();
-        assert!(err.starts_with("it lists 10001 steps, more than the most"), "{err}");
+        assert!(
+            err.starts_with("it lists 10001 steps, more than the most"),
+            "{err}"
+        );
         let err = check_manifest(vec![raw(&"x".repeat(65_536))]).unwrap_err();
         assert!(err.starts_with("the name of step 1 (`xxxx"), "{err}");
         assert!(err.contains("65536 bytes long, more than the most allowed (256 bytes)"));
         let mut long_params = raw("p");
         long_params.params = format!("{{\"a\": \"{}\"}}", "y".repeat(MAX_PARAMS_BYTES));
-        assert!(check_manifest(vec![long_params]).unwrap_err().contains("the params of step 1"));
-        assert_eq!(check_manifest(vec![]).unwrap_err(), "the package lists no steps");
-        assert_eq!(check_manifest(vec![raw(" ")]).unwrap_err(), "step 1 has an empty name");
+        assert!(
+            check_manifest(vec![long_params])
+                .unwrap_err()
+                .contains("the params of step 1")
+        );
+        assert_eq!(
+            check_manifest(vec![]).unwrap_err(),
+            "the package lists no steps"
+        );
+        assert_eq!(
+            check_manifest(vec![raw(" ")]).unwrap_err(),
+            "step 1 has an empty name"
+        );
     }
 }

@@ -35,12 +35,12 @@ pub use cache::CodeCache;
 pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
-pub use manifest::{
-    MAX_DESCRIPTION_BYTES, MAX_PARAMS_BYTES, MAX_STEP_NAME_BYTES, MAX_STEPS, MAX_WORKER_NAME_BYTES,
-};
 pub use limits::{Budget, BudgetExceeded, Budgets};
 pub use link::{PROVIDED_INTERFACES, WIT_PACKAGE};
 pub use lock::{LockDiff, LockError, LockFile};
+pub use manifest::{
+    MAX_DESCRIPTION_BYTES, MAX_PARAMS_BYTES, MAX_STEP_NAME_BYTES, MAX_STEPS, MAX_WORKER_NAME_BYTES,
+};
 pub use mongo::MongoCtx;
 pub use package::{CodeSource, Package};
 pub use plan::{Plan, StepOrigin};

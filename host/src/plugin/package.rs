@@ -218,11 +218,12 @@ impl Package {
         let deadline = store.data().deadline;
         let budgets = &self.run.budgets;
         let call = async {
-            let instance = self
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| format!("instantiation trapped: {}", describe_trap(budgets, &e).message))?;
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                format!(
+                    "instantiation trapped: {}",
+                    describe_trap(budgets, &e).message
+                )
+            })?;
             instance
                 .call_manifest(&mut store)
                 .await

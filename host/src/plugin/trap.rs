@@ -37,8 +37,7 @@ pub fn describe_trap(budgets: &Budgets, error: &wasmtime::Error) -> TrapReport {
                 "the step overflowed its call stack (unbounded recursion?)".into()
             }
             Some(Trap::UnreachableCodeReached) => {
-                "the step panicked (wasm `unreachable`); the log above has the panic message"
-                    .into()
+                "the step panicked (wasm `unreachable`); the log above has the panic message".into()
             }
             Some(trap) => trap.to_string(),
             None => cause_chain(error, backtrace.as_deref()),
@@ -81,6 +80,10 @@ mod tests {
         assert!(time.contains("step time limit of 300s"), "{time}");
         let memory = wasmtime::Error::new(budgets.exceeded(Budget::Memory))
             .context("error while executing at wasm backtrace");
-        assert!(describe_trap(&budgets, &memory).message.contains("limits.memory_mb"));
+        assert!(
+            describe_trap(&budgets, &memory)
+                .message
+                .contains("limits.memory_mb")
+        );
     }
 }

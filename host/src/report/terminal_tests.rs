@@ -192,3 +192,52 @@ fn guest_and_worker_text_never_reaches_the_terminal_raw() {
     // Every line is one the report wrote: no fake line starts with the check mark.
     assert!(text.lines().all(|l| !l.starts_with("  ✓")), "{text}");
 }
+
+#[test]
+fn long_names_are_cut_in_the_summary_table() {
+    // 70 000 characters: past the formatter's width limit, which used to panic.
+    let name = "n".repeat(70_000);
+    let summary = RunSummary {
+        rounds_run: vec![1],
+        steps: vec![record(&name, StepStatus::Passed)],
+        passed: 1,
+        skipped: 0,
+        failed: 0,
+        outcome: RunOutcome::Passed,
+        total_duration: Duration::from_millis(12),
+    };
+    let text = render_summary(&summary, Style { color: false }, &Redactor::default());
+    let row = text.lines().nth(1).expect("a row");
+    assert!(
+        row.starts_with(&format!("1      {}…  worker1  passed", "n".repeat(47))),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_trap_backtrace_follows_the_cause_with_verbose_only() {
+    let failure = StepFailure::Trapped {
+        phase: Phase::Execute,
+        message: "the step exited with status 0".into(),
+        backtrace: Some("error while executing at wasm backtrace:\n    0: 0x1 - f".into()),
+    };
+    let render = |level| {
+        let buf = Buf::default();
+        let report =
+            TerminalReport::new(Box::new(buf.clone()), Redactor::new([]), level, false);
+        report.event(&RunEvent::StepFailed {
+            round: 1,
+            step: "s".into(),
+            worker: "worker1".into(),
+            failure: failure.clone(),
+            duration: Duration::from_millis(3),
+        });
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    };
+    let line = "  ✗ s failed (round 1, worker worker1, 3 ms): execute trapped: the step exited with status 0\n";
+    assert_eq!(render(LogLevel::Info), line);
+    assert_eq!(
+        render(LogLevel::Debug),
+        format!("{line}    error while executing at wasm backtrace:\n        0: 0x1 - f\n")
+    );
+}

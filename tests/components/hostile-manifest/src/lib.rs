@@ -23,8 +23,6 @@ use std::hint::black_box;
 
 wit_bindgen::generate!({ path: "../../../wit", world: "steps" });
 
-use prometheus::step::types::{Outcome, StepInfo};
-
 /// The marker: `MANIFEST-MODE:` then the mode, NUL-padded to 16 bytes (30 in all). Read through a
 /// volatile load so that the compiler keeps it as data the tests can find and replace.
 #[used]
@@ -67,7 +65,11 @@ impl Guest for HostileManifest {
             }
             "huge" => return (0..150_000).map(|i| step(format!("s{i}"))).collect(),
             "longname" => return vec![step("n".repeat(65_536))],
-            "dupes" => return (0..10_000).map(|i| step(format!("d{}", i % 9_999))).collect(),
+            "dupes" => {
+                return (0..10_000)
+                    .map(|i| step(format!("d{}", i % 9_999)))
+                    .collect();
+            }
             "panic" => panic!("hostile manifest panics on purpose"),
             "exit" => std::process::exit(0),
             _ => {}

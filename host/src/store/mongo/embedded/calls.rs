@@ -9,7 +9,7 @@ use super::{EmbeddedDatabase, filtered, id_key, query, update};
 use crate::store::mongo::{FindOptions, MongoError, Update, UpdateResult, ensure_id};
 
 impl EmbeddedDatabase {
-    fn find_now(
+    pub(super) fn find_now(
         &self,
         collection: &str,
         filter: Document,
@@ -45,7 +45,7 @@ impl EmbeddedDatabase {
             .collect())
     }
 
-    fn insert_many_now(
+    pub(super) fn insert_many_now(
         &self,
         collection: &str,
         documents: Vec<Document>,
@@ -60,7 +60,7 @@ impl EmbeddedDatabase {
         })
     }
 
-    fn update_now(
+    pub(super) fn update_now(
         &self,
         collection: &str,
         filter: Document,
@@ -119,7 +119,7 @@ impl EmbeddedDatabase {
         })
     }
 
-    fn replace_one_now(
+    pub(super) fn replace_one_now(
         &self,
         collection: &str,
         filter: Document,
@@ -198,7 +198,7 @@ impl EmbeddedDatabase {
         })
     }
 
-    fn delete_now(
+    pub(super) fn delete_now(
         &self,
         collection: &str,
         filter: Document,
@@ -220,7 +220,12 @@ impl EmbeddedDatabase {
         })
     }
 
-    fn count_now(&self, collection: &str, filter: Document, cancel: &Cancel) -> Result<u64, MongoError> {
+    pub(super) fn count_now(
+        &self,
+        collection: &str,
+        filter: Document,
+        cancel: &Cancel,
+    ) -> Result<u64, MongoError> {
         let all = self
             .collections
             .lock()
@@ -231,7 +236,7 @@ impl EmbeddedDatabase {
         Ok(filtered(docs, &filter, cancel)?.len() as u64)
     }
 
-    fn aggregate_now(
+    pub(super) fn aggregate_now(
         &self,
         collection: &str,
         pipeline: Vec<Document>,
@@ -240,5 +245,3 @@ impl EmbeddedDatabase {
         query::aggregate(self.read(collection), &pipeline, cancel)
     }
 }
-
-

@@ -46,7 +46,9 @@ pub(crate) async fn off_thread<T: Send + 'static>(
     let _on_drop = CancelOnDrop(cancel.clone());
     tokio::task::spawn_blocking(move || work(&cancel))
         .await
-        .map_err(|e| MongoError::Driver(format!("the embedded store's worker thread failed: {e}")))?
+        .map_err(|e| {
+            MongoError::Driver(format!("the embedded store's worker thread failed: {e}"))
+        })?
 }
 
 #[cfg(test)]
@@ -67,8 +69,14 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
-        assert!(tokio::time::timeout(Duration::from_millis(50), call).await.is_err());
-        let ran = rx.recv_timeout(Duration::from_secs(5)).expect("the work stopped");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), call)
+                .await
+                .is_err()
+        );
+        let ran = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the work stopped");
         assert!(ran < Duration::from_secs(5), "{ran:?}");
     }
 }

@@ -49,9 +49,9 @@ pub(crate) fn matches(doc: &Document, filter: &Document) -> Result<bool, MongoEr
 fn matches_in<'f>(doc: &Document, filter: &'f Document, cx: &Cx<'f>) -> Result<bool, MongoError> {
     for (key, cond) in filter {
         let ok = match key.as_str() {
-            "$and" => clauses(key, cond)?
-                .iter()
-                .try_fold(true, |acc, f| Ok::<_, MongoError>(acc && matches_in(doc, f, cx)?))?,
+            "$and" => clauses(key, cond)?.iter().try_fold(true, |acc, f| {
+                Ok::<_, MongoError>(acc && matches_in(doc, f, cx)?)
+            })?,
             "$or" => {
                 let mut any = false;
                 for f in clauses(key, cond)? {
@@ -253,12 +253,7 @@ fn range(leaves: &[&Bson], op: &str, arg: &Bson) -> Result<bool, MongoError> {
     Ok(false)
 }
 
-fn in_list<'f>(
-    leaves: &[&Bson],
-    op: &str,
-    arg: &'f Bson,
-    cx: &Cx<'f>,
-) -> Result<bool, MongoError> {
+fn in_list<'f>(leaves: &[&Bson], op: &str, arg: &'f Bson, cx: &Cx<'f>) -> Result<bool, MongoError> {
     let Bson::Array(values) = arg else {
         return Err(bad_value(op, "an array"));
     };
