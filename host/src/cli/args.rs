@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Largest `--state-max-mb` and `--store-max-mb` accepted (64 GiB), as in config.yaml: it
+/// keeps the byte counts from overflowing.
+const MAX_MIB: u64 = 64 << 10;
+
 /// Runs end-to-end tests of multi-worker services, with steps written as WebAssembly
 /// components.
 ///
@@ -83,9 +87,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
     pub fuel: Option<u64>,
 
-    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
+    /// Captured stdout, stderr and log lines of one step, each, in KiB
+    /// [default: `limits.output_max_kb`, else 1024].
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
     pub output_max_kb: Option<u64>,
+
+    /// Size of the run state (test_state.json) for the whole run, in MiB
+    /// [default: `limits.state_max_mb`, else 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub state_max_mb: Option<u64>,
+
+    /// Size of the embedded store's documents for the whole run, in MiB
+    /// [default: `limits.store_max_mb`, else 256].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub store_max_mb: Option<u64>,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].

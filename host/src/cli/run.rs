@@ -245,7 +245,7 @@ async fn load_package(
 }
 
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
-fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
+pub(crate) fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     let mut limits = config.limits;
     limits.step_timeout = args
         .step_timeout
@@ -254,6 +254,8 @@ fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     limits.memory_mb = args.memory_mb.or(limits.memory_mb);
     limits.fuel = args.fuel.or(limits.fuel);
     limits.output_max_kb = args.output_max_kb.or(limits.output_max_kb);
+    limits.state_max_mb = args.state_max_mb.or(limits.state_max_mb);
+    limits.store_max_mb = args.store_max_mb.or(limits.store_max_mb);
     Budgets::from_config(&limits)
 }
 

@@ -13,8 +13,10 @@ use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
+use crate::plugin::log::LogBudget;
 use crate::plugin::mongo::MongoCtx;
 use crate::plugin::output::CappedOutput;
+use crate::plugin::state::StateBudget;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
 
@@ -116,6 +118,10 @@ pub struct HostState {
     /// The run state; moved in for the step and taken back afterwards.
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
+    /// Log bytes of this step against `limits.output_max_kb`.
+    pub(crate) log_budget: LogBudget,
+    /// The run state's size against `limits.state_max_mb`.
+    pub(crate) state_budget: StateBudget,
     pub(crate) limits: StepLimiter,
     pub(crate) stdout: CappedOutput,
     pub(crate) stderr: CappedOutput,
@@ -139,11 +145,15 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .build();
         let limits = budgets.limiter();
+        let log_budget = LogBudget::new(budgets.output_bytes);
+        let state_budget = StateBudget::measure(&state, budgets.state_bytes);
         Self {
             worker: worker.to_string(),
             run,
             state,
             log,
+            log_budget,
+            state_budget,
             limits,
             stdout,
             stderr,

@@ -14,14 +14,11 @@ use crate::plugin::bindings::prometheus::step::mongo::{
     UpdateResult as WitUpdateResult,
 };
 use crate::plugin::ctx::HostState;
+use crate::plugin::limits::MAX_RESULT_TEXT_BYTES;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
+    result_too_large,
 };
-
-/// Largest reply (serialised documents) one call returns: protects the host and the guest's
-/// memory budget from a step that reads a whole large collection in one call. Page with
-/// `limit`/`skip` instead.
-pub const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The run's database grant: the test's database, or none (calls fail) when the run has
 /// no database (`list`, `inspect`).
@@ -129,10 +126,8 @@ fn docs_to_text(docs: Vec<Document>) -> Result<Vec<String>, MongoError> {
     for d in docs {
         let text = to_text(Bson::Document(d));
         total += text.len();
-        if total > MAX_RESULT_BYTES {
-            return Err(MongoError::Invalid(format!(
-                "the result is larger than {MAX_RESULT_BYTES} bytes; use limit and skip to read it in pages"
-            )));
+        if total > MAX_RESULT_TEXT_BYTES {
+            return Err(result_too_large());
         }
         out.push(text);
     }

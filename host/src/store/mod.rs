@@ -3,9 +3,12 @@
 //! [`state`] holds [`RunState`], the runner variables in the Python runner's
 //! `test_state.json` shape, and [`StateFile`], which reads it and replaces it atomically;
 //! the runner saves through the [`Checkpoint`] trait so it can be tested in memory.
+//! [`limits`] holds the shape limits (nesting, document size) that keep what is written
+//! readable by the next run.
 //! This module never imports `plugin` or `runner`.
 
 mod error;
+pub mod limits;
 pub mod state;
 mod state_file;
 

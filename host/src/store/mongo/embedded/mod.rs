@@ -6,6 +6,11 @@
 //! It implements a documented subset of MongoDB (docs/mongodb.md) with MongoDB's semantics
 //! and refuses everything else with [`MongoError::Unsupported`], never answering
 //! differently from a server.
+//!
+//! Its memory is budgeted: every stored document obeys MongoDB's 16 MiB and 100 levels
+//! ([`check_document`]), all documents together at most the `limits.store_max_mb` budget
+//! ([`EmbeddedDatabase::with_byte_limit`]), a reply [`MAX_RESULT_BYTES`], and a stage that
+//! multiplies documents [`MAX_STAGE_BYTES`](crate::store::limits::MAX_STAGE_BYTES).
 
 mod filter;
 mod group;
@@ -17,10 +22,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::{Bson, Document};
 
+use super::checks::{check_document, result_too_large, store_full};
 use super::{Database, FindOptions, MongoError, Update, UpdateResult, ensure_id};
+use crate::store::limits::{MAX_RESULT_BYTES, document_bytes};
 
 /// Directory under `data_dir` holding the embedded store. Not named `*.db`: a fresh run
 /// deletes the workers' `*.db` files, and this must survive until the seeding replaces it.
@@ -33,6 +41,10 @@ pub struct EmbeddedDatabase {
     dir: PathBuf,
     name: String,
     collections: Mutex<BTreeMap<String, Vec<Document>>>,
+    /// BSON bytes of every document held; changed only under the `collections` lock.
+    bytes: AtomicUsize,
+    /// The most `bytes` may grow to by a write.
+    max_bytes: usize,
 }
 
 impl EmbeddedDatabase {
@@ -81,11 +93,33 @@ impl EmbeddedDatabase {
                 }
             }
         }
+        let bytes = collections.values().flatten().map(document_bytes).sum();
         Ok(Self {
             dir,
             name: name.to_string(),
             collections: Mutex::new(collections),
+            bytes: AtomicUsize::new(bytes),
+            max_bytes: usize::MAX,
         })
+    }
+
+    /// The same store, refusing writes that would make its documents hold more than
+    /// `max_bytes` (as BSON) together; unlimited by default. What it loaded may be more.
+    pub fn with_byte_limit(self, max_bytes: usize) -> Self {
+        Self { max_bytes, ..self }
+    }
+
+    /// Accounts for documents of `removed` bytes replaced by `added` bytes, or refuses
+    /// the write (before it happens) when the store would pass its budget. Call under the
+    /// `collections` lock.
+    fn account(&self, removed: usize, added: usize) -> Result<(), MongoError> {
+        let now = self.bytes.load(Ordering::Relaxed);
+        let after = now.saturating_sub(removed).saturating_add(added);
+        if added > removed && after > self.max_bytes {
+            return Err(store_full(after, self.max_bytes));
+        }
+        self.bytes.store(after, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Replaces the collection's file: write a temporary file, fsync, rename.
@@ -217,13 +251,29 @@ impl EmbeddedDatabase {
             .filter_map(|d| d.get("_id"))
             .map(id_key)
             .collect();
+        // Sizes and the budget are checked for all documents before any is inserted, as
+        // the remote backend checks them before sending.
+        let mut sizes = Vec::with_capacity(new.len());
+        for (n, d) in new.iter().enumerate() {
+            match check_document(&format!("document {}", n + 1), d) {
+                Ok(bytes) => sizes.push(bytes),
+                Err(e) => return (false, Err(e)),
+            }
+        }
+        let total: usize = sizes.iter().sum();
+        let now = self.bytes.load(Ordering::Relaxed);
+        if now.saturating_add(total) > self.max_bytes {
+            return (false, Err(store_full(now.saturating_add(total), self.max_bytes)));
+        }
         let mut out = Vec::new();
-        for mut d in new {
+        for (mut d, bytes) in new.into_iter().zip(sizes) {
             let id = ensure_id(&mut d);
             if !ids.insert(id_key(&id)) {
                 // Ordered insert: the documents before the duplicate stay inserted.
                 return (!out.is_empty(), Err(self.duplicate(collection, &id)));
             }
+            // An added `_id` is 17-22 bytes, beyond the checked size but not the budget's point.
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
             docs.push(d);
             out.push(id);
         }
@@ -252,28 +302,49 @@ impl Database for EmbeddedDatabase {
             .as_ref()
             .map(query::Projection::parse)
             .transpose()?;
-        let all = self.read(collection);
-        let mut docs: Vec<Document> = filtered(&all, &filter)?
-            .into_iter()
-            .map(|i| all[i].clone())
-            .collect();
-        if let Some(spec) = &options.sort {
-            query::sort(&mut docs, spec)?;
-        }
         let skip = usize::try_from(options.skip.unwrap_or(0)).unwrap_or(usize::MAX);
         let limit = options
             .limit
             .filter(|&l| l > 0)
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        Ok(docs
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|d| match &projection {
+        let page: Vec<Document> = {
+            let all = self
+                .collections
+                .lock()
+                .expect("no panics while holding the lock");
+            let docs = all.get(collection).map_or(&[][..], Vec::as_slice);
+            let hits = filtered(docs, &filter)?;
+            match &options.sort {
+                // Sorting needs every match (at most the store's budget) ...
+                Some(spec) => {
+                    let mut matched: Vec<Document> = hits.iter().map(|&i| docs[i].clone()).collect();
+                    drop(all);
+                    query::sort(&mut matched, spec)?;
+                    matched.into_iter().skip(skip).take(limit).collect()
+                }
+                // ... otherwise only the page is copied out of the store.
+                None => hits
+                    .into_iter()
+                    .skip(skip)
+                    .take(limit)
+                    .map(|i| docs[i].clone())
+                    .collect(),
+            }
+        };
+        let mut bytes = 0usize;
+        let mut out = Vec::with_capacity(page.len());
+        for d in page {
+            let d = match &projection {
                 Some(p) => p.apply(d),
                 None => d,
-            })
-            .collect())
+            };
+            bytes += document_bytes(&d);
+            if bytes > MAX_RESULT_BYTES {
+                return Err(result_too_large());
+            }
+            out.push(d);
+        }
+        Ok(out)
     }
 
     async fn insert_many(
@@ -314,11 +385,14 @@ impl Database for EmbeddedDatabase {
                     ..Default::default()
                 };
                 let mut changed = docs.clone();
+                let (mut removed, mut added) = (0, 0);
                 for i in hits {
                     let before = changed[i].clone();
                     update::apply(&mut changed[i], &update, false)?;
                     if changed[i] != before {
                         result.modified += 1;
+                        removed += document_bytes(&before);
+                        added += check_document("the updated document", &changed[i])?;
                     }
                 }
                 if result.matched == 0 && upsert {
@@ -331,9 +405,11 @@ impl Database for EmbeddedDatabase {
                     {
                         return Err(self.duplicate(collection, &id));
                     }
+                    added += check_document("the upserted document", &new)?;
                     changed.push(new);
                     result.upserted_id = Some(id);
                 }
+                self.account(removed, added)?;
                 Ok((result, changed))
             };
             match run() {
@@ -388,6 +464,11 @@ impl Database for EmbeddedDatabase {
                         with_id.extend(new);
                         new = with_id;
                     }
+                    let checked = check_document("the replacement", &new)
+                        .and_then(|bytes| self.account(document_bytes(&docs[i]), bytes));
+                    if let Err(e) = checked {
+                        return (false, Err(e));
+                    }
                     let modified = docs[i] != new;
                     docs[i] = new;
                     (
@@ -410,6 +491,11 @@ impl Database for EmbeddedDatabase {
                         new = with_id;
                     }
                     let id = ensure_id(&mut new);
+                    let checked = check_document("the replacement", &new)
+                        .and_then(|bytes| self.account(0, bytes));
+                    if let Err(e) = checked {
+                        return (false, Err(e));
+                    }
                     docs.push(new);
                     (
                         true,
@@ -439,6 +525,9 @@ impl Database for EmbeddedDatabase {
             if !many {
                 hits.truncate(1);
             }
+            let removed = hits.iter().map(|&i| document_bytes(&docs[i])).sum();
+            self.account(removed, 0)
+                .expect("a delete only shrinks the store");
             for i in hits.iter().rev() {
                 docs.remove(*i);
             }
