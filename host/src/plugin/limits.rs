@@ -47,6 +47,13 @@ pub const DEFAULT_STORE_BYTES: usize = 256 << 20;
 pub use crate::store::limits::{
     MAX_DOCUMENT_BYTES, MAX_NESTING, MAX_RESULT_BYTES, MAX_STAGE_BYTES,
 };
+/// Largest JSON text one `mongo` call may hand the host (a filter, a document, a list of
+/// documents, a pipeline): MongoDB's own largest message (48 MB). Checked before parsing.
+pub const MAX_REQUEST_BYTES: usize = 48_000_000;
+/// Most JSON values one `mongo` call may hand the host, counted before parsing: the parsed
+/// form takes some 100 bytes per value in the host, so `[{},{},…]` (3 bytes per document)
+/// would otherwise turn 48 MB of text into gigabytes. Insert more in several calls.
+pub const MAX_REQUEST_VALUES: usize = 1 << 20;
 /// Largest reply one `mongo` call returns to the guest, as Extended JSON text: protects the
 /// guest's memory budget (the host-side reply is capped by [`MAX_RESULT_BYTES`] of BSON).
 pub const MAX_RESULT_TEXT_BYTES: usize = 16 << 20;

@@ -14,7 +14,8 @@ use crate::plugin::bindings::prometheus::step::mongo::{
     UpdateResult as WitUpdateResult,
 };
 use crate::plugin::ctx::HostState;
-use crate::plugin::limits::MAX_RESULT_TEXT_BYTES;
+use crate::plugin::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES, MAX_RESULT_TEXT_BYTES};
+use crate::store::limits::json_value_count;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
     result_too_large,
@@ -68,8 +69,21 @@ fn to_wit(e: MongoError) -> WitError {
     }
 }
 
-/// Parses Extended JSON text (relaxed or canonical) into a value.
+/// Parses Extended JSON text (relaxed or canonical) into a value, refusing text past
+/// [`MAX_REQUEST_BYTES`] or [`MAX_REQUEST_VALUES`] before parsing it.
 pub fn parse_value(what: &str, text: &str) -> Result<Bson, MongoError> {
+    let values = json_value_count(text);
+    if text.len() > MAX_REQUEST_BYTES || values > MAX_REQUEST_VALUES {
+        return Err(MongoError::Limit {
+            code: None,
+            message: format!(
+                "{what} is {} bytes of JSON holding {values} values, more than one call may hand over \
+                 ({MAX_REQUEST_BYTES} bytes, {MAX_REQUEST_VALUES} values)",
+                text.len()
+            ),
+            hint: "split the work over several calls (insert in batches)".into(),
+        });
+    }
     let json: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| MongoError::Invalid(format!("{what} is not valid JSON: {e}")))?;
     Bson::try_from(json)

@@ -8,7 +8,9 @@ use crate::plugin::bindings::prometheus::step::state::{Host, Json, Scope};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::{lookup_dotted, parse_guest_json, preview};
 use crate::plugin::limits::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
-use crate::store::limits::{JSON_VALUE_COST, json_cost, json_text_bytes, json_values};
+use crate::store::limits::{
+    JSON_VALUE_COST, json_cost, json_text_bytes, json_value_count, json_values,
+};
 use crate::store::state::{RunState, Scope as StoreScope};
 
 /// The run state's size ([`json_cost`] of it) against `limits.state_max_mb`. Measured
@@ -88,8 +90,10 @@ impl Host for StateView<'_> {
             )));
         }
         let replaced = self.replaced(&key, scope);
-        if value.len() > room.saturating_add(replaced) {
-            let needed = self.budget.used.saturating_sub(replaced) + value.len();
+        // The value's cost, estimated from the text: refused before the parsed form exists.
+        let estimate = value.len() + json_value_count(&value) * JSON_VALUE_COST;
+        if estimate > room.saturating_add(replaced) {
+            let needed = self.budget.used.saturating_sub(replaced) + estimate;
             return Ok(Err(self.budget.refused(&key, needed)));
         }
         let what = format!("the value of state.set(\"{}\")", preview(&key));

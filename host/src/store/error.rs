@@ -34,7 +34,7 @@ pub enum StateError {
     #[error(
         "cannot set state key {key:?}: its {parts} part(s) and the value's {depth} level(s) of \
          nesting are {} together, more than {max}",
-        parts + depth
+        .parts + .depth
     )]
     TooDeep {
         /// The key as given, shortened for the message.

@@ -77,6 +77,33 @@ pub fn json_values(value: &Value) -> usize {
     values
 }
 
+/// How many values JSON `text` holds, counted without parsing it: one per `[`, `{` and `,`
+/// outside strings, plus one (exact for valid JSON without empty arrays or objects, one
+/// more per empty one). Lets a caller refuse text whose parsed form would be too large
+/// before building it: `[0,0,0,…]` takes 2 bytes of text and some 32 of memory per value.
+pub fn json_value_count(text: &str) -> usize {
+    let mut count = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
+}
+
 /// Nesting depth of a JSON value: 0 for a scalar, 1 for `[]` or `{}` of scalars, and so on.
 /// Iterative, so a value of any depth is measured without touching the stack.
 pub fn json_depth(value: &Value) -> usize {
@@ -116,7 +143,8 @@ pub fn document_depth(doc: &Document) -> usize {
     1 + doc.values().map(bson_depth).max().unwrap_or(0)
 }
 
-/// Size of `doc` encoded as BSON, computed without encoding it (and without recursion).
+/// Size of `doc` encoded as BSON, computed without encoding it (and without recursion);
+/// exact for every type but the deprecated DBPointer and old binary subtype 2.
 pub fn document_bytes(doc: &Document) -> usize {
     encoded_bytes(vec![doc], Vec::new())
 }
@@ -203,6 +231,15 @@ mod tests {
         assert_eq!(json_depth(&json!([])), 1);
         assert_eq!(json_depth(&json!({"a": [1, {"b": {}}], "c": 2})), 3);
         assert_eq!(bson_depth(&bson!({"a": [1, {"b": {}}], "c": 2})), 3);
+    }
+
+    #[test]
+    fn value_count_matches_the_parsed_value_and_skips_strings() {
+        for text in [r#"1"#, r#"[1,2,3]"#, r#"{"a":1,"b":[true,null]}"#, r#"["a,b[{", "\\\"", 2]"#] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(json_value_count(text), json_values(&v), "{text}");
+        }
+        assert_eq!(json_value_count("[[],{}]"), 5);
     }
 
     #[test]

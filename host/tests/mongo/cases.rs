@@ -401,6 +401,14 @@ async fn document_limits(db: Arc<dyn Database>) {
         .unwrap()
         .unwrap_err();
     assert!(e.message.contains("101 levels deep"), "{}", e.message);
+    // Many tiny documents in one call: refused before parsing, not held as millions of values.
+    let many = format!("[{}{{}}]", "{},".repeat(1 << 20));
+    let e = m
+        .insert_many("limits".into(), many)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.message.contains("more than one call may hand over"), "{}", e.message);
     // Nothing of the refused calls was stored.
     let n = m
         .count_documents("limits".into(), "{}".into())
