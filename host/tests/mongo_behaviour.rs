@@ -253,3 +253,36 @@ async fn unwind_of_a_large_array_is_refused_before_it_multiplies_the_document() 
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_reply_past_16_mib_is_refused_and_pages_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::select(None, None, None, dir.path());
+    let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
+    let block = "x".repeat(1 << 20);
+    let docs = (0..20).map(|i| bson::doc! {"_id": i, "s": &block}).collect();
+    db.insert_many("big", docs).await.unwrap();
+    for sort in [None, Some(bson::doc! {"_id": -1})] {
+        let all = mongo::FindOptions {
+            sort: sort.clone(),
+            ..Default::default()
+        };
+        let err = db.find("big", bson::doc! {}, all).await.unwrap_err();
+        assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+        assert!(err.with_hint().contains("limit and skip"), "{err}");
+        let page = mongo::FindOptions {
+            sort,
+            skip: Some(15),
+            limit: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(db.find("big", bson::doc! {}, page).await.unwrap().len(), 5);
+    }
+    let err = db
+        .aggregate("big", vec![bson::doc! {"$match": {}}])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+    let page = vec![bson::doc! {"$skip": 15}, bson::doc! {"$limit": 5}];
+    assert_eq!(db.aggregate("big", page).await.unwrap().len(), 5);
+}

@@ -251,8 +251,12 @@ impl EmbeddedDatabase {
             .filter_map(|d| d.get("_id"))
             .map(id_key)
             .collect();
-        // Sizes and the budget are checked for all documents before any is inserted, as
-        // the remote backend checks them before sending.
+        // Sizes (with the `_id`s added) and the budget are checked for all documents
+        // before any is inserted, as the remote backend checks them before sending.
+        let mut new = new;
+        for d in &mut new {
+            ensure_id(d);
+        }
         let mut sizes = Vec::with_capacity(new.len());
         for (n, d) in new.iter().enumerate() {
             match check_document(&format!("document {}", n + 1), d) {
@@ -272,7 +276,6 @@ impl EmbeddedDatabase {
                 // Ordered insert: the documents before the duplicate stay inserted.
                 return (!out.is_empty(), Err(self.duplicate(collection, &id)));
             }
-            // An added `_id` is 17-22 bytes, beyond the checked size but not the budget's point.
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
             docs.push(d);
             out.push(id);
@@ -551,7 +554,11 @@ impl Database for EmbeddedDatabase {
         collection: &str,
         pipeline: Vec<Document>,
     ) -> Result<Vec<Document>, MongoError> {
-        query::aggregate(self.read(collection), &pipeline)
+        let docs = query::aggregate(self.read(collection), &pipeline)?;
+        if docs.iter().map(document_bytes).sum::<usize>() > MAX_RESULT_BYTES {
+            return Err(result_too_large());
+        }
+        Ok(docs)
     }
 
     async fn collection_names(&self) -> Result<Vec<String>, MongoError> {
