@@ -68,7 +68,11 @@ fn run_measured(dir: &TestDir, args: &[&str]) -> (RunOutput, u64) {
         if reaped == pid {
             break (ExitStatus::from_raw(status), rusage);
         }
-        assert!(reaped == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        assert!(
+            reaped == 0,
+            "wait4 failed: {}",
+            std::io::Error::last_os_error()
+        );
         if started.elapsed() > MAX_RUN_TIME {
             let _ = child.kill();
             panic!("the runner did not finish within {MAX_RUN_TIME:?}");
@@ -110,7 +114,11 @@ fn fails_with(step: &str, messages: &[&str]) -> (TestDir, RunOutput) {
     }
     let index = STEPS.iter().position(|s| *s == step).expect("a step");
     let state = dir.state();
-    assert_eq!(state["last_completed_step"], json!(STEPS[index - 1]), "{state}");
+    assert_eq!(
+        state["last_completed_step"],
+        json!(STEPS[index - 1]),
+        "{state}"
+    );
     (dir, out)
 }
 
@@ -118,14 +126,19 @@ fn fails_with(step: &str, messages: &[&str]) -> (TestDir, RunOutput) {
 fn large_state_values_hit_the_state_budget() {
     fails_with(
         "big-state",
-        &["exceeded the run state limit of 16 MiB (raise limits.state_max_mb in config.yaml or pass --state-max-mb)"],
+        &[
+            "exceeded the run state limit of 16 MiB (raise limits.state_max_mb in config.yaml or pass --state-max-mb)",
+        ],
     );
 }
 
 #[test]
 fn the_state_budget_flag_overrides_config() {
     let dir = folder("big-state");
-    let (out, _) = run_measured(&dir, &["run", "tests/steps.wasm", "--reset", "--state-max-mb", "9"]);
+    let (out, _) = run_measured(
+        &dir,
+        &["run", "tests/steps.wasm", "--reset", "--state-max-mb", "9"],
+    );
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stdout.contains("run state limit of 9 MiB"), "{out}");
 }
@@ -134,7 +147,10 @@ fn the_state_budget_flag_overrides_config() {
 fn an_insert_flood_hits_the_store_budget() {
     fails_with(
         "store-flood",
-        &["past the embedded store limit of 16 MiB", "raise limits.store_max_mb in config.yaml or pass --store-max-mb"],
+        &[
+            "past the embedded store limit of 16 MiB",
+            "raise limits.store_max_mb in config.yaml or pass --store-max-mb",
+        ],
     );
 }
 
@@ -150,7 +166,10 @@ fn an_unwind_bomb_hits_the_per_stage_limit() {
 fn a_deep_set_path_is_refused_without_overflowing_the_stack() {
     fails_with(
         "deep-set-path",
-        &["the field path", "has 3000 parts, more than MongoDB's nesting limit of 100"],
+        &[
+            "the field path",
+            "has 3000 parts, more than MongoDB's nesting limit of 100",
+        ],
     );
 }
 
@@ -158,17 +177,26 @@ fn a_deep_set_path_is_refused_without_overflowing_the_stack() {
 fn a_deep_state_key_is_refused_without_overflowing_the_stack() {
     let (_, out) = fails_with(
         "deep-state-key",
-        &["its 300000 part(s) and the value's 0 level(s) of nesting are 300000 together, more than 100"],
+        &[
+            "its 300000 part(s) and the value's 0 level(s) of nesting are 300000 together, more than 100",
+        ],
     );
     // The key is shown shortened, not as 600 000 characters.
-    assert!(out.stdout.len() < 64 << 10, "{} bytes of output", out.stdout.len());
+    assert!(
+        out.stdout.len() < 64 << 10,
+        "{} bytes of output",
+        out.stdout.len()
+    );
 }
 
 #[test]
 fn deep_state_values_are_refused() {
     fails_with(
         "deep-state-value",
-        &["recursion limit exceeded", "its 2 part(s) and the value's 99 level(s)"],
+        &[
+            "recursion limit exceeded",
+            "its 2 part(s) and the value's 99 level(s)",
+        ],
     );
 }
 
@@ -176,7 +204,10 @@ fn deep_state_values_are_refused() {
 fn deep_documents_are_refused() {
     fails_with(
         "deep-document",
-        &["recursion limit exceeded", "nested 101 levels deep, more than MongoDB's 100"],
+        &[
+            "recursion limit exceeded",
+            "nested 101 levels deep, more than MongoDB's 100",
+        ],
     );
 }
 
@@ -184,10 +215,16 @@ fn deep_documents_are_refused() {
 fn a_log_flood_hits_the_output_budget() {
     let (_, out) = fails_with(
         "log-flood",
-        &["exceeded the log output limit of 64 KiB (raise limits.output_max_kb in config.yaml or pass --output-max-kb)"],
+        &[
+            "exceeded the log output limit of 64 KiB (raise limits.output_max_kb in config.yaml or pass --output-max-kb)",
+        ],
     );
     // At most the budget (plus the runner's own lines) reached the terminal.
-    assert!(out.stdout.len() < 96 << 10, "{} bytes of output", out.stdout.len());
+    assert!(
+        out.stdout.len() < 96 << 10,
+        "{} bytes of output",
+        out.stdout.len()
+    );
 }
 
 #[test]
@@ -200,7 +237,10 @@ fn state_at_the_nesting_limit_is_written_and_read_back_by_the_next_run() {
     for part in &key {
         value = &value[*part];
     }
-    assert_eq!(value.to_string(), (0..40).fold("1".to_string(), |v, _| format!("{{\"a\":{v}}}")));
+    assert_eq!(
+        value.to_string(),
+        (0..40).fold("1".to_string(), |v, _| format!("{{\"a\":{v}}}"))
+    );
     // The next run reads the file (a file it could not read would stop it with exit 2).
     let (again, _) = run_measured(&dir, &["run", "tests/steps.wasm"]);
     assert_eq!(again.code(), 0, "{again}");

@@ -26,7 +26,9 @@ where
 async fn behaviour_suite_passes_on_the_embedded_store() {
     run_suite(|i, dir| async move {
         let backend = Backend::select(None, None, None, &dir);
-        mongo::open(&backend, &format!("case{i}"), usize::MAX).await.unwrap()
+        mongo::open(&backend, &format!("case{i}"), usize::MAX)
+            .await
+            .unwrap()
     })
     .await;
 }
@@ -39,7 +41,9 @@ async fn behaviour_suite_passes_on_a_mongodb_server() {
         let uri = uri.clone();
         async move {
             let backend = Backend::select(Some(&uri), None, None, std::path::Path::new("."));
-            mongo::open(&backend, &format!("case{i}"), usize::MAX).await.unwrap()
+            mongo::open(&backend, &format!("case{i}"), usize::MAX)
+                .await
+                .unwrap()
         }
     })
     .await;
@@ -177,7 +181,10 @@ async fn embedded_store_counts_every_write_against_its_budget() {
     let block = "x".repeat(100 << 10);
     let mut inserted = 0;
     let err = loop {
-        match db.insert_many("flood", vec![bson::doc! {"s": &block}]).await {
+        match db
+            .insert_many("flood", vec![bson::doc! {"s": &block}])
+            .await
+        {
             Ok(_) => inserted += 1,
             Err(e) => break e,
         }
@@ -197,11 +204,16 @@ async fn embedded_store_counts_every_write_against_its_budget() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("embedded store limit"), "{err}");
-    let docs = db.find("flood", bson::doc! {}, Default::default()).await.unwrap();
+    let docs = db
+        .find("flood", bson::doc! {}, Default::default())
+        .await
+        .unwrap();
     assert!(docs.iter().all(|d| !d.contains_key("t")));
     // Deleting frees room again.
     db.delete("flood", bson::doc! {}, true).await.unwrap();
-    db.insert_many("flood", vec![bson::doc! {"s": &block}]).await.unwrap();
+    db.insert_many("flood", vec![bson::doc! {"s": &block}])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -260,7 +272,9 @@ async fn a_reply_past_16_mib_is_refused_and_pages_still_work() {
     let backend = Backend::select(None, None, None, dir.path());
     let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
     let block = "x".repeat(1 << 20);
-    let docs = (0..20).map(|i| bson::doc! {"_id": i, "s": &block}).collect();
+    let docs = (0..20)
+        .map(|i| bson::doc! {"_id": i, "s": &block})
+        .collect();
     db.insert_many("big", docs).await.unwrap();
     for sort in [None, Some(bson::doc! {"_id": -1})] {
         let all = mongo::FindOptions {

@@ -286,7 +286,11 @@ impl ResourceLimiter for StepLimiter {
         if desired > MAX_TABLE_ELEMENTS || maximum.is_some_and(|max| desired > max) {
             return Ok(false);
         }
-        self.grow(desired.saturating_sub(current).saturating_mul(TABLE_ELEMENT_BYTES))
+        self.grow(
+            desired
+                .saturating_sub(current)
+                .saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn instances(&self) -> usize {
@@ -435,6 +439,10 @@ mod tests {
         assert!(b.exceeded(Budget::Log).to_string().contains(
             "log output limit of 1024 KiB (raise limits.output_max_kb in config.yaml or pass --output-max-kb)"
         ));
-        assert!(b.exceeded(Budget::Store).to_string().contains("--store-max-mb"));
+        assert!(
+            b.exceeded(Budget::Store)
+                .to_string()
+                .contains("--store-max-mb")
+        );
     }
 }

@@ -136,7 +136,8 @@ mod tests {
         let exceeded = err.downcast_ref::<BudgetExceeded>().expect("budget");
         assert_eq!(exceeded.budget, Budget::Log);
         assert!(
-            err.to_string().contains("log output limit of 2 KiB (raise limits.output_max_kb"),
+            err.to_string()
+                .contains("log output limit of 2 KiB (raise limits.output_max_kb"),
             "{err}"
         );
         // What fitted was shown; nothing more after the budget is spent.

@@ -103,7 +103,11 @@ impl Host for StateView<'_> {
         };
         // The key's last part and its quotes, colon and comma.
         let added = json_cost(&value) + key.rsplit('.').next().map_or(0, str::len) + 4;
-        let needed = self.budget.used.saturating_sub(replaced).saturating_add(added);
+        let needed = self
+            .budget
+            .used
+            .saturating_sub(replaced)
+            .saturating_add(added);
         if added > replaced && needed > self.budget.limit {
             return Ok(Err(self.budget.refused(&key, needed)));
         }
@@ -129,7 +133,9 @@ impl StateView<'_> {
     fn replaced(&self, key: &str, scope: Scope) -> usize {
         self.state
             .value_in(store_scope(scope), key)
-            .map_or(0, |old| json_cost(old) + key.rsplit('.').next().map_or(0, str::len) + 4)
+            .map_or(0, |old| {
+                json_cost(old) + key.rsplit('.').next().map_or(0, str::len) + 4
+            })
     }
 }
 
@@ -213,8 +219,14 @@ mod tests {
         let start = budget.used;
         let mut v = StateView::new(&mut state, &run, &mut budget);
         let big = format!("\"{}\"", "x".repeat(400 << 10));
-        v.set("a".into(), big.clone(), Scope::Round).await.unwrap().unwrap();
-        v.set("b".into(), big.clone(), Scope::Global).await.unwrap().unwrap();
+        v.set("a".into(), big.clone(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
+        v.set("b".into(), big.clone(), Scope::Global)
+            .await
+            .unwrap()
+            .unwrap();
         let err = v
             .set("c".into(), big.clone(), Scope::Round)
             .await
@@ -226,17 +238,31 @@ mod tests {
         );
         // Replacing a value frees what it counted: the same key can be set again, and a
         // small value in its place makes room for another large one.
-        v.set("a".into(), big.clone(), Scope::Round).await.unwrap().unwrap();
-        v.set("a".into(), "1".into(), Scope::Round).await.unwrap().unwrap();
+        v.set("a".into(), big.clone(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
+        v.set("a".into(), "1".into(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
         v.set("c".into(), big, Scope::Round).await.unwrap().unwrap();
         // Many tiny values count for more than their text.
         let tiny = format!("[{}0]", "0,".repeat(200 << 10));
-        let err = v.set("d".into(), tiny, Scope::Round).await.unwrap().unwrap_err();
+        let err = v
+            .set("d".into(), tiny, Scope::Round)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert!(err.contains("run state limit"), "{err}");
         assert!(state.get("d").is_none());
         // The count matches a fresh measure of what is stored.
         let fresh = StateBudget::measure(&state, 1 << 20).used;
-        assert!(fresh.abs_diff(budget.used) < 64, "{fresh} vs {}", budget.used);
+        assert!(
+            fresh.abs_diff(budget.used) < 64,
+            "{fresh} vs {}",
+            budget.used
+        );
         assert!(budget.used > start);
     }
 
@@ -252,7 +278,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap_err();
-        assert!(err.contains("more than one value may be (16384 KiB)"), "{err}");
+        assert!(
+            err.contains("more than one value may be (16384 KiB)"),
+            "{err}"
+        );
         let err = v
             .set(vec!["k"; 300_000].join("."), "1".into(), Scope::Round)
             .await

@@ -182,7 +182,11 @@ fn encoded_bytes<'a>(mut docs: Vec<&'a Document>, mut arrays: Vec<&'a Vec<Bson>>
 
 /// Size of a value's encoding, except that nested documents and arrays are pushed for
 /// [`document_bytes`] to count.
-fn value_bytes<'a>(v: &'a Bson, docs: &mut Vec<&'a Document>, arrays: &mut Vec<&'a Vec<Bson>>) -> usize {
+fn value_bytes<'a>(
+    v: &'a Bson,
+    docs: &mut Vec<&'a Document>,
+    arrays: &mut Vec<&'a Vec<Bson>>,
+) -> usize {
     let string = |s: &str| 4 + s.len() + 1;
     match v {
         Bson::Double(_) | Bson::DateTime(_) | Bson::Int64(_) | Bson::Timestamp(_) => 8,
@@ -235,7 +239,12 @@ mod tests {
 
     #[test]
     fn value_count_matches_the_parsed_value_and_skips_strings() {
-        for text in [r#"1"#, r#"[1,2,3]"#, r#"{"a":1,"b":[true,null]}"#, r#"["a,b[{", "\\\"", 2]"#] {
+        for text in [
+            r#"1"#,
+            r#"[1,2,3]"#,
+            r#"{"a":1,"b":[true,null]}"#,
+            r#"["a,b[{", "\\\"", 2]"#,
+        ] {
             let v: Value = serde_json::from_str(text).unwrap();
             assert_eq!(json_value_count(text), json_values(&v), "{text}");
         }
@@ -270,9 +279,9 @@ mod tests {
             doc! {},
             doc! {"a": 1, "b": "text", "c": [1.5, true, null, {"d": [[]]}], "e": {"f": 9i64}},
             doc! {"_id": bson::oid::ObjectId::new(), "t": bson::DateTime::now(),
-                  "bin": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] },
-                  "re": bson::Regex { pattern: "a+".into(), options: "i".into() },
-                  "long": (0..12).map(Bson::Int32).collect::<Vec<_>>()},
+            "bin": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] },
+            "re": bson::Regex { pattern: "a+".into(), options: "i".into() },
+            "long": (0..12).map(Bson::Int32).collect::<Vec<_>>()},
         ];
         for d in docs {
             assert_eq!(document_bytes(&d), bson::to_vec(&d).unwrap().len(), "{d}");

@@ -301,11 +301,17 @@ fn whatever_set_accepts_the_next_run_reads_back() {
 fn keys_and_values_past_the_nesting_limit_are_refused_and_change_nothing() {
     let mut state = RunState::default();
     let deep_key = vec!["k"; 300_000].join(".");
-    let err = state
-        .set(&deep_key, json!(1), Scope::Global)
-        .unwrap_err();
+    let err = state.set(&deep_key, json!(1), Scope::Global).unwrap_err();
     assert!(
-        matches!(err, StateError::TooDeep { parts: 300_000, depth: 0, max: MAX_NESTING, .. }),
+        matches!(
+            err,
+            StateError::TooDeep {
+                parts: 300_000,
+                depth: 0,
+                max: MAX_NESTING,
+                ..
+            }
+        ),
         "{err}"
     );
     // The message shows the start of the key, not all 600 000 characters.

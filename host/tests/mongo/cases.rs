@@ -380,7 +380,11 @@ async fn document_limits(db: Arc<dyn Database>) {
         .unwrap()
         .unwrap_err();
     assert_eq!(e.code, Some(10334), "{}", e.message);
-    assert!(e.message.contains("document limit of 16 MiB"), "{}", e.message);
+    assert!(
+        e.message.contains("document limit of 16 MiB"),
+        "{}",
+        e.message
+    );
     let e = m
         .insert_many("limits".into(), format!(r#"[{{"a": 1}}, {big}]"#))
         .await
@@ -408,7 +412,11 @@ async fn document_limits(db: Arc<dyn Database>) {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(e.message.contains("more than one call may hand over"), "{}", e.message);
+    assert!(
+        e.message.contains("more than one call may hand over"),
+        "{}",
+        e.message
+    );
     // Nothing of the refused calls was stored.
     let n = m
         .count_documents("limits".into(), "{}".into())

@@ -7,7 +7,8 @@ use bson::Document;
 
 use super::MongoError;
 use crate::store::limits::{
-    MAX_DOCUMENT_BYTES, MAX_NESTING, MAX_RESULT_BYTES, MAX_STAGE_BYTES, document_bytes, document_depth,
+    MAX_DOCUMENT_BYTES, MAX_NESTING, MAX_RESULT_BYTES, MAX_STAGE_BYTES, document_bytes,
+    document_depth,
 };
 
 /// Refuses a document MongoDB would refuse to store: nested deeper than [`MAX_NESTING`]
@@ -17,7 +18,9 @@ pub fn check_document(what: &str, doc: &Document) -> Result<usize, MongoError> {
     if depth > MAX_NESTING {
         return Err(MongoError::Limit {
             code: None,
-            message: format!("{what} is nested {depth} levels deep, more than MongoDB's {MAX_NESTING}"),
+            message: format!(
+                "{what} is nested {depth} levels deep, more than MongoDB's {MAX_NESTING}"
+            ),
             hint: "flatten the document; MongoDB refuses it too".into(),
         });
     }
@@ -56,10 +59,7 @@ pub fn check_path(path: &str) -> Result<(), MongoError> {
 pub fn result_too_large() -> MongoError {
     MongoError::Limit {
         code: None,
-        message: format!(
-            "the result is larger than {} MiB",
-            MAX_RESULT_BYTES >> 20
-        ),
+        message: format!("the result is larger than {} MiB", MAX_RESULT_BYTES >> 20),
         hint: "read it in pages with limit and skip, or project fewer fields".into(),
     }
 }
@@ -128,11 +128,18 @@ mod tests {
     fn documents_at_the_limits_pass_and_past_them_are_refused() {
         assert!(check_document("document", &nested(MAX_NESTING)).is_ok());
         let err = check_document("document", &nested(MAX_NESTING + 1)).unwrap_err();
-        assert!(err.to_string().contains("101 levels deep, more than MongoDB's 100"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("101 levels deep, more than MongoDB's 100"),
+            "{err}"
+        );
         let big = doc! {"s": "x".repeat(MAX_DOCUMENT_BYTES)};
         let err = check_document("document", &big).unwrap_err();
         assert_eq!(err.code(), Some(10334));
-        assert!(err.to_string().contains("document limit of 16 MiB"), "{err}");
+        assert!(
+            err.to_string().contains("document limit of 16 MiB"),
+            "{err}"
+        );
         let fits = doc! {"s": "x".repeat(MAX_DOCUMENT_BYTES - 100)};
         assert!(check_document("document", &fits).is_ok());
     }
@@ -145,7 +152,15 @@ mod tests {
         let mut stage = StageBytes::new("$unwind");
         stage.add(MAX_STAGE_BYTES).unwrap();
         let err = stage.add(1).unwrap_err();
-        assert!(err.to_string().starts_with("$unwind would produce more than 100 MiB"), "{err}");
-        assert!(store_full(3 << 20, 2 << 20).with_hint().contains("limits.store_max_mb"));
+        assert!(
+            err.to_string()
+                .starts_with("$unwind would produce more than 100 MiB"),
+            "{err}"
+        );
+        assert!(
+            store_full(3 << 20, 2 << 20)
+                .with_hint()
+                .contains("limits.store_max_mb")
+        );
     }
 }

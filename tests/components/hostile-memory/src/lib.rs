@@ -44,7 +44,13 @@ fn steps() -> Steps {
         |_: &Ctx, _: (), _: ()| Ok(Outcome::done(true)),
     );
     for name in HOSTILE {
-        steps = steps.step(name, "hostile to the host", "worker1", prometheus_step::no_prepare, execute);
+        steps = steps.step(
+            name,
+            "hostile to the host",
+            "worker1",
+            prometheus_step::no_prepare,
+            execute,
+        );
     }
     steps
 }
@@ -77,7 +83,10 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
         "big-state" => {
             let value = format!("\"{}\"", "s".repeat(4 << 20));
             for i in 0.. {
-                refused("big state", state::set(&format!("big{i}"), &value, state::Scope::Round))?;
+                refused(
+                    "big state",
+                    state::set(&format!("big{i}"), &value, state::Scope::Round),
+                )?;
             }
         }
         "store-flood" => {
@@ -88,9 +97,16 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
         }
         "unwind-bomb" => {
             let items: Vec<String> = (0..30_000).map(|i| i.to_string()).collect();
-            let doc = format!(r#"{{"pad": "{}", "items": [{}]}}"#, "p".repeat(120_000), items.join(","));
+            let doc = format!(
+                r#"{{"pad": "{}", "items": [{}]}}"#,
+                "p".repeat(120_000),
+                items.join(",")
+            );
             mongo_refused("insert", mongo::insert_one("bomb", &doc))?;
-            mongo_refused("unwind", mongo::aggregate("bomb", r#"[{"$unwind": "$items"}]"#))?;
+            mongo_refused(
+                "unwind",
+                mongo::aggregate("bomb", r#"[{"$unwind": "$items"}]"#),
+            )?;
         }
         "deep-set-path" => {
             let path = vec!["a"; 3000].join(".");
@@ -124,8 +140,14 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
         "state-at-the-limit" => {
             // 60 key parts and 40 levels of value: 100 together, the most accepted.
             let key = vec!["k"; 60].join(".");
-            refused("at the limit", state::set(&key, &nested(40), state::Scope::Global))?;
-            refused("at the limit", state::set(&key, &nested(40), state::Scope::Round))?;
+            refused(
+                "at the limit",
+                state::set(&key, &nested(40), state::Scope::Global),
+            )?;
+            refused(
+                "at the limit",
+                state::set(&key, &nested(40), state::Scope::Round),
+            )?;
             return Ok(Outcome::done("stored at the nesting limit"));
         }
         _ => fail!("unknown hostile step `{step}`"),

@@ -267,7 +267,10 @@ impl EmbeddedDatabase {
         let total: usize = sizes.iter().sum();
         let now = self.bytes.load(Ordering::Relaxed);
         if now.saturating_add(total) > self.max_bytes {
-            return (false, Err(store_full(now.saturating_add(total), self.max_bytes)));
+            return (
+                false,
+                Err(store_full(now.saturating_add(total), self.max_bytes)),
+            );
         }
         let mut out = Vec::new();
         for (mut d, bytes) in new.into_iter().zip(sizes) {
@@ -320,7 +323,8 @@ impl Database for EmbeddedDatabase {
             match &options.sort {
                 // Sorting needs every match (at most the store's budget) ...
                 Some(spec) => {
-                    let mut matched: Vec<Document> = hits.iter().map(|&i| docs[i].clone()).collect();
+                    let mut matched: Vec<Document> =
+                        hits.iter().map(|&i| docs[i].clone()).collect();
                     drop(all);
                     query::sort(&mut matched, spec)?;
                     matched.into_iter().skip(skip).take(limit).collect()

@@ -387,7 +387,12 @@ mod tests {
     fn a_path_deeper_than_a_document_may_nest_is_refused_not_followed() {
         let deep = vec!["a"; 3000].join(".");
         let update = doc! {"$set": {deep.as_str(): 1}};
-        assert!(check(&update).unwrap_err().to_string().contains("3000 parts"));
+        assert!(
+            check(&update)
+                .unwrap_err()
+                .to_string()
+                .contains("3000 parts")
+        );
         // Also where paths come from a filter (the upsert seed) or a rename target.
         let err = upsert_seed(&doc! {deep.as_str(): 1}).unwrap_err();
         assert!(err.to_string().contains("3000 parts"), "{err}");
