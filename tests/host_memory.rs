@@ -48,8 +48,8 @@ fn folder(step: &str) -> TestDir {
 fn run_measured(dir: &TestDir, args: &[&str]) -> (RunOutput, u64) {
     let mut child = dir.command(args).spawn().expect("spawn the runner");
     let pid = i32::try_from(child.id()).expect("pid fits");
-    let mut stdout = child.stdout.take().expect("stdout piped");
-    let mut stderr = child.stderr.take().expect("stderr piped");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let stderr = child.stderr.take().expect("stderr piped");
     let read = |mut pipe: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
             let mut s = String::new();
