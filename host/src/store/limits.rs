@@ -233,8 +233,8 @@ mod tests {
     fn depth_counts_containers_not_scalars() {
         assert_eq!(json_depth(&json!(1)), 0);
         assert_eq!(json_depth(&json!([])), 1);
-        assert_eq!(json_depth(&json!({"a": [1, {"b": {}}], "c": 2})), 3);
-        assert_eq!(bson_depth(&bson!({"a": [1, {"b": {}}], "c": 2})), 3);
+        assert_eq!(json_depth(&json!({"a": [1, {"b": {}}], "c": 2})), 4);
+        assert_eq!(bson_depth(&bson!({"a": [1, {"b": {}}], "c": 2})), 4);
     }
 
     #[test]
