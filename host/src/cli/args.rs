@@ -8,6 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::LimitsConfig;
 use crate::plugin::Budgets;
 
+/// Largest `--state-max-mb` and `--store-max-mb` accepted (64 GiB), as in config.yaml: it
+/// keeps the byte counts from overflowing.
+const MAX_MIB: u64 = 64 << 10;
+
 /// Runs end-to-end tests of multi-worker services, with steps written as WebAssembly
 /// components.
 ///
@@ -80,6 +84,16 @@ pub struct RunArgs {
     /// The per-step budgets.
     #[command(flatten)]
     pub budgets: BudgetArgs,
+
+    /// Size of the run state (test_state.json) for the whole run, in MiB
+    /// [default: `limits.state_max_mb`, else 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub state_max_mb: Option<u64>,
+
+    /// Size of the embedded store's documents for the whole run, in MiB
+    /// [default: `limits.store_max_mb`, else 256].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub store_max_mb: Option<u64>,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].

@@ -34,7 +34,8 @@ pub(crate) async fn open(
         config.mongodb.uri.as_deref(),
         &config.data_dir,
     );
-    let db = mongo::open(&backend, &config.mongodb.database)
+    let store_bytes = super::run::budgets(args, config).store_bytes;
+    let db = mongo::open(&backend, &config.mongodb.database, store_bytes)
         .await
         .map_err(|e| UserError::usage_from(SeedError::from(e)))?;
     match &backend {

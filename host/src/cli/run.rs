@@ -407,8 +407,11 @@ fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
 }
 
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
-fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
-    args.budgets.budgets(&config.limits)
+pub(crate) fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
+    let mut limits = config.limits;
+    limits.state_max_mb = args.state_max_mb.or(limits.state_max_mb);
+    limits.store_max_mb = args.store_max_mb.or(limits.store_max_mb);
+    args.budgets.budgets(&limits)
 }
 
 /// A fresh run starts from empty worker databases, as the reference's `clear_data` did.

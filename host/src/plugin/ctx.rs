@@ -14,8 +14,10 @@ use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
+use crate::plugin::log::LogBudget;
 use crate::plugin::mongo::MongoCtx;
 use crate::plugin::output::CappedOutput;
+use crate::plugin::state::StateBudget;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
 
@@ -121,6 +123,10 @@ pub struct HostState {
     /// The run state; moved in for the step and taken back afterwards.
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
+    /// Log bytes of this step against `limits.output_max_kb`.
+    pub(crate) log_budget: LogBudget,
+    /// The run state's size against `limits.state_max_mb`.
+    pub(crate) state_budget: StateBudget,
     pub(crate) limits: StepLimiter,
     /// When the call's step timeout runs out (wall clock, host calls included).
     pub(crate) deadline: Instant,
@@ -151,12 +157,16 @@ impl HostState {
         let deadline = now
             .checked_add(budgets.step_timeout)
             .unwrap_or_else(|| now + Duration::from_secs(NEVER_SECS));
+        let log_budget = LogBudget::new(budgets.output_bytes);
+        let state_budget = StateBudget::measure(&state, budgets.state_bytes);
         Self {
             deadline,
             worker: worker.to_string(),
             run,
             state,
             log,
+            log_budget,
+            state_budget,
             limits,
             stdout,
             stderr,

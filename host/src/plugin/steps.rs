@@ -112,6 +112,9 @@ impl StepFailure {
     pub fn backtrace(&self) -> Option<&str> {
         match self {
             StepFailure::Trapped { backtrace, .. } => backtrace.as_deref(),
+            StepFailure::WorkerDied { step_error, .. } => {
+                step_error.as_deref().and_then(StepFailure::backtrace)
+            }
             StepFailure::Failed { .. } => None,
         }
     }

@@ -28,6 +28,24 @@ pub enum StateError {
         /// The key as given.
         key: String,
     },
+    /// The key's parts and the value's nesting together are deeper than
+    /// [`MAX_NESTING`](super::limits::MAX_NESTING): the state file would not be readable
+    /// by the next run, and walking it would risk the host's stack.
+    #[error(
+        "cannot set state key {key:?}: its {parts} part(s) and the value's {depth} level(s) of \
+         nesting are {} together, more than {max}",
+        .parts + .depth
+    )]
+    TooDeep {
+        /// The key as given, shortened for the message.
+        key: String,
+        /// Parts of the dotted key.
+        parts: usize,
+        /// Nesting depth of the value.
+        depth: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A dot-notation key walks through a value that is not an object.
     #[error("cannot set state key {key:?}: {at:?} holds {found}, not an object")]
     NotAnObject {
@@ -126,6 +144,9 @@ impl StateError {
             StateError::JournalVersion { .. } => Some(
                 "resume with the newer prometheus-wasm that wrote it, or run with --reset to start fresh",
             ),
+            StateError::TooDeep { .. } => Some(
+                "flatten the key or the value (MongoDB allows 100 levels too), or store deep data as a JSON string",
+            ),
             StateError::Read { .. } | StateError::Write { .. } | StateError::SetAside { .. } => {
                 Some("check that the data_dir exists and is writable")
             }
@@ -143,6 +164,7 @@ impl StateError {
             | StateError::JournalVersion { path, .. } => Some(path),
             StateError::InvalidKey { .. }
             | StateError::ReservedKey { .. }
+            | StateError::TooDeep { .. }
             | StateError::NotAnObject { .. } => None,
         }
     }

@@ -4,11 +4,14 @@
 //! `test_state.json` shape; [`StateFile`] reads it (replaying the checkpoint [`journal`]
 //! beside it) and replaces it atomically; the runner saves through the [`Checkpoint`]
 //! trait ([`JournalCheckpoint`]: one journal append per step) so it can be tested in memory.
+//! [`limits`] holds the shape limits (nesting, document size) that keep what is written
+//! readable by the next run.
 //! This module never imports `plugin` or `runner`.
 
 mod checkpoint;
 mod error;
 pub mod journal;
+pub mod limits;
 pub mod state;
 mod state_file;
 

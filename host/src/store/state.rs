@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::StateError;
+use super::limits::{MAX_NESTING, json_depth};
 
 /// The key under which [`RunState::get`] returns [`RunState::current_round`].
 pub const CURRENT_ROUND_KEY: &str = "current_round";
@@ -123,8 +124,21 @@ impl RunState {
     ///
     /// Errors, leaving the state unchanged, when the key is empty or has an empty segment,
     /// when it is an execution key (the runner owns those), or when a value on the way is
-    /// not an object (the reference replaced nothing there either: it crashed).
+    /// not an object (the reference replaced nothing there either: it crashed), or when
+    /// the key's parts and the value's nesting together exceed [`MAX_NESTING`] (the state
+    /// file would not be readable by the next run).
     pub fn set(&mut self, key: &str, value: Value, scope: Scope) -> Result<(), StateError> {
+        // Counted before splitting: a 300 000-part key is refused without building it.
+        let parts = key.split('.').count();
+        let depth = json_depth(&value);
+        if parts + depth > MAX_NESTING {
+            return Err(StateError::TooDeep {
+                key: shorten(key),
+                parts,
+                depth,
+                max: MAX_NESTING,
+            });
+        }
         if key == CURRENT_ROUND_KEY || key == LAST_COMPLETED_STEP_KEY {
             return Err(StateError::ReservedKey {
                 key: key.to_owned(),
@@ -207,6 +221,16 @@ impl RunState {
         })
     }
 
+    /// The value stored under dotted `key` in `scope` exactly (no fallback to the other
+    /// scope, no execution keys): what [`RunState::set`] with the same arguments replaces.
+    pub fn value_in(&self, scope: Scope, key: &str) -> Option<&Value> {
+        let parts: Vec<&str> = key.split('.').collect();
+        match scope {
+            Scope::Global => walk(&self.global, &parts),
+            Scope::Round => self.round_data().and_then(|round| walk(round, &parts)),
+        }
+    }
+
     /// The current round's object, if that round stored anything (and it is an object).
     pub fn round_data(&self) -> Option<&Map<String, Value>> {
         self.rounds
@@ -230,6 +254,15 @@ fn split_key(key: &str) -> Result<Vec<&str>, StateError> {
         return Err(invalid("a part between dots is empty"));
     }
     Ok(parts)
+}
+
+/// The first characters of a key, for messages about keys too long to print whole.
+fn shorten(key: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match key.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_owned(),
+    }
 }
 
 /// Follows `parts` through nested objects from `root`.

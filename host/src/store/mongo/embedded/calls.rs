@@ -5,6 +5,8 @@
 use bson::{Bson, Document};
 
 use super::cancel::Cancel;
+use crate::store::limits::{MAX_RESULT_BYTES, document_bytes};
+use crate::store::mongo::checks::{check_document, result_too_large};
 use super::{EmbeddedDatabase, filtered, id_key, query, update};
 use crate::store::mongo::{FindOptions, MongoError, Update, UpdateResult, ensure_id};
 
@@ -21,28 +23,50 @@ impl EmbeddedDatabase {
             .as_ref()
             .map(query::Projection::parse)
             .transpose()?;
-        let all = self.read(collection);
-        let mut docs: Vec<Document> = filtered(&all, &filter, cancel)?
-            .into_iter()
-            .map(|i| all[i].clone())
-            .collect();
-        if let Some(spec) = &options.sort {
-            query::sort(&mut docs, spec)?;
-        }
         let skip = usize::try_from(options.skip.unwrap_or(0)).unwrap_or(usize::MAX);
         let limit = options
             .limit
             .filter(|&l| l > 0)
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        Ok(docs
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|d| match &projection {
+        let page: Vec<Document> = {
+            let all = self
+                .collections
+                .lock()
+                .expect("no panics while holding the lock");
+            let docs = all.get(collection).map_or(&[][..], Vec::as_slice);
+            let hits = filtered(docs, &filter, cancel)?;
+            match &options.sort {
+                // Sorting needs every match (at most the store's budget) ...
+                Some(spec) => {
+                    let mut matched: Vec<Document> =
+                        hits.iter().map(|&i| docs[i].clone()).collect();
+                    drop(all);
+                    query::sort(&mut matched, spec)?;
+                    matched.into_iter().skip(skip).take(limit).collect()
+                }
+                // ... otherwise only the page is copied out of the store.
+                None => hits
+                    .into_iter()
+                    .skip(skip)
+                    .take(limit)
+                    .map(|i| docs[i].clone())
+                    .collect(),
+            }
+        };
+        let mut bytes = 0usize;
+        let mut out = Vec::with_capacity(page.len());
+        for d in page {
+            let d = match &projection {
                 Some(p) => p.apply(d),
                 None => d,
-            })
-            .collect())
+            };
+            bytes += document_bytes(&d);
+            if bytes > MAX_RESULT_BYTES {
+                return Err(result_too_large());
+            }
+            out.push(d);
+        }
+        Ok(out)
     }
 
     pub(super) fn insert_many_now(
@@ -86,11 +110,14 @@ impl EmbeddedDatabase {
                     ..Default::default()
                 };
                 let mut changed = docs.clone();
+                let (mut removed, mut added) = (0, 0);
                 for i in hits {
                     let before = changed[i].clone();
                     update::apply(&mut changed[i], &update, false)?;
                     if changed[i] != before {
                         result.modified += 1;
+                        removed += document_bytes(&before);
+                        added += check_document("the updated document", &changed[i])?;
                     }
                 }
                 if result.matched == 0 && upsert {
@@ -103,9 +130,11 @@ impl EmbeddedDatabase {
                     {
                         return Err(self.duplicate(collection, &id));
                     }
+                    added += check_document("the upserted document", &new)?;
                     changed.push(new);
                     result.upserted_id = Some(id);
                 }
+                self.account(removed, added)?;
                 Ok((result, changed))
             };
             match run() {
@@ -161,6 +190,11 @@ impl EmbeddedDatabase {
                         with_id.extend(new);
                         new = with_id;
                     }
+                    let checked = check_document("the replacement", &new)
+                        .and_then(|bytes| self.account(document_bytes(&docs[i]), bytes));
+                    if let Err(e) = checked {
+                        return (false, Err(e));
+                    }
                     let modified = docs[i] != new;
                     docs[i] = new;
                     (
@@ -183,6 +217,11 @@ impl EmbeddedDatabase {
                         new = with_id;
                     }
                     let id = ensure_id(&mut new);
+                    let checked = check_document("the replacement", &new)
+                        .and_then(|bytes| self.account(0, bytes));
+                    if let Err(e) = checked {
+                        return (false, Err(e));
+                    }
                     docs.push(new);
                     (
                         true,
@@ -213,6 +252,9 @@ impl EmbeddedDatabase {
             if !many {
                 hits.truncate(1);
             }
+            let removed = hits.iter().map(|&i| document_bytes(&docs[i])).sum();
+            self.account(removed, 0)
+                .expect("a delete only shrinks the store");
             for i in hits.iter().rev() {
                 docs.remove(*i);
             }
@@ -242,6 +284,10 @@ impl EmbeddedDatabase {
         pipeline: Vec<Document>,
         cancel: &Cancel,
     ) -> Result<Vec<Document>, MongoError> {
-        query::aggregate(self.read(collection), &pipeline, cancel)
+        let docs = query::aggregate(self.read(collection), &pipeline, cancel)?;
+        if docs.iter().map(document_bytes).sum::<usize>() > MAX_RESULT_BYTES {
+            return Err(result_too_large());
+        }
+        Ok(docs)
     }
 }

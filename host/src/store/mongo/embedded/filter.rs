@@ -349,4 +349,37 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn the_deepest_filters_and_documents_fit_a_small_stack() {
+        // Host calls run on wasmtime's fiber stack (2 MiB, the guest may use 512 KiB of
+        // it). Guest filters are at most 128 levels (serde_json's parser), stored
+        // documents at most 100 (MAX_NESTING): matching the deepest of both must fit.
+        let result = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(|| {
+                let mut deep = doc! {"leaf": 1};
+                for _ in 1..crate::store::limits::MAX_NESTING {
+                    deep = doc! {"a": deep};
+                }
+                let mut filter = doc! {"a": deep.get("a").cloned().unwrap_or(Bson::Null)};
+                // $and nests two levels per step (object, array): 63 of them is 126 levels.
+                for _ in 0..63 {
+                    filter = doc! {"$and": [filter]};
+                }
+                let mut elem = doc! {"$elemMatch": {"$gte": 0}};
+                for _ in 0..60 {
+                    elem = doc! {"$not": elem};
+                }
+                (
+                    matches(&deep, &filter),
+                    matches(&doc! {"xs": [1]}, &doc! {"xs": elem}),
+                )
+            })
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(result.0, Ok(true));
+        assert!(result.1.is_ok() || result.1.is_err());
+    }
 }

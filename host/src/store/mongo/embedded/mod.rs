@@ -6,6 +6,11 @@
 //! It implements a documented subset of MongoDB (docs/mongodb.md) with MongoDB's semantics
 //! and refuses everything else with [`MongoError::Unsupported`], never answering
 //! differently from a server.
+//!
+//! Its memory is budgeted: every stored document obeys MongoDB's 16 MiB and 100 levels
+//! ([`check_document`]), all documents together at most the `limits.store_max_mb` budget
+//! ([`EmbeddedDatabase::with_byte_limit`]), a reply [`MAX_RESULT_BYTES`], and a stage that
+//! multiplies documents [`MAX_STAGE_BYTES`](crate::store::limits::MAX_STAGE_BYTES).
 
 mod calls;
 mod cancel;
@@ -19,13 +24,16 @@ mod value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bson::{Bson, Document};
 
 use cancel::{Cancel, off_thread};
 
+use super::checks::{check_document, store_full};
 use super::{Database, FindOptions, MongoError, Update, UpdateResult, ensure_id};
+use crate::store::limits::document_bytes;
 
 /// Directory under `data_dir` holding the embedded store. Not named `*.db`: a fresh run
 /// deletes the workers' `*.db` files, and this must survive until the seeding replaces it.
@@ -41,6 +49,10 @@ pub struct EmbeddedDatabase {
     dir: PathBuf,
     name: String,
     collections: Arc<Mutex<BTreeMap<String, Vec<Document>>>>,
+    /// BSON bytes of every document held; changed only under the `collections` lock.
+    bytes: Arc<AtomicUsize>,
+    /// The most `bytes` may grow to by a write.
+    max_bytes: usize,
 }
 
 impl EmbeddedDatabase {
@@ -89,11 +101,33 @@ impl EmbeddedDatabase {
                 }
             }
         }
+        let bytes = collections.values().flatten().map(document_bytes).sum();
         Ok(Self {
             dir,
             name: name.to_string(),
             collections: Arc::new(Mutex::new(collections)),
+            bytes: Arc::new(AtomicUsize::new(bytes)),
+            max_bytes: usize::MAX,
         })
+    }
+
+    /// The same store, refusing writes that would make its documents hold more than
+    /// `max_bytes` (as BSON) together; unlimited by default. What it loaded may be more.
+    pub fn with_byte_limit(self, max_bytes: usize) -> Self {
+        Self { max_bytes, ..self }
+    }
+
+    /// Accounts for documents of `removed` bytes replaced by `added` bytes, or refuses
+    /// the write (before it happens) when the store would pass its budget. Call under the
+    /// `collections` lock.
+    fn account(&self, removed: usize, added: usize) -> Result<(), MongoError> {
+        let now = self.bytes.load(Ordering::Relaxed);
+        let after = now.saturating_sub(removed).saturating_add(added);
+        if added > removed && after > self.max_bytes {
+            return Err(store_full(after, self.max_bytes));
+        }
+        self.bytes.store(after, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Replaces the collection's file: write a temporary file, fsync, rename.
@@ -232,13 +266,35 @@ impl EmbeddedDatabase {
             .filter_map(|d| d.get("_id"))
             .map(id_key)
             .collect();
+        // Sizes (with the `_id`s added) and the budget are checked for all documents
+        // before any is inserted, as the remote backend checks them before sending.
+        let mut new = new;
+        for d in &mut new {
+            ensure_id(d);
+        }
+        let mut sizes = Vec::with_capacity(new.len());
+        for (n, d) in new.iter().enumerate() {
+            match check_document(&format!("document {}", n + 1), d) {
+                Ok(bytes) => sizes.push(bytes),
+                Err(e) => return (false, Err(e)),
+            }
+        }
+        let total: usize = sizes.iter().sum();
+        let now = self.bytes.load(Ordering::Relaxed);
+        if now.saturating_add(total) > self.max_bytes {
+            return (
+                false,
+                Err(store_full(now.saturating_add(total), self.max_bytes)),
+            );
+        }
         let mut out = Vec::new();
-        for mut d in new {
+        for (mut d, bytes) in new.into_iter().zip(sizes) {
             let id = ensure_id(&mut d);
             if !ids.insert(id_key(&id)) {
                 // Ordered insert: the documents before the duplicate stay inserted.
                 return (!out.is_empty(), Err(self.duplicate(collection, &id)));
             }
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
             docs.push(d);
             out.push(id);
         }

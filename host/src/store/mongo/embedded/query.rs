@@ -10,7 +10,9 @@ use bson::{Bson, Document};
 use super::cancel::Cancel;
 use super::filter::Matcher;
 use super::value::{compare, equal, field_value, lookup};
+use crate::store::limits::{bson_bytes, document_bytes};
 use crate::store::mongo::MongoError;
+use crate::store::mongo::checks::StageBytes;
 
 fn unsupported(op: impl Into<String>) -> MongoError {
     MongoError::Unsupported {
@@ -236,18 +238,26 @@ fn unwind(docs: Vec<Document>, spec: &Bson) -> Result<Vec<Document>, MongoError>
             "$unwind of `{path}` (only top-level `$field` paths)"
         )));
     };
+    // Each copy is counted before it is made: one document with a large array would
+    // otherwise be cloned once per element, without bound.
+    let mut budget = StageBytes::new("$unwind");
     let mut out = Vec::new();
     for d in docs {
         match d.get(field) {
-            Some(Bson::Array(items)) => {
+            Some(array @ Bson::Array(items)) => {
+                let rest = document_bytes(&d) - bson_bytes(array);
                 for item in items {
+                    budget.add(rest + bson_bytes(item))?;
                     let mut copy = d.clone();
                     copy.insert(field, item.clone());
                     out.push(copy);
                 }
             }
             None | Some(Bson::Null) => {}
-            Some(_) => out.push(d),
+            Some(_) => {
+                budget.add(document_bytes(&d))?;
+                out.push(d);
+            }
         }
     }
     Ok(out)
