@@ -96,7 +96,7 @@ async fn trail_package() -> Package {
         path.display()
     );
     let engine = Arc::new(StepEngine::for_budgets(&Budgets::default()).expect("engine"));
-    Package::load(engine, &path, None)
+    Package::load(engine, &path, None, &Default::default())
         .await
         .expect("load the trail package")
         .with_run(RunCtx {
@@ -286,7 +286,7 @@ fn reports(summaries: &[RunSummary]) {
         )
         .summary(s)
     };
-    let rows: [(&str, &dyn Fn(&RunSummary)); 3] = [
+    let rows: [(&str, &Render); 3] = [
         ("terminal summary table", &terminal),
         ("JSON", &|s| {
             std::hint::black_box(json::render(s, "bench", &redactor).to_string());
@@ -317,3 +317,6 @@ fn main() {
         reports(&summaries);
     });
 }
+
+/// One report writer under measurement.
+type Render<'a> = dyn Fn(&RunSummary) + 'a;

@@ -223,8 +223,7 @@ fn a_trap_backtrace_follows_the_cause_with_verbose_only() {
     };
     let render = |level| {
         let buf = Buf::default();
-        let report =
-            TerminalReport::new(Box::new(buf.clone()), Redactor::new([]), level, false);
+        let report = TerminalReport::new(Box::new(buf.clone()), Redactor::new([]), level, false);
         report.event(&RunEvent::StepFailed {
             round: 1,
             step: "s".into(),

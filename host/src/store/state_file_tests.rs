@@ -188,11 +188,11 @@ fn save_creates_data_dir() {
 
 #[test]
 fn atomic_save_leaves_no_temp_files() {
-    let (dir, mut file) = temp_state_file();
+    let (dir, file) = temp_state_file();
     let mut state = RunState::default();
     for i in 0..20 {
         state.set("i", json!(i), Scope::Round).unwrap();
-        Checkpoint::save(&mut file, &state).unwrap();
+        file.save(&state).unwrap();
     }
     let names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()

@@ -5,9 +5,9 @@
 use bson::{Bson, Document};
 
 use super::cancel::Cancel;
+use super::{EmbeddedDatabase, filtered, id_key, query, update};
 use crate::store::limits::{MAX_RESULT_BYTES, document_bytes};
 use crate::store::mongo::checks::{check_document, result_too_large};
-use super::{EmbeddedDatabase, filtered, id_key, query, update};
 use crate::store::mongo::{FindOptions, MongoError, Update, UpdateResult, ensure_id};
 
 impl EmbeddedDatabase {
