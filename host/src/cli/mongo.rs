@@ -85,14 +85,18 @@ impl TestDb {
 
     /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
     /// database passes the required-state check; otherwise the collections are emptied and
-    /// seeded before the rounds are counted. Seeding happens at most once.
+    /// seeded before the rounds are counted. Seeding happens at most once, right after
+    /// `before_seed` (the external workers' reset hooks), whose error refuses the run before
+    /// anything is seeded.
     pub(crate) async fn start(
         &self,
         existing: Option<RunState>,
         manifest: &[StepInfo],
         reset: bool,
         report: &TerminalReport,
+        before_seed: impl AsyncFnOnce() -> Result<(), UserError>,
     ) -> Result<(RunState, ResumePoint, RunOptions), UserError> {
+        let mut before_seed = Some(before_seed);
         let mut existing = existing;
         if existing.is_some()
             && let Some(reason) = self
@@ -106,6 +110,9 @@ impl TestDb {
         }
         let seeded = existing.is_none();
         if seeded {
+            if let Some(hook) = before_seed.take() {
+                hook().await?;
+            }
             self.seed(report).await?;
         }
         let plan_error = UserError::usage_from::<crate::runner::RunError>;
@@ -121,6 +128,9 @@ impl TestDb {
         };
         // The saved run was complete: start over from freshly seeded data, keeping the
         // reason for the report.
+        if let Some(hook) = before_seed.take() {
+            hook().await?;
+        }
         self.seed(report).await?;
         let options = self.options(reset).await?;
         self.announce_rounds(&options, report);

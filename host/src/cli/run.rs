@@ -73,6 +73,17 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let package = load_package(&args, &source, &config, keys, &report, &test_db).await?;
     plan_source::check_workers(&package, &config)?;
 
+    // External workers must be up before anything is seeded or deleted for them.
+    let startup_timeout = args
+        .startup_timeout
+        .map(Duration::from_secs_f64)
+        .unwrap_or(config.startup_timeout);
+    let external = super::external::external_workers(&config);
+    tokio::select! {
+        ready = super::external::wait_ready(&external, startup_timeout, &report) => ready?,
+        stop = signals.recv() => return Ok(interrupted(stop, &report)),
+    }
+
     let state_file = StateFile::new(&config.data_dir);
     let existing = if args.reset {
         None
@@ -80,7 +91,9 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         state_file.load().map_err(UserError::usage_from)?
     };
     let (mut state, resume, options) = test_db
-        .start(existing, package.manifest(), args.reset, &report)
+        .start(existing, package.manifest(), args.reset, &report, async || {
+            super::external::reset(&external, &report).await
+        })
         .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
@@ -96,6 +109,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let specs: Vec<LaunchSpec> = config
         .workers
         .iter()
+        .filter(|w| !w.is_external())
         .map(|w| LaunchSpec {
             name: w.name.clone(),
             program: w.program.clone(),
@@ -103,13 +117,11 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
             cwd: w.cwd.clone(),
             env: w.env.clone(),
             port: w.port,
+            ready: w.ready.clone(),
         })
         .collect();
     let supervisor = SupervisorOptions {
-        startup_timeout: args
-            .startup_timeout
-            .map(Duration::from_secs_f64)
-            .unwrap_or(config.startup_timeout),
+        startup_timeout,
         ..SupervisorOptions::default()
     };
     report.note(&format!("starting {} worker(s)…", specs.len()));
@@ -125,7 +137,10 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         config
             .workers
             .iter()
-            .map(|w| format!("{} {}", w.name, w.url))
+            .map(|w| {
+                let external = if w.is_external() { " (external)" } else { "" };
+                format!("{} {}{external}", w.name, w.url)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -208,7 +223,9 @@ fn worker_error(e: crate::workers::WorkerError) -> UserError {
     use crate::workers::WorkerErrorKind as K;
     let hint = e.hint();
     match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } => UserError::failed(anyhow!(e), hint),
+        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
+            UserError::failed(anyhow!(e), hint)
+        }
         _ => UserError::usage(anyhow!(e), hint),
     }
 }

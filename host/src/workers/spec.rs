@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::ReadyCheck;
+
 /// How long a worker may take to accept TCP connections when the config does not say.
 ///
 /// Generous on purpose: interpreted servers that install dependencies or open a database
@@ -34,9 +36,11 @@ pub struct LaunchSpec {
     /// The FULL environment of the process: the supervisor clears the inherited one first,
     /// so include `PATH`, `HOME` and whatever else the worker needs.
     pub env: BTreeMap<String, String>,
-    /// The TCP port the worker listens on; the worker is ready when it accepts connections
-    /// on 127.0.0.1 (or `[::1]`).
+    /// The TCP port the worker listens on, on 127.0.0.1 (or `[::1]`).
     pub port: u16,
+    /// When it counts as ready: by default when its port accepts connections; an HTTP
+    /// probe waits until `GET http://localhost:{port}{path}` answers the expected status.
+    pub ready: ReadyCheck,
 }
 
 /// Timeouts of the supervisor. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`] and
