@@ -188,14 +188,20 @@ fn the_compose_example_runs_against_workers_it_did_not_start() {
             );
         }
         assert!(out.stdout.contains("starting 0 worker(s)"), "{out}");
-        assert!(!out.stdout.contains("[worker1]"), "no output of a local worker\n{out}");
+        assert!(
+            !out.stdout.contains("[worker1]"),
+            "no output of a local worker\n{out}"
+        );
         // The reset emptied the worker: every run's greetings start at 1 again.
         assert_eq!(
             t.state()["global"]["greeting_ids"],
             json!(["worker1-1", "worker1-2"]),
             "run {round}: {out}"
         );
-        assert!(is_alive(w1.pid()) && is_alive(w2.pid()), "the runner stopped an external worker");
+        assert!(
+            is_alive(w1.pid()) && is_alive(w2.pid()),
+            "the runner stopped an external worker"
+        );
     }
 }
 
@@ -228,9 +234,13 @@ fn local_and_external_workers_mix_in_one_test() {
         "{out}"
     );
     assert!(out.stdout.contains("starting 1 worker(s)"), "{out}");
-    assert!(out.stdout.contains("[worker1] POST /greetings 201"), "{out}");
     assert!(
-        out.stdout.contains(&format!("worker2 {} (external)", w2.url())),
+        out.stdout.contains("[worker1] POST /greetings 201"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("worker2 {} (external)", w2.url())),
         "{out}"
     );
     // No reset hook: the runner says so instead of claiming a reset.
@@ -275,7 +285,9 @@ fn keys_sign_for_an_external_worker_beside_local_ones() {
     std::fs::write(t.tests().join(".env"), env).expect(".env");
     let port = free_ports(1);
     let mut command = Command::new(repo_root().join("target/debug/koii-worker"));
-    command.env("PORT", port.to_string()).env("WORKER_ID", "worker1");
+    command
+        .env("PORT", port.to_string())
+        .env("WORKER_ID", "worker1");
     let w1 = start(command, port);
     make_external(&t, "worker1", &w1.url());
     let mut cmd = t.command(&["run", "tests/steps.wasm", "--reset"]);
@@ -284,7 +296,8 @@ fn keys_sign_for_an_external_worker_beside_local_ones() {
     let out = wait_output(cmd.spawn().expect("spawn the runner"));
     assert_eq!(out.code(), 0, "{out}");
     assert!(
-        out.stdout.contains("round 3: worker1's submission audited valid"),
+        out.stdout
+            .contains("round 3: worker1's submission audited valid"),
         "{out}"
     );
     assert!(out.stdout.contains("starting 2 worker(s)"), "{out}");
@@ -296,7 +309,12 @@ fn an_external_worker_that_never_answers_fails_after_its_timeout_touching_nothin
     let marker = with_seed_and_marker(&t);
     let port = free_ports(1);
     make_external(&t, "worker2", &format!("http://127.0.0.1:{port}"));
-    set_worker_key(&t, "worker2", "ready", json!({"timeout": 1, "interval": 0.1}));
+    set_worker_key(
+        &t,
+        "worker2",
+        "ready",
+        json!({"timeout": 1, "interval": 0.1}),
+    );
     let started = Instant::now();
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 1, "{out}");
@@ -309,7 +327,10 @@ fn an_external_worker_that_never_answers_fails_after_its_timeout_touching_nothin
         "{all}"
     );
     assert!(all.to_lowercase().contains("connection refused"), "{all}");
-    assert!(all.contains("docker compose up -d"), "the hint says what to do\n{all}");
+    assert!(
+        all.contains("docker compose up -d"),
+        "the hint says what to do\n{all}"
+    );
     assert_untouched(&t, &marker, &out);
 }
 
@@ -320,7 +341,12 @@ fn a_probe_answering_500_names_the_status_and_the_body() {
     let port = free_ports(1);
     let _broken = broken_server(port);
     make_external(&t, "worker2", &format!("http://127.0.0.1:{port}"));
-    set_worker_key(&t, "worker2", "ready", json!({"http": "/ready", "timeout": 1}));
+    set_worker_key(
+        &t,
+        "worker2",
+        "ready",
+        json!({"http": "/ready", "timeout": 1}),
+    );
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(
@@ -339,7 +365,12 @@ fn a_failing_reset_hook_refuses_the_run_before_anything_is_wiped() {
     let port = free_ports(1);
     let w2 = hello_worker("worker2", port);
     make_external(&t, "worker2", &w2.url());
-    set_worker_key(&t, "worker2", "reset", json!({"method": "DELETE", "path": "/nope"}));
+    set_worker_key(
+        &t,
+        "worker2",
+        "reset",
+        json!({"method": "DELETE", "path": "/nope"}),
+    );
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(
@@ -356,7 +387,12 @@ fn a_failing_reset_hook_refuses_the_run_before_anything_is_wiped() {
 #[test]
 fn a_local_http_probe_catches_a_port_open_but_not_serving() {
     let t = TestDir::hello();
-    set_worker_key(&t, "worker1", "ready", json!({"http": "/not-served", "timeout": 1}));
+    set_worker_key(
+        &t,
+        "worker1",
+        "ready",
+        json!({"http": "/not-served", "timeout": 1}),
+    );
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 1, "{out}");
     let port = t.base_port();
@@ -367,7 +403,12 @@ fn a_local_http_probe_catches_a_port_open_but_not_serving() {
         "{out}"
     );
     // With the path it serves, the same probe passes.
-    set_worker_key(&t, "worker1", "ready", json!({"http": "/health", "status": 200}));
+    set_worker_key(
+        &t,
+        "worker1",
+        "ready",
+        json!({"http": "/health", "status": 200}),
+    );
     let out = t.run_steps(&["--reset"]);
     assert_eq!(out.code(), 0, "{out}");
 }
@@ -375,7 +416,10 @@ fn a_local_http_probe_catches_a_port_open_but_not_serving() {
 /// Runs `check` and `run` on a bad workers.json: both refuse it (exit 2) with the same
 /// message, which starts with `tests/workers.json:LINE:COLUMN: worker `NAME`: `.
 fn assert_refused(t: &TestDir, at: &str, worker: &str, expected: &[&str]) {
-    for args in [&["check", "tests"][..], &["run", "tests/steps.wasm", "--reset"][..]] {
+    for args in [
+        &["check", "tests"][..],
+        &["run", "tests/steps.wasm", "--reset"][..],
+    ] {
         let out = t.run(args);
         assert_eq!(out.code(), 2, "{args:?}: {out}");
         let all = out.all();
@@ -399,7 +443,11 @@ fn a_url_with_another_scheme_is_refused_where_it_is_written() {
         &t,
         &at,
         "worker2",
-        &["invalid `url`", "the scheme `ftp` is not supported", "http:// or https://"],
+        &[
+            "invalid `url`",
+            "the scheme `ftp` is not supported",
+            "http:// or https://",
+        ],
     );
 }
 
@@ -449,11 +497,36 @@ fn an_external_url_on_a_local_workers_port_is_refused() {
 #[test]
 fn other_bad_external_entries_are_refused_with_their_location() {
     let cases: [(&str, Value, &str, &str); 5] = [
-        ("ready", json!({"http": "/h", "timout": 2}), "\"timout\"", "did you mean `timeout`?"),
-        ("ready", json!({"tcp": true, "http": "/h"}), "{\n      \"tcp\"", "not both"),
-        ("reset", json!({"method": "CONNECT", "path": "/r"}), "\"CONNECT\"", "invalid `reset.method`"),
-        ("url", json!("${NOT_SET_ANYWHERE}"), "\"${NOT_SET", "uses unset variable `NOT_SET_ANYWHERE`"),
-        ("url", json!("http://user:pw@127.0.0.1:5999"), "\"http://user", "holds credentials"),
+        (
+            "ready",
+            json!({"http": "/h", "timout": 2}),
+            "\"timout\"",
+            "did you mean `timeout`?",
+        ),
+        (
+            "ready",
+            json!({"tcp": true, "http": "/h"}),
+            "{\n      \"tcp\"",
+            "not both",
+        ),
+        (
+            "reset",
+            json!({"method": "CONNECT", "path": "/r"}),
+            "\"CONNECT\"",
+            "invalid `reset.method`",
+        ),
+        (
+            "url",
+            json!("${NOT_SET_ANYWHERE}"),
+            "\"${NOT_SET",
+            "uses unset variable `NOT_SET_ANYWHERE`",
+        ),
+        (
+            "url",
+            json!("http://user:pw@127.0.0.1:5999"),
+            "\"http://user",
+            "holds credentials",
+        ),
     ];
     for (key, value, needle, expected) in cases {
         let t = TestDir::hello();
@@ -472,7 +545,12 @@ fn other_bad_external_entries_are_refused_with_their_location() {
     let t = TestDir::hello();
     set_worker_key(&t, "worker1", "reset", json!("/reset"));
     let at = position(&t, "\"/reset\"");
-    assert_refused(&t, &at, "worker1", &["only an external worker takes a reset hook"]);
+    assert_refused(
+        &t,
+        &at,
+        "worker1",
+        &["only an external worker takes a reset hook"],
+    );
     // An external worker needs a url.
     let t = TestDir::hello();
     set_worker_key(&t, "worker2", "command", Value::Null);

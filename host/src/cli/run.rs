@@ -91,9 +91,13 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         state_file.load().map_err(UserError::usage_from)?
     };
     let (mut state, resume, options) = test_db
-        .start(existing, package.manifest(), args.reset, &report, async || {
-            super::external::reset(&external, &report).await
-        })
+        .start(
+            existing,
+            package.manifest(),
+            args.reset,
+            &report,
+            async || super::external::reset(&external, &report).await,
+        )
         .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;

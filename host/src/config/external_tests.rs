@@ -54,7 +54,10 @@ fn an_external_worker_is_reached_at_its_url_with_its_env_and_keys() {
     );
     assert_eq!(remote.env["A"], "x");
     assert_eq!(remote.env["TOKEN"], "secret-token");
-    assert!(!remote.env.contains_key("DATABASE_PATH"), "nobody starts it");
+    assert!(
+        !remote.env.contains_key("DATABASE_PATH"),
+        "nobody starts it"
+    );
     assert_eq!(remote.keypairs["staking"], "K");
     assert_eq!(remote.data["url"], json!("http://worker2:8080"));
     assert_eq!(remote.data["port"], json!(8080));
@@ -100,8 +103,8 @@ fn probes_and_hooks_resolve_per_kind() {
 #[test]
 fn an_old_file_with_a_url_key_loads_as_before() {
     // `url` without `external` stays data the runner overrides, as in the reference.
-    let config = load_workers(r#"{"w": {"url": "http://elsewhere:1", "port": 6100}}"#, "")
-        .expect("loads");
+    let config =
+        load_workers(r#"{"w": {"url": "http://elsewhere:1", "port": 6100}}"#, "").expect("loads");
     let w = config.worker("w").expect("w");
     assert!(!w.is_external());
     assert_eq!(w.url, "http://localhost:6100");
@@ -138,7 +141,10 @@ fn bad_external_entries_are_located_and_explained() {
     for (workers, expected) in cases {
         let text = error_text(workers);
         assert!(text.contains(expected), "expected `{expected}` in:\n{text}");
-        assert!(text.contains("\nhint: ") && !text.ends_with("hint: "), "{text}");
+        assert!(
+            text.contains("\nhint: ") && !text.ends_with("hint: "),
+            "{text}"
+        );
     }
 }
 

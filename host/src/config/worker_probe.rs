@@ -152,7 +152,10 @@ fn http_path(key: &str, value: &Value) -> Result<String, ConfigErrorKind> {
             key,
             format!("`{path}` is not a path starting with `/` (the worker's url is put in front)"),
         )),
-        None => Err(invalid(key, format!("expected a path string, found {value}"))),
+        None => Err(invalid(
+            key,
+            format!("expected a path string, found {value}"),
+        )),
     }
 }
 
@@ -181,7 +184,9 @@ pub(crate) fn parse_ready(value: &Value) -> Result<ReadyEntry, ConfigErrorKind> 
                 if v != &Value::Bool(true) {
                     return Err(invalid(
                         "ready.tcp",
-                        format!("only `true` is meaningful, found {v}; use `http` for an HTTP probe"),
+                        format!(
+                            "only `true` is meaningful, found {v}; use `http` for an HTTP probe"
+                        ),
                     ));
                 }
                 if entry.probe.is_some() {
@@ -204,7 +209,10 @@ pub(crate) fn parse_ready(value: &Value) -> Result<ReadyEntry, ConfigErrorKind> 
                     .and_then(|n| u16::try_from(n).ok())
                     .filter(|n| (100..=599).contains(n))
                     .ok_or_else(|| {
-                        invalid("ready.status", format!("{v} is not an HTTP status (100-599)"))
+                        invalid(
+                            "ready.status",
+                            format!("{v} is not an HTTP status (100-599)"),
+                        )
                     })?;
                 status = Some(code);
             }
@@ -285,8 +293,9 @@ mod tests {
 
     #[test]
     fn ready_takes_probe_and_timings() {
-        let entry = parse_ready(&json!({"http": "/up", "status": 204, "timeout": 1.5, "interval": 0.2}))
-            .expect("valid");
+        let entry =
+            parse_ready(&json!({"http": "/up", "status": 204, "timeout": 1.5, "interval": 0.2}))
+                .expect("valid");
         assert_eq!(
             entry.probe,
             Some(ReadyProbe::Http {
@@ -316,13 +325,18 @@ mod tests {
             (json!({"http": "health"}), "starting with `/`"),
             (json!({"http": "http://x/health"}), "starting with `/`"),
             (json!({"status": 200}), "goes with an HTTP probe"),
-            (json!({"http": "/h", "status": 99}), "invalid `ready.status`"),
+            (
+                json!({"http": "/h", "status": 99}),
+                "invalid `ready.status`",
+            ),
             (json!({"timeout": 0}), "invalid `ready.timeout`"),
             (json!({"interval": "1"}), "invalid `ready.interval`"),
             (json!({"timout": 1}), "did you mean `timeout`?"),
         ];
         for (value, expected) in cases {
-            let message = parse_ready(&value).expect_err(&value.to_string()).to_string();
+            let message = parse_ready(&value)
+                .expect_err(&value.to_string())
+                .to_string();
             assert!(message.contains(expected), "{value}: {message}");
         }
     }
@@ -330,19 +344,30 @@ mod tests {
     #[test]
     fn reset_takes_a_path_or_an_object() {
         let hook = parse_reset(&json!("/reset")).expect("valid");
-        assert_eq!((hook.method.as_str(), hook.path.as_str()), ("POST", "/reset"));
-        let hook = parse_reset(&json!({"method": "delete", "path": "/db", "timeout": 5}))
-            .expect("valid");
-        assert_eq!((hook.method.as_str(), hook.path.as_str()), ("DELETE", "/db"));
+        assert_eq!(
+            (hook.method.as_str(), hook.path.as_str()),
+            ("POST", "/reset")
+        );
+        let hook =
+            parse_reset(&json!({"method": "delete", "path": "/db", "timeout": 5})).expect("valid");
+        assert_eq!(
+            (hook.method.as_str(), hook.path.as_str()),
+            ("DELETE", "/db")
+        );
         assert_eq!(hook.timeout, Some(Duration::from_secs(5)));
         for (value, expected) in [
             (json!({"method": "POST"}), "invalid `reset.path`: missing"),
-            (json!({"method": "CONNECT", "path": "/r"}), "invalid `reset.method`"),
+            (
+                json!({"method": "CONNECT", "path": "/r"}),
+                "invalid `reset.method`",
+            ),
             (json!({"path": "reset"}), "starting with `/`"),
             (json!(true), "invalid `reset`"),
             (json!({"pth": "/r"}), "did you mean `path`?"),
         ] {
-            let message = parse_reset(&value).expect_err(&value.to_string()).to_string();
+            let message = parse_reset(&value)
+                .expect_err(&value.to_string())
+                .to_string();
             assert!(message.contains(expected), "{value}: {message}");
         }
     }

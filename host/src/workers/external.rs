@@ -46,15 +46,10 @@ pub async fn wait_external(
     workers: &[ExternalWorker],
     default_timeout: Duration,
 ) -> Result<(), WorkerError> {
-    let client = probe::client();
     let mut pending = JoinSet::new();
     for (index, worker) in workers.iter().enumerate() {
         let worker = worker.clone();
-        let client = client.clone();
-        pending.spawn(async move {
-            let result = wait_one(&worker, default_timeout, &client).await;
-            (index, result)
-        });
+        pending.spawn(async move { (index, wait_one(&worker, default_timeout).await) });
     }
     let mut failures = Vec::new();
     while let Some(joined) = pending.join_next().await {
@@ -71,18 +66,14 @@ pub async fn wait_external(
     }
 }
 
-async fn wait_one(
-    worker: &ExternalWorker,
-    default_timeout: Duration,
-    client: &reqwest::Client,
-) -> Result<(), WorkerError> {
+async fn wait_one(worker: &ExternalWorker, default_timeout: Duration) -> Result<(), WorkerError> {
     let timeout = worker.ready.timeout.unwrap_or(default_timeout);
     let deadline = Instant::now() + timeout;
     let target = Target::Url(&worker.url);
     let mut interval = worker.ready.interval.unwrap_or(FIRST_POLL_INTERVAL);
     loop {
         // An attempt never outlives the deadline by more than its own bound.
-        let last_answer = match probe::attempt(&worker.ready.probe, target, client).await {
+        let last_answer = match probe::attempt(&worker.ready.probe, target).await {
             Ok(()) => return Ok(()),
             Err(answer) => answer,
         };

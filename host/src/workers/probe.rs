@@ -6,6 +6,7 @@
 //! Used for local workers by [`super::readiness`] and for external ones by
 //! [`super::external`]. Imports config's plain probe values only.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -45,14 +46,20 @@ impl Target<'_> {
 
 /// The HTTP client of probes and reset hooks: no proxy (the workers are the test's own
 /// servers, and a proxy would answer for them), no redirects (a health check that
-/// redirects is not the answer that was asked for).
+/// redirects is not the answer that was asked for). Built once per process, on first use,
+/// so that a run with TCP probes only never builds it; clones share its connection pool.
 pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(HTTP_ATTEMPT_TIMEOUT)
-        .build()
-        .expect("a reqwest client with rustls and no proxy always builds")
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(HTTP_ATTEMPT_TIMEOUT)
+                .build()
+                .expect("a reqwest client with rustls and no proxy always builds")
+        })
+        .clone()
 }
 
 /// The probe in words, for errors: `GET http://w1:8080/health expecting 200`.
@@ -69,11 +76,7 @@ pub(super) fn describe(probe: &ReadyProbe, target: Target<'_>) -> String {
 }
 
 /// One attempt: `Ok` when ready, else the answer that was not the expected one.
-pub(super) async fn attempt(
-    probe: &ReadyProbe,
-    target: Target<'_>,
-    client: &reqwest::Client,
-) -> Result<(), String> {
+pub(super) async fn attempt(probe: &ReadyProbe, target: Target<'_>) -> Result<(), String> {
     match (probe, target) {
         (ReadyProbe::Tcp, Target::Local(port)) => {
             if accepts_connections(port).await {
@@ -92,7 +95,11 @@ pub(super) async fn attempt(
         }
         (ReadyProbe::Http { path, status }, target) => {
             let url = format!("{}{path}", target.base_url());
-            let response = client.get(&url).send().await.map_err(|e| error_chain(&e))?;
+            let response = client()
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| error_chain(&e))?;
             if response.status().as_u16() == *status {
                 return Ok(());
             }

@@ -39,19 +39,17 @@ pub(super) async fn wait_ready(
     let deadline = Instant::now() + timeout;
     let mut exit = worker.exit.clone();
     let mut interval = ready.interval.unwrap_or(FIRST_POLL_INTERVAL);
-    let client = probe::client();
     let target = Target::Local(worker.port);
-    let mut last_answer;
     loop {
         // Cloned out first: the watch guard must not be held across an await.
         let status = exit.borrow_and_update().clone();
         if let Some(status) = status {
             return Err(exited_at_start(worker, status).await);
         }
-        match probe::attempt(&ready.probe, target, &client).await {
+        let last_answer = match probe::attempt(&ready.probe, target).await {
             Ok(()) => return Ok(()),
-            Err(answer) => last_answer = answer,
-        }
+            Err(answer) => answer,
+        };
         let now = Instant::now();
         if now >= deadline {
             return Err(match &ready.probe {
