@@ -67,17 +67,22 @@ fn hello_worker(name: &str, port: u16) -> Server {
 /// A server whose every GET answers 500 "database not migrated": its port is open, it is
 /// not serving.
 fn broken_server(port: u16) -> Server {
-    let script = "import http.server, sys\n\
-class H(http.server.BaseHTTPRequestHandler):\n\
-    def do_GET(self):\n\
-        body = b'database not migrated'\n\
-        self.send_response(500)\n\
-        self.send_header('Content-Length', str(len(body)))\n\
-        self.end_headers()\n\
-        self.wfile.write(body)\n\
-    def log_message(self, *args):\n\
-        pass\n\
-http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+    let script = r#"
+import http.server, sys
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"database not migrated"
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
     let mut command = Command::new("python3");
     command.args(["-c", script, &port.to_string()]);
     start(command, port)
