@@ -123,19 +123,19 @@ fn bad_external_entries_are_located_and_explained() {
         ),
         (
             "{\"w\": {\"external\": \"yes\"}}",
-            "tests/workers.json:1:21: worker `w`: invalid `external`: expected true or false",
+            "tests/workers.json:1:20: worker `w`: invalid `external`: expected true or false",
         ),
         (
             "{\"w\": {\"external\": true}}",
-            "tests/workers.json:1:21: worker `w`: invalid `url`: missing",
+            "tests/workers.json:1:20: worker `w`: invalid `url`: missing",
         ),
         (
             "{\"a\": {},\n \"w\": {\"external\": true, \"url\": \"http://127.0.0.1:6000\"}}",
-            "tests/workers.json:2:34: worker `w`: `url` http://127.0.0.1:6000 is on this host, on port 6000 of local worker `a`",
+            "tests/workers.json:2:33: worker `w`: `url` http://127.0.0.1:6000 is on this host, on port 6000 of local worker `a`",
         ),
         (
             "{\"w\": {\"ready\": {\"interval\": -1}}}",
-            "tests/workers.json:1:31: worker `w`: invalid `ready.interval`",
+            "tests/workers.json:1:30: worker `w`: invalid `ready.interval`",
         ),
     ];
     for (workers, expected) in cases {

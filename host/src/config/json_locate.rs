@@ -90,14 +90,14 @@ mod tests {
 
     #[test]
     fn finds_nested_values_of_the_right_worker() {
-        assert_eq!(find_json_key(TEXT, &["w1"]), Some(Location::new(3, 9)));
+        assert_eq!(find_json_key(TEXT, &["w1"]), Some(Location::new(3, 14)));
         assert_eq!(
             find_json_key(TEXT, &["w1", "ready"]),
             Some(Location::new(5, 14))
         );
         assert_eq!(
             find_json_key(TEXT, &["w1", "ready", "timeout"]),
-            Some(Location::new(5, 41))
+            Some(Location::new(5, 40))
         );
         assert_eq!(
             find_json_key(TEXT, &["w1", "url"]),
@@ -105,7 +105,7 @@ mod tests {
         );
         assert_eq!(
             find_json_key(TEXT, &["a", "ready", "x"]),
-            Some(Location::new(2, 22))
+            Some(Location::new(2, 24))
         );
     }
 
