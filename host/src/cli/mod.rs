@@ -3,6 +3,7 @@
 
 mod args;
 mod check;
+mod external;
 mod inspect;
 mod list;
 mod lock;

@@ -87,14 +87,18 @@ impl TestDb {
     /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
     /// database passes the required-state check; otherwise the collections are emptied and
     /// seeded before the rounds are counted. Seeding happens at most once, and only after
-    /// every refusal that does not depend on the seeded data.
+    /// every refusal that does not depend on the seeded data, right after `before_seed`
+    /// (the external workers' reset hooks), whose error refuses the run before anything is
+    /// seeded.
     pub(crate) async fn start(
         &self,
         existing: Option<RunState>,
         manifest: &[StepInfo],
         reset: bool,
         report: &TerminalReport,
+        before_seed: impl AsyncFnOnce() -> Result<(), UserError>,
     ) -> Result<(RunState, ResumePoint, RunOptions), UserError> {
+        let mut before_seed = Some(before_seed);
         let mut existing = existing;
         if existing.is_some()
             && let Some(reason) = self
@@ -127,6 +131,9 @@ impl TestDb {
         runner::plan_start(None, manifest, &provisional).map_err(plan_error)?;
         let seeded = existing.is_none();
         if seeded {
+            if let Some(hook) = before_seed.take() {
+                hook().await?;
+            }
             self.seed(report).await?;
         }
         let options = self.options(reset).await?;
@@ -141,6 +148,9 @@ impl TestDb {
         };
         // The saved run was complete: start over from freshly seeded data, keeping the
         // reason for the report.
+        if let Some(hook) = before_seed.take() {
+            hook().await?;
+        }
         self.seed(report).await?;
         let options = self.options(reset).await?;
         self.announce_rounds(&options, report);

@@ -120,6 +120,17 @@ async fn run_redacted(
     };
     plan_source::check_workers(&package, &config)?;
 
+    // External workers must be up before anything is seeded or deleted for them.
+    let startup_timeout = args
+        .startup_timeout
+        .map(Duration::from_secs_f64)
+        .unwrap_or(config.startup_timeout);
+    let external = super::external::external_workers(&config);
+    tokio::select! {
+        ready = super::external::wait_ready(&external, startup_timeout, &report) => ready?,
+        stop = signals.recv() => return Ok(interrupted(stop, &report)),
+    }
+
     let state_file = StateFile::new(&config.data_dir);
     // 2. Everything else that can refuse the run, before any data is touched: the workers
     // (ports, programs, directories), data_dir (their databases live there) and the
@@ -136,7 +147,13 @@ async fn run_redacted(
 
     let existing = load_state(&state_file, args.reset, &report)?;
     let (mut state, resume, options) = test_db
-        .start(existing, package.manifest(), args.reset, &report)
+        .start(
+            existing,
+            package.manifest(),
+            args.reset,
+            &report,
+            async || super::external::reset(&external, &report).await,
+        )
         .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
@@ -144,10 +161,7 @@ async fn run_redacted(
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
-        startup_timeout: args
-            .startup_timeout
-            .map(Duration::from_secs_f64)
-            .unwrap_or(config.startup_timeout),
+        startup_timeout,
         watchdog: watchdog(&report),
         ..SupervisorOptions::default()
     };
@@ -164,7 +178,10 @@ async fn run_redacted(
         config
             .workers
             .iter()
-            .map(|w| format!("{} {}", w.name, w.url))
+            .map(|w| {
+                let external = if w.is_external() { " (external)" } else { "" };
+                format!("{} {}{external}", w.name, w.url)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -316,7 +333,9 @@ fn worker_error(e: crate::workers::WorkerError) -> UserError {
     use crate::workers::WorkerErrorKind as K;
     let hint = e.hint();
     match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } => UserError::failed(anyhow!(e), hint),
+        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
+            UserError::failed(anyhow!(e), hint)
+        }
         _ => UserError::usage(anyhow!(e), hint),
     }
 }
@@ -352,11 +371,13 @@ async fn load_package(
     Ok(package.with_run(run))
 }
 
-/// What the supervisor starts: one spec per worker of workers.json.
+/// What the supervisor starts: one spec per local worker of workers.json (external
+/// workers run elsewhere).
 fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
     config
         .workers
         .iter()
+        .filter(|w| !w.is_external())
         .map(|w| LaunchSpec {
             name: w.name.clone(),
             program: w.program.clone(),
@@ -364,6 +385,7 @@ fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
             cwd: w.cwd.clone(),
             env: w.env.clone(),
             port: w.port,
+            ready: w.ready.clone(),
         })
         .collect()
 }

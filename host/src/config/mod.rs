@@ -12,6 +12,8 @@ mod config_file;
 mod did_you_mean;
 mod env;
 mod error;
+mod external;
+mod json_locate;
 mod limits;
 mod load;
 mod location;
@@ -19,9 +21,12 @@ mod plan_file;
 mod plan_locate;
 mod secrets;
 mod test_config;
+mod worker_probe;
 mod worker_spec;
 mod workers_file;
 
+#[cfg(test)]
+mod external_tests;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
@@ -39,4 +44,8 @@ pub use test_config::{
     DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,
     MIN_SECRET_LEN, MongoConfig, TestConfig,
 };
-pub use worker_spec::{PYTHON, WorkerSpec};
+pub use worker_probe::{
+    DEFAULT_HEALTH_PATH, DEFAULT_READY_STATUS, DEFAULT_RESET_METHOD, ReadyCheck, ReadyProbe,
+    ResetHook,
+};
+pub use worker_spec::{PYTHON, WorkerKind, WorkerSpec};

@@ -13,7 +13,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct WorkerError {
     worker: String,
-    kind: WorkerErrorKind,
+    // Boxed: the kinds carry paths and output lines, and every `Result` of the workers'
+    // functions would otherwise be that large.
+    kind: Box<WorkerErrorKind>,
 }
 
 /// What went wrong, with the context that locates it.
@@ -108,13 +110,41 @@ pub enum WorkerErrorKind {
         /// Its last stdout lines, oldest first.
         stdout: Vec<String>,
     },
+    /// The worker's readiness probe did not pass within its timeout.
+    #[error(
+        "not ready within {}: {probe}; last answer: {last_answer}{}",
+        human(*timeout),
+        probe_tail(stderr, stdout)
+    )]
+    ProbeFailed {
+        /// The probe in words: `GET http://w1:8080/health expecting 200`.
+        probe: String,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// The last answer: `HTTP 500 Internal Server Error: boom`, or the connection error.
+        last_answer: String,
+        /// True for a worker the runner did not start (it has no output to show).
+        external: bool,
+        /// Its last stderr lines (a local worker), oldest first.
+        stderr: Vec<String>,
+        /// Its last stdout lines (a local worker), oldest first.
+        stdout: Vec<String>,
+    },
+    /// An external worker's reset hook did not answer with a 2xx status.
+    #[error("reset hook {request} failed: {answer}")]
+    ResetFailed {
+        /// The call in words: `POST http://w1:8080/reset`.
+        request: String,
+        /// What came back: `HTTP 404 Not Found: …`, or the connection error.
+        answer: String,
+    },
 }
 
 impl WorkerError {
     pub(super) fn new(worker: impl Into<String>, kind: WorkerErrorKind) -> Self {
         Self {
             worker: worker.into(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -130,7 +160,7 @@ impl WorkerError {
 
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
-        match &self.kind {
+        match &*self.kind {
             WorkerErrorKind::PortInUse { port } => Some(format!(
                 "another process listens on port {port} (a previous run's worker?); \
                  stop it or change base_port/port in workers.json"
@@ -184,6 +214,22 @@ impl WorkerError {
                  should show why it stops",
                 self.worker
             )),
+            WorkerErrorKind::ProbeFailed { external: true, .. } => Some(
+                "start it first (e.g. `docker compose up -d`), check that its url in \
+                 workers.json is reachable from this machine and that its probe path answers, \
+                 or raise `ready.timeout` in workers.json"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ProbeFailed { .. } => Some(
+                "check that the worker serves its probe path with the expected status once \
+                 started, or raise `ready.timeout` in workers.json (or startup_timeout)"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ResetFailed { .. } => Some(
+                "fix the worker's reset endpoint or the `reset` entry in workers.json; nothing \
+                 was seeded or deleted"
+                    .to_owned(),
+            ),
             WorkerErrorKind::NotReady { port, .. } => Some(format!(
                 "check that the worker listens on 127.0.0.1:{port}, or raise startup_timeout \
                  in config.yaml if it needs longer to start"
@@ -223,6 +269,11 @@ fn not_ready_tail(stderr: &[String], stdout: &[String]) -> String {
         (true, true) => "; it printed nothing".to_owned(),
         _ => tail_block("stderr", stderr) + &tail_block("stdout", stdout),
     }
+}
+
+/// A local worker's output, if it printed any; an external one has none to show.
+fn probe_tail(stderr: &[String], stdout: &[String]) -> String {
+    tail_block("stderr", stderr) + &tail_block("stdout", stdout)
 }
 
 fn tail_block(stream: &str, lines: &[String]) -> String {

@@ -47,7 +47,8 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts all workers concurrently; returns when every port accepts TCP connections.
+    /// Starts all workers concurrently; returns when every worker passes its readiness probe
+    /// (by default: its port accepts TCP connections).
     ///
     /// Before anything is spawned, every port must be free (on 127.0.0.1 and `[::1]`) and
     /// used by one worker only. Each worker then runs `program args` in `cwd` with exactly
@@ -116,7 +117,8 @@ impl Fleet {
         for (index, worker) in fleet.workers.iter().enumerate() {
             let worker = worker.clone();
             let limit = options.startup_timeout;
-            pending.spawn(async move { (index, wait_ready(&worker, limit).await) });
+            let ready = specs[index].ready.clone();
+            pending.spawn(async move { (index, wait_ready(&worker, &ready, limit).await) });
         }
         let mut failures = Vec::new();
         while let Some(joined) = pending.join_next().await {

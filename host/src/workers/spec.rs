@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::watchdog::WatchdogCommand;
+use crate::config::ReadyCheck;
 
 /// How long a worker may take to accept TCP connections when the config does not say.
 ///
@@ -36,9 +37,11 @@ pub struct LaunchSpec {
     /// The FULL environment of the process: the supervisor clears the inherited one first,
     /// so include `PATH`, `HOME` and whatever else the worker needs.
     pub env: BTreeMap<String, String>,
-    /// The TCP port the worker listens on; the worker is ready when it accepts connections
-    /// on 127.0.0.1 (or `[::1]`).
+    /// The TCP port the worker listens on, on 127.0.0.1 (or `[::1]`).
     pub port: u16,
+    /// When it counts as ready: by default when its port accepts connections; an HTTP
+    /// probe waits until `GET http://localhost:{port}{path}` answers the expected status.
+    pub ready: ReadyCheck,
 }
 
 /// Timeouts of the supervisor and its watchdog. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`],

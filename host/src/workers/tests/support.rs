@@ -54,6 +54,7 @@ pub fn spec(tag: &str, name: &str, port: u16, program: &str, args: &[&str]) -> L
         cwd: std::env::temp_dir(),
         env,
         port,
+        ready: Default::default(),
     }
 }
 
