@@ -51,7 +51,7 @@ INPUTS="wit/step.wit guest-python/prometheus_step.py examples/hello-python/steps
 
 # The Python helpers: the native module, the prometheus_test compatibility layer and its
 # `requests`.
-py_helpers="guest-python/prometheus_step.py $(find guest-python/prometheus_test guest-python/requests -name '*.py' | sort | tr '\n' ' ')"
+py_helpers="guest-python/prometheus_step.py $(find guest-python/prometheus_test guest-python/requests guest-python/dotenv -name '*.py' | sort | tr '\n' ' ')"
 # shellcheck disable=SC2086 # py_helpers is a list of paths without spaces
 INPUTS="wit/step.wit $py_helpers tests/components/parity-python/parity_steps.py scripts/requirements-dev.txt" \
     build_if_changed "$out/parity_python.wasm" \

@@ -60,6 +60,14 @@ def _guard(original: Callable[..., Any], what: str, topic: str) -> Callable[...,
 _installed = False
 
 
+def _absent(name: str) -> Callable[..., Any]:
+    def absent(*args: Any, **kwargs: Any) -> Any:
+        raise AttributeError(f"{name} does not exist in this Python")
+
+    absent.__name__ = name.rsplit(".", 1)[-1]
+    return absent
+
+
 def install_guards() -> None:
     """Replaces open, os.system/popen/getenv, subprocess and socket entry points with
     guards that raise `SandboxError` while a step runs. Idempotent."""
@@ -68,9 +76,9 @@ def install_guards() -> None:
         return
     _installed = True
     builtins.open = _guard(builtins.open, "open", "open")
-    os.system = _guard(os.system, "os.system", "process")
-    if hasattr(os, "popen"):
-        os.popen = _guard(os.popen, "os.popen", "process")
+    # The sandbox's Python (WASI) has no os.system; a step calling it must still learn why.
+    for name in ("system", "popen"):
+        setattr(os, name, _guard(getattr(os, name, _absent(f"os.{name}")), f"os.{name}", "process"))
     original_getenv = os.getenv
 
     def getenv(key: str, default: Any = None) -> Any:
@@ -91,9 +99,32 @@ def install_guards() -> None:
         pass
 
 
+class _Missing:
+    """A name imported from a stubbed module (`from github import Github`): importing it
+    works, calling it or reading its attributes raises `SandboxError`."""
+
+    def __init__(self, name: str, reason: str):
+        self._name = name
+        self._reason = reason
+
+    def _fail(self) -> Any:
+        raise SandboxError(f"{self._name}: the module {self._name.split('.')[0]} cannot run in the sandbox: {self._reason}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fail()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return self._fail()
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: not in the sandbox>"
+
+
 class _Stub(types.ModuleType):
-    """A module that cannot be imported in the sandbox: importing it works (so the package
-    builds and the steps that do not use it run), using it raises `SandboxError`."""
+    """A module that is not in the sandbox: importing it works (so the package builds and
+    the steps that do not use it run), using what it holds raises `SandboxError`."""
 
     def __init__(self, name: str, reason: str):
         super().__init__(name)
@@ -103,7 +134,7 @@ class _Stub(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
-        raise SandboxError(f"{self.__name__}.{attr}: the module {self.__name__} cannot run in the sandbox: {self._reason}")
+        return _Missing(f"{self.__name__}.{attr}", self._reason)
 
 
 class _StubFinder:

@@ -6,6 +6,7 @@ mod check;
 mod inspect;
 mod list;
 mod lock;
+mod migrate;
 mod mongo;
 mod new;
 mod plan;
@@ -131,6 +132,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
+            Command::Migrate(args) => migrate::migrate(args),
         }
     });
     match result {
