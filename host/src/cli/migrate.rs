@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{EXIT_PASSED, Hinted, UserError};
+use crate::cli::{EXIT_PASSED, UserError};
 use crate::migrate;
 
 /// Options of `migrate`.
@@ -23,12 +23,6 @@ pub struct MigrateArgs {
     /// Rewrite an existing TESTS_DIR/wasm/ (its .venv and steps.wasm are kept).
     #[arg(long)]
     pub force: bool,
-}
-
-impl Hinted for migrate::MigrateError {
-    fn user_hint(&self) -> Option<String> {
-        self.hint()
-    }
 }
 
 /// Runs `migrate`; returns the exit code.

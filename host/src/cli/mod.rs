@@ -87,6 +87,7 @@ hinted! {
     crate::store::StateError => |e| e.hint().map(str::to_string);
     crate::koii::KeyError => |e| Some(e.hint());
     crate::store::mongo::seed::SeedError => |e| e.hint();
+    crate::migrate::MigrateError => |e| e.hint();
 }
 
 impl UserError {

@@ -13,6 +13,9 @@ mod rules;
 mod suite;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::MigrateError;
 pub use suite::{Finding, PostLoad, StepsSource, Suite, analyse};
 pub use write::{COMPONENTIZE_PY_VERSION, OUTPUT_DIR, Written, entry_module, finding_lines, write};

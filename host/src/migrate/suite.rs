@@ -177,6 +177,15 @@ impl Walk {
             return Ok(());
         }
         self.modules.push(file.to_path_buf());
+        // Importing a module runs the `__init__.py` of every package on the way.
+        let mut parent = file.parent();
+        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+            let init = dir.join("__init__.py");
+            if init != file && self.project_dir.join(&init).is_file() {
+                self.visit(&init)?;
+            }
+            parent = dir.parent();
+        }
         let lines = logical_lines(&read(&self.project_dir.join(file))?);
         for l in &lines {
             for (offset, pattern, why) in rules::calls(&l.text) {
@@ -239,13 +248,14 @@ impl Walk {
             bases.push(tests.into_iter().chain(module).collect());
         }
         for base in bases {
-            let Some(found) = self.module_file(&base) else { continue };
-            let mut files = vec![found];
+            let mut files: Vec<PathBuf> = self.module_file(&base).into_iter().collect();
             for name in &import.names {
                 let sub: Vec<String> = base.iter().cloned().chain([name.clone()]).collect();
                 files.extend(self.module_file(&sub));
             }
-            return files;
+            if !files.is_empty() {
+                return files;
+            }
         }
         Vec::new()
     }

@@ -70,12 +70,8 @@ pub fn write(suite: &Suite, force: bool) -> Result<Written, MigrateError> {
         while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
             let init = p.join("__init__.py");
             if !src.join(&init).exists() && !suite.modules.contains(&init) {
-                let original = suite.project_dir.join(&init);
-                let text = std::fs::read(&original).unwrap_or_default();
-                if text.is_empty() {
-                    generated_inits.push(init.clone());
-                }
-                put(&src.join(&init), &text)?;
+                generated_inits.push(init.clone());
+                put(&src.join(&init), b"")?;
             }
             parent = p.parent();
         }
