@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python and JavaScript step packages of examples/hello-python and
 # examples/hello-js into target/polyglot/{hello_python,hello_js}.wasm, and the parity
-# packages of tests/components/parity-{python,js} (every helper capability, tests/parity.rs)
+# packages of tests/polyglot-steps/parity-{python,js} (every helper capability, tests/parity.rs)
 # into target/polyglot/{parity_python,parity_js}.wasm.
 #
 # Installs its tools idempotently and pinned: componentize-py into .venv (via
@@ -53,10 +53,10 @@ INPUTS="wit/step.wit guest-python/prometheus_step.py examples/hello-python/steps
 # `requests`.
 py_helpers="guest-python/prometheus_step.py $(find guest-python/prometheus_test guest-python/requests guest-python/dotenv -name '*.py' | sort | tr '\n' ' ')"
 # shellcheck disable=SC2086 # py_helpers is a list of paths without spaces
-INPUTS="wit/step.wit $py_helpers tests/components/parity-python/parity_steps.py scripts/requirements-dev.txt" \
+INPUTS="wit/step.wit $py_helpers tests/polyglot-steps/parity-python/parity_steps.py scripts/requirements-dev.txt" \
     build_if_changed "$out/parity_python.wasm" \
     .venv/bin/componentize-py -d wit -w steps componentize parity_steps \
-    -p tests/components/parity-python -p guest-python -o "$out/parity_python.wasm"
+    -p tests/polyglot-steps/parity-python -p guest-python -o "$out/parity_python.wasm"
 
 # JavaScript: componentize-qjs resolves `./prometheus-step.js` from --module-root, so the
 # helper is staged beside the example's module, as a user keeps it beside theirs.
@@ -72,8 +72,8 @@ INPUTS="wit/step.wit guest-js/prometheus-step.js examples/hello-js/steps/hello-s
 parity_src=$out/parity-js-src
 rm -rf "$parity_src"
 mkdir -p "$parity_src"
-cp guest-js/prometheus-step.js tests/components/parity-js/parity-steps.js "$parity_src/"
-INPUTS="wit/step.wit guest-js/prometheus-step.js tests/components/parity-js/parity-steps.js guest-js/package-lock.json" \
+cp guest-js/prometheus-step.js tests/polyglot-steps/parity-js/parity-steps.js "$parity_src/"
+INPUTS="wit/step.wit guest-js/prometheus-step.js tests/polyglot-steps/parity-js/parity-steps.js guest-js/package-lock.json" \
     build_if_changed "$out/parity_js.wasm" \
     guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
     --js "$parity_src/parity-steps.js" --module-root "$parity_src" -o "$out/parity_js.wasm"

@@ -1,5 +1,5 @@
 //! The Python and JavaScript helpers at parity with the Rust SDK: one step package per
-//! language (`tests/components/parity-{python,js}`, built by `scripts/build-polyglot.sh`)
+//! language (`tests/polyglot-steps/parity-{python,js}`, built by `scripts/build-polyglot.sh`)
 //! exercises every row of the parity table of docs/writing-steps.md — config, params,
 //! state scopes, worker info and env, HTTP with status checks, the test database, public
 //! keys, sign and verify, skip, fail and the step log — against two real `hello-worker`

@@ -101,7 +101,7 @@ pub fn classify(module: &str) -> Module {
         module == *name || module.starts_with(&format!("{name}.")) || (!name.contains('.') && top == *name)
     });
     if let Some((_, why)) = blocked {
-        return Module::Blocked(why);
+        return Module::Blocked(*why);
     }
     if COVERED.contains(&top) {
         Module::Covered

@@ -144,10 +144,11 @@ fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
     let mut current: Option<(String, bool, bool)> = None;
     for l in lines {
         if l.indent == 0 {
-            if let Some((name, builds, returns)) = current.take() {
-                if builds && returns {
-                    return Some(StepsSource::Function(name));
-                }
+            if let Some((name, builds, returns)) = current.take()
+                && builds
+                && returns
+            {
+                return Some(StepsSource::Function(name));
             }
             if let Some(rest) = l.text.strip_prefix("def ") {
                 let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
@@ -301,11 +302,11 @@ impl Walk {
             return Ok(None);
         }
         for import in imports(&lines) {
-            if import.names.iter().any(|n| n == &name) {
-                if let Some(target) = self.resolve(&e2e_rel, &import).into_iter().next() {
-                    self.visit(&target)?;
-                    return Ok(Some(PostLoad { module: dotted(&target), name }));
-                }
+            if import.names.iter().any(|n| n == &name)
+                && let Some(target) = self.resolve(&e2e_rel, &import).into_iter().next()
+            {
+                self.visit(&target)?;
+                return Ok(Some(PostLoad { module: dotted(&target), name }));
             }
         }
         self.note(

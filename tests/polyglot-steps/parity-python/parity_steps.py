@@ -2,7 +2,7 @@
 docs/writing-steps.md; tests/parity.rs runs it against two hello-worker processes, the
 embedded store and the Koii golden vectors (config.yaml `golden_vectors`).
 
-tests/components/parity-js/parity-steps.js is the same package in JavaScript: keep the
+tests/polyglot-steps/parity-js/parity-steps.js is the same package in JavaScript: keep the
 step names, results and checks of both in step."""
 
 from prometheus_step import (

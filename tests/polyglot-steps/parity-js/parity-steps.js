@@ -2,7 +2,7 @@
 // docs/writing-steps.md; tests/parity.rs runs it against two hello-worker processes, the
 // embedded store and the Koii golden vectors (config.yaml `golden_vectors`).
 //
-// tests/components/parity-python/parity_steps.py is the same package in Python: keep the
+// tests/polyglot-steps/parity-python/parity_steps.py is the same package in Python: keep the
 // step names, results and checks of both in step.
 
 import {
