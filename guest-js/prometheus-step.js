@@ -115,9 +115,9 @@ export class Worker {
     return parse(worker.get(this.name, key), fallback);
   }
 
-  /** A variable of the environment the worker server runs with. */
+  /** A variable of the environment the worker server runs with, or undefined. */
   getEnv(name) {
-    return worker.env(this.name, name);
+    return worker.env(this.name, name) ?? undefined;
   }
 
   /** The worker's base URL, e.g. `http://127.0.0.1:5600`. */
