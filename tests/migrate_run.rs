@@ -29,7 +29,11 @@ fn copy_tree(from: &Path, to: &Path) {
 /// generated build.sh uses through $COMPONENTIZE_PY instead of installing its own.
 fn componentize_py() -> PathBuf {
     let tool = repo_root().join(".venv/bin/componentize-py");
-    assert!(tool.exists(), "{} is missing: run scripts/setup-venv.sh", tool.display());
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/setup-venv.sh",
+        tool.display()
+    );
     tool
 }
 
@@ -54,7 +58,11 @@ fn listed(out: &RunOutput) -> Vec<String> {
         .take_while(|l| l.starts_with("  "))
         .map(|l| {
             let mut parts = l.trim().splitn(3, ':');
-            format!("{}:{}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+            format!(
+                "{}:{}",
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default()
+            )
         })
         .collect()
 }
@@ -81,27 +89,58 @@ fn py_suite_migrates_builds_and_passes_against_real_workers() {
         ],
         "{out}"
     );
-    assert!(out.stdout.contains("import of `subprocess`: steps cannot start processes"), "{out}");
-    assert!(out.stdout.contains("post-load: tests.post_load.post_load_callback"), "{out}");
+    assert!(
+        out.stdout
+            .contains("import of `subprocess`: steps cannot start processes"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("post-load: tests.post_load.post_load_callback"),
+        "{out}"
+    );
     let wasm = project.join("tests/wasm");
-    assert_eq!(std::fs::read(wasm.join("src/tests/steps.py")).expect("copied steps.py"), steps_py);
+    assert_eq!(
+        std::fs::read(wasm.join("src/tests/steps.py")).expect("copied steps.py"),
+        steps_py
+    );
     assert!(wasm.join("src/tests/stages/audit.py").exists());
-    assert!(!wasm.join("src/tests/e2e.py").exists(), "e2e.py runs the Python runner: not copied");
+    assert!(
+        !wasm.join("src/tests/e2e.py").exists(),
+        "e2e.py runs the Python runner: not copied"
+    );
 
     let built = build(&project.join("tests"));
     assert_eq!(built.code(), 0, "{built}");
     let out = run_in(&project, &["run", "tests/wasm/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("PASSED: 17 passed, 1 skipped, 0 failed"), "{out}");
+    assert!(
+        out.stdout
+            .contains("PASSED: 17 passed, 1 skipped, 0 failed"),
+        "{out}"
+    );
     assert!(out.stdout.contains("[worker1] POST /task/audit"), "{out}");
-    assert!(out.stdout.contains("worker_submit skipped: worker_submit: execute returned None"), "{out}");
+    assert!(
+        out.stdout
+            .contains("worker_submit skipped: worker_submit: execute returned None"),
+        "{out}"
+    );
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(project.join("tests/data/test_state.json")).expect("state"),
     )
     .expect("state JSON");
-    assert_eq!(state["rounds"]["1"]["todo"], serde_json::json!({"id": "todo-1", "owner": "alice"}));
-    assert_eq!(state["global"]["submitted_rounds"], serde_json::json!([1, 2]));
-    assert_eq!(state["global"]["last_summary"], serde_json::json!({"round": 3, "audits": 3}));
+    assert_eq!(
+        state["rounds"]["1"]["todo"],
+        serde_json::json!({"id": "todo-1", "owner": "alice"})
+    );
+    assert_eq!(
+        state["global"]["submitted_rounds"],
+        serde_json::json!([1, 2])
+    );
+    assert_eq!(
+        state["global"]["last_summary"],
+        serde_json::json!({"round": 3, "audits": 3})
+    );
 
     // What cannot run in the sandbox fails with why and what to do, and the traceback
     // shows the user's frames, not the compatibility layer's.
@@ -111,11 +150,19 @@ fn py_suite_migrates_builds_and_passes_against_real_workers() {
     let out = run_in(&project, &["run", "tests/wasm/plan.yaml", "--reset"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(
-        out.stdout.contains("open('debug.flag') cannot run in the sandbox: steps have no filesystem"),
+        out.stdout
+            .contains("open('debug.flag') cannot run in the sandbox: steps have no filesystem"),
         "{out}"
     );
-    assert!(out.stdout.contains("tests/stages/files.py\", line 8, in debug_enabled"), "{out}");
-    assert!(out.stdout.contains("tests/stages/fetch.py\", line"), "{out}");
+    assert!(
+        out.stdout
+            .contains("tests/stages/files.py\", line 8, in debug_enabled"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("tests/stages/fetch.py\", line"),
+        "{out}"
+    );
     assert!(!out.stdout.contains("prometheus_test/"), "{out}");
 
     // An existing wasm/ is not overwritten without --force.
@@ -125,15 +172,27 @@ fn py_suite_migrates_builds_and_passes_against_real_workers() {
     assert!(again.stderr.contains("--force"), "{again}");
     let forced = run_in(&project, &["migrate", "tests", "--force"]);
     assert_eq!(forced.code(), 0, "{forced}");
-    assert!(wasm.join("steps.wasm").exists(), "--force keeps the built package");
+    assert!(
+        wasm.join("steps.wasm").exists(),
+        "--force keeps the built package"
+    );
 }
 
 /// A peer suite (config and data) with the steps of tests/fixtures/peer-steps, migrated.
 fn migrate_peer(name: &str) -> (tempfile::TempDir, RunOutput) {
     let root = tempfile::tempdir().expect("temp dir");
     let tests = root.path().join("tests");
-    copy_tree(&repo_root().join("tests/fixtures/peer-suites").join(name).join("tests"), &tests);
-    copy_tree(&repo_root().join("tests/fixtures/peer-steps").join(name), &tests);
+    copy_tree(
+        &repo_root()
+            .join("tests/fixtures/peer-suites")
+            .join(name)
+            .join("tests"),
+        &tests,
+    );
+    copy_tree(
+        &repo_root().join("tests/fixtures/peer-steps").join(name),
+        &tests,
+    );
     std::fs::remove_file(tests.join("README.md")).ok();
     let out = run_in(root.path(), &["migrate", "tests"]);
     (root, out)
@@ -145,13 +204,17 @@ fn docs_summarizer_migrates_with_only_its_sandbox_lines_listed() {
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(
         listed(&out),
-        ["tests/stages/worker_check.py:3", "tests/stages/worker_task.py:10"],
+        [
+            "tests/stages/worker_check.py:3",
+            "tests/stages/worker_task.py:10"
+        ],
         "{out}"
     );
     assert!(out.stdout.contains("import of `github`"), "{out}");
     assert!(out.stdout.contains("`os.environ`"), "{out}");
-    let entry = std::fs::read_to_string(root.path().join("tests/wasm/src/prometheus_wasm_entry.py"))
-        .expect("entry module");
+    let entry =
+        std::fs::read_to_string(root.path().join("tests/wasm/src/prometheus_wasm_entry.py"))
+            .expect("entry module");
     assert!(entry.contains("from tests.steps import steps"), "{entry}");
     assert!(entry.contains("\"github\":"), "{entry}");
     let built = build(&root.path().join("tests"));
@@ -164,10 +227,17 @@ fn builder_247_migrates_with_only_its_sandbox_lines_listed() {
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(
         listed(&out),
-        ["tests/stages/audit_summary.py:7", "tests/stages/generate_summary.py:4"],
+        [
+            "tests/stages/audit_summary.py:7",
+            "tests/stages/generate_summary.py:4"
+        ],
         "{out}"
     );
-    assert!(out.stdout.contains("steps: tests.steps (built by build_steps())"), "{out}");
+    assert!(
+        out.stdout
+            .contains("steps: tests.steps (built by build_steps())"),
+        "{out}"
+    );
     let plan = std::fs::read_to_string(root.path().join("tests/wasm/plan.yaml")).expect("plan");
     assert!(plan.contains("config: ../config.yaml"), "{plan}");
 }

@@ -47,20 +47,25 @@ fn golden() -> serde_json::Value {
 fn parity_dir(component: &str, warm: &'static OnceLock<PathBuf>) -> TestDir {
     let golden = golden();
     let make = |cache: PathBuf| {
-        let t = TestDir::example("hello-python", &polyglot_component(component)).with_cache_dir(cache);
+        let t =
+            TestDir::example("hello-python", &polyglot_component(component)).with_cache_dir(cache);
         let root = t.tests().parent().expect("temp root").to_path_buf();
         std::fs::create_dir_all(root.join("keys")).expect("keys dir");
         let mut env = String::new();
         let mut workers = t.workers_json();
         for (k, (worker, kind, var)) in KEY_VARS.iter().enumerate() {
             let file = format!("keys/key{k}.json");
-            std::fs::write(root.join(&file), golden["keypairs"][k].to_string()).expect("keypair file");
+            std::fs::write(root.join(&file), golden["keypairs"][k].to_string())
+                .expect("keypair file");
             env.push_str(&format!("{var}={file}\n"));
             workers[worker]["keypairs"][kind] = (*var).into();
         }
         t.write_workers_json(&workers);
         t.write(".env", &env);
-        t.write("data/items.json", r#"[{"name": "a", "value": 1}, {"name": "b", "value": 2}]"#);
+        t.write(
+            "data/items.json",
+            r#"[{"name": "a", "value": 1}, {"name": "b", "value": 2}]"#,
+        );
         t.set_config("task_id", "parity".into());
         t.set_config("max_rounds", 1.into());
         let config = |yaml: &str| serde_yaml::from_str::<serde_yaml::Value>(yaml).expect("yaml");
@@ -102,7 +107,10 @@ fn every_row_passes(component: &str, warm: &'static OnceLock<PathBuf>, golden_li
     let out = t.run_steps(&[]);
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.started_steps(), STEPS, "{out}");
-    assert!(out.stdout.contains("PASSED: 8 passed, 1 skipped, 0 failed"), "{out}");
+    assert!(
+        out.stdout.contains("PASSED: 8 passed, 1 skipped, 0 failed"),
+        "{out}"
+    );
     assert!(out.stdout.contains(golden_line), "{out}");
     assert!(
         out.stdout
@@ -115,7 +123,10 @@ fn every_row_passes(component: &str, warm: &'static OnceLock<PathBuf>, golden_li
     let state = t.state();
     assert_eq!(state["global"]["post_load_ran"], serde_json::json!(true));
     assert_eq!(state["global"]["shared"]["counter"], serde_json::json!(1));
-    assert_eq!(state["rounds"]["1"]["round_value"], serde_json::json!({"n": 1}));
+    assert_eq!(
+        state["rounds"]["1"]["round_value"],
+        serde_json::json!({"n": 1})
+    );
 
     // The fail row: a failure ends the run with the step's own message.
     t.set_config("fail_on_purpose", true.into());

@@ -10,11 +10,13 @@ use crate::migrate;
 
 /// Options of `migrate`.
 #[derive(Debug, Args)]
-#[command(after_help = "Writes TESTS_DIR/wasm/: src/ (your modules, unchanged, and a generated \
+#[command(
+    after_help = "Writes TESTS_DIR/wasm/: src/ (your modules, unchanged, and a generated \
 entry module), helpers/ (the prometheus_test compatibility layer and requests), build.sh, \
 plan.yaml and MIGRATION.txt. Then: TESTS_DIR/wasm/build.sh && prometheus-wasm run TESTS_DIR/wasm/plan.yaml\n\n\
 Exit codes: 0 the package was written (places that could not be carried over are listed), \
-2 nothing was written.")]
+2 nothing was written."
+)]
 pub struct MigrateArgs {
     /// The prometheus-test folder: config.yaml, workers.json, .env, steps.py and the
     /// modules steps.py imports.
@@ -31,10 +33,14 @@ pub fn migrate(args: MigrateArgs) -> Result<u8, UserError> {
     let written = migrate::write(&suite, args.force).map_err(UserError::usage_from)?;
     let shown = |p: &std::path::Path| p.display().to_string();
     println!("wrote {}", shown(&written.dir));
-    println!("  steps: {} ({})", suite.steps_module, match &suite.steps_source {
-        migrate::StepsSource::Variable => "the module-level `steps` list".to_owned(),
-        migrate::StepsSource::Function(name) => format!("built by {name}()"),
-    });
+    println!(
+        "  steps: {} ({})",
+        suite.steps_module,
+        match &suite.steps_source {
+            migrate::StepsSource::Variable => "the module-level `steps` list".to_owned(),
+            migrate::StepsSource::Function(name) => format!("built by {name}()"),
+        }
+    );
     let copied: Vec<String> = written.copied.iter().map(|p| shown(p)).collect();
     println!("  copied unchanged: {}", copied.join(", "));
     if !written.generated_inits.is_empty() {

@@ -65,7 +65,9 @@ pub fn imports(lines: &[LogicalLine]) -> Vec<Import> {
 fn is_dotted_name(text: &str) -> bool {
     !text.is_empty()
         && text.split('.').all(|part| {
-            part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && part.chars().all(|c| c.is_alphanumeric() || c == '_')
         })
 }

@@ -20,7 +20,10 @@ pub struct LogicalLine {
 impl LogicalLine {
     /// The physical line number of byte `offset` of [`LogicalLine::text`].
     pub fn line_at(&self, offset: usize) -> usize {
-        self.line + self.text[..offset.min(self.text.len())].matches('\n').count()
+        self.line
+            + self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
     }
 }
 
@@ -160,7 +163,8 @@ mod tests {
 
     #[test]
     fn brackets_and_backslashes_join_lines() {
-        let src = "from .stages import (\n    a,\n    b,\n)\nimport os, \\\n    sys\n\n  def f():\n";
+        let src =
+            "from .stages import (\n    a,\n    b,\n)\nimport os, \\\n    sys\n\n  def f():\n";
         let lines = logical_lines(src);
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert_eq!(lines[0].line, 1);

@@ -136,7 +136,9 @@ fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
         let t = l.text.trim_start();
         t.strip_prefix("steps")
             .map(str::trim_start)
-            .is_some_and(|rest| (rest.starts_with('=') && !rest.starts_with("==")) || rest.starts_with(':'))
+            .is_some_and(|rest| {
+                (rest.starts_with('=') && !rest.starts_with("==")) || rest.starts_with(':')
+            })
     });
     if assigned {
         return Some(StepsSource::Variable);
@@ -151,7 +153,10 @@ fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
                 return Some(StepsSource::Function(name));
             }
             if let Some(rest) = l.text.strip_prefix("def ") {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 current = Some((name, l.text.contains("TestStep("), false));
             }
         } else if let Some((_, builds, returns)) = current.as_mut() {
@@ -159,7 +164,9 @@ fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
             *returns |= l.text.starts_with("return ");
         }
     }
-    current.and_then(|(name, builds, returns)| (builds && returns).then_some(StepsSource::Function(name)))
+    current.and_then(|(name, builds, returns)| {
+        (builds && returns).then_some(StepsSource::Function(name))
+    })
 }
 
 struct Walk {
@@ -190,7 +197,12 @@ impl Walk {
         let lines = logical_lines(&read(&self.project_dir.join(file))?);
         for l in &lines {
             for (offset, pattern, why) in rules::calls(&l.text) {
-                self.note(file, l.line_at(offset), format!("`{}`", pattern.trim_end_matches('(')), why.to_owned());
+                self.note(
+                    file,
+                    l.line_at(offset),
+                    format!("`{}`", pattern.trim_end_matches('(')),
+                    why.to_owned(),
+                );
             }
         }
         for import in imports(&lines) {
@@ -200,7 +212,12 @@ impl Walk {
     }
 
     fn note(&mut self, file: &Path, line: usize, what: String, why: String) {
-        self.findings.push(Finding { file: file.to_path_buf(), line, what, why });
+        self.findings.push(Finding {
+            file: file.to_path_buf(),
+            line,
+            what,
+            why,
+        });
     }
 
     fn follow(&mut self, file: &Path, import: &Import) -> Result<(), MigrateError> {
@@ -212,18 +229,37 @@ impl Walk {
             return Ok(());
         }
         if import.level > 0 {
-            let what = format!("`from {}{} import ...`", ".".repeat(import.level), import.module);
-            self.note(file, import.line, what, "the relative import names no module of the project".into());
+            let what = format!(
+                "`from {}{} import ...`",
+                ".".repeat(import.level),
+                import.module
+            );
+            self.note(
+                file,
+                import.line,
+                what,
+                "the relative import names no module of the project".into(),
+            );
             return Ok(());
         }
-        let top = import.module.split('.').next().unwrap_or_default().to_owned();
+        let top = import
+            .module
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let why = match rules::classify(&import.module) {
             Module::Covered | Module::Stdlib => return Ok(()),
             Module::Blocked(why) => why.to_owned(),
             Module::Unknown => UNKNOWN_MODULE.to_owned(),
         };
         self.stubs.entry(top).or_insert_with(|| why.clone());
-        self.note(file, import.line, format!("import of `{}`", import.module), why);
+        self.note(
+            file,
+            import.line,
+            format!("import of `{}`", import.module),
+            why,
+        );
         Ok(())
     }
 
@@ -231,11 +267,20 @@ impl Walk {
     /// submodules `M.n` that exist; empty when the module is not the project's.
     fn resolve(&self, file: &Path, import: &Import) -> Vec<PathBuf> {
         let mut bases: Vec<Vec<String>> = Vec::new();
-        let module: Vec<String> = import.module.split('.').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        let module: Vec<String> = import
+            .module
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
         if import.level > 0 {
             let mut package: Vec<String> = file
                 .parent()
-                .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+                .map(|p| {
+                    p.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             for _ in 1..import.level {
                 package.pop();
@@ -245,7 +290,10 @@ impl Walk {
             // `tests.stages.x` from the project, or `stages.x` as run from inside tests/.
             bases.push(module.clone());
             let tests = rel(&self.project_dir, &self.tests_dir);
-            let tests: Vec<String> = tests.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let tests: Vec<String> = tests
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             bases.push(tests.into_iter().chain(module).collect());
         }
         for base in bases {
@@ -289,14 +337,22 @@ impl Walk {
         let e2e_rel = rel(&self.project_dir, &e2e);
         let source = read(&e2e)?;
         let lines = logical_lines(&source);
-        let Some(at) = source.find("post_load_callback\"").or_else(|| source.find("post_load_callback'")) else {
+        let Some(at) = source
+            .find("post_load_callback\"")
+            .or_else(|| source.find("post_load_callback'"))
+        else {
             return Ok(None);
         };
         let line = source[..at].matches('\n').count() + 1;
         let after = &source[at..];
         let name: String = after
             .split_once(':')
-            .map(|(_, v)| v.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+            .map(|(_, v)| {
+                v.trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect()
+            })
             .unwrap_or_default();
         if name.is_empty() {
             return Ok(None);
@@ -306,7 +362,10 @@ impl Walk {
                 && let Some(target) = self.resolve(&e2e_rel, &import).into_iter().next()
             {
                 self.visit(&target)?;
-                return Ok(Some(PostLoad { module: dotted(&target), name }));
+                return Ok(Some(PostLoad {
+                    module: dotted(&target),
+                    name,
+                }));
             }
         }
         self.note(
@@ -329,14 +388,22 @@ mod tests {
         assert_eq!(steps_source(&var), Some(StepsSource::Variable));
         let typed = logical_lines("steps: list = []\n");
         assert_eq!(steps_source(&typed), Some(StepsSource::Variable));
-        let func = logical_lines("def helper():\n    return 1\ndef build_steps():\n    return [TestStep('a')]\n");
-        assert_eq!(steps_source(&func), Some(StepsSource::Function("build_steps".into())));
+        let func = logical_lines(
+            "def helper():\n    return 1\ndef build_steps():\n    return [TestStep('a')]\n",
+        );
+        assert_eq!(
+            steps_source(&func),
+            Some(StepsSource::Function("build_steps".into()))
+        );
         assert_eq!(steps_source(&logical_lines("x = 1\n")), None);
     }
 
     #[test]
     fn dotted_names() {
         assert_eq!(dotted(Path::new("tests/stages/a.py")), "tests.stages.a");
-        assert_eq!(dotted(Path::new("tests/stages/__init__.py")), "tests.stages");
+        assert_eq!(
+            dotted(Path::new("tests/stages/__init__.py")),
+            "tests.stages"
+        );
     }
 }
