@@ -116,7 +116,7 @@ fn rel(base: &Path, path: &Path) -> PathBuf {
 }
 
 /// `tests/stages/a.py` -> `tests.stages.a`; a package's `__init__.py` is the package.
-fn dotted(path: &Path) -> String {
+pub(super) fn dotted(path: &Path) -> String {
     let mut parts: Vec<String> = path
         .with_extension("")
         .components()
@@ -130,7 +130,7 @@ fn dotted(path: &Path) -> String {
 
 /// A module-level `steps = ...` wins; else the first top-level function that builds
 /// `TestStep`s and returns something.
-fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
+pub(super) fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
     let top = |l: &&LogicalLine| l.indent == 0;
     let assigned = lines.iter().filter(top).any(|l| {
         let t = l.text.trim_start();
@@ -375,35 +375,5 @@ impl Walk {
             format!("e2e.py runs the Python runner and is not carried over: move `{name}` into a module that e2e.py imports (e.g. tests/post_load.py) and run migrate again"),
         );
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_from_a_variable_or_a_function() {
-        let var = logical_lines("steps = [\n  TestStep(...),\n]\n");
-        assert_eq!(steps_source(&var), Some(StepsSource::Variable));
-        let typed = logical_lines("steps: list = []\n");
-        assert_eq!(steps_source(&typed), Some(StepsSource::Variable));
-        let func = logical_lines(
-            "def helper():\n    return 1\ndef build_steps():\n    return [TestStep('a')]\n",
-        );
-        assert_eq!(
-            steps_source(&func),
-            Some(StepsSource::Function("build_steps".into()))
-        );
-        assert_eq!(steps_source(&logical_lines("x = 1\n")), None);
-    }
-
-    #[test]
-    fn dotted_names() {
-        assert_eq!(dotted(Path::new("tests/stages/a.py")), "tests.stages.a");
-        assert_eq!(
-            dotted(Path::new("tests/stages/__init__.py")),
-            "tests.stages"
-        );
     }
 }

@@ -147,3 +147,40 @@ fn build_script_pins_the_componentize_py_the_repository_tests_with() {
         "{pin} not in requirements-dev.txt"
     );
 }
+
+#[test]
+fn steps_from_a_variable_or_a_function() {
+    let var = super::lexer::logical_lines("steps = [\n  TestStep(...),\n]\n");
+    assert_eq!(
+        super::suite::steps_source(&var),
+        Some(StepsSource::Variable)
+    );
+    let typed = super::lexer::logical_lines("steps: list = []\n");
+    assert_eq!(
+        super::suite::steps_source(&typed),
+        Some(StepsSource::Variable)
+    );
+    let func = super::lexer::logical_lines(
+        "def helper():\n    return 1\ndef build_steps():\n    return [TestStep('a')]\n",
+    );
+    assert_eq!(
+        super::suite::steps_source(&func),
+        Some(StepsSource::Function("build_steps".into()))
+    );
+    assert_eq!(
+        super::suite::steps_source(&super::lexer::logical_lines("x = 1\n")),
+        None
+    );
+}
+
+#[test]
+fn dotted_names() {
+    assert_eq!(
+        super::suite::dotted(Path::new("tests/stages/a.py")),
+        "tests.stages.a"
+    );
+    assert_eq!(
+        super::suite::dotted(Path::new("tests/stages/__init__.py")),
+        "tests.stages"
+    );
+}
