@@ -8,8 +8,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use system_tests::{RunOutput, free_ports, repo_root, run_in, wait_output};
+use system_tests::{RunOutput, free_ports, repo_root, run_in};
 
 /// Copies the folder `from` into `to`, recursively.
 fn copy_tree(from: &Path, to: &Path) {
@@ -37,16 +38,38 @@ fn componentize_py() -> PathBuf {
     tool
 }
 
-/// Runs the generated `wasm/build.sh` of `tests`.
-fn build(tests: &Path) -> RunOutput {
-    let child = Command::new(tests.join("wasm/build.sh"))
+/// How long one componentize-py build may take before the test fails: about 5 s alone,
+/// but minutes when the test binaries share two cores with other builds; only a hang
+/// should hit it.
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs the generated `wasm/build.sh` of `tests`; exit status and output.
+fn build(tests: &Path) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(tests.join("wasm/build.sh"))
         .env("COMPONENTIZE_PY", componentize_py())
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run build.sh");
-    wait_output(child)
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on build.sh") {
+            break status;
+        }
+        if started.elapsed() > BUILD_LIMIT {
+            let _ = child.kill();
+            panic!("build.sh did not finish within {BUILD_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().unwrap_or_default())
 }
 
 /// The `file:line` of every place `migrate` listed as not carried over.
@@ -110,8 +133,8 @@ fn py_suite_migrates_builds_and_passes_against_real_workers() {
         "e2e.py runs the Python runner: not copied"
     );
 
-    let built = build(&project.join("tests"));
-    assert_eq!(built.code(), 0, "{built}");
+    let (status, log) = build(&project.join("tests"));
+    assert!(status.success(), "build.sh failed: {log}");
     let out = run_in(&project, &["run", "tests/wasm/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(
@@ -217,8 +240,8 @@ fn docs_summarizer_migrates_with_only_its_sandbox_lines_listed() {
             .expect("entry module");
     assert!(entry.contains("from tests.steps import steps"), "{entry}");
     assert!(entry.contains("\"github\":"), "{entry}");
-    let built = build(&root.path().join("tests"));
-    assert_eq!(built.code(), 0, "{built}");
+    let (status, log) = build(&root.path().join("tests"));
+    assert!(status.success(), "build.sh failed: {log}");
 }
 
 #[test]
