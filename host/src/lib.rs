@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod koii;
+pub mod migrate;
 pub mod plugin;
 pub mod report;
 pub mod runner;

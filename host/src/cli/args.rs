@@ -45,6 +45,10 @@ pub enum Command {
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
     Verify(super::sign::VerifyArgs),
+    /// Turn a prometheus-test tests/ folder into a Python step package (TESTS_DIR/wasm/)
+    /// and list what could not be carried over.
+    Migrate(super::migrate::MigrateArgs),
+
     /// Internal: the watchdog `run` starts to kill the workers' process groups if the
     /// runner dies (reads group ids on stdin). Not for users.
     #[command(name = "__watchdog", hide = true)]

@@ -7,6 +7,7 @@ mod external;
 mod inspect;
 mod list;
 mod lock;
+mod migrate;
 mod mongo;
 mod new;
 mod plan;
@@ -94,6 +95,7 @@ hinted! {
     crate::store::StateError => |e| e.hint().map(str::to_string);
     crate::koii::KeyError => |e| Some(e.hint());
     crate::store::mongo::seed::SeedError => |e| e.hint();
+    crate::migrate::MigrateError => |e| e.hint();
 }
 
 impl UserError {
@@ -154,6 +156,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
+            Command::Migrate(args) => migrate::migrate(args),
             // Handled above, before the runtime; kept total rather than panicking.
             Command::Watchdog => Ok(crate::workers::serve_watchdog(std::io::stdin().lock())),
         }
