@@ -117,14 +117,16 @@ fn refused_runs_keep_the_database_and_the_worker_files() {
         &["worker2", "not executable", "chmod +x"],
     );
 
-    // A report file in a directory that does not exist: the run's result would be lost.
+    // A report file under a path that cannot be a directory (a regular file is in the
+    // way): the run's result would be lost. (A missing directory is made.)
     let t = todos();
+    t.write("../not-a-dir", "a file");
     assert_refused_keeping_data(
         &server,
         "report-dir",
         &t,
-        &["--junit", "no-such-dir/report.xml"],
-        &["--junit", "no-such-dir"],
+        &["--junit", "not-a-dir/report.xml"],
+        &["--junit", "not-a-dir"],
     );
 
     // Rounds counted from a collection that seeding does not create.

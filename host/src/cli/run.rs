@@ -406,8 +406,10 @@ fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
     }
 }
 
-/// `--junit` and `--json` are written after the run: a directory that does not exist
-/// would lose the run's result, so it is refused before anything starts.
+/// `--junit` and `--json` are written after the run: a report that cannot be written
+/// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
+/// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
+/// starts.
 fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
     for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
         let Some(path) = path else { continue };
@@ -415,15 +417,22 @@ fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        if !parent.is_dir() || path.is_dir() {
-            return Err(UserError::usage(
-                anyhow!("cannot write the {flag} report to {}", path.display()),
+        let refused = |why: String| {
+            UserError::usage(
+                anyhow!(
+                    "cannot write the {flag} report to {}: {why}",
+                    path.display()
+                ),
                 Some(format!(
-                    "{} must be an existing directory",
+                    "pass a file path whose directory ({}) exists or can be created",
                     parent.display()
                 )),
-            ));
+            )
+        };
+        if path.is_dir() {
+            return Err(refused("it is a directory".into()));
         }
+        std::fs::create_dir_all(parent).map_err(|e| refused(e.to_string()))?;
     }
     Ok(())
 }

@@ -398,7 +398,7 @@ async fn document_limits(db: Arc<dyn Database>) {
         .unwrap_err();
     assert_eq!(e.code, Some(10334), "{}", e.message);
     // 101 levels: one more than MongoDB allows.
-    let deep = (0..100).fold("1".to_string(), |v, _| format!(r#"{{"a": {v}}}"#));
+    let deep = (0..101).fold("1".to_string(), |v, _| format!(r#"{{"a": {v}}}"#));
     let e = m
         .insert_one("limits".into(), deep)
         .await
