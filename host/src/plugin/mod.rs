@@ -8,6 +8,7 @@
 pub mod bindings;
 pub mod cache;
 mod cache_evict;
+pub mod calls;
 pub mod capabilities;
 pub mod config;
 pub mod ctx;
@@ -32,6 +33,7 @@ pub mod trap;
 pub mod worker;
 
 pub use cache::CodeCache;
+pub use calls::{CALL_TEXT_MAX_BYTES, CallKind, HostCall};
 pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;

@@ -140,6 +140,11 @@ pub enum LogLevel {
 pub trait StepLog: Send + Sync {
     /// One line written by the step.
     fn line(&self, level: LogLevel, message: &str);
+
+    /// One host call the step made, after it returned. Most receivers ignore calls.
+    fn call(&self, call: &super::HostCall) {
+        let _ = call;
+    }
 }
 
 /// A loaded step package, ready to run steps.

@@ -177,6 +177,8 @@ impl RunObserver for TerminalReport {
                     }
                 }
             }
+            // Shown with -vv and under a failed step (issue #11); not yet printed.
+            RunEvent::HostCalled { .. } => {}
             RunEvent::StepFinished {
                 step,
                 outcome,

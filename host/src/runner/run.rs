@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::plugin::{LogLevel, StepFailure, StepLog, StepOutcome, Steps};
+use crate::plugin::{HostCall, LogLevel, StepFailure, StepLog, StepOutcome, Steps};
 use crate::store::{Checkpoint, RunState};
 
 use super::plan::{Position, check_test, position};
@@ -207,6 +207,14 @@ impl StepLog for ObserverLog {
             step: self.step.clone(),
             level,
             message: message.to_owned(),
+        });
+    }
+
+    fn call(&self, call: &HostCall) {
+        self.observer.event(&RunEvent::HostCalled {
+            round: self.round,
+            step: self.step.clone(),
+            call: call.clone(),
         });
     }
 }
