@@ -176,6 +176,15 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// The run state the step leaves, its measured size remembered for the next step.
+    pub fn into_state(self) -> RunState {
+        let mut state = self.state;
+        self.state_budget.remember_in(&mut state);
+        state
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

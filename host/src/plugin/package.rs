@@ -304,7 +304,7 @@ impl Steps for Package {
             .await
             .unwrap_or_else(|| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
-        *state = store.into_data().state;
+        *state = store.into_data().into_state();
         result
     }
 
@@ -330,7 +330,7 @@ impl Steps for Package {
             .await
             .unwrap_or_else(|| Err(self.timed_out(Phase::PostLoad)));
         flush_output(&store, &*log);
-        *state = store.into_data().state;
+        *state = store.into_data().into_state();
         result
     }
 }

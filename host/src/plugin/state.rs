@@ -13,24 +13,38 @@ use crate::store::limits::{
 };
 use crate::store::state::{RunState, Scope as StoreScope};
 
-/// The run state's size ([`json_cost`] of it) against `limits.state_max_mb`. Measured
-/// once per step, then kept up to date by every `set`.
+/// The run state's size (about [`json_cost`] of it) against `limits.state_max_mb`.
+/// Measured when a step's instance is built, then kept up to date by every `set`.
+///
+/// The variables' part is remembered in the state between steps
+/// ([`RunState::remember_variables_size`]), so a step pays for a walk over the whole state
+/// only when something other than a guest's `set` changed it (a resume, the journal's
+/// replay): per-step cost stays flat however long the run.
 #[derive(Debug, Clone, Copy)]
 pub struct StateBudget {
     used: usize,
     limit: usize,
+    /// The part of `used` that is not the variables (round number, last step, keys).
+    fixed: usize,
 }
 
 impl StateBudget {
     /// The budget of `limit` bytes, `state` already counted.
     pub fn measure(state: &RunState, limit: usize) -> Self {
-        let values: usize = [&state.rounds, &state.global, &state.extra]
-            .into_iter()
-            .flat_map(|map| map.values())
-            .map(json_values)
-            .sum();
-        let used = json_text_bytes(state) + values * JSON_VALUE_COST;
-        Self { used, limit }
+        let variables = state
+            .variables_size()
+            .unwrap_or_else(|| variables_size(state));
+        let fixed = fixed_size(state);
+        Self {
+            used: variables + fixed,
+            limit,
+            fixed,
+        }
+    }
+
+    /// Leaves the variables' size, as `set` kept it, in `state` for the next step.
+    pub fn remember_in(&self, state: &mut RunState) {
+        state.remember_variables_size(self.used.saturating_sub(self.fixed));
     }
 
     fn refused(&self, key: &str, needed: usize) -> String {
@@ -137,6 +151,27 @@ impl StateView<'_> {
                 json_cost(old) + key.rsplit('.').next().map_or(0, str::len) + 4
             })
     }
+}
+
+/// What the variables cost: their JSON text and [`JSON_VALUE_COST`] per value.
+fn variables_size(state: &RunState) -> usize {
+    let maps = [&state.rounds, &state.global, &state.extra];
+    let values: usize = maps
+        .iter()
+        .flat_map(|map| map.values())
+        .map(json_values)
+        .sum();
+    let text: usize = maps.iter().map(|map| json_text_bytes(map)).sum();
+    text + values * JSON_VALUE_COST
+}
+
+/// What the rest of the state file costs: the execution keys and the top-level syntax.
+fn fixed_size(state: &RunState) -> usize {
+    /// `{"rounds":,"global":,"current_round":,"last_completed_step":}`
+    const KEYS_AND_PUNCTUATION: usize = 64;
+    json_text_bytes(&state.current_round)
+        + json_text_bytes(&state.last_completed_step)
+        + KEYS_AND_PUNCTUATION
 }
 
 fn store_scope(scope: Scope) -> StoreScope {
@@ -288,5 +323,45 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.contains("more than 100") && err.len() < 600, "{err}");
+    }
+
+    /// Steps of a long run reuse the remembered size instead of walking the state; what
+    /// they carry forward stays close to a fresh measurement, and any change made outside
+    /// a step (a resume, the journal's replay) makes the next step measure again.
+    #[tokio::test]
+    async fn the_measured_size_is_carried_between_steps_and_forgotten_on_other_changes() {
+        let run = RunCtx::empty();
+        let mut state = RunState::default();
+        for step in 0..50 {
+            assert_eq!(state.variables_size().is_some(), step > 0, "step {step}");
+            let mut budget = StateBudget::measure(&state, 64 << 20);
+            let mut v = StateView::new(&mut state, &run, &mut budget);
+            v.set(
+                format!("k{step}"),
+                format!("{{\"n\": {step}, \"s\": \"v\"}}"),
+                Scope::Round,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            v.set("seen.last".into(), format!("{step}"), Scope::Global)
+                .await
+                .unwrap()
+                .unwrap();
+            budget.remember_in(&mut state);
+        }
+        let carried = StateBudget::measure(&state, 64 << 20).used;
+        let remembered = state.variables_size().unwrap();
+        state.measured = Default::default();
+        let fresh = StateBudget::measure(&state, 64 << 20).used;
+        assert!(
+            carried.abs_diff(fresh) * 20 <= fresh,
+            "carried {carried} vs fresh {fresh}"
+        );
+        state.remember_variables_size(remembered);
+        state
+            .replay_set(StoreScope::Global, 1, "other", serde_json::json!(1))
+            .unwrap();
+        assert_eq!(state.variables_size(), None);
     }
 }

@@ -139,10 +139,15 @@ impl View {
             spans: Vec::with_capacity(all.len()),
             gap_before: Vec::with_capacity(all.len()),
         };
+        let ends = if sequences {
+            string_ends(&all)
+        } else {
+            Vec::new()
+        };
         let (mut i, mut gap) = (0, false);
         while i < all.len() {
             let (at, c) = all[i];
-            if let Some(n) = sequences.then(|| sequence_len(&all, i)).flatten() {
+            if let Some(n) = sequences.then(|| sequence_len(&all, &ends, i)).flatten() {
                 (i, gap) = (i + n, true);
             } else if is_hidden(c) {
                 (i, gap) = (i + 1, true);
@@ -221,7 +226,8 @@ impl View {
 /// The length in characters of the escape sequence starting at `all[i]`, if one does: a
 /// CSI (`ESC [` … final byte), a string (OSC `ESC ]`, DCS, SOS, PM, APC, ended by BEL or
 /// `ESC \`), or a two-character `ESC x`; C1 forms too. Unterminated ones are not sequences.
-fn sequence_len(all: &[(usize, char)], i: usize) -> Option<usize> {
+/// `ends` is [`string_ends`] of `all`.
+fn sequence_len(all: &[(usize, char)], ends: &[Option<usize>], i: usize) -> Option<usize> {
     let next = all.get(i + 1).map(|&(_, c)| c);
     let (is_csi, body) = match (all[i].1, next) {
         ('\x1b', Some('[')) => (true, i + 2),
@@ -231,21 +237,35 @@ fn sequence_len(all: &[(usize, char)], i: usize) -> Option<usize> {
         ('\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}', _) => (false, i + 1),
         _ => return None,
     };
-    for k in body..all.len() {
-        let c = all[k].1;
-        if is_csi {
-            match c {
-                '\u{20}'..='\u{3f}' => {}
-                '\u{40}'..='\u{7e}' => return Some(k + 1 - i),
-                _ => return None,
-            }
-        } else if c == '\x07' || c == '\u{9c}' {
-            return Some(k + 1 - i);
-        } else if c == '\x1b' && all.get(k + 1).map(|&(_, c)| c) == Some('\\') {
-            return Some(k + 2 - i);
+    if !is_csi {
+        // Looked up, not scanned for: scanning from every unterminated `ESC ]` to the end
+        // made a hostile log of many of them quadratic.
+        return ends.get(body).copied().flatten().map(|end| end + 1 - i);
+    }
+    // A CSI's scan stops at the first character that is not a parameter, an ESC included,
+    // so the scans of all the CSIs in a text add up to its length.
+    for (k, &(_, c)) in all.iter().enumerate().skip(body) {
+        match c {
+            '\u{20}'..='\u{3f}' => {}
+            '\u{40}'..='\u{7e}' => return Some(k + 1 - i),
+            _ => return None,
         }
     }
     None
+}
+
+/// For each position, where the first string terminator at or after it ends (the index of
+/// its last character): BEL, ST (`\u{9c}`) or `ESC \\`. One backward pass.
+fn string_ends(all: &[(usize, char)]) -> Vec<Option<usize>> {
+    let mut ends = vec![None; all.len() + 1];
+    for k in (0..all.len()).rev() {
+        ends[k] = match all[k].1 {
+            '\x07' | '\u{9c}' => Some(k),
+            '\x1b' if all.get(k + 1).map(|&(_, c)| c) == Some('\\') => Some(k + 1),
+            _ => ends[k + 1],
+        };
+    }
+    ends
 }
 
 #[cfg(test)]

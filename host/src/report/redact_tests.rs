@@ -126,3 +126,23 @@ fn scrub_masks_then_renders_controls() {
     );
     assert_eq!(r.scrub_line("a\nb\rc"), "a\\nb\\rc");
 }
+
+/// Many unterminated string sequences (a hostile log) are not sequences, and a secret
+/// split by a terminated one is still found: each start looks its end up instead of
+/// scanning to the end of the text, which made such a log quadratic.
+#[test]
+fn many_unterminated_string_sequences_leave_secrets_found() {
+    let r = redactor(&["s3cret"]);
+    let hostile = "\x1b]".repeat(20_000);
+    let text = format!("key s3\x1b]0;t\x07cret {hostile}s3cret");
+    let out = r.redact(&text);
+    assert!(out.starts_with("key *** "), "the split secret is masked");
+    assert!(out.ends_with("\x1b]***"), "the secret after them is masked");
+    assert_eq!(out.matches("\x1b]").count(), 20_000);
+    // A terminator far away still ends the first sequence: everything up to it is hidden.
+    let far = format!("\x1b]{}\x07s3cret", "x".repeat(10_000));
+    assert_eq!(
+        r.redact(&far),
+        format!("\x1b]{}\x07***", "x".repeat(10_000))
+    );
+}

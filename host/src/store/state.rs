@@ -44,6 +44,23 @@ pub struct RunState {
     /// The keys set since the last [`RunState::take_changes`], for the checkpoint journal.
     #[serde(skip)]
     pub changes: ChangeLog,
+    /// The variables' size as last measured for the state budget (see
+    /// [`RunState::variables_size`]); forgotten by every change made through this type.
+    #[serde(skip)]
+    pub(crate) measured: MeasuredSize,
+}
+
+/// A remembered measurement of a [`RunState`]'s variables, so that the state budget costs
+/// O(1) per step instead of a walk over a state that grows with the run.
+///
+/// Bookkeeping, not part of the state's value: never serialized, ignored by `==`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MeasuredSize(Option<usize>);
+
+impl PartialEq for MeasuredSize {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// One successful [`RunState::set`]: where it wrote. The journal records it with the value
@@ -81,6 +98,7 @@ impl Default for RunState {
             last_completed_step: None,
             extra: Map::new(),
             changes: ChangeLog::default(),
+            measured: MeasuredSize::default(),
         }
     }
 }
@@ -145,6 +163,7 @@ impl RunState {
             });
         }
         let round = self.current_round;
+        self.measured = MeasuredSize::default();
         self.set_in(scope, round, key, value)?;
         self.changes.0.push(ChangedKey {
             scope,
@@ -163,7 +182,23 @@ impl RunState {
         key: &str,
         value: Value,
     ) -> Result<(), StateError> {
+        self.measured = MeasuredSize::default();
         self.set_in(scope, round, key, value)
+    }
+
+    /// The size of the variables (`rounds`, `global` and unknown keys) that
+    /// [`RunState::remember_variables_size`] recorded, if nothing changed them since
+    /// through this type's methods.
+    ///
+    /// The fields are public, so code that edits them directly must not rely on this; the
+    /// runner only moves `current_round` and `last_completed_step`, which it never covers.
+    pub fn variables_size(&self) -> Option<usize> {
+        self.measured.0
+    }
+
+    /// Records `size` as the variables' size, for the next [`RunState::variables_size`].
+    pub fn remember_variables_size(&mut self, size: usize) {
+        self.measured = MeasuredSize(Some(size));
     }
 
     /// The keys set since the last call, in call order; the log starts empty again.
