@@ -161,7 +161,7 @@ fn variables_size(state: &RunState) -> usize {
         .flat_map(|map| map.values())
         .map(json_values)
         .sum();
-    let text: usize = maps.iter().map(|map| json_text_bytes(map)).sum();
+    let text: usize = maps.iter().map(json_text_bytes).sum();
     text + values * JSON_VALUE_COST
 }
 
