@@ -66,13 +66,13 @@ from prometheus_test.utils import create_signature
 DOCS = {docs}
 
 def prepare(runner, worker, n):
-    db = runner.mongo_client[runner.config.mongodb["database"]]
-    index = (runner.current_round * 1000 + n) % DOCS
-    doc = db["docs"].find_one({{"taskId": runner.config.task_id, "index": index}})
+    db = runner.mongo_client[runner.get("mongodb")["database"]]
+    index = (runner.get("current_round") * 1000 + n) % DOCS
+    doc = db["docs"].find_one({{"taskId": runner.get("task_id"), "index": index}})
     return {{"index": doc["index"], "text": doc["text"]}}
 
 def execute(runner, worker, data, n):
-    payload = {{"taskId": runner.config.task_id, "roundNumber": runner.current_round,
+    payload = {{"taskId": runner.get("task_id"), "roundNumber": runner.get("current_round"),
                "step": f"step{{n}}", "docIndex": data["index"], "text": data["text"]}}
     signature = create_signature(worker.get_key("staking_signing"), payload)
     response = requests.post(worker.get("url") + "/submit",
