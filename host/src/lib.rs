@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod fetch;
 pub mod koii;
 pub mod plugin;
 pub mod report;

@@ -12,6 +12,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod http_server;
+pub mod registry;
 pub mod secantus;
 
 /// How long one run may take before the test kills it and fails: generous, because a

@@ -29,6 +29,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the capability lock of a plan (plan.lock beside it) and print its pins.
     Lock(LockArgs),
+    /// Show a package's identity (name, version…), or write it into the component.
+    Metadata(super::metadata::MetadataArgs),
+    /// Publish a step package to an OCI registry (a Wasm OCI artifact).
+    Push(super::push::PushArgs),
+    /// Fetch a step package from an OCI registry into the package store (and a file).
+    Pull(super::pull::PullArgs),
     /// Create a test folder with a working step package, ready to run.
     New(NewArgs),
     /// Validate a test folder and print the resolved plan, starting nothing.
@@ -96,6 +102,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Fetching url/oci packages.
+    #[command(flatten)]
+    pub fetch: super::fetch_args::FetchArgs,
+
     /// Show debug-level step log lines too.
     #[arg(short, long)]
     pub verbose: bool,
@@ -160,6 +170,19 @@ pub struct LockArgs {
     /// Compile the packages without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Fetch every url/oci package again, show old and new sha256 and version side by
+    /// side, and rewrite the plan's pins once confirmed.
+    #[arg(long)]
+    pub update_pins: bool,
+
+    /// Answer yes to the --update-pins question (for scripts).
+    #[arg(long, short = 'y', requires = "update_pins")]
+    pub yes: bool,
+
+    /// Fetching url/oci packages.
+    #[command(flatten)]
+    pub fetch: super::fetch_args::FetchArgs,
 }
 
 /// The language of a scaffolded step package.

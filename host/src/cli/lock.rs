@@ -1,10 +1,13 @@
 //! `prometheus-wasm lock PLAN`: loads every package of a plan (checking pins), writes the
 //! capability lock beside the plan, and prints each package's sha256 so it can be pinned.
+//! With `--update-pins`, first rewrites the plan's pins to what its sources hold now
+//! (`update_pins.rs`), after showing old and new side by side.
 
 use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
 use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
+use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::plugin::Budgets;
 use crate::plugin::lock::describe;
@@ -20,17 +23,36 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
             ),
         ));
     }
-    let source = Source::read(&args.plan)?;
+    let mut source = Source::read(&args.plan)?;
+    let resolver = args.fetch.resolver(args.cache_dir.clone())?;
+    if args.update_pins {
+        let Source::Plan(file) = &source else {
+            unreachable!("a .yaml path reads as a plan");
+        };
+        if update_pins(file, &resolver, args.yes).await? {
+            source = Source::read(&args.plan)?;
+        }
+    }
     let Source::Plan(file) = &source else {
         unreachable!("a .yaml path reads as a plan");
     };
     let cache = code_cache(args.cache_dir.clone(), args.no_cache, None);
     let note = |line: &str| println!("{line}");
-    let plan = load(&source, cache.as_ref(), &Budgets::default(), &note).await?;
+    let plan = load(
+        &source,
+        cache.as_ref(),
+        &Budgets::default(),
+        &resolver,
+        &note,
+    )
+    .await?;
     check_lock(file, &plan, true, &note)?;
     println!("pins for {}:", file.path.display());
     for (name, package) in plan.packages() {
-        println!("  {name}:");
+        match package.identity().label() {
+            Some(label) => println!("  {name}:  # {label}"),
+            None => println!("  {name}:"),
+        }
         println!("    sha256: {}", package.sha256());
         for import in package.imports() {
             println!("    # imports {import} ({})", describe(import));

@@ -3,15 +3,20 @@
 
 mod args;
 mod check;
+mod fetch_args;
 mod inspect;
 mod list;
 mod lock;
+mod metadata;
 mod mongo;
 mod new;
 mod plan;
+mod pull;
+mod push;
 mod run;
 mod sign;
 mod signals;
+mod update_pins;
 
 pub use args::{Cli, Command};
 
@@ -80,6 +85,7 @@ macro_rules! hinted {
 hinted! {
     crate::config::ConfigError => |e| e.hint();
     crate::config::PlanError => |e| e.hint();
+    crate::fetch::FetchError => |e| e.hint();
     crate::plugin::PluginError => |e| e.hint();
     crate::plugin::LockError => |e| e.hint();
     crate::runner::RunError => |e| e.hint().map(str::to_string);
@@ -127,6 +133,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,
+            Command::Metadata(args) => metadata::metadata(args),
+            Command::Push(args) => push::push(args).await,
+            Command::Pull(args) => pull::pull(args).await,
             Command::New(args) => new::new(args),
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),

@@ -17,6 +17,7 @@ mod load;
 mod location;
 mod plan_file;
 mod plan_locate;
+mod plan_package;
 mod test_config;
 mod worker_spec;
 mod workers_file;
@@ -32,6 +33,7 @@ pub use limits::LimitsConfig;
 pub use load::load;
 pub use location::Location;
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
+pub use plan_package::{PackageSource, normalize_pin, rewrite_pin};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,
     DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,

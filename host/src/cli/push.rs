@@ -1,0 +1,65 @@
+//! `prometheus-wasm push PACKAGE.wasm REGISTRY/REPO:TAG`: publishes a step package as a
+//! Wasm OCI artifact, after checking that it is one (a component exporting our world).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use clap::Args;
+
+use crate::cli::fetch_args::RegistryArgs;
+use crate::cli::{EXIT_PASSED, UserError};
+use crate::fetch::{OciRef, PackageIdentity, oci, sha256_hex};
+use crate::plugin::{Package, StepEngine, Steps};
+
+/// Options of `push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The step package (.wasm).
+    pub package: PathBuf,
+
+    /// Where to push it: REGISTRY/REPO:TAG.
+    pub reference: String,
+
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Pushes the package; returns the exit code.
+pub async fn push(args: PushArgs) -> Result<u8, UserError> {
+    let reference =
+        OciRef::parse(&args.reference, &args.reference).map_err(UserError::usage_from)?;
+    let options = args.registry.options()?;
+    // Only packages this runner can load are published: a broken one fails here, not in
+    // every consumer's CI.
+    let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let package = Package::load(engine, &args.package, None)
+        .await
+        .map_err(UserError::usage_from)?;
+    let bytes = std::fs::read(&args.package).map_err(|e| {
+        UserError::usage(anyhow!("cannot read {}: {e}", args.package.display()), None)
+    })?;
+    let sha256 = sha256_hex(&bytes);
+    let identity = PackageIdentity::read(&bytes);
+    let url = oci::push(&reference, bytes, &options)
+        .await
+        .map_err(UserError::usage_from)?;
+    println!(
+        "pushed {}{} ({} steps) to {}",
+        args.package.display(),
+        identity
+            .label()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default(),
+        package.manifest().len(),
+        reference.display()
+    );
+    println!("  manifest: {url}");
+    println!("  sha256: {sha256}");
+    println!(
+        "use it in a plan:\n  oci: {}\n  sha256: {sha256}",
+        args.reference.trim_start_matches("oci://")
+    );
+    Ok(EXIT_PASSED)
+}
