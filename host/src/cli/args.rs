@@ -206,4 +206,9 @@ pub struct NewArgs {
     /// The language of the step package.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub lang: Lang,
+
+    /// Build the Rust scaffold against this guest-sdk folder of a prometheus-wasm checkout
+    /// (written to steps/.cargo/config.toml) instead of the published prometheus-step.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<std::path::PathBuf>,
 }
