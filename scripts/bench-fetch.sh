@@ -28,7 +28,7 @@ bench() {
     mkdir -p "$dir"
     cp examples/"$example"/tests/{config.yaml,workers.json} "$dir/"
     local sha
-    sha=$("$bin" push "$wasm" "$ref" | sed -n 's/^  sha256: //p')
+    sha=$("$bin" push "$wasm" "$ref" | sed -n 's/^  sha256: //p' | head -n 1)
     printf 'packages:\n  steps:\n    oci: %s\n    sha256: %s\nsteps:\n  - use: steps\n' "$ref" "$sha" > "$dir/plan.yaml"
     export PROMETHEUS_WASM_CACHE_DIR=$dir/cache HELLO_WORKER=$root/target/debug/hello-worker
     local t0 t1 t2

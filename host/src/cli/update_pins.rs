@@ -27,7 +27,9 @@ pub async fn update_pins(
     yes: bool,
 ) -> Result<bool, UserError> {
     let mut changes = Vec::new();
-    for p in &file.packages {
+    // Unpinned files stay unpinned (packages built in the same repository); url and oci
+    // packages are always pinned.
+    for p in file.packages.iter().filter(|p| p.sha256.is_some()) {
         let fetched = resolver
             .resolve(&p.name, &p.source, None)
             .await
@@ -57,7 +59,7 @@ pub async fn update_pins(
         let shown = |sha: Option<&str>, id: &Option<String>| {
             format!(
                 "{}{}",
-                sha.unwrap_or("(not pinned)"),
+                sha.unwrap_or_default(),
                 id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()
             )
         };

@@ -107,7 +107,12 @@ impl FetchError {
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "package `{}` ({}): ", self.package, self.source)?;
+        // A bare package (no plan) is named by its path alone.
+        if self.package == self.source {
+            write!(f, "{}: ", self.source)?;
+        } else {
+            write!(f, "package `{}` ({}): ", self.package, self.source)?;
+        }
         match &self.kind {
             FetchErrorKind::BadReference(m) => write!(f, "bad reference: {m}"),
             FetchErrorKind::Unreachable(m) => write!(f, "cannot reach it: {m}"),
