@@ -115,9 +115,9 @@ export class Worker {
     return parse(worker.get(this.name, key), fallback);
   }
 
-  /** A variable of the environment the worker server runs with. */
+  /** A variable of the environment the worker server runs with, or undefined. */
   getEnv(name) {
-    return worker.env(this.name, name);
+    return worker.env(this.name, name) ?? undefined;
   }
 
   /** The worker's base URL, e.g. `http://127.0.0.1:5600`. */
@@ -130,6 +130,17 @@ export class Worker {
   /** The worker's URL with `path` appended: `worker.endpoint('/health')`. */
   endpoint(path) {
     return `${this.url.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  }
+
+  /** The base58 public key of this worker's `kind` keypair ('staking' or 'main'), or
+   * undefined when workers.json gives it none. */
+  publicKey(kind = 'staking') {
+    return publicKey(kind, this.name);
+  }
+
+  /** Signs `payload` with this worker's `kind` keypair; see `sign`. */
+  sign(payload, kind = 'staking') {
+    return sign(payload, kind, this.name);
   }
 }
 
@@ -213,6 +224,36 @@ export class Response {
     this.body = raw.body;
   }
 
+  /** Whether the status is 2xx. */
+  get ok() {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** The first value of header `name` (any case), or undefined. */
+  header(name) {
+    const want = name.toLowerCase();
+    const found = this.headers.find(([k]) => k.toLowerCase() === want);
+    return found ? found[1] : undefined;
+  }
+
+  /** The server's `message` (or `error`), else the body, for a failure message. */
+  detail() {
+    let detail = this.text;
+    try {
+      const body = JSON.parse(detail);
+      if (body && typeof body === 'object') detail = body.message ?? body.error ?? detail;
+    } catch (_) {
+      // not JSON: quote the body as it is
+    }
+    return String(detail).slice(0, 200);
+  }
+
+  /** This response if its status is 2xx; else a step failure quoting the server's message. */
+  errorForStatus() {
+    if (!this.ok) fail(`${this.method} ${this.url}: status ${this.status}: ${this.detail()}`);
+    return this;
+  }
+
   /** The body as UTF-8 text. */
   get text() {
     return utf8Decode(this.body);
@@ -231,13 +272,7 @@ export class Response {
    * server's `message` (or body). */
   expectStatus(...expected) {
     if (!expected.includes(this.status)) {
-      let detail = this.text;
-      try {
-        detail = JSON.parse(detail).message ?? detail;
-      } catch (_) {
-        // not JSON: quote the body as it is
-      }
-      fail(`${this.method} ${this.url}: expected status ${expected.join(' or ')}, got ${this.status}: ${String(detail).slice(0, 200)}`);
+      fail(`${this.method} ${this.url}: expected status ${expected.join(' or ')}, got ${this.status}: ${this.detail()}`);
     }
     return this;
   }
@@ -265,6 +300,73 @@ export const get = (url, options) => request('GET', url, options);
 /** `POST url` with a JSON body. */
 export const post = (url, json, options = {}) => request('POST', url, { ...options, json });
 
+/** `PUT url` with a JSON body. */
+export const put = (url, json, options = {}) => request('PUT', url, { ...options, json });
+
+/** `PATCH url` with a JSON body. */
+export const patch = (url, json, options = {}) => request('PATCH', url, { ...options, json });
+
+/** `DELETE url` (also exported as `delete`). */
+export const del = (url, options) => request('DELETE', url, options);
+export { del as delete };
+
+// signing ----------------------------------------------------------------------------------
+
+/** A signing call failed: no such keypair, a payload that is not JSON, or a signature the
+ * key did not make. */
+export class SigningError extends Error {}
+
+/** JSON text to sign as it is written. A JavaScript number cannot tell `1.0` from `1` or
+ * hold integers past 2^53; Python's `json.dumps` (which the signature must match) can, so
+ * pass such payloads as text: `sign(rawJson('{"x": 1.0}'))`. */
+export class RawJson {
+  constructor(text) {
+    this.text = String(text);
+  }
+}
+
+/** Wraps JSON text so that `sign` passes it unchanged (see `RawJson`). */
+export const rawJson = (text) => new RawJson(text);
+
+const KEY_KINDS = { staking: 'staking', main: 'main', public: 'main' };
+
+function keyKind(kind) {
+  if (!(kind in KEY_KINDS)) throw new TypeError(`key kind must be 'staking' or 'main', not ${kind}`);
+  return KEY_KINDS[kind];
+}
+
+/** The base58 public key of a worker's keypair ('staking' or 'main'); `workerName`
+ * undefined is the step's worker. Undefined when that worker has no such keypair. */
+export function publicKey(kind = 'staking', workerName) {
+  return worker.publicKey(workerName, keyKind(kind)) ?? undefined;
+}
+
+/** Signs `payload` (any JSON value, or `rawJson(text)`) with a worker's keypair exactly as
+ * prometheus-test's `create_signature`: `base58(ed25519(p) || p)` with `p` Python's
+ * `json.dumps(payload, sort_keys=True)`. The host signs; the private key never enters the
+ * step. */
+export function sign(payload, kind = 'staking', workerName) {
+  const text = payload instanceof RawJson ? payload.text : JSON.stringify(payload ?? null);
+  try {
+    return worker.sign(workerName, keyKind(kind), text);
+  } catch (e) {
+    throw new SigningError(`cannot sign with the ${kind} key of ${workerName ?? worker.current()}: ${payloadText(e)}`);
+  }
+}
+
+/** Opens a signature made by `key` (base58) and returns the signed payload text exactly
+ * as signed; throws `SigningError` when that key did not make it. */
+export function verifyText(signature, key) {
+  try {
+    return worker.verify(signature, key);
+  } catch (e) {
+    throw new SigningError(`signature rejected: ${payloadText(e)}`);
+  }
+}
+
+/** Like `verifyText`, returning the signed payload parsed. */
+export const verify = (signature, key) => JSON.parse(verifyText(signature, key));
+
 // mongo ------------------------------------------------------------------------------------
 
 /** A database call failed; `code` is the server's error code when it gave one. */
@@ -283,6 +385,16 @@ function mongoCall(what, call) {
     if (p && typeof p === 'object' && 'message' in p) throw new MongoError(`${what}: ${p.message}`, p.code);
     throw new MongoError(`${what}: ${payloadText(e)}`);
   }
+}
+
+/** An update's result with plain numbers (the bindings give u64 as BigInt). */
+function updateResult(r) {
+  const upserted = r.upsertedId;
+  return {
+    matched: Number(r.matched),
+    modified: Number(r.modified),
+    upsertedId: upserted === undefined || upserted === null ? undefined : JSON.parse(upserted),
+  };
 }
 
 const dump = (value) => JSON.stringify(value === undefined || value === null ? {} : value);
@@ -308,8 +420,12 @@ export class Collection {
 
   /** The first matching document, or undefined. */
   findOne(filter, { sort, projection } = {}) {
-    const found = this.find(filter, { sort, projection, limit: 1 });
-    return found[0];
+    const opts = {
+      sort: sort === undefined ? undefined : JSON.stringify(sort),
+      projection: projection === undefined ? undefined : JSON.stringify(projection),
+    };
+    const found = mongoCall(`findOne in ${this.name}`, () => mongo.findOne(this.name, dump(filter), opts));
+    return found === undefined || found === null ? undefined : JSON.parse(found);
   }
 
   /** Inserts a document; returns its `_id`. */
@@ -322,14 +438,24 @@ export class Collection {
     return parseAll(mongoCall(`insertMany in ${this.name}`, () => mongo.insertMany(this.name, JSON.stringify(documents))));
   }
 
-  /** Updates the first match; returns `{ matched, modified, upsertedId }`. */
+  /** Updates the first match; returns `{ matched, modified, upsertedId }` (numbers). */
   updateOne(filter, update, { upsert = false } = {}) {
-    return mongoCall(`updateOne in ${this.name}`, () => mongo.updateOne(this.name, dump(filter), dump(update), upsert));
+    return updateResult(mongoCall(`updateOne in ${this.name}`, () => mongo.updateOne(this.name, dump(filter), dump(update), upsert)));
   }
 
   /** Updates every match; returns `{ matched, modified, upsertedId }`. */
   updateMany(filter, update, { upsert = false } = {}) {
-    return mongoCall(`updateMany in ${this.name}`, () => mongo.updateMany(this.name, dump(filter), dump(update), upsert));
+    return updateResult(mongoCall(`updateMany in ${this.name}`, () => mongo.updateMany(this.name, dump(filter), dump(update), upsert)));
+  }
+
+  /** Replaces the first match, keeping its `_id`; returns `{ matched, modified, upsertedId }`. */
+  replaceOne(filter, replacement, { upsert = false } = {}) {
+    return updateResult(mongoCall(`replaceOne in ${this.name}`, () => mongo.replaceOne(this.name, dump(filter), dump(replacement), upsert)));
+  }
+
+  /** Deletes the first match; returns how many (0 or 1). */
+  deleteOne(filter) {
+    return Number(mongoCall(`deleteOne in ${this.name}`, () => mongo.deleteOne(this.name, dump(filter))));
   }
 
   /** Deletes every match; returns how many. */

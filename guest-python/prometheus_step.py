@@ -58,9 +58,19 @@ __all__ = [
     "Skip",
     "skip",
     "fail",
+    "MongoError",
+    "SigningError",
     "request",
     "get",
     "post",
+    "put",
+    "patch",
+    "delete",
+    "collection",
+    "public_key",
+    "sign",
+    "verify",
+    "verify_text",
     "export_steps",
 ]
 
@@ -175,6 +185,16 @@ class Worker:
         """The worker's URL with `path` appended: `worker.endpoint("/health")`."""
         return self.url.rstrip("/") + "/" + path.lstrip("/")
 
+    def public_key(self, kind: str = "staking") -> Optional[str]:
+        """The base58 public key of this worker's `kind` keypair ("staking" or "main"), or
+        None when workers.json gives it none."""
+        return public_key(kind, worker=self.name)
+
+    def sign(self, payload: Any, kind: str = "staking") -> str:
+        """Signs `payload` with this worker's `kind` keypair, as prometheus-test's
+        `create_signature`; the host signs, the private key never enters the step."""
+        return sign(payload, kind, worker=self.name)
+
     def __repr__(self) -> str:
         return f"Worker({self.name!r})"
 
@@ -210,6 +230,16 @@ class Response:
         self.body: bytes = bytes(raw.body)
 
     @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
+
+    def header(self, name: str) -> Optional[str]:
+        """The first value of header `name` (any case), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    @property
     def text(self) -> str:
         """The body as UTF-8 text (invalid bytes replaced)."""
         return self.body.decode("utf-8", errors="replace")
@@ -221,16 +251,28 @@ class Response:
         except ValueError as e:
             fail(f"{self.method} {self.url}: the answer is not JSON ({e}): {self.text[:200]}")
 
+    def _detail(self) -> str:
+        """The server's `message` (or `error`), else the body, for a failure message."""
+        try:
+            body = _json.loads(self.body)
+            detail = (body.get("message") or body.get("error")) if isinstance(body, dict) else None
+        except ValueError:
+            detail = None
+        return str(detail or self.text)[:200]
+
     def expect_status(self, *expected: int) -> "Response":
         """This response if its status is one of `expected`; else a step failure that
         quotes the server's `message` (or body)."""
         if self.status not in expected:
-            try:
-                detail = _json.loads(self.body).get("message") or self.text
-            except (ValueError, AttributeError):
-                detail = self.text
             want = " or ".join(str(s) for s in expected)
-            fail(f"{self.method} {self.url}: expected status {want}, got {self.status}: {detail[:200]}")
+            fail(f"{self.method} {self.url}: expected status {want}, got {self.status}: {self._detail()}")
+        return self
+
+    def error_for_status(self) -> "Response":
+        """This response if its status is 2xx; else a step failure quoting the server's
+        `message` (like `error_for_status` in the Rust SDK)."""
+        if not self.ok:
+            fail(f"{self.method} {self.url}: status {self.status}: {self._detail()}")
         return self
 
 
@@ -263,6 +305,78 @@ def get(url: str, **kwargs: Any) -> Response:
 def post(url: str, json: Any = None, **kwargs: Any) -> Response:
     """`POST url` with a JSON body."""
     return request("POST", url, json=json, **kwargs)
+
+
+def put(url: str, json: Any = None, **kwargs: Any) -> Response:
+    """`PUT url` with a JSON body."""
+    return request("PUT", url, json=json, **kwargs)
+
+
+def patch(url: str, json: Any = None, **kwargs: Any) -> Response:
+    """`PATCH url` with a JSON body."""
+    return request("PATCH", url, json=json, **kwargs)
+
+
+def delete(url: str, **kwargs: Any) -> Response:
+    """`DELETE url`."""
+    return request("DELETE", url, **kwargs)
+
+
+# signing ----------------------------------------------------------------------------------
+
+
+class SigningError(Exception):
+    """A signing call failed: no such keypair, a payload that is not JSON, or a signature
+    that the key did not make."""
+
+
+_KEY_KINDS = {"staking": _worker.KeyKind.STAKING, "main": _worker.KeyKind.MAIN, "public": _worker.KeyKind.MAIN}
+
+
+def _key_kind(kind: str) -> Any:
+    if kind not in _KEY_KINDS:
+        raise ValueError(f"key kind must be 'staking' or 'main', not {kind!r}")
+    return _KEY_KINDS[kind]
+
+
+def _signing_error(what: str, error: Any) -> SigningError:
+    kinds = {
+        _worker.SigningError_NoKeypair: "no keypair",
+        _worker.SigningError_InvalidPayload: "invalid payload",
+        _worker.SigningError_InvalidSignature: "invalid signature",
+    }
+    return SigningError(f"{what}: {kinds.get(type(error), 'error')}: {error.value}")
+
+
+def public_key(kind: str = "staking", worker: Optional[str] = None) -> Optional[str]:
+    """The base58 public key of a worker's keypair ("staking" or "main"); `worker` None is
+    the step's worker. None when workers.json gives that worker no such keypair."""
+    return _worker.public_key(worker, _key_kind(kind))
+
+
+def sign(payload: Any, kind: str = "staking", worker: Optional[str] = None) -> str:
+    """Signs `payload` (any JSON value) with a worker's keypair exactly as prometheus-test's
+    `create_signature`: `base58(ed25519(p) || p)` with `p = json.dumps(payload,
+    sort_keys=True)`. The host signs; the private key never enters the step."""
+    text = _json.dumps(payload)
+    try:
+        return _worker.sign(worker, _key_kind(kind), text)
+    except Err as e:
+        raise _signing_error(f"cannot sign with the {kind} key of {worker or _worker.current()}", e.value) from None
+
+
+def verify_text(signature: str, public_key: str) -> str:
+    """Opens a signature made by `public_key` (base58) and returns the signed payload text
+    exactly as signed; raises `SigningError` when that key did not make it."""
+    try:
+        return _worker.verify(signature, public_key)
+    except Err as e:
+        raise _signing_error("signature rejected", e.value) from None
+
+
+def verify(signature: str, public_key: str) -> Any:
+    """Like `verify_text`, returning the signed payload parsed."""
+    return _json.loads(verify_text(signature, public_key))
 
 
 # mongo ------------------------------------------------------------------------------------
@@ -338,6 +452,15 @@ class Collection:
         r = _mongo_call(f"update_many in {self.name}", lambda: _mongo.update_many(self.name, _dump(filter), _dump(update), upsert))
         return r.matched, r.modified, None if r.upserted_id is None else _json.loads(r.upserted_id)
 
+    def replace_one(self, filter: Any, replacement: Any, upsert: bool = False) -> Any:
+        """Replaces the first match, keeping its `_id`; returns (matched, modified, upserted_id)."""
+        r = _mongo_call(f"replace_one in {self.name}", lambda: _mongo.replace_one(self.name, _dump(filter), _dump(replacement), upsert))
+        return r.matched, r.modified, None if r.upserted_id is None else _json.loads(r.upserted_id)
+
+    def delete_one(self, filter: Any = None) -> int:
+        """Deletes the first match; returns how many (0 or 1)."""
+        return _mongo_call(f"delete_one in {self.name}", lambda: _mongo.delete_one(self.name, _dump(filter)))
+
     def delete_many(self, filter: Any = None) -> int:
         """Deletes every match; returns how many."""
         return _mongo_call(f"delete_many in {self.name}", lambda: _mongo.delete_many(self.name, _dump(filter)))
@@ -376,21 +499,28 @@ class TestStep:
     params: Optional[Dict[str, Any]] = None
 
 
+# Files whose frames say nothing to a step's author: this module, the prometheus_test
+# compatibility layer and the `requests` module it provides.
+_HELPER_FILES = ("/prometheus_step.py", "/prometheus_test/", "/requests/")
+
+
+def _is_helper_frame(filename: str) -> bool:
+    return any(part in filename for part in _HELPER_FILES)
+
+
 def _error_text(error: BaseException) -> str:
     """The step error for an exception: the message of a `fail`, else a summary line and
-    the traceback."""
+    the traceback of the user's own frames (the helpers' frames are left out, unless no
+    other frame is left)."""
     if isinstance(error, StepFailed):
         return str(error)
-    # The frames of this module's export shim say nothing to the step's author: start the
-    # traceback at the first frame outside it.
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.endswith("prometheus_step.py"):
-        tb = tb.tb_next
-    if tb is None:
-        tb = error.__traceback__
-    text = "".join(_traceback.format_exception(type(error), error, tb)).rstrip()
-    # The summary first (what the report's one-line views show), then the traceback.
-    return f"{type(error).__name__}: {error}\n{text}"
+    frames = _traceback.extract_tb(error.__traceback__)
+    own = _traceback.StackSummary.from_list([f for f in frames if not _is_helper_frame(f.filename)])
+    if not own:
+        own = frames
+    summary = f"{type(error).__name__}: {error}"
+    tb = "Traceback (most recent call last):\n" + "".join(own.format())
+    return f"{summary}\n{tb}{summary}"
 
 
 def _guarded(call: Callable[[], Any]) -> Any:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Python and JavaScript step packages of examples/hello-python and
-# examples/hello-js into target/polyglot/{hello_python,hello_js}.wasm.
+# examples/hello-js into target/polyglot/{hello_python,hello_js}.wasm, and the parity
+# packages of tests/polyglot-steps/parity-{python,js} (every helper capability, tests/parity.rs)
+# into target/polyglot/{parity_python,parity_js}.wasm.
 #
 # Installs its tools idempotently and pinned: componentize-py into .venv (via
 # scripts/setup-venv.sh, pinned in scripts/requirements-dev.txt) and componentize-qjs into
@@ -47,6 +49,15 @@ INPUTS="wit/step.wit guest-python/prometheus_step.py examples/hello-python/steps
     .venv/bin/componentize-py -d wit -w steps componentize hello_steps \
     -p examples/hello-python/steps -p guest-python -o "$out/hello_python.wasm"
 
+# The Python helpers: the native module, the prometheus_test compatibility layer and its
+# `requests`.
+py_helpers="guest-python/prometheus_step.py $(find guest-python/prometheus_test guest-python/requests guest-python/dotenv -name '*.py' | sort | tr '\n' ' ')"
+# shellcheck disable=SC2086 # py_helpers is a list of paths without spaces
+INPUTS="wit/step.wit $py_helpers tests/polyglot-steps/parity-python/parity_steps.py scripts/requirements-dev.txt" \
+    build_if_changed "$out/parity_python.wasm" \
+    .venv/bin/componentize-py -d wit -w steps componentize parity_steps \
+    -p tests/polyglot-steps/parity-python -p guest-python -o "$out/parity_python.wasm"
+
 # JavaScript: componentize-qjs resolves `./prometheus-step.js` from --module-root, so the
 # helper is staged beside the example's module, as a user keeps it beside theirs.
 js_src=$out/hello-js-src
@@ -57,6 +68,15 @@ INPUTS="wit/step.wit guest-js/prometheus-step.js examples/hello-js/steps/hello-s
     build_if_changed "$out/hello_js.wasm" \
     guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
     --js "$js_src/hello-steps.js" --module-root "$js_src" -o "$out/hello_js.wasm"
+
+parity_src=$out/parity-js-src
+rm -rf "$parity_src"
+mkdir -p "$parity_src"
+cp guest-js/prometheus-step.js tests/polyglot-steps/parity-js/parity-steps.js "$parity_src/"
+INPUTS="wit/step.wit guest-js/prometheus-step.js tests/polyglot-steps/parity-js/parity-steps.js guest-js/package-lock.json" \
+    build_if_changed "$out/parity_js.wasm" \
+    guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
+    --js "$parity_src/parity-steps.js" --module-root "$parity_src" -o "$out/parity_js.wasm"
 
 # Beside each example's config, so that `prometheus-wasm run examples/hello-python/tests/steps.wasm`
 # runs it (the copies are git-ignored).

@@ -9,7 +9,7 @@ use serde_json::json;
 use system_tests::{RunOutput, TestDir, component, is_alive};
 
 /// The hostile package's steps, in manifest order.
-const STEPS: [&str; 13] = [
+const STEPS: [&str; 15] = [
     "warm-up",
     "loop-in-prepare",
     "loop-in-execute",
@@ -23,6 +23,8 @@ const STEPS: [&str; 13] = [
     "open-socket",
     "flood-stdout",
     "panic",
+    "exit",
+    "slow-store-query",
 ];
 
 /// A hello test folder running the hostile package, one round, short budgets, with a

@@ -40,7 +40,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 async fn load(engine: &Arc<StepEngine>, path: &Path, cache: &CodeCache) -> (Duration, CodeSource) {
     let started = Instant::now();
-    let package = Package::load(engine.clone(), path, Some(cache))
+    let package = Package::load(engine.clone(), path, Some(cache), &Default::default())
         .await
         .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
     (started.elapsed(), package.code_source())

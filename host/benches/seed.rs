@@ -84,7 +84,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn time_seed(plan: &SeedPlan, backend: &Backend) -> Duration {
-    let db = mongo::open(backend, "seed_bench")
+    let db = mongo::open(backend, "seed_bench", usize::MAX)
         .await
         .expect("open the backend");
     let mut times = Vec::new();

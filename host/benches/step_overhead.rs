@@ -47,7 +47,7 @@ fn component() -> PathBuf {
 async fn package(epoch: bool, budgets: Budgets, spin: bool) -> Package {
     let engine =
         Arc::new(StepEngine::with_settings(epoch, budgets.fuel.is_some()).expect("engine"));
-    let package = Package::load(engine, &component(), None)
+    let package = Package::load(engine, &component(), None, &budgets)
         .await
         .expect("load the hostile package");
     let mut config = serde_json::json!({ "hostile": "loop-in-execute" });

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod koii;
+pub mod migrate;
 pub mod plugin;
 pub mod report;
 pub mod runner;

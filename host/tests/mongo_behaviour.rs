@@ -6,7 +6,7 @@ mod cases;
 
 use std::sync::Arc;
 
-use prometheus_wasm::store::mongo::{self, Backend, Database};
+use prometheus_wasm::store::mongo::{self, Backend, Database, Update};
 
 /// Runs every case against `open(case_index)`.
 async fn run_suite<F, Fut>(open: F)
@@ -26,7 +26,9 @@ where
 async fn behaviour_suite_passes_on_the_embedded_store() {
     run_suite(|i, dir| async move {
         let backend = Backend::select(None, None, None, &dir);
-        mongo::open(&backend, &format!("case{i}")).await.unwrap()
+        mongo::open(&backend, &format!("case{i}"), usize::MAX)
+            .await
+            .unwrap()
     })
     .await;
 }
@@ -39,7 +41,9 @@ async fn behaviour_suite_passes_on_a_mongodb_server() {
         let uri = uri.clone();
         async move {
             let backend = Backend::select(Some(&uri), None, None, std::path::Path::new("."));
-            mongo::open(&backend, &format!("case{i}")).await.unwrap()
+            mongo::open(&backend, &format!("case{i}"), usize::MAX)
+                .await
+                .unwrap()
         }
     })
     .await;
@@ -55,7 +59,7 @@ async fn unreachable_server_fails_naming_the_masked_uri() {
         .port();
     let uri = format!("mongodb://alice:hunter22@127.0.0.1:{port}/?directConnection=true");
     let backend = Backend::select(None, Some(&uri), None, std::path::Path::new("."));
-    let err = match mongo::open(&backend, "db").await {
+    let err = match mongo::open(&backend, "db", usize::MAX).await {
         Ok(_) => panic!("connected to a closed port"),
         Err(e) => e.to_string(),
     };
@@ -147,12 +151,12 @@ fn malformed_data_file_is_reported_with_file_line_column() {
 async fn embedded_store_keeps_its_data_across_opens_and_refuses_what_it_does_not_support() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::select(None, None, None, dir.path());
-    let db = mongo::open(&backend, "db").await.unwrap();
+    let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
     db.insert_many("todos", vec![bson::doc! {"n": 1i64, "f": 1.5}])
         .await
         .unwrap();
     drop(db);
-    let db = mongo::open(&backend, "db").await.unwrap();
+    let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
     let docs = db
         .find("todos", bson::doc! {}, Default::default())
         .await
@@ -167,4 +171,132 @@ async fn embedded_store_keeps_its_data_across_opens_and_refuses_what_it_does_not
         "`$where` is not supported by the embedded store"
     );
     assert!(err.hint().unwrap().contains("set MONGO_URI"));
+}
+
+#[tokio::test]
+async fn embedded_store_counts_every_write_against_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::select(None, None, None, dir.path());
+    let db = mongo::open(&backend, "db", 1 << 20).await.unwrap();
+    let block = "x".repeat(100 << 10);
+    let mut inserted = 0;
+    let err = loop {
+        match db
+            .insert_many("flood", vec![bson::doc! {"s": &block}])
+            .await
+        {
+            Ok(_) => inserted += 1,
+            Err(e) => break e,
+        }
+        assert!(inserted < 20, "the budget never refused an insert");
+    };
+    assert_eq!(inserted, 10);
+    assert!(
+        err.to_string()
+            .contains("past the embedded store limit of 1 MiB"),
+        "{err}"
+    );
+    assert!(err.with_hint().contains("limits.store_max_mb"), "{err}");
+    // Growth by update is counted too, and a refused update changes nothing.
+    let grow = bson::doc! {"$set": {"t": &block}};
+    let err = db
+        .update("flood", bson::doc! {}, Update::Operators(grow), true, false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("embedded store limit"), "{err}");
+    let docs = db
+        .find("flood", bson::doc! {}, Default::default())
+        .await
+        .unwrap();
+    assert!(docs.iter().all(|d| !d.contains_key("t")));
+    // Deleting frees room again.
+    db.delete("flood", bson::doc! {}, true).await.unwrap();
+    db.insert_many("flood", vec![bson::doc! {"s": &block}])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unwind_of_a_large_array_is_refused_before_it_multiplies_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::select(None, None, None, dir.path());
+    let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
+    // 120 KB of padding and 2000 elements: 240 MB if every copy were made.
+    let doc = bson::doc! {"pad": "p".repeat(120_000), "items": (0..2000).collect::<Vec<i32>>()};
+    db.insert_many("bomb", vec![doc]).await.unwrap();
+    let err = db
+        .aggregate("bomb", vec![bson::doc! {"$unwind": "$items"}])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("$unwind would produce more than 100 MiB"),
+        "{err}"
+    );
+    // Projected first, the same unwind fits.
+    let docs = db
+        .aggregate(
+            "bomb",
+            vec![
+                bson::doc! {"$project": {"items": 1}},
+                bson::doc! {"$unwind": "$items"},
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(docs.len(), 2000);
+    // Many accumulators over the large field are refused the same way.
+    let mut group = bson::doc! {"_id": "$items"};
+    for i in 0..10 {
+        group.insert(format!("p{i}"), bson::doc! {"$push": "$pad"});
+    }
+    // 100 documents of 120 KB pushed 10 times: 120 MB.
+    let many = (0..100)
+        .map(|i| bson::doc! {"_id": i, "pad": "p".repeat(120_000)})
+        .collect();
+    db.insert_many("wide", many).await.unwrap();
+    let err = db
+        .aggregate("wide", vec![bson::doc! {"$group": group}])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("$group would produce more than 100 MiB"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_past_16_mib_is_refused_and_pages_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::select(None, None, None, dir.path());
+    let db = mongo::open(&backend, "db", usize::MAX).await.unwrap();
+    let block = "x".repeat(1 << 20);
+    let docs = (0..20)
+        .map(|i| bson::doc! {"_id": i, "s": &block})
+        .collect();
+    db.insert_many("big", docs).await.unwrap();
+    for sort in [None, Some(bson::doc! {"_id": -1})] {
+        let all = mongo::FindOptions {
+            sort: sort.clone(),
+            ..Default::default()
+        };
+        let err = db.find("big", bson::doc! {}, all).await.unwrap_err();
+        assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+        assert!(err.with_hint().contains("limit and skip"), "{err}");
+        let page = mongo::FindOptions {
+            sort,
+            skip: Some(15),
+            limit: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(db.find("big", bson::doc! {}, page).await.unwrap().len(), 5);
+    }
+    let err = db
+        .aggregate("big", vec![bson::doc! {"$match": {}}])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+    let page = vec![bson::doc! {"$skip": 15}, bson::doc! {"$limit": 5}];
+    assert_eq!(db.aggregate("big", page).await.unwrap().len(), 5);
 }

@@ -12,7 +12,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod external;
 pub mod http_server;
+pub mod procs;
 pub mod registry;
 pub mod secantus;
 

@@ -64,6 +64,45 @@ impl Secantus {
     }
 }
 
+impl Secantus {
+    /// Runs a pymongo snippet from the project's `.venv` against this server, with `db`
+    /// bound to database `database`; returns what it printed. Panics if it fails.
+    pub fn pymongo(&self, database: &str, code: &str) -> String {
+        let python = repo_root().join(".venv/bin/python");
+        let script = format!(
+            "import pymongo, sys\nclient = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=20000)\ndb = client[sys.argv[2]]\n{code}\n"
+        );
+        let out = Command::new(python)
+            .args(["-c", &script, &self.uri, database])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the .venv python");
+        assert!(
+            out.status.success(),
+            "pymongo snippet failed: {}\n{code}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Inserts `{"marker": marker}` into `database.collection`.
+    pub fn insert_marker(&self, database: &str, collection: &str, marker: &str) {
+        self.pymongo(
+            database,
+            &format!("db[{collection:?}].insert_one({{'marker': {marker:?}}})"),
+        );
+    }
+
+    /// How many documents of `database.collection` carry `{"marker": marker}`.
+    pub fn count_marker(&self, database: &str, collection: &str, marker: &str) -> u64 {
+        let out = self.pymongo(
+            database,
+            &format!("print(db[{collection:?}].count_documents({{'marker': {marker:?}}}))"),
+        );
+        out.trim().parse().expect("a count")
+    }
+}
+
 impl Drop for Secantus {
     fn drop(&mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);

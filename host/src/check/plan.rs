@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::TestConfig;
+use crate::config::{TestConfig, WorkerKind};
 use crate::koii::{KeyKind, Keyring};
 use crate::plugin::NetworkPolicy;
 
@@ -17,8 +17,14 @@ pub struct WorkerPlan {
     pub port: u16,
     /// Its URL.
     pub url: String,
-    /// Program and arguments.
+    /// Program and arguments; empty for an external worker.
     pub command: Vec<String>,
+    /// True for a worker the runner does not start (`"external": true`).
+    pub external: bool,
+    /// Its readiness probe in words, with its timeout when set: `GET /health expecting 200`.
+    pub ready: String,
+    /// An external worker's reset hook in words (`POST /reset`), if it has one.
+    pub reset: Option<String>,
     /// Names of the variables the test sets for it: `env` literals, then `env_vars` as
     /// `SERVER_VAR <- ENV_VAR`. Never their values.
     pub variables: Vec<String>,
@@ -123,9 +129,24 @@ impl Plan {
                     name: w.name.clone(),
                     port: w.port,
                     url: w.url.clone(),
-                    command: std::iter::once(w.program.clone())
-                        .chain(w.args.iter().cloned())
-                        .collect(),
+                    command: if w.is_external() {
+                        Vec::new()
+                    } else {
+                        std::iter::once(w.program.clone())
+                            .chain(w.args.iter().cloned())
+                            .collect()
+                    },
+                    external: w.is_external(),
+                    ready: match w.ready.timeout {
+                        Some(t) => format!("{} (timeout {}s)", w.ready.probe, t.as_secs_f64()),
+                        None => w.ready.probe.to_string(),
+                    },
+                    reset: match &w.kind {
+                        WorkerKind::External { reset: Some(hook) } => {
+                            Some(format!("{} {}", hook.method, hook.path))
+                        }
+                        _ => None,
+                    },
                     variables,
                     keys,
                 }

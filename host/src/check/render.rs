@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::plan::{Plan, Rounds};
+use crate::config::ReadyProbe;
 
 /// The plan, one fact per line; it holds names and public keys, never a secret value.
 pub fn render(plan: &Plan) -> String {
@@ -15,8 +16,27 @@ pub fn render(plan: &Plan) -> String {
     );
     let _ = writeln!(out, "workers ({}):", plan.workers.len());
     for w in &plan.workers {
-        let _ = writeln!(out, "  {}: port {}, {}", w.name, w.port, w.url);
-        let _ = writeln!(out, "    command: {}", w.command.join(" "));
+        if w.external {
+            let _ = writeln!(
+                out,
+                "  {}: port {}, {} (external: not started by the runner)",
+                w.name, w.port, w.url
+            );
+            let _ = writeln!(out, "    ready: {}", w.ready);
+            let _ = match &w.reset {
+                Some(hook) => writeln!(out, "    fresh run: resets it with {hook}"),
+                None => writeln!(
+                    out,
+                    "    fresh run: its state is yours to reset (no reset hook)"
+                ),
+            };
+        } else {
+            let _ = writeln!(out, "  {}: port {}, {}", w.name, w.port, w.url);
+            let _ = writeln!(out, "    command: {}", w.command.join(" "));
+            if w.ready != ReadyProbe::Tcp.to_string() {
+                let _ = writeln!(out, "    ready: {}", w.ready);
+            }
+        }
         if !w.variables.is_empty() {
             let _ = writeln!(out, "    variables: {}", w.variables.join(", "));
         }

@@ -1,8 +1,16 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::LimitsConfig;
+use crate::plugin::Budgets;
+
+/// Largest `--state-max-mb` and `--store-max-mb` accepted (64 GiB), as in config.yaml: it
+/// keeps the byte counts from overflowing.
+const MAX_MIB: u64 = 64 << 10;
 
 /// Runs end-to-end tests of multi-worker services, with steps written as WebAssembly
 /// components.
@@ -43,6 +51,14 @@ pub enum Command {
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
     Verify(super::sign::VerifyArgs),
+    /// Turn a prometheus-test tests/ folder into a Python step package (TESTS_DIR/wasm/)
+    /// and list what could not be carried over.
+    Migrate(super::migrate::MigrateArgs),
+
+    /// Internal: the watchdog `run` starts to kill the workers' process groups if the
+    /// runner dies (reads group ids on stdin). Not for users.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
 }
 
 /// Options of `run`.
@@ -75,23 +91,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub startup_timeout: Option<f64>,
 
-    /// Wall-clock limit of one step, host calls included, in seconds
-    /// [default: `limits.step_timeout` of config.yaml, else 300].
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
-    pub step_timeout: Option<f64>,
+    /// The per-step budgets.
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 
-    /// Linear memory of one step, in MiB [default: `limits.memory_mb`, else 512].
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
-    pub memory_mb: Option<u64>,
+    /// Size of the run state (test_state.json) for the whole run, in MiB
+    /// [default: `limits.state_max_mb`, else 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub state_max_mb: Option<u64>,
 
-    /// Fuel (guest instructions, roughly) of one step: a deterministic limit
-    /// [default: `limits.fuel`, else none].
-    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub fuel: Option<u64>,
-
-    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
-    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
-    pub output_max_kb: Option<u64>,
+    /// Size of the embedded store's documents for the whole run, in MiB
+    /// [default: `limits.store_max_mb`, else 256].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub store_max_mb: Option<u64>,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].
@@ -122,6 +134,53 @@ pub struct RunArgs {
     /// else the embedded store under data_dir].
     #[arg(long, value_name = "URI")]
     pub mongo_uri: Option<String>,
+
+    /// Also mask the value of this variable (environment, .env or a worker's `env`) in
+    /// every output and report; repeatable. Names with KEY, TOKEN, SECRET, PASSWORD or a
+    /// PASS ending, and what workers.json maps, are masked without it.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+}
+
+/// The budgets every guest call runs under — steps, post-load, and instantiation and
+/// `manifest` while a package loads — for every command that loads a package.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BudgetArgs {
+    /// Wall-clock limit of one guest call (a step's prepare + execute, post-load, loading
+    /// a package's manifest), host calls included, in seconds
+    /// [default: `limits.step_timeout` of config.yaml, else 300].
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    pub step_timeout: Option<f64>,
+
+    /// Linear memory of one step (or manifest) instance, in MiB
+    /// [default: `limits.memory_mb`, else 512].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_mb: Option<u64>,
+
+    /// Fuel (guest instructions, roughly) of one step or manifest call: a deterministic
+    /// limit [default: `limits.fuel`, else none].
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub fuel: Option<u64>,
+
+    /// Captured stdout, and stderr, of one step, in KiB [default: `limits.output_max_kb`, else 1024].
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub output_max_kb: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// `limits` (of config.yaml; the defaults for commands without one) with the flags on
+    /// top.
+    pub fn budgets(&self, limits: &LimitsConfig) -> Budgets {
+        let mut limits = *limits;
+        limits.step_timeout = self
+            .step_timeout
+            .map(Duration::from_secs_f64)
+            .or(limits.step_timeout);
+        limits.memory_mb = self.memory_mb.or(limits.memory_mb);
+        limits.fuel = self.fuel.or(limits.fuel);
+        limits.output_max_kb = self.output_max_kb.or(limits.output_max_kb);
+        Budgets::from_config(&limits)
+    }
 }
 
 /// A positive number of seconds that fits a `Duration`.
@@ -144,6 +203,10 @@ pub struct ListArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The budgets the package's manifest runs under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// Options of `inspect`.
@@ -155,6 +218,10 @@ pub struct InspectArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The budgets the package's manifest runs under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// Options of `lock`.
@@ -183,6 +250,10 @@ pub struct LockArgs {
     /// Fetching url/oci packages.
     #[command(flatten)]
     pub fetch: super::fetch_args::FetchArgs,
+
+    /// The budgets the packages' manifests run under (config.yaml is not read).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// The language of a scaffolded step package.
@@ -211,4 +282,16 @@ pub struct NewArgs {
     /// (written to steps/.cargo/config.toml) instead of the published prometheus-step.
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hidden_watchdog_subcommand_is_the_one_the_supervisor_starts() {
+        let cli = Cli::try_parse_from(["prometheus-wasm", crate::workers::WATCHDOG_SUBCOMMAND])
+            .expect("the watchdog subcommand parses");
+        assert!(matches!(cli.command, Command::Watchdog));
+    }
 }

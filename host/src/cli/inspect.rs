@@ -12,10 +12,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cli::args::InspectArgs;
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
+use crate::config::LimitsConfig;
 use crate::fetch::PackageIdentity;
 use crate::plugin::capabilities::{ComponentInterface, grant};
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
+use crate::report::sanitize::{sanitize_json, sanitize_text};
+
+/// Widest import-name column; longer names push their own line's text to the right.
+const MAX_NAME_COLUMN: usize = 64;
 
 /// Everything `inspect` reports.
 struct Report {
@@ -31,7 +37,9 @@ struct Report {
 /// Prints what the package at `args.package` is and asks for.
 pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     let usage = UserError::usage_from::<PluginError>;
-    let engine = Arc::new(StepEngine::new().map_err(usage)?);
+    let mut signals = install_signals()?;
+    let budgets = args.budgets.budgets(&LimitsConfig::default());
+    let engine = Arc::new(StepEngine::for_budgets(&budgets).map_err(usage)?);
     let bytes = std::fs::read(&args.package).map_err(|source| {
         usage(PluginError::Read {
             path: args.package.clone(),
@@ -39,7 +47,20 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
         })
     })?;
     let cache = CodeCache::default_dir().map(CodeCache::new);
-    let report = match Package::load(engine.clone(), &args.package, cache.as_ref()).await {
+    // The manifest is guest code: it runs under the budgets, and a signal stops it.
+    let loaded = signals
+        .until(Package::load(
+            engine.clone(),
+            &args.package,
+            cache.as_ref(),
+            &budgets,
+        ))
+        .await;
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(stop) => return Ok(stopped(stop)),
+    };
+    let report = match loaded {
         Ok(package) => Report {
             path: args.package.clone(),
             identity: PackageIdentity::read(&bytes),
@@ -67,17 +88,20 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
             error: Some(error),
         },
     };
+    // The manifest is guest text: control characters are rendered visibly.
     let text = if args.json {
-        serde_json::to_string_pretty(&to_json(&report)).expect("JSON values serialize") + "\n"
+        serde_json::to_string_pretty(&sanitize_json(to_json(&report)))
+            .expect("JSON values serialize")
+            + "\n"
     } else {
-        render_text(&report)
+        sanitize_text(&render_text(&report)).into_owned()
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     match report.error {
         None => Ok(EXIT_PASSED),
         Some(e) if args.json => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", sanitize_text(&e.to_string()));
             Ok(EXIT_USAGE)
         }
         Some(e) => Err(usage(e)),
@@ -162,9 +186,12 @@ fn render_text(r: &Report) -> String {
         .interface
         .imports
         .iter()
-        .map(String::len)
+        .map(|name| name.chars().count())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        // Import names come from the component: a long one must not stretch every line
+        // (nor reach the formatter's width limit, which panics).
+        .min(MAX_NAME_COLUMN);
     for name in &r.interface.imports {
         let g = grant(name);
         let mark = if g.provided { " " } else { "!" };

@@ -5,16 +5,28 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::config::LimitsConfig;
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
+use crate::report::sanitize::{sanitize_json, sanitize_line};
 
 /// Prints the steps of a package.
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {
-    let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let mut signals = install_signals()?;
+    let budgets = args.budgets.budgets(&LimitsConfig::default());
+    let engine = Arc::new(
+        StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
+    );
     let cache = CodeCache::default_dir().map(CodeCache::new);
-    let package = Package::load(engine, &args.steps, cache.as_ref())
+    // The manifest is guest code: it runs under the budgets, and a signal stops it.
+    let package = match signals
+        .until(Package::load(engine, &args.steps, cache.as_ref(), &budgets))
         .await
-        .map_err(UserError::usage_from)?;
+    {
+        Ok(loaded) => loaded.map_err(UserError::usage_from)?,
+        Err(stop) => return Ok(stopped(stop)),
+    };
     if args.json {
         let steps: Vec<serde_json::Value> = package
             .manifest()
@@ -34,7 +46,7 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialize")
+            serde_json::to_string_pretty(&sanitize_json(doc)).expect("JSON values serialize")
         );
     } else {
         println!(
@@ -48,16 +60,17 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
             package.size(),
             package.sha256()
         );
+        // The manifest is guest text: control characters are rendered visibly.
         for (i, s) in package.manifest().iter().enumerate() {
             println!(
                 "{:>3}. {} @ {} — {}",
                 i + 1,
-                s.name,
-                s.worker,
-                s.description
+                sanitize_line(&s.name),
+                sanitize_line(&s.worker),
+                sanitize_line(&s.description)
             );
             if s.params.as_object().is_some_and(|o| !o.is_empty()) {
-                println!("     params: {}", s.params);
+                println!("     params: {}", sanitize_line(&s.params.to_string()));
             }
         }
     }

@@ -7,9 +7,10 @@ use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
 use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::plugin::Budgets;
+use crate::config::LimitsConfig;
 use crate::plugin::lock::describe;
 
 /// Writes the plan's lock; returns the exit code.
@@ -38,14 +39,16 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
     };
     let cache = code_cache(args.cache_dir.clone(), args.no_cache, None);
     let note = |line: &str| println!("{line}");
-    let plan = load(
-        &source,
-        cache.as_ref(),
-        &Budgets::default(),
-        &resolver,
-        &note,
-    )
-    .await?;
+    let mut signals = install_signals()?;
+    let budgets = args.budgets.budgets(&LimitsConfig::default());
+    // Loading runs each package's manifest: under the budgets, stopped by a signal.
+    let plan = match signals
+        .until(load(&source, cache.as_ref(), &budgets, &resolver, &note))
+        .await
+    {
+        Ok(plan) => plan?,
+        Err(stop) => return Ok(stopped(stop)),
+    };
     check_lock(file, &plan, true, &note)?;
     println!("pins for {}:", file.path.display());
     for (name, package) in plan.packages() {

@@ -3,11 +3,13 @@
 
 mod args;
 mod check;
+mod external;
 mod fetch_args;
 mod inspect;
 mod list;
 mod lock;
 mod metadata;
+mod migrate;
 mod mongo;
 mod new;
 mod plan;
@@ -17,10 +19,14 @@ mod run;
 mod sign;
 mod signals;
 mod update_pins;
+mod watched;
 
 pub use args::{Cli, Command};
 
 use std::process::ExitCode;
+
+use crate::report::Redactor;
+use crate::report::sanitize::sanitize_text;
 
 /// The run passed (or the command succeeded).
 pub const EXIT_PASSED: u8 = 0;
@@ -32,6 +38,9 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Stopped by SIGTERM, after stopping the workers (128 + 15).
 pub const EXIT_TERMINATED: u8 = 143;
+
+/// How long the exit waits for work still running on blocking threads.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An error for the user: a message, what to do about it, and the exit code.
 #[derive(Debug)]
@@ -92,9 +101,21 @@ hinted! {
     crate::store::StateError => |e| e.hint().map(str::to_string);
     crate::koii::KeyError => |e| Some(e.hint());
     crate::store::mongo::seed::SeedError => |e| e.hint();
+    crate::migrate::MigrateError => |e| e.hint();
 }
 
 impl UserError {
+    /// The same error with every secret of `redactor` masked in its message (the whole
+    /// cause chain) and its hint.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let message = redactor.redact(&format!("{:#}", self.error)).into_owned();
+        Self {
+            code: self.code,
+            error: anyhow::Error::msg(message),
+            hint: self.hint.map(|hint| redactor.redact(&hint).into_owned()),
+        }
+    }
+
     /// A usage error (exit 2) carrying the module error's own hint.
     pub fn usage_from<E: Hinted>(error: E) -> Self {
         let hint = error.user_hint();
@@ -104,6 +125,10 @@ impl UserError {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
+    if matches!(cli.command, Command::Watchdog) {
+        // No runtime, no threads: it only reads its stdin and signals process groups.
+        return ExitCode::from(crate::workers::serve_watchdog(std::io::stdin().lock()));
+    }
     if !matches!(cli.command, Command::Run(_)) {
         // Commands that only print behave like other Unix tools under `| head`: a closed
         // pipe ends them quietly instead of panicking in println!. `run` keeps the Rust
@@ -140,16 +165,35 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
+            Command::Migrate(args) => migrate::migrate(args),
+            // Handled above, before the runtime; kept total rather than panicking.
+            Command::Watchdog => Ok(crate::workers::serve_watchdog(std::io::stdin().lock())),
         }
     });
+    // Work left on blocking threads (an embedded-store call of a step a signal stopped)
+    // notices its cancellation within a document; do not let it hold up the exit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            // Errors quote guest and worker text (a step's message, a worker's last
+            // lines): rendered through the report's sanitizer. `run` and `check` redacted
+            // them already.
+            eprintln!("error: {}", sanitize_text(&format!("{:#}", e.error)));
             if let Some(hint) = e.hint {
-                eprintln!("  hint: {hint}");
+                eprintln!("  hint: {}", sanitize_text(&hint));
             }
             ExitCode::from(e.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cutters_mark_cuts_as_the_redactor_expects() {
+        // Worker lines, log lines and capped output are cut with the workers' mark; the
+        // report masks a secret's part next to its own mark: they must be the same.
+        assert_eq!(crate::workers::CUT_MARK, crate::report::redact::CUT_MARK);
     }
 }

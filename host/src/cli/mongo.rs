@@ -34,7 +34,8 @@ pub(crate) async fn open(
         config.mongodb.uri.as_deref(),
         &config.data_dir,
     );
-    let db = mongo::open(&backend, &config.mongodb.database)
+    let store_bytes = super::run::budgets(args, config).store_bytes;
+    let db = mongo::open(&backend, &config.mongodb.database, store_bytes)
         .await
         .map_err(|e| UserError::usage_from(SeedError::from(e)))?;
     match &backend {
@@ -85,14 +86,19 @@ impl TestDb {
 
     /// Where the run starts. It resumes only when a state was saved (`existing`) AND the
     /// database passes the required-state check; otherwise the collections are emptied and
-    /// seeded before the rounds are counted. Seeding happens at most once.
+    /// seeded before the rounds are counted. Seeding happens at most once, and only after
+    /// every refusal that does not depend on the seeded data, right after `before_seed`
+    /// (the external workers' reset hooks), whose error refuses the run before anything is
+    /// seeded.
     pub(crate) async fn start(
         &self,
         existing: Option<RunState>,
         manifest: &[StepInfo],
         reset: bool,
         report: &TerminalReport,
+        before_seed: impl AsyncFnOnce() -> Result<(), UserError>,
     ) -> Result<(RunState, ResumePoint, RunOptions), UserError> {
+        let mut before_seed = Some(before_seed);
         let mut existing = existing;
         if existing.is_some()
             && let Some(reason) = self
@@ -104,11 +110,32 @@ impl TestDb {
             report.note(&format!("starting fresh: {reason}"));
             existing = None;
         }
+        let plan_error = UserError::usage_from::<crate::runner::RunError>;
+        // Seeding empties the collections: first refuse what would refuse the run after
+        // it, and does not depend on the seeded data (an empty manifest, duplicate step
+        // names, `max_rounds: 0`, a rounds collection that seeding will not create).
+        let provisional_rounds = if self.plan.rounds_from_collection().is_some() {
+            self.plan
+                .check_rounds_source(&*self.db)
+                .await
+                .map_err(UserError::usage_from)?;
+            // Seeded or not, the collection then gives documents + 1 >= 1 rounds.
+            1
+        } else {
+            self.options(reset).await?.max_rounds
+        };
+        let provisional = RunOptions {
+            max_rounds: provisional_rounds,
+            reset: true,
+        };
+        runner::plan_start(None, manifest, &provisional).map_err(plan_error)?;
         let seeded = existing.is_none();
         if seeded {
+            if let Some(hook) = before_seed.take() {
+                hook().await?;
+            }
             self.seed(report).await?;
         }
-        let plan_error = UserError::usage_from::<crate::runner::RunError>;
         let options = self.options(reset).await?;
         let (state, resume) =
             runner::plan_start(existing, manifest, &options).map_err(plan_error)?;
@@ -121,6 +148,9 @@ impl TestDb {
         };
         // The saved run was complete: start over from freshly seeded data, keeping the
         // reason for the report.
+        if let Some(hook) = before_seed.take() {
+            hook().await?;
+        }
         self.seed(report).await?;
         let options = self.options(reset).await?;
         self.announce_rounds(&options, report);

@@ -118,9 +118,10 @@ pub async fn load(
             let package = Package::from_bytes(
                 engine,
                 &shown,
-                fetched.bytes,
+                fetched.bytes.into(),
                 fetched.sha256,
                 cache,
+                budgets,
                 started,
             )
             .await

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use clap::Args;
 
+use crate::cli::args::BudgetArgs;
 use crate::cli::fetch_args::RegistryArgs;
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::config::LimitsConfig;
 use crate::fetch::{OciRef, PackageIdentity, oci, sha256_hex};
 use crate::plugin::{Package, StepEngine, Steps};
 
@@ -24,6 +27,10 @@ pub struct PushArgs {
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// The budgets the package's manifest runs under while it is checked.
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 /// Pushes the package; returns the exit code.
@@ -33,10 +40,18 @@ pub async fn push(args: PushArgs) -> Result<u8, UserError> {
     let options = args.registry.options()?;
     // Only packages this runner can load are published: a broken one fails here, not in
     // every consumer's CI.
-    let engine = Arc::new(StepEngine::new().map_err(|e| UserError::usage(anyhow!(e), None))?);
-    let package = Package::load(engine, &args.package, None)
+    let budgets = args.budgets.budgets(&LimitsConfig::default());
+    let engine = Arc::new(
+        StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
+    );
+    let mut signals = install_signals()?;
+    let package = match signals
+        .until(Package::load(engine, &args.package, None, &budgets))
         .await
-        .map_err(UserError::usage_from)?;
+    {
+        Ok(package) => package.map_err(UserError::usage_from)?,
+        Err(stop) => return Ok(stopped(stop)),
+    };
     let bytes = std::fs::read(&args.package).map_err(|e| {
         UserError::usage(anyhow!("cannot read {}: {e}", args.package.display()), None)
     })?;

@@ -1,5 +1,11 @@
 //! `prometheus-wasm run`: validate everything, start the workers, run the steps, stop the
 //! workers — also on failure, Ctrl-C and SIGTERM.
+//!
+//! Nothing is wiped before the run is known to start: every check that needs no worker
+//! process (inputs, package, the workers' ports, programs and directories, data_dir, the
+//! report paths, the test's manifest and rounds) passes before the MongoDB collections
+//! are emptied and the workers' `.db` files deleted. After that, only a worker that fails
+//! to start, a database error or a signal can end the run before the steps.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,16 +16,18 @@ use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
 use crate::cli::plan::{self as plan_source, Source};
-use crate::cli::signals::{Stop, StopSignals};
+use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{self, TestConfig};
+use crate::config::{self, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
-use crate::store::StateFile;
 use crate::store::state::RunState;
-use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions};
+use crate::store::{JournalCheckpoint, StateFile};
+use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
+
+use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
 struct WorkerOutput(Arc<TerminalReport>);
@@ -30,16 +38,17 @@ impl OutputSink for WorkerOutput {
             .worker_line(worker, matches!(stream, Stream::Stderr), line);
     }
     fn exited(&self, worker: &str, status: &str) {
-        self.0
-            .warning(&format!("worker {worker} exited during the run ({status})"));
+        // Said at once; the step running then fails with the details (`watched.rs`).
+        self.0.warning(&format!(
+            "worker {worker} exited during the run ({status}); the current step fails"
+        ));
     }
 }
 
 /// Runs a test; returns the exit code.
 pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     // Handlers first: a signal during start-up must still stop what was started.
-    let mut signals = StopSignals::install()
-        .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))?;
+    let signals = install_signals()?;
 
     // 1. Every input is validated before anything starts.
     let source = Source::read(&args.steps)?;
@@ -52,12 +61,36 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
-    let redactor = Redactor::new(
-        config
-            .secret_values()
-            .into_iter()
-            .chain(keys.secret_values()),
-    );
+    let mut secrets = config.secrets(&args.secrets);
+    if let Some(uri) = &args.mongo_uri {
+        secrets.add_uri("--mongo-uri", uri);
+    }
+    let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
+    // From here on every error is redacted before cli prints it (a post-load failure
+    // quoting a token, a worker's last stderr lines).
+    run_redacted(
+        args,
+        signals,
+        source,
+        config,
+        keys,
+        &secrets,
+        redactor.clone(),
+    )
+    .await
+    .map_err(|e| e.redacted(&redactor))
+}
+
+/// The rest of [`run`], once the secrets are known.
+async fn run_redacted(
+    args: RunArgs,
+    mut signals: StopSignals,
+    source: Source,
+    config: TestConfig,
+    keys: Keyring,
+    secrets: &Secrets,
+    redactor: Redactor,
+) -> Result<u8, UserError> {
     let report = Arc::new(TerminalReport::stdout(
         redactor.clone(),
         if args.verbose {
@@ -69,47 +102,67 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     for w in &config.warnings {
         report.warning(w);
     }
+    for name in &secrets.unknown {
+        report.warning(&format!(
+            "--secret {name}: no variable {name} in the environment, the .env files or a worker's env; nothing to mask"
+        ));
+    }
     let test_db = super::mongo::open(&args, &config, &report).await?;
-    let package = load_package(&args, &source, &config, keys, &report, &test_db).await?;
+    // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
+    let package = match signals
+        .until(load_package(
+            &args, &source, &config, keys, &report, &test_db,
+        ))
+        .await
+    {
+        Ok(package) => package?,
+        Err(stop) => return Ok(interrupted(stop, &report)),
+    };
     plan_source::check_workers(&package, &config)?;
 
+    // External workers must be up before anything is seeded or deleted for them.
+    let startup_timeout = args
+        .startup_timeout
+        .map(Duration::from_secs_f64)
+        .unwrap_or(config.startup_timeout);
+    let external = super::external::external_workers(&config);
+    tokio::select! {
+        ready = super::external::wait_ready(&external, startup_timeout, &report) => ready?,
+        stop = signals.recv() => return Ok(interrupted(stop, &report)),
+    }
+
     let state_file = StateFile::new(&config.data_dir);
-    let existing = if args.reset {
-        None
-    } else {
-        state_file.load().map_err(UserError::usage_from)?
-    };
+    // 2. Everything else that can refuse the run, before any data is touched: the workers
+    // (ports, programs, directories), data_dir (their databases live there) and the
+    // report files. `TestDb::start` checks the manifest and rounds before it seeds.
+    let specs = launch_specs(&config);
+    crate::workers::preflight(&specs).map_err(worker_error)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        UserError::usage(
+            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
+            Some("check data_dir in config.yaml and the permissions of its parent".into()),
+        )
+    })?;
+    check_report_paths(&args)?;
+
+    let existing = load_state(&state_file, args.reset, &report)?;
     let (mut state, resume, options) = test_db
-        .start(existing, package.manifest(), args.reset, &report)
+        .start(
+            existing,
+            package.manifest(),
+            args.reset,
+            &report,
+            async || super::external::reset(&external, &report).await,
+        )
         .await?;
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
     }
 
-    // 2. Workers. Their databases live in data_dir, which must exist before they start.
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        UserError::usage(
-            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
-            None,
-        )
-    })?;
-    let specs: Vec<LaunchSpec> = config
-        .workers
-        .iter()
-        .map(|w| LaunchSpec {
-            name: w.name.clone(),
-            program: w.program.clone(),
-            args: w.args.clone(),
-            cwd: w.cwd.clone(),
-            env: w.env.clone(),
-            port: w.port,
-        })
-        .collect();
+    // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
-        startup_timeout: args
-            .startup_timeout
-            .map(Duration::from_secs_f64)
-            .unwrap_or(config.startup_timeout),
+        startup_timeout,
+        watchdog: watchdog(&report),
         ..SupervisorOptions::default()
     };
     report.note(&format!("starting {} worker(s)…", specs.len()));
@@ -125,19 +178,49 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         config
             .workers
             .iter()
-            .map(|w| format!("{} {}", w.name, w.url))
+            .map(|w| {
+                let external = if w.is_external() { " (external)" } else { "" };
+                format!("{} {}{external}", w.name, w.url)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     ));
 
-    // 3. Steps, with the workers stopped whatever happens.
+    // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
     let observer: Arc<dyn RunObserver> = report.clone();
-    let outcome = tokio::select! {
-        code = run_steps(&package, &state_file, &mut state, resume, &options, observer, &report) => Ok(code),
-        stop = signals.recv() => Err(stop),
+    let watched = Watched {
+        steps: &package,
+        deaths: fleet.deaths(),
     };
+    let outcome = signals
+        .until(run_steps(
+            &watched,
+            &state_file,
+            &mut state,
+            resume,
+            &options,
+            observer,
+            &report,
+        ))
+        .await;
     report.note("stopping workers…");
-    fleet.stop().await;
+    // A (second) Ctrl-C or SIGTERM during the grace period kills the workers at once.
+    // The exit code stays the run's: a run that ended before the signal has its result.
+    let hurry = async {
+        let again = signals.recv().await;
+        report.warning(&format!(
+            "{} received while stopping: killing the workers now",
+            again.name()
+        ));
+    };
+    fleet.stop_or_kill(hurry).await;
+    // Whatever ended the run (a failure, a signal), the journal is folded into
+    // test_state.json so that the file a user reads or edits is the whole truth.
+    if let Err(e) = state_file.compact() {
+        report.warning(&format!(
+            "{e}; the journal beside it keeps the completed steps, the next run resumes from both"
+        ));
+    }
     match outcome {
         Ok(Ok((code, summary))) => {
             write_reports(&args, &summary, &source.name(), &redactor)?;
@@ -166,7 +249,7 @@ fn write_reports(
 }
 
 async fn run_steps(
-    package: &Plan,
+    package: &impl Steps,
     state_file: &StateFile,
     state: &mut RunState,
     resume: ResumePoint,
@@ -182,7 +265,7 @@ async fn run_steps(
             None,
         ));
     }
-    let mut checkpoint = state_file.clone();
+    let mut checkpoint = JournalCheckpoint::new(state_file.clone());
     let summary = runner::run(
         package,
         &mut checkpoint,
@@ -202,13 +285,57 @@ async fn run_steps(
     Ok((code, summary))
 }
 
+/// The saved state to resume from (`None` with `--reset`, which keeps an unreadable state
+/// file as `test_state.json.broken`), saying what recovery did.
+fn load_state(
+    state_file: &StateFile,
+    reset: bool,
+    report: &TerminalReport,
+) -> Result<Option<RunState>, UserError> {
+    if reset {
+        if let Some(kept) = state_file
+            .set_aside_broken()
+            .map_err(UserError::usage_from)?
+        {
+            report.warning(&format!(
+                "{} could not be read; kept it as {} and starting fresh",
+                state_file.path().display(),
+                kept.display()
+            ));
+        }
+        return Ok(None);
+    }
+    let recovered = state_file.recover().map_err(UserError::usage_from)?;
+    if let Some(stale) = &recovered.set_aside {
+        report.warning(&format!(
+            "{} changed after the checkpoint journal was written; resuming from the file as it is, the journal's steps are kept in {}",
+            state_file.path().display(),
+            stale.display()
+        ));
+    }
+    if recovered.replayed > 0 || recovered.torn_tail {
+        report.note(&format!(
+            "recovered {} step(s) from the checkpoint journal{}",
+            recovered.replayed,
+            if recovered.torn_tail {
+                " (its last record was cut short: that step runs again)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(recovered.state)
+}
+
 /// A worker that could not be set up (port taken, program missing) is a usage error: nothing
 /// was tested. A worker that started and died, or never answered, fails the test.
 fn worker_error(e: crate::workers::WorkerError) -> UserError {
     use crate::workers::WorkerErrorKind as K;
     let hint = e.hint();
     match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } => UserError::failed(anyhow!(e), hint),
+        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
+            UserError::failed(anyhow!(e), hint)
+        }
         _ => UserError::usage(anyhow!(e), hint),
     }
 }
@@ -245,17 +372,78 @@ async fn load_package(
     Ok(package.with_run(run))
 }
 
+/// What the supervisor starts: one spec per local worker of workers.json (external
+/// workers run elsewhere).
+fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
+    config
+        .workers
+        .iter()
+        .filter(|w| !w.is_external())
+        .map(|w| LaunchSpec {
+            name: w.name.clone(),
+            program: w.program.clone(),
+            args: w.args.clone(),
+            cwd: w.cwd.clone(),
+            env: w.env.clone(),
+            port: w.port,
+            ready: w.ready.clone(),
+        })
+        .collect()
+}
+
+/// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
+/// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
+/// workers' children behind, so say so.
+fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
+    match WatchdogCommand::current_exe() {
+        Ok(command) => Some(command),
+        Err(e) => {
+            report.warning(&format!(
+                "cannot locate the runner's executable ({e}): without the watchdog, \
+                 processes the workers start may survive if the runner is killed"
+            ));
+            None
+        }
+    }
+}
+
+/// `--junit` and `--json` are written after the run: a report that cannot be written
+/// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
+/// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
+/// starts.
+fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
+    for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+        let Some(path) = path else { continue };
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let refused = |why: String| {
+            UserError::usage(
+                anyhow!(
+                    "cannot write the {flag} report to {}: {why}",
+                    path.display()
+                ),
+                Some(format!(
+                    "pass a file path whose directory ({}) exists or can be created",
+                    parent.display()
+                )),
+            )
+        };
+        if path.is_dir() {
+            return Err(refused("it is a directory".into()));
+        }
+        std::fs::create_dir_all(parent).map_err(|e| refused(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
-fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
+pub(crate) fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     let mut limits = config.limits;
-    limits.step_timeout = args
-        .step_timeout
-        .map(Duration::from_secs_f64)
-        .or(limits.step_timeout);
-    limits.memory_mb = args.memory_mb.or(limits.memory_mb);
-    limits.fuel = args.fuel.or(limits.fuel);
-    limits.output_max_kb = args.output_max_kb.or(limits.output_max_kb);
-    Budgets::from_config(&limits)
+    limits.state_max_mb = args.state_max_mb.or(limits.state_max_mb);
+    limits.store_max_mb = args.store_max_mb.or(limits.store_max_mb);
+    args.budgets.budgets(&limits)
 }
 
 /// A fresh run starts from empty worker databases, as the reference's `clear_data` did.

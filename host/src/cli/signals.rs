@@ -1,9 +1,17 @@
 //! SIGINT and SIGTERM: turned into a value the run can select on, so that workers are
-//! always stopped before the runner exits.
+//! always stopped before the runner exits. Every command that loads a package selects on
+//! them too ([`StopSignals::until`]): guest code yields to the executor often enough
+//! (`plugin::guard`) that a signal takes effect within a fraction of a second, and one that
+//! arrived while something finished is still reported ([`StopSignals::pending`]).
+
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_INTERRUPTED, EXIT_TERMINATED};
+use anyhow::anyhow;
+
+use crate::cli::{EXIT_INTERRUPTED, EXIT_TERMINATED, UserError};
 
 /// A termination request received by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,18 @@ impl Stop {
     }
 }
 
+/// Installs the handlers for a command, as a usage error when that fails.
+pub fn install_signals() -> Result<StopSignals, UserError> {
+    StopSignals::install()
+        .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))
+}
+
+/// The exit code of a command (other than `run`) stopped by `stop`, after saying so.
+pub fn stopped(stop: Stop) -> u8 {
+    eprintln!("{} received: stopped", stop.name());
+    stop.exit_code()
+}
+
 /// Listens for SIGINT and SIGTERM from the moment it is created.
 pub struct StopSignals {
     int: tokio::signal::unix::Signal,
@@ -52,6 +72,34 @@ impl StopSignals {
         tokio::select! {
             _ = self.int.recv() => Stop::Interrupt,
             _ = self.term.recv() => Stop::Terminate,
+        }
+    }
+
+    /// A signal that arrived and was not received yet, without waiting: checked after work
+    /// that finished on its own, so that a signal is never dropped.
+    pub fn pending(&mut self) -> Option<Stop> {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Some(())) = self.int.poll_recv(&mut cx) {
+            return Some(Stop::Interrupt);
+        }
+        if let Poll::Ready(Some(())) = self.term.poll_recv(&mut cx) {
+            return Some(Stop::Terminate);
+        }
+        None
+    }
+
+    /// Runs `work` until it finishes or a signal arrives, whichever is first; a signal wins
+    /// a tie, and one that arrived while `work` finished is returned too. Dropping `work`
+    /// on a signal stops it (a guest call drops its instance).
+    pub async fn until<T>(&mut self, work: impl Future<Output = T>) -> Result<T, Stop> {
+        let result = tokio::select! {
+            biased;
+            stop = self.recv() => return Err(stop),
+            result = work => result,
+        };
+        match self.pending() {
+            Some(stop) => Err(stop),
+            None => Ok(result),
         }
     }
 }

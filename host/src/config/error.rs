@@ -62,6 +62,25 @@ pub enum ConfigErrorKind {
         /// The variable's name.
         variable: String,
     },
+    /// An external worker's entry also says how to start it.
+    #[error(
+        "an external worker is not started by the runner, but its entry sets {}",
+        .keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    )]
+    ExternalLaunchKeys {
+        /// The launch keys present, in [`LAUNCH_KEYS`](super::external::LAUNCH_KEYS) order.
+        keys: Vec<String>,
+    },
+    /// An external worker on this host has the port of a local worker.
+    #[error("`url` {url} is on this host, on port {port} of local worker `{local}`")]
+    PortConflict {
+        /// The shared port.
+        port: u16,
+        /// The external worker's URL.
+        url: String,
+        /// The local worker given that port.
+        local: String,
+    },
     /// The server entrypoint file does not exist.
     #[error("server entrypoint not found at {}", .path.display())]
     EntrypointNotFound {
@@ -183,6 +202,15 @@ impl ConfigError {
             (ConfigErrorKind::UnsetVariable { variable }, _) => Some(format!(
                 "set {variable} in a .env file or the environment, or give a default: ${{{variable}:-value}}"
             )),
+            (ConfigErrorKind::ExternalLaunchKeys { keys }, _) => Some(format!(
+                "remove {} from the entry in {path} (an external worker's port comes from its \
+                 `url`), or remove \"external\": true to have the runner start it",
+                keys.join(", ")
+            )),
+            (ConfigErrorKind::PortConflict { local, .. }, _) => Some(format!(
+                "give worker `{local}` another port (`port`, or base_port in config.yaml), or \
+                 point `url` at the port the external worker really listens on"
+            )),
             (ConfigErrorKind::EntrypointNotFound { .. }, _) => Some(
                 "set server_entrypoint (relative to the directory above the tests) in config.yaml \
                  or workers.json, or give the worker a `command`"
@@ -203,12 +231,27 @@ fn expected_for(key: &str) -> Option<&'static str> {
                 "a whole number of rounds (0 or more), or remove it to count rounds_collection"
             }
             "required_count" => "a whole number (0 or more)",
-            "startup_timeout" | "step_timeout" | "http_timeout" => "a positive number of seconds",
-            "memory_mb" | "http_max_body_mb" => "a whole number of MiB (1 or more)",
+            "startup_timeout" | "step_timeout" | "http_timeout" | "timeout" | "interval" => {
+                "a positive number of seconds"
+            }
+            "external" => "true or false",
+            "url" => "the worker's http:// or https:// base URL, e.g. \"http://worker1:8080\"",
+            "ready" => {
+                "a probe: {\"tcp\": true} or {\"http\": \"/health\", \"status\": 200}, with optional timeout and interval"
+            }
+            "tcp" => "true",
+            "http" => "a path starting with /, e.g. \"/health\"",
+            "status" => "an HTTP status code, e.g. 200",
+            "reset" => "a path, or {\"method\": \"POST\", \"path\": \"/reset\"}",
+            "method" => "POST, PUT, DELETE, PATCH or GET",
+            "path" => "a path starting with /, e.g. \"/reset\"",
+            "memory_mb" | "http_max_body_mb" | "state_max_mb" | "store_max_mb" => {
+                "a whole number of MiB (1 or more)"
+            }
             "output_max_kb" => "a whole number of KiB (1 or more)",
             "fuel" => "a whole number of fuel units (1 or more), or null for no fuel limit",
             "limits" => {
-                "a mapping of budgets (step_timeout, memory_mb, fuel, http_timeout, http_max_body_mb, output_max_kb)"
+                "a mapping of budgets (step_timeout, memory_mb, fuel, http_timeout, http_max_body_mb, output_max_kb, state_max_mb, store_max_mb)"
             }
             "allowed_hosts" => "a list of URLs or host names",
             "command" => "a non-empty list of strings (program, then arguments)",

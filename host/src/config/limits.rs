@@ -9,7 +9,9 @@
 //!   fuel: null             # optional deterministic limit, in wasmtime fuel units
 //!   http_timeout: 30       # seconds per HTTP request
 //!   http_max_body_mb: 16   # request and response bodies
-//!   output_max_kb: 1024    # captured stdout and stderr, each
+//!   output_max_kb: 1024    # captured stdout, stderr and log lines, each
+//!   state_max_mb: 64       # the run state (test_state.json), for the whole run
+//!   store_max_mb: 256      # the embedded store's documents, for the whole run
 //! ```
 //!
 //! Imports only sibling config modules.
@@ -33,6 +35,8 @@ pub(crate) struct LimitsKeys {
     pub http_timeout: Option<f64>,
     pub http_max_body_mb: Option<u64>,
     pub output_max_kb: Option<u64>,
+    pub state_max_mb: Option<u64>,
+    pub store_max_mb: Option<u64>,
 }
 
 /// The budgets config.yaml sets; `None` means the runner's default.
@@ -48,11 +52,15 @@ pub struct LimitsConfig {
     pub http_timeout: Option<Duration>,
     /// `limits.http_max_body_mb`: MiB of an HTTP request or response body.
     pub http_max_body_mb: Option<u64>,
-    /// `limits.output_max_kb`: KiB of captured stdout, and of stderr, per step.
+    /// `limits.output_max_kb`: KiB of captured stdout, of stderr, and of log lines, per step.
     pub output_max_kb: Option<u64>,
+    /// `limits.state_max_mb`: MiB of run state (its JSON text) for the whole run.
+    pub state_max_mb: Option<u64>,
+    /// `limits.store_max_mb`: MiB of embedded-store documents for the whole run.
+    pub store_max_mb: Option<u64>,
 }
 
-/// Largest `memory_mb`, `http_max_body_mb` accepted: 64 GiB, far beyond what a 64-bit
+/// Largest `memory_mb`, `http_max_body_mb`, `state_max_mb`, `store_max_mb` accepted: 64 GiB, far beyond what a 64-bit
 /// host can give one step; it keeps the byte counts from overflowing.
 const MAX_MB: u64 = 64 << 10;
 /// Largest `output_max_kb` accepted: 1 GiB of captured output per stream.
@@ -103,6 +111,8 @@ pub(crate) fn check_limits(
         http_timeout: seconds("http_timeout", keys.http_timeout)?,
         http_max_body_mb: size("http_max_body_mb", keys.http_max_body_mb, MAX_MB)?,
         output_max_kb: size("output_max_kb", keys.output_max_kb, MAX_KB)?,
+        state_max_mb: size("state_max_mb", keys.state_max_mb, MAX_MB)?,
+        store_max_mb: size("store_max_mb", keys.store_max_mb, MAX_MB)?,
     })
 }
 
@@ -127,7 +137,8 @@ mod tests {
     #[test]
     fn every_key_is_read() {
         let text = "limits:\n  step_timeout: 1.5\n  memory_mb: 64\n  fuel: 1000000\n  \
-                    http_timeout: 2\n  http_max_body_mb: 3\n  output_max_kb: 4\n";
+                    http_timeout: 2\n  http_max_body_mb: 3\n  output_max_kb: 4\n  \
+                    state_max_mb: 5\n  store_max_mb: 6\n";
         assert_eq!(
             parse(text).unwrap(),
             LimitsConfig {
@@ -137,6 +148,8 @@ mod tests {
                 http_timeout: Some(Duration::from_secs(2)),
                 http_max_body_mb: Some(3),
                 output_max_kb: Some(4),
+                state_max_mb: Some(5),
+                store_max_mb: Some(6),
             }
         );
     }

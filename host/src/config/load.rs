@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::config_file::{ParsedConfig, parse_config};
 use super::env::layer_env;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::external::check_port_conflicts;
 use super::test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_ROUNDS_COLLECTION,
     DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG, MongoConfig, TestConfig,
@@ -89,12 +90,14 @@ pub fn load(
         env: &layered.vars,
         server_entrypoint: server_entrypoint.as_deref(),
         display_path: &workers_display,
+        text: &workers_text,
     };
     let workers = entries
         .into_iter()
         .enumerate()
         .map(|(index, entry)| build_worker(entry, index, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
+    check_port_conflicts(&workers, &ctx)?;
 
     Ok(TestConfig {
         config_path: absolute.clone(),

@@ -336,3 +336,45 @@ fn missing_files_are_named() {
     assert!(text.ends_with("nodes.json: file not found"), "{text}");
     assert!(error.hint().expect("hint").contains("workers_config"));
 }
+
+#[test]
+fn secrets_are_named_mapped_flagged_or_uri_credentials_never_plain_dotenv() {
+    let workers = r#"{"w": {"env_vars": {"GH": "SRC_GH"},
+                            "keypairs": {"staking": "STAKING_PATH"},
+                            "env": {"DB_PASSWORD": "literal-pw"}}}"#;
+    let p = Project::new("mongodb:\n  uri: mongodb://admin:hunter22@db/x\n", workers);
+    p.write(
+        "tests/.env",
+        "NODE_ENV=test\nMY_THING=custom-value\nAPI_KEY=sk-abcdef\nSHORT_PASS=abc\n",
+    );
+    let config = p
+        .load(&[
+            ("SRC_GH", "gh-value-1"),
+            ("STAKING_PATH", "/keys/staking.json"),
+            ("CI_URL", "https://tok123456@git.example/x"),
+        ])
+        .expect("loads");
+    let secrets = config.secrets(&["MY_THING".into(), "NOPE".into()]);
+    let values = secrets.values();
+    for v in [
+        "gh-value-1",
+        "/keys/staking.json",
+        "literal-pw",
+        "custom-value",
+        "sk-abcdef",
+        "hunter22",
+        "tok123456",
+    ] {
+        assert!(values.contains(&v.to_string()), "{v}: {values:?}");
+    }
+    assert!(
+        !values.iter().any(|v| v == "test" || v == "abc"),
+        "{values:?}"
+    );
+    assert_eq!(secrets.unknown, ["NOPE"]);
+    let short = secrets.variables.iter().find(|v| v.name == "SHORT_PASS");
+    assert!(!short.expect("listed").is_masked());
+    assert!(secrets.variables.iter().all(|v| v.name != "NODE_ENV"));
+    // Without --secret, a .env value alone is not secret.
+    assert!(!config.secret_values().contains(&"custom-value".to_string()));
+}

@@ -12,16 +12,22 @@ mod config_file;
 mod did_you_mean;
 mod env;
 mod error;
+mod external;
+mod json_locate;
 mod limits;
 mod load;
 mod location;
 mod plan_file;
 mod plan_locate;
 mod plan_package;
+mod secrets;
 mod test_config;
+mod worker_probe;
 mod worker_spec;
 mod workers_file;
 
+#[cfg(test)]
+mod external_tests;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
@@ -34,9 +40,14 @@ pub use load::load;
 pub use location::Location;
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
 pub use plan_package::{PackageSource, normalize_pin, rewrite_pin};
+pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,
     DEFAULT_ROUNDS_COLLECTION, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG,
     MIN_SECRET_LEN, MongoConfig, TestConfig,
 };
-pub use worker_spec::{PYTHON, WorkerSpec};
+pub use worker_probe::{
+    DEFAULT_HEALTH_PATH, DEFAULT_READY_STATUS, DEFAULT_RESET_METHOD, ReadyCheck, ReadyProbe,
+    ResetHook,
+};
+pub use worker_spec::{PYTHON, WorkerKind, WorkerSpec};

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::limits::LimitsConfig;
-use super::worker_spec::{LITERAL_ENV_VAR, WorkerSpec};
+use super::worker_spec::WorkerSpec;
 
 /// Default `task_id`.
 pub const DEFAULT_TASK_ID: &str = "test-task-123";
@@ -28,8 +28,9 @@ pub const DEFAULT_WORKERS_CONFIG: &str = "workers.json";
 pub const DEFAULT_DATABASE: &str = "builder247";
 /// Default `startup_timeout`: how long a worker may take to accept connections.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Shortest value redacted as a secret: shorter ones ("1", "yes") would blank out ordinary
-/// output everywhere while hiding nothing worth hiding.
+/// Shortest value redacted as a secret: shorter ones ("1", "yes", "dev") would blank out
+/// ordinary words everywhere while hiding nothing worth hiding; `check` lists such
+/// variables as not masked.
 pub const MIN_SECRET_LEN: usize = 4;
 
 /// A test's configuration, loaded by [`super::load()`].
@@ -70,7 +71,7 @@ pub struct TestConfig {
     /// The run's environment: the process environment, the project's `.env` filling unset
     /// names, then the tests' `.env` overriding.
     pub env: BTreeMap<String, String>,
-    /// Names in [`TestConfig::env`] whose value came from a `.env` file (secrets).
+    /// Names in [`TestConfig::env`] whose value came from a `.env` file.
     pub dotenv_names: BTreeSet<String>,
     /// The workers, in workers-file order.
     pub workers: Vec<WorkerSpec>,
@@ -126,29 +127,5 @@ impl TestConfig {
     /// The worker named `name`.
     pub fn worker(&self, name: &str) -> Option<&WorkerSpec> {
         self.workers.iter().find(|worker| worker.name == name)
-    }
-
-    /// Values that must never be printed: those of variables taken from a `.env` file and
-    /// those mapped into a worker through `env_vars`, at least [`MIN_SECRET_LEN`] characters
-    /// long; longest first, so a redactor replaces a value before any part of it.
-    pub fn secret_values(&self) -> Vec<String> {
-        let from_files = self
-            .dotenv_names
-            .iter()
-            .filter_map(|name| self.env.get(name));
-        let mapped = self.workers.iter().flat_map(|worker| {
-            worker
-                .env_vars
-                .keys()
-                .filter(|name| name.as_str() != LITERAL_ENV_VAR)
-                .filter_map(|name| worker.env.get(name))
-        });
-        let unique: BTreeSet<&String> = from_files
-            .chain(mapped)
-            .filter(|value| value.chars().count() >= MIN_SECRET_LEN)
-            .collect();
-        let mut values: Vec<String> = unique.into_iter().cloned().collect();
-        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        values
     }
 }

@@ -1,5 +1,7 @@
 //! [`WorkerSpec`]: one worker server ready to spawn — port, URL, argv, working directory and
-//! its full environment — resolved from a workers-file entry and the test configuration.
+//! its full environment — resolved from a workers-file entry and the test configuration; or,
+//! for an `"external": true` entry, a worker the runner only reaches at its `url`
+//! ([`WorkerKind::External`], resolved by [`super::external`]).
 //!
 //! Imports only sibling config modules. Start from [`WorkerSpec`].
 
@@ -10,7 +12,9 @@ use serde_json::{Map, Value};
 
 use super::env::{ExpandError, expand};
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
-use super::workers_file::WorkerEntry;
+use super::external::build_external;
+use super::worker_probe::{ReadyCheck, ResetHook};
+use super::workers_file::{WorkerEntry, locate};
 
 /// `env_vars` key whose value is used literally instead of looked up (the reference's quirk).
 pub(crate) const LITERAL_ENV_VAR: &str = "DATA_DIR";
@@ -23,14 +27,23 @@ pub const PYTHON: &str = "python3";
 pub struct WorkerSpec {
     /// The worker's key in `workers.json`.
     pub name: String,
-    /// The port it listens on: its `port`, else `base_port` + its index in the file.
+    /// Who starts it: the runner ([`WorkerKind::Local`]) or somebody else.
+    pub kind: WorkerKind,
+    /// How the runner tells it is ready: `ready` of its entry, else TCP for a local worker
+    /// and `GET /health` for an external one.
+    pub ready: ReadyCheck,
+    /// The port it listens on: its `port`, else `base_port` + its index in the file; for an
+    /// external worker, the port of its `url`.
     pub port: u16,
-    /// `http://localhost:{port}`, from the effective port.
+    /// `http://localhost:{port}`, from the effective port; an external worker's `url`
+    /// without a trailing `/`.
     pub url: String,
-    /// Absolute path of its SQLite database (`<data_dir>/database_<name>.db` by default).
+    /// Absolute path of its SQLite database (`<data_dir>/database_<name>.db` by default);
+    /// empty for an external worker, whose storage the runner does not know.
     pub database_path: PathBuf,
     /// The program to run (argv\[0\]): `python3` for a `.py` entrypoint, the entrypoint's
-    /// absolute path otherwise, or the first element of `command`.
+    /// absolute path otherwise, or the first element of `command`; empty for an external
+    /// worker.
     pub program: String,
     /// The program's arguments.
     pub args: Vec<String>,
@@ -38,7 +51,8 @@ pub struct WorkerSpec {
     pub cwd: PathBuf,
     /// The complete environment to start it with (after `env_clear`): the run's environment,
     /// the entry's `env` literals, the `env_vars` mappings, then `PORT`, `DATABASE_PATH` and
-    /// `PYTHONUNBUFFERED=1`.
+    /// `PYTHONUNBUFFERED=1`. For an external worker, only the entry's `env` literals and
+    /// `env_vars` mappings: nothing is started with it, `worker.env` reads it.
     pub env: BTreeMap<String, String>,
     /// The entry's `env_vars` as written: server variable -> environment variable. Their
     /// values in [`WorkerSpec::env`] are secrets.
@@ -50,6 +64,28 @@ pub struct WorkerSpec {
     /// `server_entrypoint` (when not using `command`), then every key of the entry except
     /// `env_vars` and `keypairs` as written; `port` and `url` always hold the effective values.
     pub data: Map<String, Value>,
+}
+
+/// Who starts a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerKind {
+    /// The runner starts it, waits for it, stops it, and deletes its database for a fresh
+    /// run.
+    Local,
+    /// Started by somebody else (Compose, Kubernetes, a staging host); the runner only waits
+    /// until it is ready and, for a fresh run, calls its `reset` hook if it has one.
+    External {
+        /// The HTTP call that empties its state before a fresh run; without one the state
+        /// is the user's to reset.
+        reset: Option<ResetHook>,
+    },
+}
+
+impl WorkerSpec {
+    /// True for a worker the runner does not start.
+    pub fn is_external(&self) -> bool {
+        matches!(self.kind, WorkerKind::External { .. })
+    }
 }
 
 /// What every worker is resolved against.
@@ -66,6 +102,8 @@ pub(crate) struct WorkerContext<'a> {
     pub server_entrypoint: Option<&'a Path>,
     /// The workers file as shown in errors.
     pub display_path: &'a Path,
+    /// The workers file's text, to locate errors in it.
+    pub text: &'a str,
 }
 
 impl WorkerContext<'_> {
@@ -82,9 +120,21 @@ pub(crate) fn build_worker(
     index: usize,
     ctx: &WorkerContext<'_>,
 ) -> Result<WorkerSpec, ConfigError> {
+    if entry.external {
+        return build_external(entry, ctx);
+    }
     let error = |kind| {
         ConfigError::new(ConfigFile::Workers, ctx.display_path, kind).for_worker(&entry.name)
     };
+    if entry.reset.is_some() {
+        return Err(error(ConfigErrorKind::InvalidValue {
+            key: "reset".into(),
+            message: "only an external worker takes a reset hook; the runner deletes a local \
+                      worker's database (data_dir/*.db) itself before a fresh run"
+                .into(),
+        })
+        .at(locate(ctx.text, &entry.name, "reset")));
+    }
     let port = match entry.port {
         Some(port) => port,
         None => u16::try_from(usize::from(ctx.base_port) + index).map_err(|_| {
@@ -103,24 +153,7 @@ pub(crate) fn build_worker(
         None => ctx.data_dir.join(format!("database_{}.db", entry.name)),
     };
 
-    let mut env = ctx.env.clone();
-    env.extend(entry.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let mut missing = Vec::new();
-    for (server_var, env_var) in &entry.env_vars {
-        if server_var == LITERAL_ENV_VAR {
-            env.insert(server_var.clone(), env_var.clone());
-            continue;
-        }
-        match ctx.env.get(env_var).filter(|value| !value.is_empty()) {
-            Some(value) => {
-                env.insert(server_var.clone(), value.clone());
-            }
-            None => missing.push((server_var.clone(), env_var.clone())),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(error(ConfigErrorKind::MissingEnvVars { missing }));
-    }
+    let mut env = worker_env(&entry, ctx).map_err(error)?;
     env.insert("PORT".into(), port.to_string());
     env.insert("DATABASE_PATH".into(), database_path.display().to_string());
     env.insert("PYTHONUNBUFFERED".into(), "1".into());
@@ -175,8 +208,11 @@ pub(crate) fn build_worker(
     data.insert("port".into(), port.into());
     data.insert("url".into(), url.clone().into());
 
+    let ready = entry.ready.unwrap_or_default().resolve(false);
     Ok(WorkerSpec {
         name: entry.name,
+        kind: WorkerKind::Local,
+        ready,
         port,
         url,
         database_path,
@@ -188,6 +224,34 @@ pub(crate) fn build_worker(
         keypairs: entry.keypairs,
         data,
     })
+}
+
+/// The run's environment, the entry's `env` literals, then its `env_vars` mappings (every
+/// mapped variable must be set and non-empty).
+pub(crate) fn worker_env(
+    entry: &WorkerEntry,
+    ctx: &WorkerContext<'_>,
+) -> Result<BTreeMap<String, String>, ConfigErrorKind> {
+    let mut env = ctx.env.clone();
+    env.extend(entry.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut missing = Vec::new();
+    for (server_var, env_var) in &entry.env_vars {
+        if server_var == LITERAL_ENV_VAR {
+            env.insert(server_var.clone(), env_var.clone());
+            continue;
+        }
+        match ctx.env.get(env_var).filter(|value| !value.is_empty()) {
+            Some(value) => {
+                env.insert(server_var.clone(), value.clone());
+            }
+            None => missing.push((server_var.clone(), env_var.clone())),
+        }
+    }
+    if missing.is_empty() {
+        Ok(env)
+    } else {
+        Err(ConfigErrorKind::MissingEnvVars { missing })
+    }
 }
 
 /// Expands `${VAR}` in every element from the worker's environment; a relative program

@@ -11,10 +11,16 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::json_locate::find_json_key;
 use super::location::{Location, strip_location_suffix};
+use super::worker_probe::{ReadyEntry, ResetHook, parse_ready, parse_reset};
 
 /// Keys of an entry that are not copied into [`super::WorkerSpec::data`] (as the reference).
 pub(crate) const PRIVATE_KEYS: &[&str] = &["env_vars", "keypairs"];
+
+/// Keys whose errors carry a line:column (those of external workers and probes; older keys
+/// keep their established messages).
+const LOCATED_KEYS: &[&str] = &["external", "url", "ready", "reset"];
 
 /// One workers-file entry, type-checked but not resolved.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +34,14 @@ pub(crate) struct WorkerEntry {
     pub server_entrypoint: Option<String>,
     pub database_path: Option<String>,
     pub command: Option<Vec<String>>,
+    /// `external`: the runner does not start this worker, it reaches it at `url`.
+    pub external: bool,
+    /// `url`, as written (meaningful for external workers).
+    pub url: Option<String>,
+    /// `ready`, when given.
+    pub ready: Option<ReadyEntry>,
+    /// `reset`, when given.
+    pub reset: Option<ResetHook>,
     /// Every key of the entry except [`PRIVATE_KEYS`], as written.
     pub data: Map<String, Value>,
 }
@@ -50,9 +64,31 @@ pub(crate) fn parse_workers(text: &str, path: &Path) -> Result<Vec<WorkerEntry>,
     workers
         .into_iter()
         .map(|(name, entry)| {
-            parse_entry(name.clone(), entry).map_err(|kind| error(kind).for_worker(&name))
+            parse_entry(name.clone(), entry).map_err(|kind| {
+                let at = match &kind {
+                    ConfigErrorKind::InvalidValue { key, .. } => locate(text, &name, key),
+                    _ => None,
+                };
+                error(kind).for_worker(&name).at(at)
+            })
         })
         .collect()
+}
+
+/// Where the value of the dotted `key` of worker `name` is, for the keys of
+/// [`LOCATED_KEYS`]; the nearest enclosing key found when the exact one is not.
+pub(crate) fn locate(text: &str, name: &str, key: &str) -> Option<Location> {
+    let mut path: Vec<&str> = std::iter::once(name).chain(key.split('.')).collect();
+    if !LOCATED_KEYS.contains(path.get(1)?) {
+        return None;
+    }
+    while path.len() > 1 {
+        if let Some(location) = find_json_key(text, &path) {
+            return Some(location);
+        }
+        path.pop();
+    }
+    None
 }
 
 fn parse_entry(name: String, entry: Value) -> Result<WorkerEntry, ConfigErrorKind> {
@@ -77,6 +113,17 @@ fn parse_entry(name: String, entry: Value) -> Result<WorkerEntry, ConfigErrorKin
             "server_entrypoint" => parsed.server_entrypoint = Some(string(key, value)?),
             "database_path" => parsed.database_path = Some(string(key, value)?),
             "command" => parsed.command = Some(command(value)?),
+            "external" => {
+                parsed.external = value.as_bool().ok_or_else(|| {
+                    invalid(
+                        "external",
+                        format!("expected true or false, found {}", json_kind(value)),
+                    )
+                })?;
+            }
+            "url" => parsed.url = Some(string(key, value)?),
+            "ready" => parsed.ready = Some(parse_ready(value)?),
+            "reset" => parsed.reset = Some(parse_reset(value)?),
             _ => {}
         }
         if !PRIVATE_KEYS.contains(&key.as_str()) {

@@ -53,8 +53,8 @@ pub struct FetchError {
     pub package: String,
     /// Where it comes from (URL, `oci://REF`, path).
     pub source: String,
-    /// What went wrong.
-    pub kind: FetchErrorKind,
+    /// What went wrong (boxed: a pin mismatch carries four strings).
+    pub kind: Box<FetchErrorKind>,
 }
 
 impl FetchError {
@@ -63,13 +63,13 @@ impl FetchError {
         Self {
             package: package.to_string(),
             source: source.to_string(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
-        Some(match &self.kind {
+        Some(match &*self.kind {
             FetchErrorKind::BadReference(_) => {
                 "write `oci: REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:DIGEST` or `url: https://…`".into()
             }
@@ -113,7 +113,7 @@ impl fmt::Display for FetchError {
         } else {
             write!(f, "package `{}` ({}): ", self.package, self.source)?;
         }
-        match &self.kind {
+        match &*self.kind {
             FetchErrorKind::BadReference(m) => write!(f, "bad reference: {m}"),
             FetchErrorKind::Unreachable(m) => write!(f, "cannot reach it: {m}"),
             FetchErrorKind::Unauthorized(m) => write!(f, "not authorized: {m}"),

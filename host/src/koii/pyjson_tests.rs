@@ -91,3 +91,18 @@ fn invalid_json_is_refused_as_python_refuses_it() {
     let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
     assert!(python_dumps(&deep).is_err());
 }
+
+#[test]
+fn the_deepest_accepted_payload_fits_a_small_stack() {
+    // Host calls run on wasmtime's fiber stack (2 MiB, of which the guest may use 512 KiB);
+    // parsing, writing and dropping the deepest payload must fit inside the rest, even in
+    // an unoptimised build (whose frames are several times larger): 1 MiB here.
+    let text = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+    let out = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || python_dumps(&text))
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+    assert!(out.is_ok());
+}

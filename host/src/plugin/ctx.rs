@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::component::ResourceTable;
@@ -13,8 +14,10 @@ use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
+use crate::plugin::log::LogBudget;
 use crate::plugin::mongo::MongoCtx;
 use crate::plugin::output::CappedOutput;
+use crate::plugin::state::StateBudget;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
 
@@ -48,6 +51,10 @@ pub struct RunCtx {
     /// The test's MongoDB database; none until the caller grants it.
     pub mongo: MongoCtx,
 }
+
+/// A deadline far enough to mean "never" (about 30 years) when the step timeout is too
+/// large to add to the clock: `Instant` addition panics on overflow.
+const NEVER_SECS: u64 = 1 << 30;
 
 /// Variables the runner sets for every worker process itself.
 const RUNNER_SET_VARS: [&str; 3] = ["PORT", "DATABASE_PATH", "PYTHONUNBUFFERED"];
@@ -116,7 +123,13 @@ pub struct HostState {
     /// The run state; moved in for the step and taken back afterwards.
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
+    /// Log bytes of this step against `limits.output_max_kb`.
+    pub(crate) log_budget: LogBudget,
+    /// The run state's size against `limits.state_max_mb`.
+    pub(crate) state_budget: StateBudget,
     pub(crate) limits: StepLimiter,
+    /// When the call's step timeout runs out (wall clock, host calls included).
+    pub(crate) deadline: Instant,
     pub(crate) stdout: CappedOutput,
     pub(crate) stderr: CappedOutput,
     wasi: WasiCtx,
@@ -139,11 +152,21 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .build();
         let limits = budgets.limiter();
+        // A timeout too far to add (config allows any number of seconds) never expires.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(budgets.step_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(NEVER_SECS));
+        let log_budget = LogBudget::new(budgets.output_bytes);
+        let state_budget = StateBudget::measure(&state, budgets.state_bytes);
         Self {
+            deadline,
             worker: worker.to_string(),
             run,
             state,
             log,
+            log_budget,
+            state_budget,
             limits,
             stdout,
             stderr,

@@ -1,6 +1,8 @@
 //! Per-step budgets: wall-clock time, guest memory, optional fuel, HTTP sizes and timeouts,
-//! captured output. [`Budgets`] holds the values (defaults here, `limits:` of config.yaml
-//! and CLI flags on top); [`StepLimiter`] enforces memory, tables and instances;
+//! captured output and log; and the host-side budgets of what steps hand the host: the run
+//! state's size, the embedded store's size, the size of one document, one aggregation
+//! stage and one reply. [`Budgets`] holds the values (defaults here, `limits:` of
+//! config.yaml and CLI flags on top); [`StepLimiter`] enforces memory, tables and instances;
 //! [`BudgetExceeded`] is the trap a spent budget raises, naming the budget, its value and
 //! the key that raises it.
 //!
@@ -28,8 +30,33 @@ pub const DEFAULT_MEMORY_BYTES: usize = 512 << 20;
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on an HTTP request or response body the host holds in memory.
 pub const DEFAULT_HTTP_BODY_BYTES: usize = 16 << 20;
-/// Default cap on what a step may write to stdout, and to stderr; the write past it traps.
+/// Default cap on what a step may write to stdout, to stderr, and through `log`, each; the
+/// write past it traps. Protects the runner's memory and the terminal.
 pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;
+/// Default cap on the run state (`test_state.json`, measured as its JSON text): the runner
+/// holds it in memory and rewrites the file after every step, so `state.set` of large
+/// values (3 GiB of host memory in 6 s before this budget) is refused past it.
+pub const DEFAULT_STATE_BYTES: usize = 64 << 20;
+/// Default cap on the embedded store's documents (all collections, as BSON): the store
+/// holds them in memory and rewrites a collection's file on every write, so an insert
+/// flood (1.5 GiB before this budget) is refused past it. A MongoDB server holds its data
+/// itself; this budget does not apply to it.
+pub const DEFAULT_STORE_BYTES: usize = 256 << 20;
+// The fixed host-side limits (format invariants and MongoDB's own limits) live with the
+// data they protect; named here so every budget is in one place.
+pub use crate::store::limits::{
+    MAX_DOCUMENT_BYTES, MAX_NESTING, MAX_RESULT_BYTES, MAX_STAGE_BYTES,
+};
+/// Largest JSON text one `mongo` call may hand the host (a filter, a document, a list of
+/// documents, a pipeline): MongoDB's own largest message (48 MB). Checked before parsing.
+pub const MAX_REQUEST_BYTES: usize = 48_000_000;
+/// Most JSON values one `mongo` call may hand the host, counted before parsing: the parsed
+/// form takes some 100 bytes per value in the host, so `[{},{},…]` (3 bytes per document)
+/// would otherwise turn 48 MB of text into gigabytes. Insert more in several calls.
+pub const MAX_REQUEST_VALUES: usize = 1 << 20;
+/// Largest reply one `mongo` call returns to the guest, as Extended JSON text: protects the
+/// guest's memory budget (the host-side reply is capped by [`MAX_RESULT_BYTES`] of BSON).
+pub const MAX_RESULT_TEXT_BYTES: usize = 16 << 20;
 /// How often the epoch ticker advances: the resolution of the step timeout.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most component and core instances one step may create: a Python component has ~40; the
@@ -39,6 +66,11 @@ pub const MAX_INSTANCES: usize = 256;
 pub const MAX_TABLES_AND_MEMORIES: usize = 256;
 /// Most elements of one table (function references): 1 M entries is 8 MiB of host memory.
 pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// Host memory one table element is counted as, against `limits.memory_mb`: tables live
+/// outside linear memory, so before they were counted a step held 823 MiB of tables under
+/// `memory_mb: 16`. An upper bound of wasmtime's element size (a funcref is one
+/// pointer; continuation references take two).
+pub const TABLE_ELEMENT_BYTES: usize = 16;
 
 /// The limits each step runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +85,12 @@ pub struct Budgets {
     pub http_timeout: Duration,
     /// Maximum HTTP request and response body size.
     pub http_body_bytes: usize,
-    /// Maximum captured stdout and stderr per step, each.
+    /// Maximum captured stdout and stderr per step, each, and log bytes per step.
     pub output_bytes: usize,
+    /// Maximum size of the run state (its JSON text), for the whole run.
+    pub state_bytes: usize,
+    /// Maximum size of the embedded store's documents (BSON), for the whole run.
+    pub store_bytes: usize,
 }
 
 impl Default for Budgets {
@@ -66,6 +102,8 @@ impl Default for Budgets {
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             http_body_bytes: DEFAULT_HTTP_BODY_BYTES,
             output_bytes: DEFAULT_OUTPUT_BYTES,
+            state_bytes: DEFAULT_STATE_BYTES,
+            store_bytes: DEFAULT_STORE_BYTES,
         }
     }
 }
@@ -84,6 +122,8 @@ impl Budgets {
             output_bytes: limits.output_max_kb.map_or(d.output_bytes, |v| {
                 usize::try_from(v << 10).unwrap_or(usize::MAX)
             }),
+            state_bytes: limits.state_max_mb.map_or(d.state_bytes, mib),
+            store_bytes: limits.store_max_mb.map_or(d.store_bytes, mib),
         }
     }
 
@@ -106,7 +146,9 @@ impl Budgets {
             Budget::StepTimeout => humanize(self.step_timeout),
             Budget::Memory => format!("{} MiB", self.memory_bytes >> 20),
             Budget::Fuel => format!("{} units", self.fuel.unwrap_or(0)),
-            Budget::Output => format!("{} KiB", self.output_bytes >> 10),
+            Budget::Output | Budget::Log => format!("{} KiB", self.output_bytes >> 10),
+            Budget::State => format!("{} MiB", self.state_bytes >> 20),
+            Budget::Store => format!("{} MiB", self.store_bytes >> 20),
         };
         BudgetExceeded { budget, value }
     }
@@ -121,8 +163,14 @@ pub enum Budget {
     Memory,
     /// `limits.fuel`.
     Fuel,
-    /// `limits.output_max_kb`.
+    /// `limits.output_max_kb`, for stdout and stderr.
     Output,
+    /// `limits.output_max_kb`, for `log` lines.
+    Log,
+    /// `limits.state_max_mb` (a WIT error value of `state.set`, not a trap).
+    State,
+    /// `limits.store_max_mb` (a `mongo-error` value, not a trap).
+    Store,
 }
 
 impl Budget {
@@ -133,6 +181,9 @@ impl Budget {
             Budget::Memory => "memory limit",
             Budget::Fuel => "fuel limit",
             Budget::Output => "stdout/stderr limit",
+            Budget::Log => "log output limit",
+            Budget::State => "run state limit",
+            Budget::Store => "embedded store limit",
         }
     }
 
@@ -142,7 +193,9 @@ impl Budget {
             Budget::StepTimeout => "limits.step_timeout",
             Budget::Memory => "limits.memory_mb",
             Budget::Fuel => "limits.fuel",
-            Budget::Output => "limits.output_max_kb",
+            Budget::Output | Budget::Log => "limits.output_max_kb",
+            Budget::State => "limits.state_max_mb",
+            Budget::Store => "limits.store_max_mb",
         }
     }
 
@@ -152,7 +205,9 @@ impl Budget {
             Budget::StepTimeout => "--step-timeout",
             Budget::Memory => "--memory-mb",
             Budget::Fuel => "--fuel",
-            Budget::Output => "--output-max-kb",
+            Budget::Output | Budget::Log => "--output-max-kb",
+            Budget::State => "--state-max-mb",
+            Budget::Store => "--store-max-mb",
         }
     }
 }
@@ -182,14 +237,31 @@ impl fmt::Display for BudgetExceeded {
 
 impl std::error::Error for BudgetExceeded {}
 
-/// The resource limiter of one step: linear memory counted over all memories of the
-/// instance, tables and instance counts capped. A refused growth traps (instead of making
+/// The resource limiter of one step: linear memory and table elements
+/// ([`TABLE_ELEMENT_BYTES`] each) counted together over all memories and tables of the
+/// instance against `limits.memory_mb`, table and instance counts capped. A refused growth traps (instead of making
 /// `memory.grow` return -1), so every guest language fails the same way, with
 /// [`BudgetExceeded`] as the trap's error.
 #[derive(Debug)]
 pub struct StepLimiter {
     memory_limit: usize,
     memory_used: usize,
+}
+
+impl StepLimiter {
+    /// Counts `bytes` more against the memory budget, or traps naming it.
+    fn grow(&mut self, bytes: usize) -> wasmtime::Result<bool> {
+        let used = self.memory_used.saturating_add(bytes);
+        if used > self.memory_limit {
+            return Err(BudgetExceeded {
+                budget: Budget::Memory,
+                value: format!("{} MiB", self.memory_limit >> 20),
+            }
+            .into());
+        }
+        self.memory_used = used;
+        Ok(true)
+    }
 }
 
 impl ResourceLimiter for StepLimiter {
@@ -202,25 +274,23 @@ impl ResourceLimiter for StepLimiter {
         if maximum.is_some_and(|max| desired > max) {
             return Ok(false);
         }
-        let used = self.memory_used + desired.saturating_sub(current);
-        if used > self.memory_limit {
-            return Err(BudgetExceeded {
-                budget: Budget::Memory,
-                value: format!("{} MiB", self.memory_limit >> 20),
-            }
-            .into());
-        }
-        self.memory_used = used;
-        Ok(true)
+        self.grow(desired.saturating_sub(current))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max))
+        if desired > MAX_TABLE_ELEMENTS || maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        self.grow(
+            desired
+                .saturating_sub(current)
+                .saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn instances(&self) -> usize {
@@ -258,6 +328,8 @@ mod tests {
             http_timeout: None,
             http_max_body_mb: Some(2),
             output_max_kb: Some(4),
+            state_max_mb: Some(5),
+            store_max_mb: Some(6),
         };
         let b = Budgets::from_config(&limits);
         assert_eq!(b.step_timeout, Duration::from_millis(1500));
@@ -266,6 +338,8 @@ mod tests {
         assert_eq!(b.http_timeout, DEFAULT_HTTP_TIMEOUT);
         assert_eq!(b.http_body_bytes, 2 << 20);
         assert_eq!(b.output_bytes, 4 << 10);
+        assert_eq!(b.state_bytes, 5 << 20);
+        assert_eq!(b.store_bytes, 6 << 20);
         assert_eq!(
             Budgets::from_config(&LimitsConfig::default()),
             Budgets::default()
@@ -304,5 +378,71 @@ mod tests {
         assert!(l.memory_growing(0, 4 << 20, None).unwrap());
         // Beyond the memory's own maximum: refused without counting.
         assert!(!l.memory_growing(0, 1, Some(0)).unwrap());
+    }
+
+    #[test]
+    fn table_elements_count_against_the_memory_budget() {
+        let mut l = Budgets {
+            memory_bytes: 1 << 20,
+            ..Budgets::default()
+        }
+        .limiter();
+        // 32 Ki elements of 16 bytes: half the budget.
+        assert!(l.table_growing(0, 32 << 10, None).unwrap());
+        assert!(l.memory_growing(0, 256 << 10, None).unwrap());
+        let err = l.table_growing(0, 32 << 10, None).unwrap_err();
+        let exceeded = err.downcast_ref::<BudgetExceeded>().expect("budget error");
+        assert_eq!(exceeded.budget, Budget::Memory);
+        // Past the per-table cap or the table's own maximum: refused without counting.
+        assert!(!l.table_growing(0, MAX_TABLE_ELEMENTS + 1, None).unwrap());
+        assert!(!l.table_growing(0, 2, Some(1)).unwrap());
+    }
+
+    #[test]
+    fn a_module_declaring_a_huge_table_traps_at_instantiation_naming_the_memory_budget() {
+        // (module (table 1000000 funcref)): 15 MiB of elements at 16 bytes each.
+        let wasm = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+            0x04, 0x06, 0x01, 0x70, 0x00, 0xc0, 0x84, 0x3d, // table section
+        ];
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, wasm).expect("valid module");
+        let budgets = Budgets {
+            memory_bytes: 8 << 20,
+            ..Budgets::default()
+        };
+        let mut store = wasmtime::Store::new(&engine, budgets.limiter());
+        store.limiter(|l| l);
+        let err = wasmtime::Instance::new(&mut store, &module, &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("exceeded the memory limit of 8 MiB"),
+            "{err:#}"
+        );
+        // The same module fits a budget that holds its table.
+        let budgets = Budgets {
+            memory_bytes: 16 << 20,
+            ..Budgets::default()
+        };
+        let mut store = wasmtime::Store::new(&engine, budgets.limiter());
+        store.limiter(|l| l);
+        wasmtime::Instance::new(&mut store, &module, &[]).expect("fits 16 MiB");
+    }
+
+    #[test]
+    fn host_side_budgets_name_their_key_and_flag() {
+        let b = Budgets::default();
+        assert_eq!(
+            b.exceeded(Budget::State).to_string(),
+            "exceeded the run state limit of 64 MiB (raise limits.state_max_mb in config.yaml \
+             or pass --state-max-mb)"
+        );
+        assert!(b.exceeded(Budget::Log).to_string().contains(
+            "log output limit of 1024 KiB (raise limits.output_max_kb in config.yaml or pass --output-max-kb)"
+        ));
+        assert!(
+            b.exceeded(Budget::Store)
+                .to_string()
+                .contains("--store-max-mb")
+        );
     }
 }

@@ -8,17 +8,20 @@
 pub mod bindings;
 pub mod cache;
 mod cache_evict;
+pub mod calls;
 pub mod capabilities;
 pub mod config;
 pub mod ctx;
 pub mod engine;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod json;
 pub mod limits;
 pub mod link;
 pub mod lock;
 pub mod log;
+pub mod manifest;
 pub mod mongo;
 pub mod output;
 pub mod package;
@@ -30,12 +33,16 @@ pub mod trap;
 pub mod worker;
 
 pub use cache::CodeCache;
+pub use calls::{CALL_TEXT_MAX_BYTES, CallKind, HostCall};
 pub use ctx::{RunCtx, WorkerInfo};
 pub use engine::StepEngine;
 pub use error::PluginError;
 pub use limits::{Budget, BudgetExceeded, Budgets};
 pub use link::{PROVIDED_INTERFACES, WIT_PACKAGE};
 pub use lock::{LockDiff, LockError, LockFile};
+pub use manifest::{
+    MAX_DESCRIPTION_BYTES, MAX_PARAMS_BYTES, MAX_STEP_NAME_BYTES, MAX_STEPS, MAX_WORKER_NAME_BYTES,
+};
 pub use mongo::MongoCtx;
 pub use package::{CodeSource, Package};
 pub use plan::{Plan, StepOrigin};

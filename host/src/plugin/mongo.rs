@@ -14,14 +14,12 @@ use crate::plugin::bindings::prometheus::step::mongo::{
     UpdateResult as WitUpdateResult,
 };
 use crate::plugin::ctx::HostState;
+use crate::plugin::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES, MAX_RESULT_TEXT_BYTES};
+use crate::store::limits::json_value_count;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
+    result_too_large,
 };
-
-/// Largest reply (serialised documents) one call returns: protects the host and the guest's
-/// memory budget from a step that reads a whole large collection in one call. Page with
-/// `limit`/`skip` instead.
-pub const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The run's database grant: the test's database, or none (calls fail) when the run has
 /// no database (`list`, `inspect`).
@@ -71,8 +69,21 @@ fn to_wit(e: MongoError) -> WitError {
     }
 }
 
-/// Parses Extended JSON text (relaxed or canonical) into a value.
+/// Parses Extended JSON text (relaxed or canonical) into a value, refusing text past
+/// [`MAX_REQUEST_BYTES`] or [`MAX_REQUEST_VALUES`] before parsing it.
 pub fn parse_value(what: &str, text: &str) -> Result<Bson, MongoError> {
+    let values = json_value_count(text);
+    if text.len() > MAX_REQUEST_BYTES || values > MAX_REQUEST_VALUES {
+        return Err(MongoError::Limit {
+            code: None,
+            message: format!(
+                "{what} is {} bytes of JSON holding {values} values, more than one call may hand over \
+                 ({MAX_REQUEST_BYTES} bytes, {MAX_REQUEST_VALUES} values)",
+                text.len()
+            ),
+            hint: "split the work over several calls (insert in batches)".into(),
+        });
+    }
     let json: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| MongoError::Invalid(format!("{what} is not valid JSON: {e}")))?;
     Bson::try_from(json)
@@ -129,10 +140,8 @@ fn docs_to_text(docs: Vec<Document>) -> Result<Vec<String>, MongoError> {
     for d in docs {
         let text = to_text(Bson::Document(d));
         total += text.len();
-        if total > MAX_RESULT_BYTES {
-            return Err(MongoError::Invalid(format!(
-                "the result is larger than {MAX_RESULT_BYTES} bytes; use limit and skip to read it in pages"
-            )));
+        if total > MAX_RESULT_TEXT_BYTES {
+            return Err(result_too_large());
         }
         out.push(text);
     }

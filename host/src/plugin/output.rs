@@ -44,6 +44,11 @@ impl CappedOutput {
         self.lock().clone().freeze()
     }
 
+    /// True once the budget is spent: what was kept ends where the write was cut.
+    pub fn is_full(&self) -> bool {
+        self.lock().len() >= self.capacity
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BytesMut> {
         // A panic while holding the lock cannot leave the buffer inconsistent (appends only).
         self.buffer.lock().unwrap_or_else(|e| e.into_inner())

@@ -16,9 +16,11 @@ use crate::plugin::capabilities::ComponentInterface;
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::engine::StepEngine;
 use crate::plugin::error::PluginError;
+use crate::plugin::guard::{bounded, guest_store};
 use crate::plugin::json::parse_guest_json;
-use crate::plugin::limits::Budget;
+use crate::plugin::limits::{Budget, Budgets};
 use crate::plugin::link::{check_component_header, link};
+use crate::plugin::manifest::check_manifest;
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
@@ -55,13 +57,17 @@ impl StepLog for Discard {
 
 impl Package {
     /// Reads, compiles (or loads from `cache`), links and lists the package at `path`.
-    /// The package can run steps once it has its grants ([`Package::with_run`]).
+    /// Instantiation and the `manifest` call run under `budgets` (time, memory, fuel,
+    /// output), like every later guest call; the engine must meter fuel when they set it
+    /// ([`StepEngine::for_budgets`]). The package can run steps once it has its grants
+    /// ([`Package::with_run`]).
     pub async fn load(
         engine: Arc<StepEngine>,
         path: &Path,
         cache: Option<&CodeCache>,
+        budgets: &Budgets,
     ) -> Result<Self, PluginError> {
-        Self::load_pinned(engine, path, cache, None).await
+        Self::load_pinned(engine, path, cache, None, budgets).await
     }
 
     /// Like [`Package::load`], but first refuses bytes whose sha256 is not `pin` (hex),
@@ -71,12 +77,15 @@ impl Package {
         path: &Path,
         cache: Option<&CodeCache>,
         pin: Option<&str>,
+        budgets: &Budgets,
     ) -> Result<Self, PluginError> {
         let started = Instant::now();
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes: Arc<[u8]> = std::fs::read(path)
+            .map_err(|source| PluginError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .into();
         let sha256 = hex(&Sha256::digest(&bytes));
         if let Some(pin) = pin
             && !pin.eq_ignore_ascii_case(&sha256)
@@ -87,7 +96,7 @@ impl Package {
                 actual: sha256,
             });
         }
-        Self::from_bytes(engine, path, bytes, sha256, cache, started).await
+        Self::from_bytes(engine, path, bytes, sha256, cache, budgets, started).await
     }
 
     /// Compiles (or loads from `cache`), links and lists the package `bytes`, whose hex
@@ -96,19 +105,21 @@ impl Package {
     pub async fn from_bytes(
         engine: Arc<StepEngine>,
         path: &Path,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
         sha256: String,
         cache: Option<&CodeCache>,
+        budgets: &Budgets,
         started: Instant,
     ) -> Result<Self, PluginError> {
         check_component_header(path, &bytes)?;
         let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
             Some(c) => (c, CodeSource::Cached),
             None => {
-                let c =
-                    Component::new(engine.engine(), &bytes).map_err(|e| PluginError::Compile {
+                let c = compile(engine.engine(), bytes.clone())
+                    .await
+                    .map_err(|message| PluginError::Compile {
                         path: path.to_path_buf(),
-                        message: format!("{e:#}"),
+                        message,
                     })?;
                 if let Some(cache) = cache {
                     cache.store(engine.engine(), &sha256, &c);
@@ -129,7 +140,11 @@ impl Package {
             size: bytes.len() as u64,
             engine,
             pre,
-            run: Arc::new(RunCtx::empty()),
+            // No grants yet, only the budgets: the manifest sees no configuration.
+            run: Arc::new(RunCtx {
+                budgets: budgets.clone(),
+                ..RunCtx::empty()
+            }),
             manifest: Vec::new(),
             imports,
             source,
@@ -199,21 +214,9 @@ impl Package {
         self.load_time
     }
 
+    /// A store for one guest call with every budget applied (see [`guest_store`]).
     fn store(&self, worker: &str, state: RunState, log: Arc<dyn StepLog>) -> Store<HostState> {
-        let mut store = Store::new(
-            self.engine.engine(),
-            HostState::new(self.run.clone(), worker, state, log),
-        );
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.run.budgets.deadline_ticks());
-        store.epoch_deadline_trap();
-        if self.engine.consumes_fuel() {
-            // Without a fuel budget (reading the manifest), fuel is effectively unlimited.
-            store
-                .set_fuel(self.run.budgets.fuel.unwrap_or(u64::MAX))
-                .expect("the engine meters fuel");
-        }
-        store
+        guest_store(&self.engine, self.run.clone(), worker, state, log)
     }
 
     async fn instantiate(
@@ -227,51 +230,46 @@ impl Package {
             .map_err(|e| self.trapped(phase, e))
     }
 
+    /// Instantiates the package and calls `manifest` under the load's budgets and timer,
+    /// then checks what it returned.
     async fn read_manifest(&self) -> Result<Vec<StepInfo>, PluginError> {
         let bad = |message: String| PluginError::Manifest {
             path: self.path.clone(),
             message,
         };
         let mut store = self.store("", RunState::default(), Arc::new(Discard));
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| bad(format!("instantiation failed: {e:#}")))?;
-        let raw = instance
-            .call_manifest(&mut store)
-            .await
-            .map_err(|e| bad(format!("manifest trapped: {e:#}")))?;
-        let mut steps = Vec::with_capacity(raw.len());
-        for s in raw {
-            if s.name.trim().is_empty() {
-                return Err(bad("a step has an empty name".into()));
+        let deadline = store.data().deadline;
+        let budgets = &self.run.budgets;
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                format!(
+                    "instantiation trapped: {}",
+                    describe_trap(budgets, &e).message
+                )
+            })?;
+            instance
+                .call_manifest(&mut store)
+                .await
+                .map_err(|e| format!("manifest trapped: {}", describe_trap(budgets, &e).message))
+        };
+        let raw = match bounded(deadline, call).await {
+            Some(result) => result.map_err(bad)?,
+            None => {
+                return Err(bad(format!(
+                    "manifest trapped: {}",
+                    budgets.exceeded(Budget::StepTimeout)
+                )));
             }
-            if steps.iter().any(|p: &StepInfo| p.name == s.name) {
-                return Err(bad(format!("step `{}` is listed twice", s.name)));
-            }
-            let params = if s.params.trim().is_empty() {
-                serde_json::Value::Object(Default::default())
-            } else {
-                parse_guest_json(&s.params, &format!("params of step `{}`", s.name)).map_err(bad)?
-            };
-            steps.push(StepInfo {
-                name: s.name,
-                description: s.description,
-                worker: s.worker,
-                params,
-            });
-        }
-        if steps.is_empty() {
-            return Err(bad("the package lists no steps".into()));
-        }
-        Ok(steps)
+        };
+        check_manifest(raw).map_err(bad)
     }
 
     fn trapped(&self, phase: Phase, error: wasmtime::Error) -> StepFailure {
+        let trap = describe_trap(&self.run.budgets, &error);
         StepFailure::Trapped {
             phase,
-            message: describe_trap(&self.run.budgets, &error),
+            message: trap.message,
+            backtrace: trap.backtrace,
         }
     }
 
@@ -280,6 +278,7 @@ impl Package {
         StepFailure::Trapped {
             phase,
             message: self.run.budgets.exceeded(Budget::StepTimeout).to_string(),
+            backtrace: None,
         }
     }
 }
@@ -292,8 +291,17 @@ fn flush_output(store: &Store<HostState>, log: &dyn StepLog) {
         (&data.stderr, LogLevel::Warn, "stderr"),
     ] {
         let bytes = pipe.contents();
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            log.line(level, &format!("[{label}] {line}"));
+        let text = String::from_utf8_lossy(&bytes);
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            // The last line of a full pipe was cut at the budget: marked, so the report
+            // masks a secret cut in the middle.
+            let cut = if lines.peek().is_none() && pipe.is_full() {
+                crate::workers::CUT_MARK.to_string()
+            } else {
+                String::new()
+            };
+            log.line(level, &format!("[{label}] {line}{cut}"));
         }
     }
 }
@@ -313,11 +321,11 @@ impl Steps for Package {
         // Epoch interruption stops guest code at the deadline; this timer stops a step
         // that waits in a host call (HTTP, sleep) past it. Dropping the call drops the
         // instance, which is never used again.
-        let timeout = self.run.budgets.step_timeout;
+        let deadline = store.data().deadline;
         let mut phase = Phase::Prepare;
-        let result = tokio::time::timeout(timeout, self.call_step(&mut store, step, &mut phase))
+        let result = bounded(deadline, self.call_step(&mut store, step, &mut phase))
             .await
-            .unwrap_or_else(|_| Err(self.timed_out(phase)));
+            .unwrap_or_else(|| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
         *state = store.into_data().state;
         result
@@ -329,7 +337,7 @@ impl Steps for Package {
         log: Arc<dyn StepLog>,
     ) -> Result<(), StepFailure> {
         let mut store = self.store("", std::mem::take(state), log.clone());
-        let timeout = self.run.budgets.step_timeout;
+        let deadline = store.data().deadline;
         let call = async {
             let instance = self.instantiate(&mut store, Phase::PostLoad).await?;
             match instance.call_post_load(&mut store).await {
@@ -341,9 +349,9 @@ impl Steps for Package {
                 Err(e) => Err(self.trapped(Phase::PostLoad, e)),
             }
         };
-        let result = tokio::time::timeout(timeout, call)
+        let result = bounded(deadline, call)
             .await
-            .unwrap_or_else(|_| Err(self.timed_out(Phase::PostLoad)));
+            .unwrap_or_else(|| Err(self.timed_out(Phase::PostLoad)));
         flush_output(&store, &*log);
         *state = store.into_data().state;
         result
@@ -398,6 +406,16 @@ impl Package {
         }
     }
 }
+/// Compiles on a blocking thread: compiling a large component takes seconds of CPU, during
+/// which the caller must still see Ctrl-C (dropping this future abandons the result).
+async fn compile(engine: &wasmtime::Engine, bytes: Arc<[u8]>) -> Result<Component, String> {
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+        .await
+        .map_err(|e| format!("the compiler thread failed: {e}"))?
+        .map_err(|e| format!("{e:#}"))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

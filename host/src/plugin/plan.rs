@@ -225,10 +225,17 @@ fn name_package(failure: StepFailure, package: &str) -> StepFailure {
             phase,
             message: format!("package `{package}`: {message}"),
         },
-        StepFailure::Trapped { phase, message } => StepFailure::Trapped {
+        StepFailure::Trapped {
+            phase,
+            message,
+            backtrace,
+        } => StepFailure::Trapped {
             phase,
             message: format!("package `{package}`: {message}"),
+            backtrace,
         },
+        // Not the package's doing: the worker is named, the package is not.
+        died @ StepFailure::WorkerDied { .. } => died,
     }
 }
 

@@ -260,6 +260,21 @@ mod tests {
     }
 
     #[test]
+    fn an_external_worker_url_allows_its_origin_only() {
+        // External workers are granted like local ones, by the origin of their `url`; a
+        // path prefix does not narrow it, and no loopback alias is added for other hosts.
+        let mut p = NetworkPolicy::deny_all();
+        p.allow_url("https://staging.test/w1", "worker w1").unwrap();
+        p.allow_url("http://worker2:8080", "worker w2").unwrap();
+        assert!(check(&p, "https://staging.test/w1/health").is_ok());
+        assert!(check(&p, "https://staging.test/other").is_ok());
+        assert!(check(&p, "http://staging.test/w1").is_err());
+        assert!(check(&p, "http://worker2:8080/greetings").is_ok());
+        assert!(check(&p, "http://worker2:8081/").is_err());
+        assert!(check(&p, "http://localhost:8080/").is_err());
+    }
+
+    #[test]
     fn wildcards_match_subdomains_and_ports_only() {
         let p = policy();
         assert!(check(&p, "https://a.example.com/").is_ok());

@@ -1,11 +1,50 @@
-//! The `state` interface: the run state that is checkpointed after every step.
+//! The `state` interface: the run state that is checkpointed after every step. What
+//! `set` stores counts against the run state budget ([`StateBudget`],
+//! `limits.state_max_mb`); past it `set` returns an error value naming the budget.
 
 use wasmtime::component::HasData;
 
 use crate::plugin::bindings::prometheus::step::state::{Host, Json, Scope};
 use crate::plugin::ctx::{HostState, RunCtx};
-use crate::plugin::json::{lookup_dotted, parse_guest_json};
+use crate::plugin::json::{lookup_dotted, parse_guest_json, preview};
+use crate::plugin::limits::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
+use crate::store::limits::{
+    JSON_VALUE_COST, json_cost, json_text_bytes, json_value_count, json_values,
+};
 use crate::store::state::{RunState, Scope as StoreScope};
+
+/// The run state's size ([`json_cost`] of it) against `limits.state_max_mb`. Measured
+/// once per step, then kept up to date by every `set`.
+#[derive(Debug, Clone, Copy)]
+pub struct StateBudget {
+    used: usize,
+    limit: usize,
+}
+
+impl StateBudget {
+    /// The budget of `limit` bytes, `state` already counted.
+    pub fn measure(state: &RunState, limit: usize) -> Self {
+        let values: usize = [&state.rounds, &state.global, &state.extra]
+            .into_iter()
+            .flat_map(|map| map.values())
+            .map(json_values)
+            .sum();
+        let used = json_text_bytes(state) + values * JSON_VALUE_COST;
+        Self { used, limit }
+    }
+
+    fn refused(&self, key: &str, needed: usize) -> String {
+        let exceeded = BudgetExceeded {
+            budget: Budget::State,
+            value: format!("{} MiB", self.limit >> 20),
+        };
+        format!(
+            "state.set(\"{}\") refused: the run state would take {} KiB; {exceeded}",
+            preview(key),
+            needed.div_ceil(1024)
+        )
+    }
+}
 
 /// What a guest's `state` calls see: the run state of this step, and the configuration as
 /// the last place `get` looks (the Python framework copied config.yaml into the global
@@ -13,12 +52,14 @@ use crate::store::state::{RunState, Scope as StoreScope};
 pub struct StateView<'a> {
     state: &'a mut RunState,
     run: &'a RunCtx,
+    budget: &'a mut StateBudget,
 }
 
 impl<'a> StateView<'a> {
-    /// A view of `state`, falling back to `run`'s configuration on reads.
-    pub fn new(state: &'a mut RunState, run: &'a RunCtx) -> Self {
-        Self { state, run }
+    /// A view of `state`, falling back to `run`'s configuration on reads, counting what
+    /// `set` stores against `budget`.
+    pub fn new(state: &'a mut RunState, run: &'a RunCtx, budget: &'a mut StateBudget) -> Self {
+        Self { state, run, budget }
     }
 }
 
@@ -36,22 +77,72 @@ impl Host for StateView<'_> {
         value: Json,
         scope: Scope,
     ) -> wasmtime::Result<Result<(), String>> {
-        let value = match parse_guest_json(&value, &format!("the value of state.set(\"{key}\")")) {
+        // Refused before parsing: the parsed form takes more memory than the text, and one
+        // value obeys the same 16 MiB as a document.
+        let room = self.budget.limit.saturating_sub(self.budget.used);
+        if value.len() > MAX_DOCUMENT_BYTES.min(self.budget.limit) {
+            return Ok(Err(format!(
+                "the value of state.set(\"{}\") is {} KiB of JSON, more than one value may be ({} KiB); \
+                 store large data elsewhere (a worker, the database) and keep a reference in the state",
+                preview(&key),
+                value.len().div_ceil(1024),
+                MAX_DOCUMENT_BYTES.min(self.budget.limit) >> 10
+            )));
+        }
+        let replaced = self.replaced(&key, scope);
+        // The value's cost, estimated from the text: refused before the parsed form exists.
+        let estimate = value.len() + json_value_count(&value) * JSON_VALUE_COST;
+        if estimate > room.saturating_add(replaced) {
+            let needed = self.budget.used.saturating_sub(replaced) + estimate;
+            return Ok(Err(self.budget.refused(&key, needed)));
+        }
+        let what = format!("the value of state.set(\"{}\")", preview(&key));
+        let value = match parse_guest_json(&value, &what) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
-        let scope = match scope {
-            Scope::Round => StoreScope::Round,
-            Scope::Global => StoreScope::Global,
-        };
-        Ok(self
-            .state
-            .set(&key, value, scope)
-            .map_err(|e| e.to_string()))
+        // The key's last part and its quotes, colon and comma.
+        let added = json_cost(&value) + key.rsplit('.').next().map_or(0, str::len) + 4;
+        let needed = self
+            .budget
+            .used
+            .saturating_sub(replaced)
+            .saturating_add(added);
+        if added > replaced && needed > self.budget.limit {
+            return Ok(Err(self.budget.refused(&key, needed)));
+        }
+        match self.state.set(&key, value, store_scope(scope)) {
+            Ok(()) => {
+                self.budget.used = needed;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(match e.hint() {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            })),
+        }
     }
 
     async fn current_round(&mut self) -> wasmtime::Result<u32> {
         Ok(self.state.current_round)
+    }
+}
+
+impl StateView<'_> {
+    /// What the value `set(key, _, scope)` would replace counts now (0 when there is none).
+    fn replaced(&self, key: &str, scope: Scope) -> usize {
+        self.state
+            .value_in(store_scope(scope), key)
+            .map_or(0, |old| {
+                json_cost(old) + key.rsplit('.').next().map_or(0, str::len) + 4
+            })
+    }
+}
+
+fn store_scope(scope: Scope) -> StoreScope {
+    match scope {
+        Scope::Round => StoreScope::Round,
+        Scope::Global => StoreScope::Global,
     }
 }
 
@@ -63,7 +154,7 @@ impl HasData for StateData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> StateView<'_> {
-    StateView::new(&mut state.state, &state.run)
+    StateView::new(&mut state.state, &state.run, &mut state.state_budget)
 }
 
 #[cfg(test)]
@@ -78,7 +169,8 @@ mod tests {
             ..RunCtx::empty()
         };
         let mut state = RunState::default();
-        let mut v = StateView::new(&mut state, &run);
+        let mut budget = StateBudget::measure(&RunState::default(), 1 << 20);
+        let mut v = StateView::new(&mut state, &run, &mut budget);
         v.set("x".into(), "1".into(), Scope::Global)
             .await
             .unwrap()
@@ -108,7 +200,8 @@ mod tests {
     async fn invalid_json_is_an_error_value_not_a_trap() {
         let run = RunCtx::empty();
         let mut state = RunState::default();
-        let mut v = StateView::new(&mut state, &run);
+        let mut budget = StateBudget::measure(&RunState::default(), 1 << 20);
+        let mut v = StateView::new(&mut state, &run, &mut budget);
         let err = v
             .set("k".into(), "not json".into(), Scope::Round)
             .await
@@ -116,5 +209,84 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("state.set(\"k\")"), "{err}");
         assert_eq!(state, RunState::default());
+    }
+
+    #[tokio::test]
+    async fn the_state_budget_refuses_growth_with_an_error_value_naming_it() {
+        let run = RunCtx::empty();
+        let mut state = RunState::default();
+        let mut budget = StateBudget::measure(&state, 1 << 20);
+        let start = budget.used;
+        let mut v = StateView::new(&mut state, &run, &mut budget);
+        let big = format!("\"{}\"", "x".repeat(400 << 10));
+        v.set("a".into(), big.clone(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
+        v.set("b".into(), big.clone(), Scope::Global)
+            .await
+            .unwrap()
+            .unwrap();
+        let err = v
+            .set("c".into(), big.clone(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.contains("exceeded the run state limit of 1 MiB (raise limits.state_max_mb in config.yaml or pass --state-max-mb)"),
+            "{err}"
+        );
+        // Replacing a value frees what it counted: the same key can be set again, and a
+        // small value in its place makes room for another large one.
+        v.set("a".into(), big.clone(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
+        v.set("a".into(), "1".into(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap();
+        v.set("c".into(), big, Scope::Round).await.unwrap().unwrap();
+        // Many tiny values count for more than their text.
+        let tiny = format!("[{}0]", "0,".repeat(200 << 10));
+        let err = v
+            .set("d".into(), tiny, Scope::Round)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("run state limit"), "{err}");
+        assert!(state.get("d").is_none());
+        // The count matches a fresh measure of what is stored.
+        let fresh = StateBudget::measure(&state, 1 << 20).used;
+        assert!(
+            fresh.abs_diff(budget.used) < 64,
+            "{fresh} vs {}",
+            budget.used
+        );
+        assert!(budget.used > start);
+    }
+
+    #[tokio::test]
+    async fn a_value_past_the_document_limit_is_refused_before_parsing() {
+        let run = RunCtx::empty();
+        let mut state = RunState::default();
+        let mut budget = StateBudget::measure(&state, 1 << 30);
+        let mut v = StateView::new(&mut state, &run, &mut budget);
+        // Not even valid JSON: refused for its size before the parser sees it.
+        let err = v
+            .set("k".into(), "[".repeat(MAX_DOCUMENT_BYTES + 1), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.contains("more than one value may be (16384 KiB)"),
+            "{err}"
+        );
+        let err = v
+            .set(vec!["k"; 300_000].join("."), "1".into(), Scope::Round)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("more than 100") && err.len() < 600, "{err}");
     }
 }

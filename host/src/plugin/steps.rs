@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::store::state::RunState;
+use crate::workers::WorkerDeath;
 
 /// One step as a package's manifest declares it (the WIT `step-info`).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +74,50 @@ pub enum StepFailure {
         phase: Phase,
         /// What happened, e.g. the panic message or the budget that ran out.
         message: String,
+        /// Where in the guest it happened (the wasm backtrace), shown with `-v` only.
+        backtrace: Option<String>,
     },
+    /// A worker died (exited on its own) before or while the step ran. The step fails
+    /// whatever it returned: the system under test is broken from then on, and what the
+    /// step saw (often only "connection refused") is a consequence, not the cause.
+    #[error("{}", worker_died(death, *before, step_error.as_deref()))]
+    WorkerDied {
+        /// Who died, how, and their last output lines.
+        death: WorkerDeath,
+        /// True when it died before the step started (between steps).
+        before: bool,
+        /// The step's own failure, when it failed too (usually because of the death).
+        step_error: Option<Box<StepFailure>>,
+    },
+}
+
+/// `worker `w` died during this step (exit status: 3); the step's own error: …; last
+/// stderr lines: …` — the death first, as it is the cause.
+fn worker_died(death: &WorkerDeath, before: bool, step_error: Option<&StepFailure>) -> String {
+    let when = if before {
+        "before this step started"
+    } else {
+        "during this step"
+    };
+    let mut message = format!("worker `{}` died {when} ({})", death.worker, death.status);
+    if let Some(error) = step_error {
+        message.push_str(&format!("; the step's own error: {error}"));
+    }
+    message.push_str(&death.last_lines());
+    message
+}
+
+impl StepFailure {
+    /// The wasm backtrace of a trap, if there is one.
+    pub fn backtrace(&self) -> Option<&str> {
+        match self {
+            StepFailure::Trapped { backtrace, .. } => backtrace.as_deref(),
+            StepFailure::WorkerDied { step_error, .. } => {
+                step_error.as_deref().and_then(StepFailure::backtrace)
+            }
+            StepFailure::Failed { .. } => None,
+        }
+    }
 }
 
 /// Severity of a guest log line (the WIT `log.level`).
@@ -96,6 +140,11 @@ pub enum LogLevel {
 pub trait StepLog: Send + Sync {
     /// One line written by the step.
     fn line(&self, level: LogLevel, message: &str);
+
+    /// One host call the step made, after it returned. Most receivers ignore calls.
+    fn call(&self, call: &super::HostCall) {
+        let _ = call;
+    }
 }
 
 /// A loaded step package, ready to run steps.

@@ -1,4 +1,5 @@
-//! The `--json FILE` report: the run's summary as one JSON document, redacted.
+//! The `--json FILE` report: the run's summary as one JSON document. Every text is scrubbed
+//! (secrets masked, control characters rendered visibly) before serde escapes it.
 
 use std::path::Path;
 
@@ -16,13 +17,13 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Value
         .map(|r| {
             let (status, detail) = match &r.status {
                 StepStatus::Passed => ("passed", Value::Null),
-                StepStatus::Skipped(reason) => ("skipped", json!(redactor.redact(reason))),
-                StepStatus::Failed(f) => ("failed", json!(redactor.redact(&f.to_string()))),
+                StepStatus::Skipped(reason) => ("skipped", json!(redactor.scrub_line(reason))),
+                StepStatus::Failed(f) => ("failed", json!(redactor.scrub(&f.to_string()))),
             };
             json!({
                 "round": r.round,
-                "step": r.step,
-                "worker": r.worker,
+                "step": redactor.scrub_line(&r.step),
+                "worker": redactor.scrub_line(&r.worker),
                 "status": status,
                 "detail": detail,
                 "duration_ms": r.duration.as_secs_f64() * 1000.0,
@@ -38,13 +39,13 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Value
             failure,
         } => json!({
             "round": round,
-            "step": step,
-            "worker": worker,
-            "message": redactor.redact(&failure.to_string()),
+            "step": redactor.scrub_line(step),
+            "worker": redactor.scrub_line(worker),
+            "message": redactor.scrub(&failure.to_string()),
         }),
     };
     json!({
-        "package": package,
+        "package": redactor.scrub_line(package),
         "outcome": if summary.is_passed() { "passed" } else { "failed" },
         "passed": summary.passed,
         "skipped": summary.skipped,

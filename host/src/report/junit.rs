@@ -1,5 +1,7 @@
 //! The `--junit FILE` report: one `<testsuite>` per round, one `<testcase>` per step run,
-//! as CI systems (GitLab, Jenkins, GitHub test reporters) read it. Redacted.
+//! as CI systems (GitLab, Jenkins, GitHub test reporters) read it. Every text is scrubbed
+//! (secrets masked, control characters rendered visibly), so the file is well-formed XML 1.0
+//! whatever a guest wrote; [`xml_safe`] guards the whole document once more.
 
 use std::path::Path;
 
@@ -8,11 +10,14 @@ use quick_xml::events::BytesText;
 
 use crate::report::error::{ReportError, write_atomically};
 use crate::report::redact::Redactor;
+use crate::report::sanitize::xml_safe;
 use crate::runner::{RunSummary, StepStatus};
 
 /// The JUnit XML document of a run.
 pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> String {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let package = redactor.scrub_line(package);
+    let package = package.as_str();
     let secs = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64());
     let result = writer
         .create_element("testsuites")
@@ -22,8 +27,13 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
         .with_attribute(("skipped", summary.skipped.to_string().as_str()))
         .with_attribute(("time", secs(summary.total_duration).as_str()))
         .write_inner_content(|w| {
+            // Grouped in one pass: filtering every step per round is quadratic in long runs.
+            let mut by_round: std::collections::HashMap<u32, Vec<_>> = Default::default();
+            for r in &summary.steps {
+                by_round.entry(r.round).or_default().push(r);
+            }
             for round in &summary.rounds_run {
-                let records: Vec<_> = summary.steps.iter().filter(|r| r.round == *round).collect();
+                let records = by_round.remove(round).unwrap_or_default();
                 let failures = records
                     .iter()
                     .filter(|r| matches!(r.status, StepStatus::Failed(_)))
@@ -41,9 +51,10 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
                     .with_attribute(("time", secs(time).as_str()))
                     .write_inner_content(|w| {
                         for r in &records {
+                            let name = redactor.scrub_line(&r.step);
                             let case = w
                                 .create_element("testcase")
-                                .with_attribute(("name", r.step.as_str()))
+                                .with_attribute(("name", name.as_str()))
                                 .with_attribute((
                                     "classname",
                                     format!("{package}.round{round}").as_str(),
@@ -56,15 +67,25 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
                                 StepStatus::Skipped(reason) => {
                                     case.write_inner_content(|w| {
                                         w.create_element("skipped")
-                                            .with_attribute(("message", &*redactor.redact(reason)))
+                                            .with_attribute((
+                                                "message",
+                                                redactor.scrub_line(reason).as_str(),
+                                            ))
                                             .write_empty()?;
                                         Ok(())
                                     })?;
                                 }
                                 StepStatus::Failed(f) => {
-                                    let message = redactor.redact(&f.to_string()).into_owned();
-                                    let text =
-                                        format!("round {round}, worker {}: {message}", r.worker);
+                                    // The attribute is the first line, the body the whole
+                                    // message (a traceback).
+                                    let text = redactor.redact(&f.to_string()).into_owned();
+                                    let message = redactor
+                                        .scrub_line(text.lines().next().unwrap_or_default());
+                                    let text = format!(
+                                        "round {round}, worker {}: {}",
+                                        redactor.scrub_line(&r.worker),
+                                        redactor.scrub(&text)
+                                    );
                                     case.write_inner_content(|w| {
                                         w.create_element("failure")
                                             .with_attribute(("message", message.as_str()))
@@ -83,7 +104,7 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&String::from_utf8(writer.into_inner()).expect("the writer emits UTF-8"));
     xml.push('\n');
-    xml
+    xml_safe(&xml).into_owned()
 }
 
 /// Writes the JUnit report to `path`.
@@ -167,5 +188,47 @@ mod tests {
         assert_eq!(doc["steps"][1]["status"], "skipped");
         assert_eq!(doc["failure"]["step"], "a");
         assert!(!doc.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn junit_is_well_formed_whatever_the_guest_wrote() {
+        let evil =
+            "\x00\x01\x08\x0b\x0c\x1b]52;c;aGk=\x07\r\u{fffe}\u{ffff}\u{202e}<&>\"' s3cr\x1b[0met";
+        let mut summary = summary();
+        for r in &mut summary.steps {
+            r.step = evil.into();
+            r.worker = evil.into();
+        }
+        summary.steps[1].status = StepStatus::Skipped(evil.into());
+        summary.steps[2].status = StepStatus::Failed(StepFailure::Failed {
+            phase: Phase::Execute,
+            message: format!("{evil}\n{evil}"),
+        });
+        let xml = render(&summary, evil, &Redactor::new(["s3cret".to_string()]));
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut texts = String::new();
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                    for a in e.attributes() {
+                        let a = a.expect("well-formed attribute");
+                        texts.push_str(
+                            &a.normalized_value(quick_xml::XmlVersion::default())
+                                .expect("escaped attribute"),
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed at {}: {e}\n{xml}", reader.error_position()),
+            }
+        }
+        assert!(
+            xml.chars().all(crate::report::sanitize::is_xml_char),
+            "{xml}"
+        );
+        assert!(!texts.contains("s3cr") && !xml.contains("s3cr"), "{xml}");
+        assert!(texts.contains("\\u{1b}]52;c;aGk=\\u{7}\\r"), "{texts}");
+        assert!(texts.contains("<&>\"'"), "{texts}");
     }
 }

@@ -1,5 +1,5 @@
-//! What the user sees: the live terminal report, the JUnit and JSON report files, and
-//! secret redaction. Fed only by [`RunEvent`](crate::runner::RunEvent)s, the final
+//! What the user sees: the live terminal report, the JUnit and JSON report files, secret
+//! redaction and the sanitizer of guest and worker text. Fed only by [`RunEvent`](crate::runner::RunEvent)s, the final
 //! [`RunSummary`](crate::runner::RunSummary) and lines the CLI hands it; never imports
 //! workers or store.
 
@@ -7,6 +7,7 @@ pub mod error;
 pub mod json;
 pub mod junit;
 pub mod redact;
+pub mod sanitize;
 pub mod terminal;
 
 pub use error::ReportError;

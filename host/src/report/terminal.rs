@@ -1,5 +1,7 @@
 //! The live terminal report: run and round banners, step lines, worker output prefixed by
-//! worker name, and the summary table. Every line is redacted.
+//! worker name, and the summary table. Every text from a guest, a worker or the CLI is
+//! scrubbed (secrets masked, control characters rendered visibly) before it is styled, and
+//! every written line is redacted once more.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use crate::plugin::{LogLevel, StepOutcome};
 use crate::report::redact::Redactor;
+use crate::report::sanitize::sanitize_line;
 use crate::runner::{RunEvent, RunObserver, RunOutcome, RunSummary, StepStatus};
 
 /// ANSI styling, off when stdout is not a terminal or `NO_COLOR` is set.
@@ -74,8 +77,14 @@ impl TerminalReport {
         }
     }
 
-    /// Prints one line, redacted.
+    /// Prints text, scrubbed (newlines kept: each becomes a line).
     pub fn line(&self, text: &str) {
+        self.write_line(&self.redactor.scrub(text));
+    }
+
+    /// Writes an already scrubbed and styled line, redacted once more (a secret that
+    /// spans two scrubbed pieces).
+    fn write_line(&self, text: &str) {
         let text = self.redactor.redact(text);
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // A closed stdout (e.g. `| head`) must not abort the run and orphan workers.
@@ -85,28 +94,31 @@ impl TerminalReport {
 
     /// A line of a worker's output.
     pub fn worker_line(&self, worker: &str, is_stderr: bool, line: &str) {
+        let worker = self.redactor.scrub_line(worker);
+        let line = self.redactor.scrub_line(line);
         let prefix = if is_stderr {
             format!("[{worker} ERR]")
         } else {
             format!("[{worker}]")
         };
-        self.line(&format!("{} {line}", self.style.dim(&prefix)));
+        self.write_line(&format!("{} {line}", self.style.dim(&prefix)));
     }
 
     /// A note from the runner itself (worker start, stop, warnings).
     pub fn note(&self, text: &str) {
-        self.line(&self.style.dim(text));
+        self.write_line(&self.style.dim(&self.redactor.scrub(text)));
     }
 
     /// A warning from the runner.
     pub fn warning(&self, text: &str) {
-        self.line(&format!("{} {text}", self.style.yellow("warning:")));
+        let text = self.redactor.scrub(text);
+        self.write_line(&format!("{} {text}", self.style.yellow("warning:")));
     }
 
     /// The summary table and the closing line.
     pub fn summary(&self, summary: &RunSummary) {
-        self.line("");
-        self.line(&render_summary(summary, self.style));
+        self.write_line("");
+        self.write_line(&render_summary(summary, self.style, &self.redactor));
     }
 
     fn level_tag(&self, level: LogLevel) -> String {
@@ -123,22 +135,24 @@ impl TerminalReport {
 impl RunObserver for TerminalReport {
     fn event(&self, event: &RunEvent) {
         let s = self.style;
+        let line = |text: &str| self.redactor.scrub_line(text);
         match event {
             RunEvent::RunStarted {
                 max_rounds,
                 steps,
                 resume,
-            } => self.line(&format!(
-                "{} {resume}: {max_rounds} round(s) of {steps} step(s)",
-                s.bold("run:")
+            } => self.write_line(&format!(
+                "{} {}: {max_rounds} round(s) of {steps} step(s)",
+                s.bold("run:"),
+                line(&resume.to_string())
             )),
             RunEvent::PostLoadStarted => self.note("running post-load"),
             RunEvent::PostLoadFinished { duration } => {
                 self.note(&format!("post-load done ({})", fmt_duration(*duration)))
             }
             RunEvent::RoundStarted { round, max_rounds } => {
-                self.line("");
-                self.line(&s.bold(&format!("━━ round {round}/{max_rounds} ━━")));
+                self.write_line("");
+                self.write_line(&s.bold(&format!("━━ round {round}/{max_rounds} ━━")));
             }
             RunEvent::StepStarted {
                 index,
@@ -147,34 +161,42 @@ impl RunObserver for TerminalReport {
                 description,
                 worker,
                 ..
-            } => self.line(&format!(
+            } => self.write_line(&format!(
                 "{} {} {} {}",
                 s.bold(&format!("▶ [{}/{total}]", index + 1)),
-                s.bold(step),
-                s.dim(&format!("@ {worker}")),
-                s.dim(&format!("— {description}"))
+                s.bold(&line(step)),
+                s.dim(&format!("@ {}", line(worker))),
+                s.dim(&format!("— {}", line(description)))
             )),
             RunEvent::StepLogged { level, message, .. } => {
                 if *level >= self.min_level {
-                    for l in message.lines() {
-                        self.line(&format!("    {} {l}", self.level_tag(*level)));
+                    // Redacted whole (a secret split across lines), then shown line by line.
+                    for l in self.redactor.redact(message).lines() {
+                        let l = sanitize_line(l);
+                        self.write_line(&format!("    {} {l}", self.level_tag(*level)));
                     }
                 }
             }
+            // Shown with -vv and under a failed step (issue #11); not yet printed.
+            RunEvent::HostCalled { .. } => {}
             RunEvent::StepFinished {
                 step,
                 outcome,
                 duration,
                 ..
             } => match outcome {
-                StepOutcome::Done(_) => self.line(&format!(
-                    "  {} {step} {}",
+                StepOutcome::Done(_) => self.write_line(&format!(
+                    "  {} {} {}",
                     s.green("✓"),
+                    line(step),
                     s.dim(&format!("({})", fmt_duration(*duration)))
                 )),
-                StepOutcome::Skipped(reason) => {
-                    self.line(&format!("  {} {step} skipped: {reason}", s.yellow("↷")))
-                }
+                StepOutcome::Skipped(reason) => self.write_line(&format!(
+                    "  {} {} skipped: {}",
+                    s.yellow("↷"),
+                    line(step),
+                    line(reason)
+                )),
             },
             RunEvent::StepFailed {
                 round,
@@ -185,16 +207,28 @@ impl RunObserver for TerminalReport {
             } => {
                 // A multi-line message (a Python traceback, a JS stack) is indented under
                 // the step's line.
-                let text = failure.to_string();
-                let mut lines = text.lines();
-                self.line(&format!(
-                    "  {} {step} failed (round {round}, worker {worker}, {}): {}",
+                let text = self.redactor.redact(&failure.to_string()).into_owned();
+                let mut lines = text.lines().map(sanitize_line);
+                self.write_line(&format!(
+                    "  {} {} failed (round {round}, worker {}, {}): {}",
                     s.red("✗"),
+                    line(step),
+                    line(worker),
                     fmt_duration(*duration),
                     lines.next().unwrap_or_default()
                 ));
                 for l in lines {
-                    self.line(&format!("    {l}"));
+                    self.write_line(&format!("    {l}"));
+                }
+                // Where in the guest a trap happened matters to the package's author,
+                // not to every reader of the run: shown with -v only, after the cause.
+                if let Some(backtrace) = failure.backtrace()
+                    && self.min_level <= LogLevel::Debug
+                {
+                    for l in backtrace.lines() {
+                        let l = self.redactor.scrub_line(l);
+                        self.write_line(&format!("    {}", s.dim(&l)));
+                    }
                 }
             }
             RunEvent::RoundFinished { .. } => {}
@@ -202,8 +236,23 @@ impl RunObserver for TerminalReport {
     }
 }
 
+/// Widest cell of the summary table, in characters: longer step and worker names are cut
+/// with `…`, so a long name neither breaks the table nor reaches the formatter's width
+/// limit (a width over 65 535 panics).
+const MAX_CELL_CHARS: usize = 48;
+
+/// `text`, cut to [`MAX_CELL_CHARS`] characters.
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_CELL_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The summary table and closing line, as plain text (colored when `style.color`).
-fn render_summary(summary: &RunSummary, style: Style) -> String {
+fn render_summary(summary: &RunSummary, style: Style, redactor: &Redactor) -> String {
     let mut rows: Vec<[String; 5]> = vec![[
         "round".into(),
         "step".into(),
@@ -219,8 +268,8 @@ fn render_summary(summary: &RunSummary, style: Style) -> String {
         };
         rows.push([
             r.round.to_string(),
-            r.step.clone(),
-            r.worker.clone(),
+            clip(&redactor.scrub_line(&r.step)),
+            clip(&redactor.scrub_line(&r.worker)),
             status,
             fmt_duration(r.duration),
         ]);
@@ -255,9 +304,17 @@ fn render_summary(summary: &RunSummary, style: Style) -> String {
             failure,
         } => format!(
             // The first line only: the whole message (a traceback) was shown at the step.
-            "{} at round {round}, step {step} (worker {worker}): {}",
+            "{} at round {round}, step {} (worker {}): {}",
             style.red("FAILED"),
-            failure.to_string().lines().next().unwrap_or_default()
+            redactor.scrub_line(step),
+            redactor.scrub_line(worker),
+            redactor.scrub_line(
+                redactor
+                    .redact(&failure.to_string())
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            )
         ),
     };
     out.push_str(&format!(
@@ -280,116 +337,5 @@ pub fn fmt_duration(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plugin::{Phase, StepFailure};
-    use crate::runner::StepRecord;
-    use std::sync::Arc;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn record(step: &str, status: StepStatus) -> StepRecord {
-        StepRecord {
-            round: 1,
-            step: step.into(),
-            worker: "worker1".into(),
-            status,
-            duration: Duration::from_millis(12),
-        }
-    }
-
-    #[test]
-    fn summary_lists_steps_and_verdict() {
-        // The verdict line shows the first line of a multi-line message.
-        let failure = StepFailure::Failed {
-            phase: Phase::Execute,
-            message: "boom\n  at line 3".into(),
-        };
-        let summary = RunSummary {
-            rounds_run: vec![1],
-            steps: vec![
-                record("check", StepStatus::Passed),
-                record("bonus", StepStatus::Skipped("odd".into())),
-                record("submit", StepStatus::Failed(failure.clone())),
-            ],
-            passed: 1,
-            skipped: 1,
-            failed: 1,
-            outcome: RunOutcome::Failed {
-                round: 1,
-                step: "submit".into(),
-                worker: "worker1".into(),
-                failure,
-            },
-            total_duration: Duration::from_millis(1500),
-        };
-        let text = render_summary(&summary, Style { color: false });
-        let expected = "\
-round  step    worker   status   time
-1      check   worker1  passed   12 ms
-1      bonus   worker1  skipped  12 ms
-1      submit  worker1  FAILED   12 ms
-FAILED at round 1, step submit (worker worker1): execute returned an error: boom: 1 passed, 1 skipped, 1 failed in 1.50 s";
-        assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn multi_line_failure_is_indented_under_the_step() {
-        let failure = StepFailure::Failed {
-            phase: Phase::Execute,
-            message:
-                "KeyError: 'x'\nTraceback (most recent call last):\n  File \"/0/s.py\", line 3"
-                    .into(),
-        };
-        let buf = Buf::default();
-        let report = TerminalReport::new(
-            Box::new(buf.clone()),
-            Redactor::new([]),
-            LogLevel::Info,
-            false,
-        );
-        report.event(&RunEvent::StepFailed {
-            round: 1,
-            step: "submit".into(),
-            worker: "worker1".into(),
-            failure: failure.clone(),
-            duration: Duration::from_millis(3),
-        });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(
-            text,
-            "  ✗ submit failed (round 1, worker worker1, 3 ms): execute returned an error: KeyError: 'x'\n    Traceback (most recent call last):\n      File \"/0/s.py\", line 3\n"
-        );
-    }
-
-    #[test]
-    fn worker_lines_are_prefixed_and_redacted() {
-        let buf = Buf::default();
-        let report = TerminalReport::new(
-            Box::new(buf.clone()),
-            Redactor::new(["s3cret-token".to_string()]),
-            LogLevel::Info,
-            false,
-        );
-        report.worker_line("worker1", false, "using s3cret-token now");
-        report.worker_line("worker2", true, "oops");
-        report.event(&RunEvent::StepLogged {
-            round: 1,
-            step: "x".into(),
-            level: LogLevel::Debug,
-            message: "hidden".into(),
-        });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text, "[worker1] using *** now\n[worker2 ERR] oops\n");
-    }
-}
+#[path = "terminal_tests.rs"]
+mod tests;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::plugin::{LogLevel, StepFailure, StepOutcome};
+use crate::plugin::{HostCall, LogLevel, StepFailure, StepOutcome};
 
 /// The name [`RunEvent::StepLogged`] carries for lines written by the package's
 /// `post-load` export, which is not a step of the manifest.
@@ -97,6 +97,15 @@ pub enum RunEvent {
         level: LogLevel,
         /// The line, without a trailing newline.
         message: String,
+    },
+    /// A step (or `post-load`) made a host call ([`HostCall`]), after it returned.
+    HostCalled {
+        /// The round, from 1.
+        round: u32,
+        /// The step's name.
+        step: String,
+        /// The call.
+        call: HostCall,
     },
     /// A step completed (done or skipped) and its state was saved.
     StepFinished {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::plugin::{LogLevel, StepFailure, StepLog, StepOutcome, Steps};
+use crate::plugin::{HostCall, LogLevel, StepFailure, StepLog, StepOutcome, Steps};
 use crate::store::{Checkpoint, RunState};
 
 use super::plan::{Position, check_test, position};
@@ -22,12 +22,13 @@ use super::{
 /// state before the first step, so that a stale file from an earlier run can never be
 /// resumed into the new one.
 ///
-/// Each step runs on a copy of the state: when it completes (done or skipped), the copy
-/// records it as `last_completed_step` (after a round's last step, except in the last
-/// round: the next round with no step completed) and is saved through `checkpoint` before
-/// the run goes on. When it fails, the copy, and every `set` the step made, is dropped: the
-/// checkpoint holds the state as of the last completed step, and a later run re-runs the
-/// failed step.
+/// Each step runs on the state: when it completes (done or skipped), the state records it
+/// as `last_completed_step` (after a round's last step, except in the last round: the next
+/// round with no step completed) and the step is saved through
+/// [`Checkpoint::save_step`] with the keys it set, before the run goes on; after a round,
+/// [`Checkpoint::round_finished`]. When a step fails, the run ends without saving: the
+/// checkpoint holds the state as of the last completed step, none of the failed step's
+/// `set`s, and a later run re-runs the failed step.
 ///
 /// A failed step is `Ok` with [`RunOutcome::Failed`]; `Err` means the run could not go
 /// on (a state that does not fit the test, or a checkpoint that could not be saved).
@@ -76,16 +77,18 @@ pub async fn run<S: Steps, C: Checkpoint>(
                 description: step.description.clone(),
                 worker: step.worker.clone(),
             });
-            // The step changes a copy: a failed step's writes must not reach the checkpoint.
-            let mut working = state.clone();
-            working.current_round = round;
+            // The step changes the state in place (no copy: a copy costs the whole state
+            // per step). A failed step's writes never reach the checkpoint: the run ends
+            // there, and the checkpoint holds the state as of the last completed step.
+            state.current_round = round;
+            state.take_changes();
             let log = Arc::new(ObserverLog {
                 observer: Arc::clone(&observer),
                 round,
                 step: step.name.clone(),
             });
             let step_started = Instant::now();
-            let result = steps.run_step(step, &mut working, log).await;
+            let result = steps.run_step(step, &mut state, log).await;
             let duration = step_started.elapsed();
             let outcome = match result {
                 Ok(outcome) => outcome,
@@ -115,20 +118,20 @@ pub async fn run<S: Steps, C: Checkpoint>(
                 }
             };
 
-            working.last_completed_step = Some(step.name.clone());
+            state.last_completed_step = Some(step.name.clone());
             if index + 1 == manifest.len() && round < max_rounds {
                 // Advance in the same write, so no saved state sits between two rounds.
-                working.current_round = round + 1;
-                working.last_completed_step = None;
+                state.current_round = round + 1;
+                state.last_completed_step = None;
             }
+            let changes = state.take_changes();
             checkpoint
-                .save(&working)
+                .save_step(&state, round, &step.name, &changes)
                 .map_err(|source| RunError::Checkpoint {
                     round,
                     step: Some(step.name.clone()),
                     source,
                 })?;
-            state = working;
 
             let status = match &outcome {
                 StepOutcome::Done(_) => StepStatus::Passed,
@@ -149,6 +152,13 @@ pub async fn run<S: Steps, C: Checkpoint>(
                 duration,
             });
         }
+        checkpoint
+            .round_finished(&state, round == max_rounds)
+            .map_err(|source| RunError::Checkpoint {
+                round,
+                step: None,
+                source,
+            })?;
         observer.event(&RunEvent::RoundFinished { round });
         first_index = 0;
     }
@@ -197,6 +207,14 @@ impl StepLog for ObserverLog {
             step: self.step.clone(),
             level,
             message: message.to_owned(),
+        });
+    }
+
+    fn call(&self, call: &HostCall) {
+        self.observer.event(&RunEvent::HostCalled {
+            round: self.round,
+            step: self.step.clone(),
+            call: call.clone(),
         });
     }
 }

@@ -28,6 +28,24 @@ pub enum StateError {
         /// The key as given.
         key: String,
     },
+    /// The key's parts and the value's nesting together are deeper than
+    /// [`MAX_NESTING`](super::limits::MAX_NESTING): the state file would not be readable
+    /// by the next run, and walking it would risk the host's stack.
+    #[error(
+        "cannot set state key {key:?}: its {parts} part(s) and the value's {depth} level(s) of \
+         nesting are {} together, more than {max}",
+        .parts + .depth
+    )]
+    TooDeep {
+        /// The key as given, shortened for the message.
+        key: String,
+        /// Parts of the dotted key.
+        parts: usize,
+        /// Nesting depth of the value.
+        depth: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A dot-notation key walks through a value that is not an object.
     #[error("cannot set state key {key:?}: {at:?} holds {found}, not an object")]
     NotAnObject {
@@ -68,6 +86,31 @@ pub enum StateError {
         #[source]
         source: io::Error,
     },
+    /// The checkpoint journal is damaged before its last line (a torn last line is not an
+    /// error: it is a step that did not complete).
+    #[error("damaged checkpoint journal {}{}: {reason}", path.display(), line_suffix(*line))]
+    JournalDamaged {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line of the damage, 0 when no one line is to blame.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The checkpoint journal was written by a newer prometheus-wasm, in a format this one
+    /// does not know.
+    #[error(
+        "checkpoint journal {} has format version {found}, this prometheus-wasm reads up to version {supported}",
+        path.display()
+    )]
+    JournalVersion {
+        /// The journal.
+        path: PathBuf,
+        /// The version in its header.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
     /// A broken state file could not be renamed out of the way.
     #[error("cannot move broken state file {} to {}", path.display(), to.display())]
     SetAside {
@@ -95,6 +138,15 @@ impl StateError {
             StateError::NotAnObject { .. } => {
                 Some("store the value under another key, or set the parent to an object first")
             }
+            StateError::JournalDamaged { .. } => Some(
+                "run with --reset to start fresh, or move test_state.journal away to resume from test_state.json as of its last compaction",
+            ),
+            StateError::JournalVersion { .. } => Some(
+                "resume with the newer prometheus-wasm that wrote it, or run with --reset to start fresh",
+            ),
+            StateError::TooDeep { .. } => Some(
+                "flatten the key or the value (MongoDB allows 100 levels too), or store deep data as a JSON string",
+            ),
             StateError::Read { .. } | StateError::Write { .. } | StateError::SetAside { .. } => {
                 Some("check that the data_dir exists and is writable")
             }
@@ -107,10 +159,22 @@ impl StateError {
             StateError::Read { path, .. }
             | StateError::Malformed { path, .. }
             | StateError::Write { path, .. }
-            | StateError::SetAside { path, .. } => Some(path),
+            | StateError::SetAside { path, .. }
+            | StateError::JournalDamaged { path, .. }
+            | StateError::JournalVersion { path, .. } => Some(path),
             StateError::InvalidKey { .. }
             | StateError::ReservedKey { .. }
+            | StateError::TooDeep { .. }
             | StateError::NotAnObject { .. } => None,
         }
+    }
+}
+
+/// `:LINE` for an error's location, nothing for line 0.
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
     }
 }

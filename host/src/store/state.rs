@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::StateError;
+use super::limits::{MAX_NESTING, json_depth};
 
 /// The key under which [`RunState::get`] returns [`RunState::current_round`].
 pub const CURRENT_ROUND_KEY: &str = "current_round";
@@ -40,6 +41,34 @@ pub struct RunState {
     /// Top-level keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The keys set since the last [`RunState::take_changes`], for the checkpoint journal.
+    #[serde(skip)]
+    pub changes: ChangeLog,
+}
+
+/// One successful [`RunState::set`]: where it wrote. The journal records it with the value
+/// the key holds when the step completes (so a value is never copied at `set` time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedKey {
+    /// Round or global.
+    pub scope: Scope,
+    /// The round a [`Scope::Round`] key was set in (the current round at the time).
+    pub round: u32,
+    /// The key as the step wrote it, dots included.
+    pub key: String,
+}
+
+/// The keys set since the last [`RunState::take_changes`], in call order.
+///
+/// Bookkeeping for the checkpoint journal, not part of the state's value: never serialized,
+/// and ignored by `==` (two states with the same variables are equal however they got them).
+#[derive(Debug, Clone, Default)]
+pub struct ChangeLog(Vec<ChangedKey>);
+
+impl PartialEq for ChangeLog {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Default for RunState {
@@ -51,12 +80,14 @@ impl Default for RunState {
             current_round: 1,
             last_completed_step: None,
             extra: Map::new(),
+            changes: ChangeLog::default(),
         }
     }
 }
 
 /// Where [`RunState::set`] stores a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// In the current round's object (`rounds."N"`); the next round starts without it.
     Round,
@@ -93,18 +124,79 @@ impl RunState {
     ///
     /// Errors, leaving the state unchanged, when the key is empty or has an empty segment,
     /// when it is an execution key (the runner owns those), or when a value on the way is
-    /// not an object (the reference replaced nothing there either: it crashed).
+    /// not an object (the reference replaced nothing there either: it crashed), or when
+    /// the key's parts and the value's nesting together exceed [`MAX_NESTING`] (the state
+    /// file would not be readable by the next run).
     pub fn set(&mut self, key: &str, value: Value, scope: Scope) -> Result<(), StateError> {
-        let parts = split_key(key)?;
+        // Counted before splitting: a 300 000-part key is refused without building it.
+        let parts = key.split('.').count();
+        let depth = json_depth(&value);
+        if parts + depth > MAX_NESTING {
+            return Err(StateError::TooDeep {
+                key: shorten(key),
+                parts,
+                depth,
+                max: MAX_NESTING,
+            });
+        }
         if key == CURRENT_ROUND_KEY || key == LAST_COMPLETED_STEP_KEY {
             return Err(StateError::ReservedKey {
                 key: key.to_owned(),
             });
         }
+        let round = self.current_round;
+        self.set_in(scope, round, key, value)?;
+        self.changes.0.push(ChangedKey {
+            scope,
+            round,
+            key: key.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Sets `key` in `scope` of `round` without recording a change: the journal's replay,
+    /// which writes what a completed step set.
+    pub fn replay_set(
+        &mut self,
+        scope: Scope,
+        round: u32,
+        key: &str,
+        value: Value,
+    ) -> Result<(), StateError> {
+        self.set_in(scope, round, key, value)
+    }
+
+    /// The keys set since the last call, in call order; the log starts empty again.
+    pub fn take_changes(&mut self) -> Vec<ChangedKey> {
+        std::mem::take(&mut self.changes.0)
+    }
+
+    /// The value a changed key holds now, `None` when a later `set` of a parent replaced
+    /// the object it was in (that parent's own change then carries the value).
+    pub fn changed_value(&self, change: &ChangedKey) -> Option<&Value> {
+        let parts: Vec<&str> = change.key.split('.').collect();
+        match change.scope {
+            Scope::Global => walk(&self.global, &parts),
+            Scope::Round => self
+                .rounds
+                .get(&change.round.to_string())
+                .and_then(Value::as_object)
+                .and_then(|round| walk(round, &parts)),
+        }
+    }
+
+    fn set_in(
+        &mut self,
+        scope: Scope,
+        round: u32,
+        key: &str,
+        value: Value,
+    ) -> Result<(), StateError> {
+        let parts = split_key(key)?;
         let (root, root_name) = match scope {
             Scope::Global => (&mut self.global, "global".to_owned()),
             Scope::Round => {
-                let round_key = self.current_round.to_string();
+                let round_key = round.to_string();
                 let root_name = format!("rounds.{round_key}");
                 let round = self
                     .rounds
@@ -127,6 +219,16 @@ impl RunState {
             at: format!("{root_name}.{}", parts[..=depth].join(".")),
             found,
         })
+    }
+
+    /// The value stored under dotted `key` in `scope` exactly (no fallback to the other
+    /// scope, no execution keys): what [`RunState::set`] with the same arguments replaces.
+    pub fn value_in(&self, scope: Scope, key: &str) -> Option<&Value> {
+        let parts: Vec<&str> = key.split('.').collect();
+        match scope {
+            Scope::Global => walk(&self.global, &parts),
+            Scope::Round => self.round_data().and_then(|round| walk(round, &parts)),
+        }
     }
 
     /// The current round's object, if that round stored anything (and it is an object).
@@ -152,6 +254,15 @@ fn split_key(key: &str) -> Result<Vec<&str>, StateError> {
         return Err(invalid("a part between dots is empty"));
     }
     Ok(parts)
+}
+
+/// The first characters of a key, for messages about keys too long to print whole.
+fn shorten(key: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match key.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_owned(),
+    }
 }
 
 /// Follows `parts` through nested objects from `root`.

@@ -1,28 +1,46 @@
-//! [`StateFile`]: `data_dir/test_state.json`, read once at start and replaced atomically
-//! after every step; [`Checkpoint`]: the seam the runner saves through.
+//! [`StateFile`]: `data_dir/test_state.json` and the checkpoint journal beside it: read at
+//! start (the file, then the journal's steps replayed), replaced atomically when the
+//! journal is compacted into it.
 
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::journal::{self, JOURNAL_FILE_NAME, STALE_JOURNAL_FILE_NAME};
 use super::{RunState, StateError};
 
 /// The state file's name inside `data_dir`, as the reference named it.
 pub const STATE_FILE_NAME: &str = "test_state.json";
 /// Where [`StateFile::set_aside_broken`] moves an unreadable state file.
 pub const BROKEN_FILE_NAME: &str = "test_state.json.broken";
+/// The prefixes of the temp files an atomic replace writes; leftovers of a killed run are
+/// removed by the next save.
+pub(super) const TEMP_PREFIXES: [&str; 2] = [".test_state.json.", ".test_state.journal."];
+/// The suffix of those temp files.
+const TEMP_SUFFIX: &str = ".tmp";
+/// The mode of a new state file before the umask, as `File::create` and the reference's
+/// `open(path, "w")` give; an existing file keeps its own mode.
+#[cfg(unix)]
+const NEW_FILE_MODE: u32 = 0o666;
 
-/// Something that keeps the run state after each completed step, so that a later run can
-/// resume there. [`StateFile`] is the real one; tests record the saved states in memory.
-pub trait Checkpoint {
-    /// Persists `state`; when this returns `Ok` the state survives a crash.
-    fn save(&mut self, state: &RunState) -> Result<(), StateError>;
-}
-
-/// The state file of one test: `data_dir/test_state.json`.
+/// The state file of one test: `data_dir/test_state.json`, with its journal
+/// `data_dir/test_state.journal`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateFile {
     path: PathBuf,
+}
+
+/// What [`StateFile::recover`] found.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The saved state, journal replayed; `None` when there is no state file.
+    pub state: Option<RunState>,
+    /// Steps replayed from the journal.
+    pub replayed: usize,
+    /// Whether the journal's last record was cut short by a crash (that step re-runs).
+    pub torn_tail: bool,
+    /// Where a journal that does not extend the state file was moved.
+    pub set_aside: Option<PathBuf>,
 }
 
 impl StateFile {
@@ -38,12 +56,164 @@ impl StateFile {
         &self.path
     }
 
-    /// Reads the saved state; `Ok(None)` when there is no file (a first run).
+    /// The checkpoint journal beside the state file.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir().join(JOURNAL_FILE_NAME)
+    }
+
+    /// Reads the saved state, journal replayed; `Ok(None)` when there is no file (a first
+    /// run). See [`StateFile::recover`].
+    pub fn load(&self) -> Result<Option<RunState>, StateError> {
+        self.recover().map(|recovered| recovered.state)
+    }
+
+    /// Reads `test_state.json`, then replays the steps the journal recorded after it.
     ///
     /// A file that is not JSON, or not the state's shape, is an error with the path and
-    /// line:column; the file is left where it is for the user to look at (`--reset` moves
-    /// it aside with [`StateFile::set_aside_broken`]).
-    pub fn load(&self) -> Result<Option<RunState>, StateError> {
+    /// line:column; it is left where it is for the user to look at (`--reset` moves it
+    /// aside with [`StateFile::set_aside_broken`]). A journal of a newer format, or damaged
+    /// before its last line, is an error too; a torn last record is ignored.
+    ///
+    /// A journal whose base is not this file (the user edited or replaced the file after a
+    /// crash, or deleted it) is not replayed: when replaying it would change nothing, it is
+    /// what a compaction cut short by a crash left and is simply outdated; otherwise it is
+    /// moved to `test_state.journal.stale`, and the file as it is now wins.
+    pub fn recover(&self) -> Result<Recovered, StateError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let state: Option<RunState> = match &bytes {
+            Some(bytes) => {
+                Some(serde_json::from_slice(bytes).map_err(|err| malformed(&self.path, &err))?)
+            }
+            None => None,
+        };
+        let journal_path = self.journal_path();
+        let Some(contents) = journal::read(&journal_path)? else {
+            return Ok(Recovered {
+                state,
+                ..Recovered::default()
+            });
+        };
+        let (Some(bytes), Some(mut state)) = (bytes, state) else {
+            // A journal without its state file cannot be replayed onto anything.
+            let set_aside = self.set_aside_journal(&journal_path)?;
+            return Ok(Recovered {
+                set_aside: Some(set_aside),
+                ..Recovered::default()
+            });
+        };
+        if contents.base == journal::base_of(&bytes) {
+            journal::replay(&mut state, &contents.records).map_err(|err| {
+                StateError::JournalDamaged {
+                    path: journal_path.clone(),
+                    line: 0,
+                    reason: format!("a record does not fit {STATE_FILE_NAME}: {err}"),
+                }
+            })?;
+            return Ok(Recovered {
+                state: Some(state),
+                replayed: contents.records.len(),
+                torn_tail: contents.torn_tail,
+                set_aside: None,
+            });
+        }
+        // Records are absolute writes: a journal already folded into the file replays to
+        // the file itself.
+        let mut trial = state.clone();
+        let outdated = journal::replay(&mut trial, &contents.records).is_ok() && trial == state;
+        let set_aside = if outdated {
+            None
+        } else {
+            Some(self.set_aside_journal(&journal_path)?)
+        };
+        Ok(Recovered {
+            state: Some(state),
+            set_aside,
+            ..Recovered::default()
+        })
+    }
+
+    /// Replaces the state file with `state`, atomically, and removes the journal (the file
+    /// now holds everything).
+    ///
+    /// A crash at any moment leaves either the old file or the new one, never a torn one;
+    /// see [`StateFile::write_state`].
+    pub fn save(&self, state: &RunState) -> Result<(), StateError> {
+        self.write_state(state)?;
+        match fs::remove_file(self.journal_path()) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Write {
+                path: self.journal_path(),
+                source,
+            }),
+        }
+    }
+
+    /// Folds the journal into the state file: recovers the state and saves it when a
+    /// journal was there. Run at exit, whatever ended the run; a no-op without a journal.
+    pub fn compact(&self) -> Result<Recovered, StateError> {
+        let recovered = self.recover()?;
+        if let Some(state) = &recovered.state
+            && self.journal_path().exists()
+        {
+            self.save(state)?;
+        }
+        Ok(recovered)
+    }
+
+    /// Writes `state` over the state file atomically and returns the base a new journal
+    /// names (the sha256 of the bytes written).
+    ///
+    /// Writes pretty JSON (2-space indent, as the reference) to a temp file in the same
+    /// directory, fsyncs it, renames it over the state file and fsyncs the directory so the
+    /// rename itself is durable. The file keeps the mode it had (a new one gets 0666 less
+    /// the umask). Creates `data_dir` when it is missing; removes the temp files of runs
+    /// that were killed mid-save. On error the temp file is removed.
+    pub(super) fn write_state(&self, state: &RunState) -> Result<String, StateError> {
+        let write_error = |source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.dir();
+        fs::create_dir_all(dir).map_err(write_error)?;
+        remove_temp_files(dir);
+        let mut bytes = serde_json::to_vec_pretty(state).map_err(|err| write_error(err.into()))?;
+        bytes.push(b'\n');
+        let existing = fs::metadata(&self.path).ok().map(|meta| meta.permissions());
+        // Same directory as the target: rename is only atomic within one file system.
+        let temp = temp_builder(TEMP_PREFIXES[0], existing.clone())
+            .tempfile_in(dir)
+            .map_err(write_error)?;
+        if let Some(permissions) = existing {
+            // The builder's mode passes through the umask; chmod restores it exactly.
+            temp.as_file()
+                .set_permissions(permissions)
+                .map_err(write_error)?;
+        }
+        temp.as_file().write_all(&bytes).map_err(write_error)?;
+        temp.as_file().sync_all().map_err(write_error)?;
+        temp.persist(&self.path)
+            .map_err(|err| write_error(err.error))?;
+        sync_dir(dir).map_err(write_error)?;
+        Ok(journal::base_of(&bytes))
+    }
+
+    /// Moves an unreadable state file to `test_state.json.broken` (replacing an older one)
+    /// so that `--reset` can start over while keeping it for inspection.
+    ///
+    /// Returns where the file went, or `None` when there is no file or it parses (a fresh
+    /// run simply overwrites a readable file). Only the file itself is judged: a journal
+    /// beside it is replaced by the fresh run's.
+    pub fn set_aside_broken(&self) -> Result<Option<PathBuf>, StateError> {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -54,76 +224,70 @@ impl StateFile {
                 });
             }
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|err| malformed(&self.path, &err))
-    }
-
-    /// Replaces the state file with `state`, atomically: a crash at any moment leaves
-    /// either the old file or the new one, never a torn one.
-    ///
-    /// Writes pretty JSON (2-space indent, as the reference) to a temp file in the same
-    /// directory, fsyncs it, renames it over the state file and fsyncs the directory so the
-    /// rename itself is durable. Creates `data_dir` when it is missing. On error the temp
-    /// file is removed.
-    pub fn save(&self, state: &RunState) -> Result<(), StateError> {
-        let write_error = |source| StateError::Write {
+        if serde_json::from_slice::<RunState>(&bytes).is_ok() {
+            return Ok(None);
+        }
+        let to = self.dir().join(BROKEN_FILE_NAME);
+        fs::rename(&self.path, &to).map_err(|source| StateError::SetAside {
             path: self.path.clone(),
+            to: to.clone(),
             source,
-        };
-        let dir = self.dir();
-        fs::create_dir_all(dir).map_err(write_error)?;
-        // Same directory as the target: rename is only atomic within one file system.
-        let temp = tempfile::Builder::new()
-            .prefix(".test_state.json.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(write_error)?;
-        {
-            let mut out = BufWriter::new(temp.as_file());
-            serde_json::to_writer_pretty(&mut out, state).map_err(|err| write_error(err.into()))?;
-            out.write_all(b"\n").map_err(write_error)?;
-            out.flush().map_err(write_error)?;
-        }
-        temp.as_file().sync_all().map_err(write_error)?;
-        temp.persist(&self.path)
-            .map_err(|err| write_error(err.error))?;
-        sync_dir(dir).map_err(write_error)
+        })?;
+        Ok(Some(to))
     }
 
-    /// Moves an unreadable state file to `test_state.json.broken` (replacing an older one)
-    /// so that `--reset` can start over while keeping it for inspection.
-    ///
-    /// Returns where the file went, or `None` when there is no file or it loads fine (a
-    /// fresh run simply overwrites a readable file).
-    pub fn set_aside_broken(&self) -> Result<Option<PathBuf>, StateError> {
-        match self.load() {
-            Ok(_) => Ok(None),
-            Err(StateError::Malformed { .. }) => {
-                let to = self.dir().join(BROKEN_FILE_NAME);
-                fs::rename(&self.path, &to).map_err(|source| StateError::SetAside {
-                    path: self.path.clone(),
-                    to: to.clone(),
-                    source,
-                })?;
-                Ok(Some(to))
-            }
-            Err(err) => Err(err),
-        }
+    /// Moves a journal that does not extend the state file out of the way, keeping it.
+    fn set_aside_journal(&self, journal_path: &Path) -> Result<PathBuf, StateError> {
+        let to = self.dir().join(STALE_JOURNAL_FILE_NAME);
+        fs::rename(journal_path, &to).map_err(|source| StateError::SetAside {
+            path: journal_path.to_owned(),
+            to: to.clone(),
+            source,
+        })?;
+        Ok(to)
     }
 
     /// The directory holding the state file.
-    fn dir(&self) -> &Path {
+    pub(super) fn dir(&self) -> &Path {
         self.path
             .parent()
             .expect("StateFile::new joins a file name onto data_dir")
     }
 }
 
-impl Checkpoint for StateFile {
-    fn save(&mut self, state: &RunState) -> Result<(), StateError> {
-        StateFile::save(self, state)
+/// Removes the temp files a run killed during a save left in `dir`. Best effort: a file
+/// that cannot be removed is only clutter, never read.
+fn remove_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(TEMP_SUFFIX) && TEMP_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            let _ = fs::remove_file(entry.path());
+        }
     }
+}
+
+/// A temp-file builder for an atomic replace in the state file's directory: named so that
+/// a later save can recognise and remove it, created with `permissions` (those of the file
+/// it replaces) or, for a new file, the mode `File::create` gives (0666 less the umask).
+pub(super) fn temp_builder(
+    prefix: &str,
+    permissions: Option<fs::Permissions>,
+) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(TEMP_SUFFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder
+            .permissions(permissions.unwrap_or_else(|| fs::Permissions::from_mode(NEW_FILE_MODE)));
+    }
+    #[cfg(not(unix))]
+    let _ = permissions;
+    builder
 }
 
 /// A [`StateError::Malformed`] from a serde_json error, its position split out of the
@@ -143,13 +307,13 @@ fn malformed(path: &Path, err: &serde_json::Error) -> StateError {
 
 /// Makes a rename in `dir` durable (POSIX needs the directory itself fsynced).
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
 /// Directories cannot be opened for fsync here; the rename is as durable as the OS makes it.
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::store::Scope;
+use crate::store::limits::MAX_NESTING;
 
 /// A state file as the Python runner writes it (`json.dump(state, f, indent=2)`).
 const REFERENCE_FILE: &str = r#"{
@@ -187,11 +188,11 @@ fn save_creates_data_dir() {
 
 #[test]
 fn atomic_save_leaves_no_temp_files() {
-    let (dir, mut file) = temp_state_file();
+    let (dir, file) = temp_state_file();
     let mut state = RunState::default();
     for i in 0..20 {
         state.set("i", json!(i), Scope::Round).unwrap();
-        Checkpoint::save(&mut file, &state).unwrap();
+        file.save(&state).unwrap();
     }
     let names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
@@ -271,4 +272,55 @@ fn save_of_a_thousand_rounds_is_cheap() {
          save {per_save:?} (write + fsync file + rename + fsync dir)"
     );
     assert_eq!(file.load().unwrap().unwrap(), state);
+}
+
+/// A value nested `depth` levels deep (`{"a": {"a": ... 1}}`).
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |v, _| json!({ "a": v }))
+}
+
+#[test]
+fn whatever_set_accepts_the_next_run_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StateFile::new(dir.path());
+    // At the limit in both scopes, split between key and value in every proportion.
+    for parts in [1, 50, MAX_NESTING - 1, MAX_NESTING] {
+        let mut state = RunState::default();
+        let key = vec!["k"; parts].join(".");
+        let value = nested(MAX_NESTING - parts);
+        state.set(&key, value.clone(), Scope::Round).unwrap();
+        state.set(&key, value.clone(), Scope::Global).unwrap();
+        file.save(&state).unwrap();
+        let back = file.load().unwrap().expect("a saved state");
+        assert_eq!(back, state, "{parts} part(s)");
+        assert_eq!(back.get(&key).map(|v| v.into_owned()), Some(value));
+    }
+}
+
+#[test]
+fn keys_and_values_past_the_nesting_limit_are_refused_and_change_nothing() {
+    let mut state = RunState::default();
+    let deep_key = vec!["k"; 300_000].join(".");
+    let err = state.set(&deep_key, json!(1), Scope::Global).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::TooDeep {
+                parts: 300_000,
+                depth: 0,
+                max: MAX_NESTING,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The message shows the start of the key, not all 600 000 characters.
+    assert!(err.to_string().len() < 300, "{err}");
+    assert!(err.to_string().contains("more than 100"), "{err}");
+    let err = state
+        .set("a.b", nested(MAX_NESTING - 1), Scope::Round)
+        .unwrap_err();
+    assert!(matches!(err, StateError::TooDeep { parts: 2, .. }), "{err}");
+    assert!(err.hint().is_some());
+    assert_eq!(state, RunState::default());
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct WorkerError {
     worker: String,
-    kind: WorkerErrorKind,
+    // Boxed: the kinds carry paths and output lines, and every `Result` of the workers'
+    // functions would otherwise be that large.
+    kind: Box<WorkerErrorKind>,
 }
 
 /// What went wrong, with the context that locates it.
@@ -36,6 +38,40 @@ pub enum WorkerErrorKind {
     /// Port 0 means "any port" to the OS, so there is nothing to wait for.
     #[error("port 0 is not a port a worker can be reached on")]
     InvalidPort,
+    /// The working directory is missing, not a directory, or cannot be entered (checked
+    /// before anything is spawned).
+    #[error("cannot use {} as the working directory", cwd.display())]
+    BadCwd {
+        /// The working directory from the launch spec.
+        cwd: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: io::Error,
+    },
+    /// The program is not where the spawn would look for it (checked before anything is
+    /// spawned).
+    #[error("program `{program}` not found{}", searched.as_ref().map(|p| format!(" on its PATH ({p})")).unwrap_or_default())]
+    ProgramNotFound {
+        /// The program as given in the launch spec.
+        program: String,
+        /// The search path used, when the program is a bare name.
+        searched: Option<String>,
+    },
+    /// The program was found but may not be executed (checked before anything is spawned).
+    #[error("program {} is not executable", path.display())]
+    ProgramNotExecutable {
+        /// Where the program was found.
+        path: PathBuf,
+    },
+    /// The watchdog process, which kills the workers if the runner dies, did not start.
+    #[error("cannot start the watchdog {} that guards the workers", program.display())]
+    Watchdog {
+        /// The watchdog's program (the runner's own executable).
+        program: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// The program could not be spawned (not found, not executable, bad directory).
     #[error("cannot start `{program}` in {}", cwd.display())]
     Spawn {
@@ -74,13 +110,41 @@ pub enum WorkerErrorKind {
         /// Its last stdout lines, oldest first.
         stdout: Vec<String>,
     },
+    /// The worker's readiness probe did not pass within its timeout.
+    #[error(
+        "not ready within {}: {probe}; last answer: {last_answer}{}",
+        human(*timeout),
+        probe_tail(stderr, stdout)
+    )]
+    ProbeFailed {
+        /// The probe in words: `GET http://w1:8080/health expecting 200`.
+        probe: String,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// The last answer: `HTTP 500 Internal Server Error: boom`, or the connection error.
+        last_answer: String,
+        /// True for a worker the runner did not start (it has no output to show).
+        external: bool,
+        /// Its last stderr lines (a local worker), oldest first.
+        stderr: Vec<String>,
+        /// Its last stdout lines (a local worker), oldest first.
+        stdout: Vec<String>,
+    },
+    /// An external worker's reset hook did not answer with a 2xx status.
+    #[error("reset hook {request} failed: {answer}")]
+    ResetFailed {
+        /// The call in words: `POST http://w1:8080/reset`.
+        request: String,
+        /// What came back: `HTTP 404 Not Found: …`, or the connection error.
+        answer: String,
+    },
 }
 
 impl WorkerError {
     pub(super) fn new(worker: impl Into<String>, kind: WorkerErrorKind) -> Self {
         Self {
             worker: worker.into(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -96,7 +160,7 @@ impl WorkerError {
 
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
-        match &self.kind {
+        match &*self.kind {
             WorkerErrorKind::PortInUse { port } => Some(format!(
                 "another process listens on port {port} (a previous run's worker?); \
                  stop it or change base_port/port in workers.json"
@@ -107,6 +171,24 @@ impl WorkerError {
             WorkerErrorKind::InvalidPort => Some(
                 "set the worker's port in workers.json (or base_port in config.yaml) \
                  to a value from 1 to 65535"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::BadCwd { .. } => Some(
+                "create the directory, or fix the worker's working directory (the tests \
+                 folder) in config.yaml/workers.json"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ProgramNotFound { program, .. } => Some(format!(
+                "install `{program}` or fix server_entrypoint/command in workers.json; the \
+                 worker's PATH is the one in its environment (env/env_vars), not the runner's"
+            )),
+            WorkerErrorKind::ProgramNotExecutable { path } => Some(format!(
+                "make it executable (chmod +x {}) or run it through its interpreter",
+                path.display()
+            )),
+            WorkerErrorKind::Watchdog { .. } => Some(
+                "the runner starts a copy of its own executable; check that it was not moved \
+                 or deleted during the run"
                     .to_owned(),
             ),
             WorkerErrorKind::Spawn {
@@ -132,6 +214,22 @@ impl WorkerError {
                  should show why it stops",
                 self.worker
             )),
+            WorkerErrorKind::ProbeFailed { external: true, .. } => Some(
+                "start it first (e.g. `docker compose up -d`), check that its url in \
+                 workers.json is reachable from this machine and that its probe path answers, \
+                 or raise `ready.timeout` in workers.json"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ProbeFailed { .. } => Some(
+                "check that the worker serves its probe path with the expected status once \
+                 started, or raise `ready.timeout` in workers.json (or startup_timeout)"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::ResetFailed { .. } => Some(
+                "fix the worker's reset endpoint or the `reset` entry in workers.json; nothing \
+                 was seeded or deleted"
+                    .to_owned(),
+            ),
             WorkerErrorKind::NotReady { port, .. } => Some(format!(
                 "check that the worker listens on 127.0.0.1:{port}, or raise startup_timeout \
                  in config.yaml if it needs longer to start"
@@ -155,7 +253,7 @@ impl Error for WorkerError {
 }
 
 /// The lines that explain an early exit: stderr, or stdout when stderr is empty.
-fn exit_tail(stderr: &[String], stdout: &[String]) -> String {
+pub(super) fn exit_tail(stderr: &[String], stdout: &[String]) -> String {
     if !stderr.is_empty() {
         tail_block("stderr", stderr)
     } else if !stdout.is_empty() {
@@ -171,6 +269,11 @@ fn not_ready_tail(stderr: &[String], stdout: &[String]) -> String {
         (true, true) => "; it printed nothing".to_owned(),
         _ => tail_block("stderr", stderr) + &tail_block("stdout", stdout),
     }
+}
+
+/// A local worker's output, if it printed any; an external one has none to show.
+fn probe_tail(stderr: &[String], stdout: &[String]) -> String {
+    tail_block("stderr", stderr) + &tail_block("stdout", stdout)
 }
 
 fn tail_block(stream: &str, lines: &[String]) -> String {

@@ -4,22 +4,28 @@
 //! concurrently and, if one fails, stops the others before it returns the error. The run
 //! then ends with [`Fleet::stop`] (SIGTERM, grace, SIGKILL). Whatever happens in between —
 //! an error, a panic, a cancelled future — dropping the `Fleet` SIGKILLs every process
-//! group it still owns, so no worker outlives the run.
+//! group it still owns, so no worker outlives the run. If the runner itself dies, the
+//! watchdog the fleet started (`watchdog.rs`) kills the groups.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
-use super::error::WorkerError;
+use super::death::{DeathWatch, WorkerDeath};
+use super::error::{WorkerError, WorkerErrorKind};
 use super::output::OutputSink;
-use super::ports::check_ports_free;
+use super::output::Stream;
+use super::preflight::preflight;
 use super::process::{self, WorkerProcess, signal_group};
 use super::readiness::{OUTPUT_DRAIN_TIMEOUT, wait_ready};
 use super::spec::{LaunchSpec, SupervisorOptions};
+use super::watchdog::Watchdog;
 
 /// How long `stop` waits for the kernel to finish off SIGKILLed workers. SIGKILL cannot be
 /// ignored, but a process stuck in uninterruptible I/O (a dead NFS mount) dies only when
@@ -34,18 +40,28 @@ pub struct Fleet {
     sink: Arc<dyn OutputSink>,
     /// Set once stopping or killing began: exits from then on are expected, not reported.
     stopping: Arc<AtomicBool>,
+    /// The first worker that died on its own during the run.
+    deaths: Arc<watch::Sender<Option<WorkerDeath>>>,
+    /// Kills the groups if the runner dies; `None` when the options ask for none.
+    watchdog: Option<Watchdog>,
 }
 
 impl Fleet {
-    /// Starts all workers concurrently; returns when every port accepts TCP connections.
+    /// Starts all workers concurrently; returns when every worker passes its readiness probe
+    /// (by default: its port accepts TCP connections).
     ///
     /// Before anything is spawned, every port must be free (on 127.0.0.1 and `[::1]`) and
     /// used by one worker only. Each worker then runs `program args` in `cwd` with exactly
     /// `env`, in its own process group, its output going line by line to `sink`.
     ///
+    /// With `options.watchdog` set, a watchdog process is started first; it kills every
+    /// worker's process group if the runner dies without stopping them (see
+    /// `watchdog.rs`).
+    ///
     /// # Errors
-    /// A [`WorkerError`] naming the worker when a port is 0, shared or in use (nothing is
-    /// spawned then), when a program cannot be spawned, or when a worker exits before it
+    /// A [`WorkerError`] naming the worker when [`preflight`](super::preflight) refuses the
+    /// specs (nothing is spawned then), when the watchdog cannot be started (named after
+    /// the first worker), when a program cannot be spawned, or when a worker exits before it
     /// listens or does not listen within `options.startup_timeout`. In the last three cases
     /// the workers already started are stopped first (SIGTERM, `options.grace`, SIGKILL),
     /// and the error is that of the first failed worker in `specs` order, among those that
@@ -59,7 +75,22 @@ impl Fleet {
         options: SupervisorOptions,
         sink: Arc<dyn OutputSink>,
     ) -> Result<Fleet, WorkerError> {
-        check_ports_free(&specs)?;
+        preflight(&specs)?;
+        let watchdog = match &options.watchdog {
+            // No worker, nothing to guard.
+            _ if specs.is_empty() => None,
+            None => None,
+            Some(command) => Some(Watchdog::spawn(command).map_err(|source| {
+                let first = specs.first().map_or("", |spec| spec.name.as_str());
+                WorkerError::new(
+                    first,
+                    WorkerErrorKind::Watchdog {
+                        program: command.program.clone(),
+                        source,
+                    },
+                )
+            })?),
+        };
         // From here on, `fleet` owns every spawned worker: an early return or a cancelled
         // future drops it, and `Drop` kills them.
         let mut fleet = Fleet {
@@ -67,10 +98,13 @@ impl Fleet {
             grace: options.grace,
             sink,
             stopping: Arc::new(AtomicBool::new(false)),
+            deaths: Arc::new(watch::channel(None).0),
+            watchdog,
         };
         // Spawned here, on the thread polling this future, never on a blocking thread.
         for spec in &specs {
-            match process::spawn(spec, &fleet.sink) {
+            let watchdog = fleet.watchdog.as_ref().map(Watchdog::fd);
+            match process::spawn(spec, &fleet.sink, watchdog) {
                 Ok(worker) => fleet.workers.push(worker),
                 Err(error) => {
                     fleet.stop().await;
@@ -83,7 +117,8 @@ impl Fleet {
         for (index, worker) in fleet.workers.iter().enumerate() {
             let worker = worker.clone();
             let limit = options.startup_timeout;
-            pending.spawn(async move { (index, wait_ready(&worker, limit).await) });
+            let ready = specs[index].ready.clone();
+            pending.spawn(async move { (index, wait_ready(&worker, &ready, limit).await) });
         }
         let mut failures = Vec::new();
         while let Some(joined) = pending.join_next().await {
@@ -124,16 +159,28 @@ impl Fleet {
             .collect()
     }
 
+    /// Tells whether, and which, worker died on its own during the run (not through
+    /// `stop`, `kill_now` or `Drop`).
+    pub fn deaths(&self) -> DeathWatch {
+        DeathWatch(self.deaths.subscribe())
+    }
+
     /// Stops every worker: SIGTERM to each process group, then waits up to the grace
     /// period for the workers to exit, all at once; then SIGKILL to every group, which
     /// also ends grandchildren still running; then reaps. Exits from here on are not
     /// reported to the sink. Returns when every worker is reaped (or after a bounded wait
     /// for those stuck in the kernel) and its last output lines have been forwarded.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_or_kill(std::future::pending()).await;
+    }
+
+    /// [`Fleet::stop`], except that the grace period ends as soon as `hurry` resolves
+    /// (a second Ctrl-C): the groups get SIGKILL at once. Returns whether it hurried.
+    pub async fn stop_or_kill(mut self, hurry: impl Future<Output = ()>) -> bool {
         self.stopping.store(true, Ordering::SeqCst);
         let workers = std::mem::take(&mut self.workers);
         if workers.is_empty() {
-            return;
+            return false;
         }
         for worker in &workers {
             signal_group(&worker.name, worker.pid, Signal::SIGTERM);
@@ -141,13 +188,20 @@ impl Fleet {
         // All got SIGTERM at the same moment, so waiting for them one after the other
         // against one deadline is the same as waiting for them concurrently.
         let deadline = Instant::now() + self.grace;
-        for worker in &workers {
-            let _ = timeout_at(deadline, worker.exited()).await;
-        }
+        let grace = async {
+            for worker in &workers {
+                let _ = timeout_at(deadline, worker.exited()).await;
+            }
+        };
+        let hurried = tokio::select! {
+            () = grace => false,
+            () = hurry => true,
+        };
         // Unconditionally: a worker that exited on SIGTERM may leave children behind in
         // its group, and they had the same grace period as the worker itself.
         for worker in &workers {
             signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+            self.release(worker.pid);
         }
         let deadline = Instant::now() + REAP_TIMEOUT;
         for worker in &workers {
@@ -164,6 +218,7 @@ impl Fleet {
             let left = deadline.saturating_duration_since(Instant::now());
             worker.drain.wait(left).await;
         }
+        hurried
     }
 
     /// SIGKILLs every process group at once, without waiting: the last resort on a second
@@ -172,8 +227,16 @@ impl Fleet {
     /// a later `stop` returns at once.
     pub fn kill_now(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        for worker in self.workers.drain(..) {
+        for worker in std::mem::take(&mut self.workers) {
             signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+            self.release(worker.pid);
+        }
+    }
+
+    /// Tells the watchdog a group was SIGKILLed by us, so it forgets the group id.
+    fn release(&self, pgid: u32) {
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.release(pgid);
         }
     }
 
@@ -182,6 +245,7 @@ impl Fleet {
         let worker = self.workers[index].clone();
         let sink = Arc::clone(&self.sink);
         let stopping = Arc::clone(&self.stopping);
+        let deaths = Arc::clone(&self.deaths);
         tokio::spawn(async move {
             let Some(status) = worker.exited().await else {
                 return;
@@ -193,6 +257,17 @@ impl Fleet {
             }
             // Let its last lines reach the sink before the news of its death.
             worker.drain.wait(OUTPUT_DRAIN_TIMEOUT).await;
+            let death = WorkerDeath {
+                worker: worker.name.to_string(),
+                status: status.clone(),
+                stderr: worker.tail.lines(Stream::Stderr),
+                stdout: worker.tail.lines(Stream::Stdout),
+            };
+            deaths.send_if_modified(|first| {
+                let news = first.is_none();
+                first.get_or_insert(death);
+                news
+            });
             sink.exited(&worker.name, &status);
         });
     }

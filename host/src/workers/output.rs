@@ -3,6 +3,7 @@
 //!
 //! A task per stream reads until EOF; lines are split at `\n` (a trailing `\r` is dropped)
 //! and decoded as lossy UTF-8, so a worker printing binary garbage still shows something.
+//! A line longer than [`MAX_LINE_BYTES`] is split, both pieces marked with [`CUT_MARK`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -19,6 +20,11 @@ pub(super) const TAIL_LINES: usize = 20;
 /// Longest line passed to the sink; a longer one is split. Protects the runner's memory
 /// from a worker that writes megabytes without a newline.
 pub(super) const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Marks where a line longer than [`MAX_LINE_BYTES`] was split: the piece before ends with
+/// it, the piece after starts with it. The report's redactor masks any part of a secret
+/// next to it (`report::redact::CUT_MARK`), so a split never leaks half a token.
+pub const CUT_MARK: char = '…';
 
 /// Read buffer per pipe: one typical burst of log output per read.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -168,16 +174,30 @@ pub(super) async fn read_lines<R: AsyncRead + Unpin>(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let mut line: Vec<u8> = Vec::new();
-    let mut emit = |line: &mut Vec<u8>| {
+    let mut continued = false;
+    let mut emit = |line: &mut Vec<u8>, cut: bool| {
         let text = line.strip_suffix(b"\r").unwrap_or(line);
-        on_line(&String::from_utf8_lossy(text));
+        let text = String::from_utf8_lossy(text);
+        if continued || cut {
+            let mark = |on: bool| {
+                if on {
+                    CUT_MARK.to_string()
+                } else {
+                    String::new()
+                }
+            };
+            on_line(&format!("{}{text}{}", mark(continued), mark(cut)));
+        } else {
+            on_line(&text);
+        }
+        continued = cut;
         line.clear();
     };
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
             if !line.is_empty() {
-                emit(&mut line);
+                emit(&mut line, false);
             }
             return Ok(());
         }
@@ -188,9 +208,9 @@ pub(super) async fn read_lines<R: AsyncRead + Unpin>(
         let mut consumed = take;
         if newline.is_some() && take == end {
             consumed += 1;
-            emit(&mut line);
+            emit(&mut line, false);
         } else if line.len() == MAX_LINE_BYTES {
-            emit(&mut line);
+            emit(&mut line, true);
         }
         reader.consume(consumed);
     }

@@ -11,9 +11,12 @@
 //! idle seconds, and every worker they forked would be killed with them.
 //!
 //! The death signal reaches the group leader only; the rest of the group is cleaned up by
-//! [`signal_group`] from `stop`, `kill_now` or `Drop`.
+//! [`signal_group`] from `stop`, `kill_now` or `Drop`, and, when the runner dies without
+//! running any of them, by the watchdog the child registers with before `exec`
+//! (`watchdog.rs`).
 
 use std::io;
+use std::os::fd::RawFd;
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -27,6 +30,7 @@ use tokio::sync::watch;
 use super::error::{WorkerError, WorkerErrorKind};
 use super::output::{self, OutputDrain, OutputSink, OutputTail};
 use super::spec::LaunchSpec;
+use super::watchdog::register_in_child;
 
 /// A spawned worker, as seen by the supervisor. Cheap to clone: every part is shared.
 #[derive(Debug, Clone)]
@@ -55,11 +59,13 @@ impl WorkerProcess {
 }
 
 /// Spawns `spec` in its own process group with exactly `spec.env`, forwards its output to
-/// `sink`, and starts the task that reaps it. Must be called from a long-lived thread (see
-/// the module docs) inside a tokio runtime.
+/// `sink`, and starts the task that reaps it. When `watchdog` is the write end of a
+/// watchdog's pipe, the child registers its group there before it executes the program.
+/// Must be called from a long-lived thread (see the module docs) inside a tokio runtime.
 pub(super) fn spawn(
     spec: &LaunchSpec,
     sink: &Arc<dyn OutputSink>,
+    watchdog: Option<RawFd>,
 ) -> Result<WorkerProcess, WorkerError> {
     let mut command = Command::new(&spec.program);
     command
@@ -75,10 +81,17 @@ pub(super) fn spawn(
         // Backstop if the reaper task is dropped with a live child (runtime shutdown).
         .kill_on_drop(true);
     let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec; it only makes two system
-    // calls (prctl, getppid) and builds an io::Error from an errno, which does not allocate.
+    // SAFETY: the closure runs in the forked child before exec (after setpgid); it only
+    // makes system calls (prctl, getppid, getpid, write) and builds an io::Error from an
+    // errno, which does not allocate.
     unsafe {
-        command.pre_exec(move || die_with_parent(parent));
+        command.pre_exec(move || {
+            die_with_parent(parent)?;
+            match watchdog {
+                Some(fd) => register_in_child(fd),
+                None => Ok(()),
+            }
+        });
     }
     let mut child = command.spawn().map_err(|source| {
         WorkerError::new(

@@ -1,8 +1,10 @@
-//! Waiting for one worker to be ready: its port accepts TCP connections before the startup
-//! timeout, and it has not exited.
+//! Waiting for one worker to be ready: its probe passes (by default, its port accepts TCP
+//! connections; or `GET path` answers the expected status, which also catches "port open
+//! but not serving yet") before the startup timeout, and it has not exited.
 //!
 //! Polling starts fast, because most servers listen within tens of milliseconds, and
-//! backs off so that a slow starter is not hammered with connection attempts.
+//! backs off so that a slow starter is not hammered with connection attempts; a `ready`
+//! entry with an `interval` polls at that pace instead.
 
 use std::time::Duration;
 
@@ -10,12 +12,13 @@ use tokio::time::{Instant, sleep_until};
 
 use super::error::{WorkerError, WorkerErrorKind};
 use super::output::Stream;
-use super::ports::accepts_connections;
+use super::probe::{self, Target};
 use super::process::WorkerProcess;
+use crate::config::{ReadyCheck, ReadyProbe};
 
 /// First pause between connection attempts: a typical server is ready after 40–80 ms, so
 /// this costs at most ~10 ms of a run's start.
-const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(10);
+pub(super) const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Longest pause between connection attempts: bounds the delay after a slow server becomes
 /// ready while keeping a 30 s wait at a few hundred attempts.
@@ -25,27 +28,45 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// the error shows its last words. Short: a grandchild may hold the pipes open forever.
 pub(super) const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Returns once `worker`'s port accepts connections; fails if it exits first or the
-/// `timeout` (counted from now) runs out. Leaves the process running either way.
+/// Returns once `worker`'s probe passes; fails if it exits first or the timeout (`ready`'s,
+/// else `startup_timeout`, counted from now) runs out. Leaves the process running either way.
 pub(super) async fn wait_ready(
     worker: &WorkerProcess,
-    timeout: Duration,
+    ready: &ReadyCheck,
+    startup_timeout: Duration,
 ) -> Result<(), WorkerError> {
+    let timeout = ready.timeout.unwrap_or(startup_timeout);
     let deadline = Instant::now() + timeout;
     let mut exit = worker.exit.clone();
-    let mut interval = FIRST_POLL_INTERVAL;
+    let mut interval = ready.interval.unwrap_or(FIRST_POLL_INTERVAL);
+    let target = Target::Local(worker.port);
     loop {
         // Cloned out first: the watch guard must not be held across an await.
         let status = exit.borrow_and_update().clone();
         if let Some(status) = status {
             return Err(exited_at_start(worker, status).await);
         }
-        if accepts_connections(worker.port).await {
-            return Ok(());
-        }
+        let last_answer = match probe::attempt(&ready.probe, target).await {
+            Ok(()) => return Ok(()),
+            Err(answer) => answer,
+        };
         let now = Instant::now();
         if now >= deadline {
-            return Err(not_ready(worker, timeout));
+            return Err(match &ready.probe {
+                // Today's message for today's probe.
+                ReadyProbe::Tcp => not_ready(worker, timeout),
+                ReadyProbe::Http { .. } => WorkerError::new(
+                    &*worker.name,
+                    WorkerErrorKind::ProbeFailed {
+                        probe: probe::describe(&ready.probe, target),
+                        timeout,
+                        last_answer,
+                        external: false,
+                        stderr: worker.tail.lines(Stream::Stderr),
+                        stdout: worker.tail.lines(Stream::Stdout),
+                    },
+                ),
+            });
         }
         let next = (now + interval).min(deadline);
         tokio::select! {
@@ -58,7 +79,9 @@ pub(super) async fn wait_ready(
                 }
             }
         }
-        interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        if ready.interval.is_none() {
+            interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        }
     }
 }
 

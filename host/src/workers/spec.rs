@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::watchdog::WatchdogCommand;
+use crate::config::ReadyCheck;
+
 /// How long a worker may take to accept TCP connections when the config does not say.
 ///
 /// Generous on purpose: interpreted servers that install dependencies or open a database
@@ -34,14 +37,16 @@ pub struct LaunchSpec {
     /// The FULL environment of the process: the supervisor clears the inherited one first,
     /// so include `PATH`, `HOME` and whatever else the worker needs.
     pub env: BTreeMap<String, String>,
-    /// The TCP port the worker listens on; the worker is ready when it accepts connections
-    /// on 127.0.0.1 (or `[::1]`).
+    /// The TCP port the worker listens on, on 127.0.0.1 (or `[::1]`).
     pub port: u16,
+    /// When it counts as ready: by default when its port accepts connections; an HTTP
+    /// probe waits until `GET http://localhost:{port}{path}` answers the expected status.
+    pub ready: ReadyCheck,
 }
 
-/// Timeouts of the supervisor. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`] and
-/// [`DEFAULT_GRACE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timeouts of the supervisor and its watchdog. `Default` gives [`DEFAULT_STARTUP_TIMEOUT`],
+/// [`DEFAULT_GRACE`] and no watchdog.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupervisorOptions {
     /// How long each worker may take, from spawn, to accept TCP connections on its port
     /// (`startup_timeout` in `config.yaml`). Default 30 s.
@@ -49,6 +54,11 @@ pub struct SupervisorOptions {
     /// How long `stop` waits after SIGTERM before it sends SIGKILL to the process groups
     /// still running. Default 5 s.
     pub grace: Duration,
+    /// The watchdog process that kills every worker's process group if the runner dies
+    /// (normally [`WatchdogCommand::current_exe`]). `None`: only the workers themselves
+    /// get the parent-death signal, their children do not. Default `None`, because only
+    /// the runner's binary has the watchdog subcommand.
+    pub watchdog: Option<WatchdogCommand>,
 }
 
 impl Default for SupervisorOptions {
@@ -56,6 +66,7 @@ impl Default for SupervisorOptions {
         Self {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             grace: DEFAULT_GRACE,
+            watchdog: None,
         }
     }
 }

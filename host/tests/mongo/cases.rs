@@ -39,6 +39,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("bad_guest_input_is_an_error_value", |db, _| {
         Box::pin(bad_input(db))
     }),
+    (
+        "documents_past_mongodb_limits_are_refused_before_they_are_stored_or_sent",
+        |db, _| Box::pin(document_limits(db)),
+    ),
 ];
 
 /// A test folder with `mongodb:` as given and data files `files` in data/.
@@ -364,4 +368,60 @@ async fn bad_input(db: Arc<dyn Database>) {
         "{}",
         e.message
     );
+}
+
+async fn document_limits(db: Arc<dyn Database>) {
+    let ctx = MongoCtx::new(db);
+    let mut m = MongoView::new(&ctx);
+    let big = format!(r#"{{"s": "{}"}}"#, "x".repeat(17 << 20));
+    let e = m
+        .insert_one("limits".into(), big.clone())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.code, Some(10334), "{}", e.message);
+    assert!(
+        e.message.contains("document limit of 16 MiB"),
+        "{}",
+        e.message
+    );
+    let e = m
+        .insert_many("limits".into(), format!(r#"[{{"a": 1}}, {big}]"#))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.message.starts_with("document 2 is "), "{}", e.message);
+    let e = m
+        .replace_one("limits".into(), "{}".into(), big, true)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.code, Some(10334), "{}", e.message);
+    // 101 levels: one more than MongoDB allows.
+    let deep = (0..101).fold("1".to_string(), |v, _| format!(r#"{{"a": {v}}}"#));
+    let e = m
+        .insert_one("limits".into(), deep)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.message.contains("101 levels deep"), "{}", e.message);
+    // Many tiny documents in one call: refused before parsing, not held as millions of values.
+    let many = format!("[{}{{}}]", "{},".repeat(1 << 20));
+    let e = m
+        .insert_many("limits".into(), many)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        e.message.contains("more than one call may hand over"),
+        "{}",
+        e.message
+    );
+    // Nothing of the refused calls was stored.
+    let n = m
+        .count_documents("limits".into(), "{}".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0);
 }

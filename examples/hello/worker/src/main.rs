@@ -1,9 +1,10 @@
 //! `hello-worker`: a tiny HTTP worker server for the hello example and the integration
 //! tests of prometheus-wasm.
 //!
-//! It stands in for a task's real worker servers: it reads `PORT` (required) and
-//! `WORKER_ID` (default: the `--name` argument, else `worker`) from its environment,
-//! listens on 127.0.0.1, prints `hello-worker <id> listening on 127.0.0.1:<port>`, logs
+//! It stands in for a task's real worker servers: it reads `PORT` (required), `WORKER_ID`
+//! (default: the `--name` argument, else `worker`) and `BIND_ADDRESS` (default 127.0.0.1;
+//! `0.0.0.0` in a container, so that other containers reach it) from its environment,
+//! listens there, prints `hello-worker <id> listening on 127.0.0.1:<port>`, logs
 //! one stdout line per request (`GET /health 200`) and exits cleanly on SIGTERM or Ctrl-C.
 //! Greetings are kept in `DATABASE_PATH` (a JSON file) when the runner sets it, like the
 //! real task servers keep theirs in SQLite there, so a resumed run finds what the previous
@@ -17,6 +18,7 @@
 //! | `GET /greetings/{id}`           | 200 the greeting, or 404                         |
 //! | `GET /greetings?round=N`        | 200 `{"greetings":[...]}`, filtered if `round` given |
 //! | `POST /echo` (any JSON)         | 200 the same JSON                                |
+//! | `POST /reset`                   | 200 `{"removed":n}`: forgets every greeting (the reset hook of an external worker) |
 //! | `GET /redirect?to=URL`          | 302 with `Location: URL` (for sandbox tests)     |
 
 use std::process::ExitCode;
@@ -141,6 +143,21 @@ async fn create_greeting(State(app): State<App>, body: Bytes) -> Reply {
     (StatusCode::CREATED, Json(json!(greeting)))
 }
 
+async fn reset(State(app): State<App>) -> Reply {
+    let mut greetings = app.greetings.lock().unwrap_or_else(PoisonError::into_inner);
+    let removed = greetings.len();
+    greetings.clear();
+    if let Some(path) = &app.database
+        && let Err(error) = save_greetings(path, &greetings)
+    {
+        return failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot empty {}: {error}", path.display()),
+        );
+    }
+    (StatusCode::OK, Json(json!({ "removed": removed })))
+}
+
 async fn get_greeting(State(app): State<App>, Path(id): Path<String>) -> Reply {
     let greetings = app.greetings.lock().unwrap_or_else(PoisonError::into_inner);
     match greetings.iter().find(|greeting| greeting.id == id) {
@@ -213,6 +230,7 @@ fn router(worker: &str, greetings: Vec<Greeting>, database: Option<std::path::Pa
         .route("/greetings", post(create_greeting).get(list_greetings))
         .route("/greetings/{id}", get(get_greeting))
         .route("/echo", post(echo))
+        .route("/reset", post(reset))
         .route("/redirect", get(redirect))
         .fallback(no_route)
         .layer(middleware::from_fn(log_request))
@@ -267,15 +285,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match TcpListener::bind(("127.0.0.1", port)).await {
+    let address = std::env::var("BIND_ADDRESS")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let listener = match TcpListener::bind((address.as_str(), port)).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("hello-worker: cannot listen on 127.0.0.1:{port}: {error}");
+            eprintln!("hello-worker: cannot listen on {address}:{port}: {error}");
             return ExitCode::FAILURE;
         }
     };
     println!(
-        "hello-worker {worker} listening on 127.0.0.1:{port} (pid {}, {} saved greetings)",
+        "hello-worker {worker} listening on {address}:{port} (pid {}, {} saved greetings)",
         std::process::id(),
         greetings.len()
     );

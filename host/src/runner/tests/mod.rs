@@ -75,6 +75,7 @@ fn act(action: &Action, phase: Phase) -> Result<(), StepFailure> {
         Action::Trap(message) => Err(StepFailure::Trapped {
             phase,
             message: (*message).to_owned(),
+            backtrace: None,
         }),
         Action::Done | Action::Skip(_) => Ok(()),
     }

@@ -153,15 +153,23 @@ async fn skipped_step_is_recorded_and_counts_as_completed() {
 #[tokio::test]
 async fn resume_from_the_state_file_after_a_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let mut file = crate::store::StateFile::new(&dir.path().join("data"));
+    let file = crate::store::StateFile::new(&dir.path().join("data"));
+    let mut checkpoint = crate::store::JournalCheckpoint::new(file.clone());
     let opts = options(2);
     let recorder: Arc<dyn RunObserver> = Arc::new(Recorder::default());
 
     let failing = FakeSteps::new(ABC).with(2, "b", Action::Err("down"));
     let (state, resume) = plan_start(file.load().unwrap(), failing.manifest(), &opts).unwrap();
-    let summary = run(&failing, &mut file, state, resume, &opts, recorder.clone())
-        .await
-        .unwrap();
+    let summary = run(
+        &failing,
+        &mut checkpoint,
+        state,
+        resume,
+        &opts,
+        recorder.clone(),
+    )
+    .await
+    .unwrap();
     assert!(!summary.is_passed());
 
     let steps = FakeSteps::new(ABC);
@@ -173,7 +181,8 @@ async fn resume_from_the_state_file_after_a_failure() {
             after_step: Some("a".into())
         }
     );
-    let summary = run(&steps, &mut file, state, resume, &opts, recorder)
+    let mut checkpoint = crate::store::JournalCheckpoint::new(file.clone());
+    let summary = run(&steps, &mut checkpoint, state, resume, &opts, recorder)
         .await
         .unwrap();
     assert!(summary.is_passed());

@@ -45,6 +45,21 @@ pub enum MongoError {
     /// Any other driver failure (network error mid-operation, protocol error).
     #[error("MongoDB: {0}")]
     Driver(String),
+    /// The caller stopped waiting for an embedded-store call (the step ran out of time or
+    /// the run was interrupted); the call stopped without changing anything more.
+    #[error("the store call was stopped: the step ran out of time or the run was interrupted")]
+    Interrupted,
+    /// A size or nesting limit: a document past MongoDB's 16 MiB or 100 levels, an
+    /// aggregation stage or reply past its cap, the embedded store past its budget.
+    #[error("{message}")]
+    Limit {
+        /// MongoDB's code for the same refusal, when it has one (10334: document too large).
+        code: Option<i32>,
+        /// What was refused and which limit it passed.
+        message: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// The embedded store's files could not be read or written.
     #[error("embedded store {}: {message}", path.display())]
     Io {
@@ -60,6 +75,7 @@ impl MongoError {
     pub fn code(&self) -> Option<i32> {
         match self {
             MongoError::Server { code, .. } => Some(*code),
+            MongoError::Limit { code, .. } => *code,
             _ => None,
         }
     }
@@ -80,6 +96,7 @@ impl MongoError {
             MongoError::OtherDatabase { .. } => {
                 Some("steps can reach only the database named by mongodb.database".into())
             }
+            MongoError::Limit { hint, .. } => Some(hint.clone()),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! Start from [`open`] with a [`Backend`] chosen by [`Backend::select`]. Never imports
 //! plugin or runner.
 
+mod checks;
 mod embedded;
 mod error;
 mod remote;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use bson::{Bson, Document};
 
+pub use checks::{check_document, check_path, result_too_large};
 pub use embedded::{EMBEDDED_DIR_NAME, EmbeddedDatabase};
 pub use error::MongoError;
 pub use remote::{RemoteDatabase, SERVER_SELECTION_TIMEOUT};
@@ -169,11 +171,18 @@ impl Backend {
 }
 
 /// Opens database `database` on `backend`: connects (and pings) a server, or loads the
-/// embedded store. Writes nothing.
-pub async fn open(backend: &Backend, database: &str) -> Result<Arc<dyn Database>, MongoError> {
+/// embedded store, which may hold at most `store_bytes` of documents (`limits.store_max_mb`;
+/// a server holds its data itself). Writes nothing.
+pub async fn open(
+    backend: &Backend,
+    database: &str,
+    store_bytes: usize,
+) -> Result<Arc<dyn Database>, MongoError> {
     Ok(match backend {
         Backend::Remote { uri, .. } => Arc::new(RemoteDatabase::connect(uri, database).await?),
-        Backend::Embedded { dir } => Arc::new(EmbeddedDatabase::open(dir, database)?),
+        Backend::Embedded { dir } => {
+            Arc::new(EmbeddedDatabase::open(dir, database)?.with_byte_limit(store_bytes))
+        }
     })
 }
 

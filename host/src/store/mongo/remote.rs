@@ -8,7 +8,26 @@ use futures_util::TryStreamExt;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection};
 
-use super::{Database, FindOptions, MongoError, Update, UpdateResult, mask_uri};
+use super::checks::result_too_large;
+use super::{Database, FindOptions, MongoError, Update, UpdateResult, check_document, mask_uri};
+use crate::store::limits::{MAX_RESULT_BYTES, document_bytes};
+
+/// Reads a cursor to its end, refusing the reply once it passes [`MAX_RESULT_BYTES`] so a
+/// large collection is never held whole.
+async fn collect_capped(
+    mut cursor: mongodb::Cursor<Document>,
+) -> Result<Vec<Document>, MongoError> {
+    let mut bytes = 0usize;
+    let mut out = Vec::new();
+    while let Some(doc) = cursor.try_next().await? {
+        bytes += document_bytes(&doc);
+        if bytes > MAX_RESULT_BYTES {
+            return Err(result_too_large());
+        }
+        out.push(doc);
+    }
+    Ok(out)
+}
 
 /// How long to look for a usable server before giving up. The driver's default (30 s) would
 /// leave a run with a wrong URI hanging; a test database is local or already up.
@@ -105,7 +124,7 @@ impl Database for RemoteDatabase {
             if let Some(projection) = options.projection {
                 find = find.projection(projection);
             }
-            Ok(find.await?.try_collect().await?)
+            collect_capped(find.await?).await
         })
         .await
     }
@@ -118,6 +137,10 @@ impl Database for RemoteDatabase {
         self.timed("insert_many", async move {
             if documents.is_empty() {
                 return Ok(Vec::new());
+            }
+            // Refused before sending, as the embedded store refuses them.
+            for (n, d) in documents.iter().enumerate() {
+                check_document(&format!("document {}", n + 1), d)?;
             }
             // Ids are assigned here so they come back in input order whatever the driver does.
             let ids: Vec<Bson> = documents.iter_mut().map(super::ensure_id).collect();
@@ -163,6 +186,7 @@ impl Database for RemoteDatabase {
         upsert: bool,
     ) -> Result<UpdateResult, MongoError> {
         self.timed("replace_one", async move {
+            check_document("the replacement", &replacement)?;
             let result = self
                 .coll(collection)
                 .replace_one(filter, replacement)
@@ -208,12 +232,7 @@ impl Database for RemoteDatabase {
         pipeline: Vec<Document>,
     ) -> Result<Vec<Document>, MongoError> {
         self.timed("aggregate", async move {
-            Ok(self
-                .coll(collection)
-                .aggregate(pipeline)
-                .await?
-                .try_collect()
-                .await?)
+            collect_capped(self.coll(collection).aggregate(pipeline).await?).await
         })
         .await
     }

@@ -194,6 +194,30 @@ impl SeedPlan {
         Ok(u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX))
     }
 
+    /// Fails, before anything is seeded, when [`SeedPlan::rounds`] would fail after
+    /// seeding: `max_rounds` is not set, `rounds_collection` does not exist and seeding
+    /// will not create it (no data file of it holds a document). Touches nothing.
+    pub async fn check_rounds_source(&self, db: &dyn Database) -> Result<(), SeedError> {
+        if self.max_rounds.is_some() {
+            return Ok(());
+        }
+        let seeded = self.collections.iter().any(|(name, docs, _)| {
+            *name == self.rounds_collection && docs.as_ref().is_some_and(|d| !d.is_empty())
+        });
+        if seeded
+            || db
+                .collection_names()
+                .await?
+                .contains(&self.rounds_collection)
+        {
+            return Ok(());
+        }
+        Err(SeedError::NoRoundsCollection {
+            collection: self.rounds_collection.clone(),
+            database: db.name().to_string(),
+        })
+    }
+
     /// Whether `max_rounds` comes from the rounds collection.
     pub fn rounds_from_collection(&self) -> Option<&str> {
         self.max_rounds

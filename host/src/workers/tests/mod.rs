@@ -3,6 +3,7 @@
 //! They assert on behaviour only; every wait is bounded generously and never measured.
 
 mod output;
+mod preflight;
 mod start;
 mod stop;
 mod support;

@@ -1,6 +1,6 @@
 //! Splitting worker output into lines.
 
-use crate::workers::output::{MAX_LINE_BYTES, read_lines};
+use crate::workers::output::{CUT_MARK, MAX_LINE_BYTES, read_lines};
 
 async fn lines_of(bytes: &[u8]) -> Vec<String> {
     let mut lines = Vec::new();
@@ -31,5 +31,8 @@ async fn overlong_lines_are_split() {
     input.push(b'\n');
     let lines = lines_of(&input).await;
     let lengths: Vec<usize> = lines.iter().map(String::len).collect();
-    assert_eq!(lengths, [MAX_LINE_BYTES, 5, MAX_LINE_BYTES]);
+    let mark = CUT_MARK.len_utf8();
+    assert_eq!(lengths, [MAX_LINE_BYTES + mark, mark + 5, MAX_LINE_BYTES]);
+    // The redactor masks a secret's part next to the marks.
+    assert!(lines[0].ends_with(CUT_MARK) && lines[1].starts_with(CUT_MARK));
 }

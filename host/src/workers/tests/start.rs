@@ -136,10 +136,9 @@ async fn two_workers_on_one_port_are_refused() {
 }
 
 #[tokio::test]
-async fn unknown_program_fails_to_spawn_naming_it() {
+async fn unknown_program_is_refused_before_anything_is_spawned() {
     let tag = new_tag();
     let program = "prometheus-wasm-no-such-program";
-    // The worker before it is already running when the spawn fails: it must be stopped.
     let specs = vec![
         sh(&tag, "before", free_port(), "exec sleep 1000"),
         spec(&tag, "ghost", free_port(), program, &[]),
@@ -150,13 +149,42 @@ async fn unknown_program_fails_to_spawn_naming_it() {
         .expect_err("nothing to run");
 
     assert!(
-        matches!(error.kind(), WorkerErrorKind::Spawn { .. }),
+        matches!(error.kind(), WorkerErrorKind::ProgramNotFound { .. }),
         "{error}"
     );
     assert!(error.to_string().contains(program), "{error}");
     assert!(error.to_string().contains("`ghost`"), "{error}");
-    assert!(std::error::Error::source(&error).is_some());
     assert!(error.hint().expect("a hint").contains("PATH"));
+    assert!(super::support::tagged_processes(&tag).is_empty());
+}
+
+#[tokio::test]
+async fn a_program_failing_at_exec_stops_the_workers_already_started() {
+    let tag = new_tag();
+    // Passes the preflight (an executable file) but the kernel cannot execute it: the
+    // interpreter named by its shebang does not exist.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let script = dir.path().join("server");
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").expect("write the script");
+    let mut permissions = std::fs::metadata(&script).expect("metadata").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).expect("chmod");
+    let program = script.display().to_string();
+    let specs = vec![
+        sh(&tag, "before", free_port(), "exec sleep 1000"),
+        spec(&tag, "ghost", free_port(), &program, &[]),
+    ];
+    let sink = Arc::new(RecordingSink::default());
+    let error = Fleet::start(specs, options(), sink)
+        .await
+        .expect_err("nothing to run");
+
+    assert!(
+        matches!(error.kind(), WorkerErrorKind::Spawn { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("`ghost`"), "{error}");
+    assert!(std::error::Error::source(&error).is_some());
     assert_no_survivors(&tag).await;
 }
 

@@ -115,6 +115,14 @@ async fn worker_exiting_after_ready_is_reported_to_the_sink() {
     )
     .await
     .expect("the worker gets ready");
+    let mut deaths = fleet.deaths();
+    let death = tokio::time::timeout(super::support::PATIENCE, deaths.died())
+        .await
+        .expect("the death is published");
+    assert_eq!(death.worker, "quitter");
+    assert_eq!(death.status, "exit status: 4");
+    assert_eq!(death.stdout, vec!["leaving".to_owned()]);
+    assert_eq!(deaths.first(), Some(death));
 
     let exits = super::support::eventually(|| {
         let exits = sink.exits();
@@ -137,4 +145,35 @@ async fn worker_exiting_after_ready_is_reported_to_the_sink() {
         sink.exits()
     );
     assert_no_survivors(&tag).await;
+}
+
+#[tokio::test]
+async fn a_hurried_stop_kills_at_once_and_a_stop_reports_no_death() {
+    let (tag, port) = (new_tag(), free_port());
+    let sink = Arc::new(RecordingSink::default());
+    let prelude = format!("trap '' TERM; {WITH_GRANDCHILD}");
+    let long_grace = crate::workers::SupervisorOptions {
+        grace: std::time::Duration::from_secs(600),
+        ..options()
+    };
+    let fleet = Fleet::start(
+        vec![http_server(&tag, "stubborn", port, &prelude)],
+        long_grace,
+        sink.clone(),
+    )
+    .await
+    .expect("the server starts");
+    let deaths = fleet.deaths();
+    let grandchild = sink.printed_pid("stubborn", "grandchild").await;
+
+    // The hurry comes at once: without it, this would wait out the 600 s grace.
+    let stopped = tokio::time::timeout(
+        super::support::PATIENCE,
+        fleet.stop_or_kill(std::future::ready(())),
+    )
+    .await;
+    assert_eq!(stopped, Ok(true), "the grace period was not cut short");
+    assert_all_gone(&[grandchild]).await;
+    assert_no_survivors(&tag).await;
+    assert_eq!(deaths.first(), None, "a stop is not a death");
 }

@@ -54,6 +54,7 @@ pub fn spec(tag: &str, name: &str, port: u16, program: &str, args: &[&str]) -> L
         cwd: std::env::temp_dir(),
         env,
         port,
+        ready: Default::default(),
     }
 }
 
@@ -78,6 +79,7 @@ pub fn options() -> SupervisorOptions {
     SupervisorOptions {
         startup_timeout: PATIENCE,
         grace: Duration::from_millis(300),
+        watchdog: None,
     }
 }
 

@@ -17,6 +17,8 @@
 //! | `open-socket` | TCP connect to `127.0.0.1:{hostile_port}`, resolves `localhost` |
 //! | `flood-stdout` | writes 8 MiB to stdout |
 //! | `panic` | panics |
+//! | `exit` | exits the process with status 0 (a WASI exit: a trap with a cause) |
+//! | `slow-store-query` | inserts `store_docs` (20 000) documents, then counts them with a `$or` of as many clauses: one embedded-store call of minutes |
 //!
 //! A denial the guest sees (an error value) fails the step with that error as its message;
 //! if an attempt ever succeeded, the step would complete and the test would see exit 0.
@@ -27,7 +29,7 @@ use std::io::Write;
 use prometheus_step::{Ctx, Error, Outcome, Steps, fail};
 
 /// The steps that misbehave, in manifest order after `warm-up`.
-const HOSTILE: [&str; 12] = [
+const HOSTILE: [&str; 14] = [
     "loop-in-prepare",
     "loop-in-execute",
     "sleep-in-execute",
@@ -40,6 +42,8 @@ const HOSTILE: [&str; 12] = [
     "open-socket",
     "flood-stdout",
     "panic",
+    "exit",
+    "slow-store-query",
 ];
 
 fn steps() -> Steps {
@@ -144,6 +148,16 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
             }
         }
         "panic" => panic!("hostile step panics on purpose"),
+        "exit" => std::process::exit(0),
+        "slow-store-query" => {
+            let n: u64 = ctx.config("store_docs")?.unwrap_or(20_000);
+            let docs: Vec<_> = (0..n).map(|i| prometheus_step::json!({ "n": i })).collect();
+            let coll = prometheus_step::mongo::collection("hostile");
+            coll.insert_many(&docs)?;
+            let clauses: Vec<_> = (0..n).map(|i| prometheus_step::json!({ "n": i })).collect();
+            let count = coll.count(prometheus_step::json!({ "$or": clauses }))?;
+            return Ok(Outcome::done(count));
+        }
         _ => fail!("unknown hostile step `{step}`"),
     }
     Ok(Outcome::done(format!("{step} got through")))

@@ -1,22 +1,61 @@
 //! The embedded store's query matcher: MongoDB's filter semantics for the operators listed
 //! in docs/mongodb.md; any other operator is refused by name.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use bson::{Bson, Document};
 
+use super::in_set::InSet;
 use super::value::{compare, equal, lookup, type_rank};
 use crate::store::mongo::MongoError;
 
-/// Whether `doc` matches `filter`.
+/// A filter ready to test many documents: what is worth preparing once per query (the
+/// hash sets of `$in` lists) is prepared at first use and kept for the next documents.
+pub(crate) struct Matcher<'f> {
+    filter: &'f Document,
+    cx: Cx<'f>,
+}
+
+impl<'f> Matcher<'f> {
+    /// A matcher for `filter`.
+    pub(crate) fn new(filter: &'f Document) -> Self {
+        Self {
+            filter,
+            cx: Cx::default(),
+        }
+    }
+
+    /// Whether `doc` matches the filter.
+    pub(crate) fn matches(&self, doc: &Document) -> Result<bool, MongoError> {
+        matches_in(doc, self.filter, &self.cx)
+    }
+}
+
+/// What a [`Matcher`] prepared: `$in` lists by the address of their array in the filter
+/// (stable and unique while the filter is borrowed).
+#[derive(Default)]
+struct Cx<'f> {
+    in_sets: RefCell<HashMap<*const Bson, Rc<InSet<'f>>>>,
+}
+
+/// Whether `doc` matches `filter` (one document; a scan uses a [`Matcher`]).
+#[cfg(test)]
 pub(crate) fn matches(doc: &Document, filter: &Document) -> Result<bool, MongoError> {
+    Matcher::new(filter).matches(doc)
+}
+
+fn matches_in<'f>(doc: &Document, filter: &'f Document, cx: &Cx<'f>) -> Result<bool, MongoError> {
     for (key, cond) in filter {
         let ok = match key.as_str() {
-            "$and" => clauses(key, cond)?
-                .iter()
-                .try_fold(true, |acc, f| Ok::<_, MongoError>(acc && matches(doc, f)?))?,
+            "$and" => clauses(key, cond)?.iter().try_fold(true, |acc, f| {
+                Ok::<_, MongoError>(acc && matches_in(doc, f, cx)?)
+            })?,
             "$or" => {
                 let mut any = false;
                 for f in clauses(key, cond)? {
-                    if matches(doc, f)? {
+                    if matches_in(doc, f, cx)? {
                         any = true;
                         break;
                     }
@@ -26,13 +65,13 @@ pub(crate) fn matches(doc: &Document, filter: &Document) -> Result<bool, MongoEr
             "$nor" => {
                 let mut any = false;
                 for f in clauses(key, cond)? {
-                    any |= matches(doc, f)?;
+                    any |= matches_in(doc, f, cx)?;
                 }
                 !any
             }
             "$comment" => true,
             op if op.starts_with('$') => return Err(unsupported(op)),
-            path => match_path(doc, path, cond)?,
+            path => match_path(doc, path, cond, cx)?,
         };
         if !ok {
             return Ok(false);
@@ -76,10 +115,15 @@ pub(crate) fn is_operator_doc(cond: &Bson) -> bool {
     matches!(cond, Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')))
 }
 
-fn match_path(doc: &Document, path: &str, cond: &Bson) -> Result<bool, MongoError> {
+fn match_path<'f>(
+    doc: &Document,
+    path: &str,
+    cond: &'f Bson,
+    cx: &Cx<'f>,
+) -> Result<bool, MongoError> {
     let leaves = lookup(doc, path);
     match cond {
-        Bson::Document(ops) if is_operator_doc(cond) => match_ops(&leaves, ops),
+        Bson::Document(ops) if is_operator_doc(cond) => match_ops(&leaves, ops, cx),
         Bson::RegularExpression(_) => Err(unsupported("$regex")),
         value => eq(&leaves, value),
     }
@@ -112,17 +156,17 @@ fn eq(leaves: &[&Bson], value: &Bson) -> Result<bool, MongoError> {
     Ok(false)
 }
 
-fn match_ops(leaves: &[&Bson], ops: &Document) -> Result<bool, MongoError> {
+fn match_ops<'f>(leaves: &[&Bson], ops: &'f Document, cx: &Cx<'f>) -> Result<bool, MongoError> {
     for (op, arg) in ops {
         let ok = match op.as_str() {
             "$eq" => eq(leaves, arg)?,
             "$ne" => !eq(leaves, arg)?,
             "$gt" | "$gte" | "$lt" | "$lte" => range(leaves, op, arg)?,
-            "$in" => in_list(leaves, op, arg)?,
-            "$nin" => !in_list(leaves, op, arg)?,
+            "$in" => in_list(leaves, op, arg, cx)?,
+            "$nin" => !in_list(leaves, op, arg, cx)?,
             "$exists" => leaves.is_empty() != truthy(arg),
             "$not" => match arg {
-                Bson::Document(inner) if is_operator_doc(arg) => !match_ops(leaves, inner)?,
+                Bson::Document(inner) if is_operator_doc(arg) => !match_ops(leaves, inner, cx)?,
                 Bson::RegularExpression(_) => return Err(unsupported("$regex")),
                 _ => return Err(bad_value("$not", "an operator document")),
             },
@@ -154,7 +198,7 @@ fn match_ops(leaves: &[&Bson], ops: &Document) -> Result<bool, MongoError> {
                     all
                 }
             }
-            "$elemMatch" => elem_match(leaves, arg)?,
+            "$elemMatch" => elem_match(leaves, arg, cx)?,
             other => return Err(unsupported(other)),
         };
         if !ok {
@@ -209,22 +253,25 @@ fn range(leaves: &[&Bson], op: &str, arg: &Bson) -> Result<bool, MongoError> {
     Ok(false)
 }
 
-fn in_list(leaves: &[&Bson], op: &str, arg: &Bson) -> Result<bool, MongoError> {
+fn in_list<'f>(leaves: &[&Bson], op: &str, arg: &'f Bson, cx: &Cx<'f>) -> Result<bool, MongoError> {
     let Bson::Array(values) = arg else {
         return Err(bad_value(op, "an array"));
     };
-    for v in values {
-        if matches!(v, Bson::RegularExpression(_)) {
-            return Err(unsupported("$regex"));
+    let prepared = cx.in_sets.borrow().get(&(arg as *const Bson)).cloned();
+    let set = match prepared {
+        Some(set) => set,
+        None => {
+            let set = Rc::new(InSet::new(values)?);
+            cx.in_sets
+                .borrow_mut()
+                .insert(arg as *const Bson, set.clone());
+            set
         }
-        if eq(leaves, v)? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    };
+    set.matches(&candidates(leaves))
 }
 
-fn elem_match(leaves: &[&Bson], arg: &Bson) -> Result<bool, MongoError> {
+fn elem_match<'f>(leaves: &[&Bson], arg: &'f Bson, cx: &Cx<'f>) -> Result<bool, MongoError> {
     let Bson::Document(inner) = arg else {
         return Err(bad_value("$elemMatch", "a document"));
     };
@@ -232,10 +279,10 @@ fn elem_match(leaves: &[&Bson], arg: &Bson) -> Result<bool, MongoError> {
         let Bson::Array(items) = leaf else { continue };
         for item in items {
             let ok = if is_operator_doc(arg) {
-                match_ops(&[item], inner)?
+                match_ops(&[item], inner, cx)?
             } else {
                 match item {
-                    Bson::Document(d) => matches(d, inner)?,
+                    Bson::Document(d) => matches_in(d, inner, cx)?,
                     _ => false,
                 }
             };
@@ -301,5 +348,38 @@ mod tests {
                 operator: "$regex".into()
             }
         );
+    }
+
+    #[test]
+    fn the_deepest_filters_and_documents_fit_a_small_stack() {
+        // Host calls run on wasmtime's fiber stack (2 MiB, the guest may use 512 KiB of
+        // it). Guest filters are at most 128 levels (serde_json's parser), stored
+        // documents at most 100 (MAX_NESTING): matching the deepest of both must fit.
+        let result = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(|| {
+                let mut deep = doc! {"leaf": 1};
+                for _ in 1..crate::store::limits::MAX_NESTING {
+                    deep = doc! {"a": deep};
+                }
+                let mut filter = doc! {"a": deep.get("a").cloned().unwrap_or(Bson::Null)};
+                // $and nests two levels per step (object, array): 63 of them is 126 levels.
+                for _ in 0..63 {
+                    filter = doc! {"$and": [filter]};
+                }
+                let mut elem = doc! {"$elemMatch": {"$gte": 0}};
+                for _ in 0..60 {
+                    elem = doc! {"$not": elem};
+                }
+                (
+                    matches(&deep, &filter),
+                    matches(&doc! {"xs": [1]}, &doc! {"xs": elem}),
+                )
+            })
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(result.0, Ok(true));
+        assert!(result.1.is_ok() || result.1.is_err());
     }
 }

@@ -6,7 +6,9 @@ use bson::{Bson, Document};
 
 use super::query::{contains, eval};
 use super::value::{compare, number};
+use crate::store::limits::bson_bytes;
 use crate::store::mongo::MongoError;
+use crate::store::mongo::checks::StageBytes;
 
 /// Groups `docs` by `spec._id`, in order of each key's first appearance.
 pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document>, MongoError> {
@@ -48,6 +50,9 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
         }
         accs.push((field.clone(), op.clone(), arg.clone()));
     }
+    // Every value kept is counted: many accumulators over large fields would otherwise
+    // multiply the input without bound.
+    let mut budget = StageBytes::new("$group");
     // (key, values per accumulator)
     let mut groups: Vec<(Bson, Vec<Vec<Bson>>)> = Vec::new();
     for doc in &docs {
@@ -64,6 +69,7 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
         let i = match index {
             Some(i) => i,
             None => {
+                budget.add(bson_bytes(&key))?;
                 groups.push((key, vec![Vec::new(); accs.len()]));
                 groups.len() - 1
             }
@@ -75,6 +81,7 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
                 eval(doc, arg)?
             };
             if let Some(v) = value {
+                budget.add(bson_bytes(&v))?;
                 groups[i].1[j].push(v);
             } else if matches!(op.as_str(), "$first" | "$last") {
                 groups[i].1[j].push(Bson::Null);

@@ -6,9 +6,17 @@
 //! It implements a documented subset of MongoDB (docs/mongodb.md) with MongoDB's semantics
 //! and refuses everything else with [`MongoError::Unsupported`], never answering
 //! differently from a server.
+//!
+//! Its memory is budgeted: every stored document obeys MongoDB's 16 MiB and 100 levels
+//! ([`check_document`]), all documents together at most the `limits.store_max_mb` budget
+//! ([`EmbeddedDatabase::with_byte_limit`]), a reply [`MAX_RESULT_BYTES`], and a stage that
+//! multiplies documents [`MAX_STAGE_BYTES`](crate::store::limits::MAX_STAGE_BYTES).
 
+mod calls;
+mod cancel;
 mod filter;
 mod group;
+mod in_set;
 mod query;
 mod update;
 mod value;
@@ -16,11 +24,16 @@ mod value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bson::{Bson, Document};
 
+use cancel::{Cancel, off_thread};
+
+use super::checks::{check_document, store_full};
 use super::{Database, FindOptions, MongoError, Update, UpdateResult, ensure_id};
+use crate::store::limits::document_bytes;
 
 /// Directory under `data_dir` holding the embedded store. Not named `*.db`: a fresh run
 /// deletes the workers' `*.db` files, and this must survive until the seeding replaces it.
@@ -28,11 +41,18 @@ pub const EMBEDDED_DIR_NAME: &str = "embedded-mongo";
 /// File extension of a collection file.
 const COLLECTION_EXT: &str = "jsonl";
 
-/// The embedded document store.
+/// The embedded document store. Clones share the documents: each call runs on a clone,
+/// on a blocking thread ([`off_thread`]), so that a long scan neither blocks the async
+/// threads nor outlives the step that asked for it.
+#[derive(Clone)]
 pub struct EmbeddedDatabase {
     dir: PathBuf,
     name: String,
-    collections: Mutex<BTreeMap<String, Vec<Document>>>,
+    collections: Arc<Mutex<BTreeMap<String, Vec<Document>>>>,
+    /// BSON bytes of every document held; changed only under the `collections` lock.
+    bytes: Arc<AtomicUsize>,
+    /// The most `bytes` may grow to by a write.
+    max_bytes: usize,
 }
 
 impl EmbeddedDatabase {
@@ -81,11 +101,33 @@ impl EmbeddedDatabase {
                 }
             }
         }
+        let bytes = collections.values().flatten().map(document_bytes).sum();
         Ok(Self {
             dir,
             name: name.to_string(),
-            collections: Mutex::new(collections),
+            collections: Arc::new(Mutex::new(collections)),
+            bytes: Arc::new(AtomicUsize::new(bytes)),
+            max_bytes: usize::MAX,
         })
+    }
+
+    /// The same store, refusing writes that would make its documents hold more than
+    /// `max_bytes` (as BSON) together; unlimited by default. What it loaded may be more.
+    pub fn with_byte_limit(self, max_bytes: usize) -> Self {
+        Self { max_bytes, ..self }
+    }
+
+    /// Accounts for documents of `removed` bytes replaced by `added` bytes, or refuses
+    /// the write (before it happens) when the store would pass its budget. Call under the
+    /// `collections` lock.
+    fn account(&self, removed: usize, added: usize) -> Result<(), MongoError> {
+        let now = self.bytes.load(Ordering::Relaxed);
+        let after = now.saturating_sub(removed).saturating_add(added);
+        if added > removed && after > self.max_bytes {
+            return Err(store_full(after, self.max_bytes));
+        }
+        self.bytes.store(after, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Replaces the collection's file: write a temporary file, fsync, rename.
@@ -185,10 +227,17 @@ fn id_key(id: &Bson) -> String {
     }
 }
 
-fn filtered(docs: &[Document], filter: &Document) -> Result<Vec<usize>, MongoError> {
+/// Indexes of the documents matching `filter`; stops at the first document after `cancel`.
+fn filtered(
+    docs: &[Document],
+    filter: &Document,
+    cancel: &Cancel,
+) -> Result<Vec<usize>, MongoError> {
+    let matcher = filter::Matcher::new(filter);
     let mut out = Vec::new();
     for (i, d) in docs.iter().enumerate() {
-        if filter::matches(d, filter)? {
+        cancel.check()?;
+        if matcher.matches(d)? {
             out.push(i);
         }
     }
@@ -217,13 +266,35 @@ impl EmbeddedDatabase {
             .filter_map(|d| d.get("_id"))
             .map(id_key)
             .collect();
+        // Sizes (with the `_id`s added) and the budget are checked for all documents
+        // before any is inserted, as the remote backend checks them before sending.
+        let mut new = new;
+        for d in &mut new {
+            ensure_id(d);
+        }
+        let mut sizes = Vec::with_capacity(new.len());
+        for (n, d) in new.iter().enumerate() {
+            match check_document(&format!("document {}", n + 1), d) {
+                Ok(bytes) => sizes.push(bytes),
+                Err(e) => return (false, Err(e)),
+            }
+        }
+        let total: usize = sizes.iter().sum();
+        let now = self.bytes.load(Ordering::Relaxed);
+        if now.saturating_add(total) > self.max_bytes {
+            return (
+                false,
+                Err(store_full(now.saturating_add(total), self.max_bytes)),
+            );
+        }
         let mut out = Vec::new();
-        for mut d in new {
+        for (mut d, bytes) in new.into_iter().zip(sizes) {
             let id = ensure_id(&mut d);
             if !ids.insert(id_key(&id)) {
                 // Ordered insert: the documents before the duplicate stay inserted.
                 return (!out.is_empty(), Err(self.duplicate(collection, &id)));
             }
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
             docs.push(d);
             out.push(id);
         }
@@ -247,33 +318,8 @@ impl Database for EmbeddedDatabase {
         filter: Document,
         options: FindOptions,
     ) -> Result<Vec<Document>, MongoError> {
-        let projection = options
-            .projection
-            .as_ref()
-            .map(query::Projection::parse)
-            .transpose()?;
-        let all = self.read(collection);
-        let mut docs: Vec<Document> = filtered(&all, &filter)?
-            .into_iter()
-            .map(|i| all[i].clone())
-            .collect();
-        if let Some(spec) = &options.sort {
-            query::sort(&mut docs, spec)?;
-        }
-        let skip = usize::try_from(options.skip.unwrap_or(0)).unwrap_or(usize::MAX);
-        let limit = options
-            .limit
-            .filter(|&l| l > 0)
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        Ok(docs
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|d| match &projection {
-                Some(p) => p.apply(d),
-                None => d,
-            })
-            .collect())
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.find_now(&collection, filter, options, c)).await
     }
 
     async fn insert_many(
@@ -281,12 +327,8 @@ impl Database for EmbeddedDatabase {
         collection: &str,
         documents: Vec<Document>,
     ) -> Result<Vec<Bson>, MongoError> {
-        if documents.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.write(collection, true, |docs| {
-            self.insert_checked(docs, collection, documents)
-        })
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.insert_many_now(&collection, documents, c)).await
     }
 
     async fn update(
@@ -297,54 +339,8 @@ impl Database for EmbeddedDatabase {
         many: bool,
         upsert: bool,
     ) -> Result<UpdateResult, MongoError> {
-        let Update::Operators(update) = update else {
-            return Err(MongoError::Unsupported {
-                operator: "update pipeline".into(),
-            });
-        };
-        update::check(&update)?;
-        self.write(collection, upsert, |docs| {
-            let run = || -> Result<(UpdateResult, Vec<Document>), MongoError> {
-                let mut hits = filtered(docs, &filter)?;
-                if !many {
-                    hits.truncate(1);
-                }
-                let mut result = UpdateResult {
-                    matched: hits.len() as u64,
-                    ..Default::default()
-                };
-                let mut changed = docs.clone();
-                for i in hits {
-                    let before = changed[i].clone();
-                    update::apply(&mut changed[i], &update, false)?;
-                    if changed[i] != before {
-                        result.modified += 1;
-                    }
-                }
-                if result.matched == 0 && upsert {
-                    let mut new = update::upsert_seed(&filter)?;
-                    update::apply(&mut new, &update, true)?;
-                    let id = ensure_id(&mut new);
-                    if changed
-                        .iter()
-                        .any(|d| d.get("_id").map(id_key) == Some(id_key(&id)))
-                    {
-                        return Err(self.duplicate(collection, &id));
-                    }
-                    changed.push(new);
-                    result.upserted_id = Some(id);
-                }
-                Ok((result, changed))
-            };
-            match run() {
-                Ok((result, changed)) => {
-                    let any = result.modified > 0 || result.upserted_id.is_some();
-                    *docs = changed;
-                    (any, Ok(result))
-                }
-                Err(e) => (false, Err(e)),
-            }
-        })
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.update_now(&collection, filter, update, many, upsert, c)).await
     }
 
     async fn replace_one(
@@ -354,75 +350,8 @@ impl Database for EmbeddedDatabase {
         replacement: Document,
         upsert: bool,
     ) -> Result<UpdateResult, MongoError> {
-        if let Some(op) = replacement.keys().find(|k| k.starts_with('$')) {
-            return Err(MongoError::Server {
-                code: 2,
-                message: format!(
-                    "a replacement document must not contain operators (`{op}`); use update-one"
-                ),
-            });
-        }
-        self.write(collection, upsert, |docs| {
-            let hit = match filtered(docs, &filter) {
-                Ok(h) => h.first().copied(),
-                Err(e) => return (false, Err(e)),
-            };
-            match hit {
-                Some(i) => {
-                    let id = docs[i].get("_id").cloned();
-                    if let (Some(old), Some(new)) = (&id, replacement.get("_id"))
-                        && id_key(old) != id_key(new)
-                    {
-                        return (
-                            false,
-                            Err(MongoError::Server {
-                                code: 66,
-                                message: "the _id field cannot be changed by a replacement".into(),
-                            }),
-                        );
-                    }
-                    let mut new = replacement;
-                    if let Some(id) = id {
-                        new.remove("_id");
-                        let mut with_id = bson::doc! {"_id": id};
-                        with_id.extend(new);
-                        new = with_id;
-                    }
-                    let modified = docs[i] != new;
-                    docs[i] = new;
-                    (
-                        modified,
-                        Ok(UpdateResult {
-                            matched: 1,
-                            modified: u64::from(modified),
-                            upserted_id: None,
-                        }),
-                    )
-                }
-                None if upsert => {
-                    let mut new = replacement;
-                    if !new.contains_key("_id")
-                        && let Ok(seed) = update::upsert_seed(&filter)
-                        && let Some(id) = seed.get("_id")
-                    {
-                        let mut with_id = bson::doc! {"_id": id.clone()};
-                        with_id.extend(new);
-                        new = with_id;
-                    }
-                    let id = ensure_id(&mut new);
-                    docs.push(new);
-                    (
-                        true,
-                        Ok(UpdateResult {
-                            matched: 0,
-                            modified: 0,
-                            upserted_id: Some(id),
-                        }),
-                    )
-                }
-                None => (false, Ok(UpdateResult::default())),
-            }
-        })
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.replace_one_now(&collection, filter, replacement, upsert, c)).await
     }
 
     async fn delete(
@@ -431,30 +360,13 @@ impl Database for EmbeddedDatabase {
         filter: Document,
         many: bool,
     ) -> Result<u64, MongoError> {
-        self.write(collection, false, |docs| {
-            let mut hits = match filtered(docs, &filter) {
-                Ok(h) => h,
-                Err(e) => return (false, Err(e)),
-            };
-            if !many {
-                hits.truncate(1);
-            }
-            for i in hits.iter().rev() {
-                docs.remove(*i);
-            }
-            (!hits.is_empty(), Ok(hits.len() as u64))
-        })
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.delete_now(&collection, filter, many, c)).await
     }
 
     async fn count(&self, collection: &str, filter: Document) -> Result<u64, MongoError> {
-        let all = self
-            .collections
-            .lock()
-            .expect("no panics while holding the lock");
-        let Some(docs) = all.get(collection) else {
-            return Ok(0);
-        };
-        Ok(filtered(docs, &filter)?.len() as u64)
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.count_now(&collection, filter, c)).await
     }
 
     async fn aggregate(
@@ -462,7 +374,8 @@ impl Database for EmbeddedDatabase {
         collection: &str,
         pipeline: Vec<Document>,
     ) -> Result<Vec<Document>, MongoError> {
-        query::aggregate(self.read(collection), &pipeline)
+        let (db, collection) = (self.clone(), collection.to_string());
+        off_thread(move |c| db.aggregate_now(&collection, pipeline, c)).await
     }
 
     async fn collection_names(&self) -> Result<Vec<String>, MongoError> {

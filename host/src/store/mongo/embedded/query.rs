@@ -7,9 +7,12 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::filter::matches;
+use super::cancel::Cancel;
+use super::filter::Matcher;
 use super::value::{compare, equal, field_value, lookup};
+use crate::store::limits::{bson_bytes, document_bytes};
 use crate::store::mongo::MongoError;
+use crate::store::mongo::checks::StageBytes;
 
 fn unsupported(op: impl Into<String>) -> MongoError {
     MongoError::Unsupported {
@@ -169,21 +172,26 @@ fn as_count(stage: &str, v: &Bson) -> Result<usize, MongoError> {
     }
 }
 
-/// Runs `pipeline` over `docs`.
+/// Runs `pipeline` over `docs`; stops at the next stage or matched document after
+/// `cancel`.
 pub(crate) fn aggregate(
     mut docs: Vec<Document>,
     pipeline: &[Document],
+    cancel: &Cancel,
 ) -> Result<Vec<Document>, MongoError> {
     for stage in pipeline {
+        cancel.check()?;
         let mut entries = stage.iter();
         let (Some((name, arg)), None) = (entries.next(), entries.next()) else {
             return Err(bad(40323, "a pipeline stage must have exactly one field"));
         };
         docs = match (name.as_str(), arg) {
             ("$match", Bson::Document(f)) => {
+                let matcher = Matcher::new(f);
                 let mut kept = Vec::new();
                 for d in docs {
-                    if matches(&d, f)? {
+                    cancel.check()?;
+                    if matcher.matches(&d)? {
                         kept.push(d);
                     }
                 }
@@ -230,18 +238,26 @@ fn unwind(docs: Vec<Document>, spec: &Bson) -> Result<Vec<Document>, MongoError>
             "$unwind of `{path}` (only top-level `$field` paths)"
         )));
     };
+    // Each copy is counted before it is made: one document with a large array would
+    // otherwise be cloned once per element, without bound.
+    let mut budget = StageBytes::new("$unwind");
     let mut out = Vec::new();
     for d in docs {
         match d.get(field) {
-            Some(Bson::Array(items)) => {
+            Some(array @ Bson::Array(items)) => {
+                let rest = document_bytes(&d) - bson_bytes(array);
                 for item in items {
+                    budget.add(rest + bson_bytes(item))?;
                     let mut copy = d.clone();
                     copy.insert(field, item.clone());
                     out.push(copy);
                 }
             }
             None | Some(Bson::Null) => {}
-            Some(_) => out.push(d),
+            Some(_) => {
+                budget.add(document_bytes(&d))?;
+                out.push(d);
+            }
         }
     }
     Ok(out)

@@ -6,7 +6,7 @@ use bson::{Bson, Document};
 
 use super::filter::is_operator_doc;
 use super::value::{compare, equal, number};
-use crate::store::mongo::MongoError;
+use crate::store::mongo::{MongoError, check_path};
 
 fn unsupported(op: &str) -> MongoError {
     MongoError::Unsupported {
@@ -54,8 +54,16 @@ pub(crate) fn check(update: &Document) -> Result<(), MongoError> {
             return Err(server(9, format!("{op} needs a document of fields")));
         };
         for path in fields.keys() {
+            check_path(path)?;
             if path.split('.').any(|p| p.starts_with('$')) {
                 return Err(unsupported(&format!("positional path `{path}`")));
+            }
+        }
+        if op == "$rename" {
+            for target in fields.values() {
+                if let Bson::String(to) = target {
+                    check_path(to)?;
+                }
             }
         }
     }
@@ -247,8 +255,16 @@ pub(crate) fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
 }
 
 /// Sets dotted `path`, creating documents on the way; refuses to go through arrays and
-/// scalars (MongoDB's error 28 for scalars).
+/// scalars (MongoDB's error 28 for scalars), and paths with more parts than a document may
+/// nest (a 3000-part path overflowed the host's stack).
 pub(crate) fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<(), MongoError> {
+    check_path(path)?;
+    set_checked_path(doc, path, value)
+}
+
+/// [`set_path`] once the path's length is checked: recursion is at most
+/// [`MAX_NESTING`](crate::store::limits::MAX_NESTING) deep.
+fn set_checked_path(doc: &mut Document, path: &str, value: Bson) -> Result<(), MongoError> {
     match path.split_once('.') {
         None => {
             doc.insert(path, value);
@@ -259,7 +275,7 @@ pub(crate) fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<()
                 doc.insert(head, Document::new());
             }
             match doc.get_mut(head) {
-                Some(Bson::Document(inner)) => set_path(inner, rest, value),
+                Some(Bson::Document(inner)) => set_checked_path(inner, rest, value),
                 Some(Bson::Array(_)) => {
                     Err(unsupported(&format!("update through the array `{head}`")))
                 }
@@ -365,5 +381,26 @@ mod tests {
             upsert_seed(&doc! {"a": 1, "b": {"$eq": 2}, "c": {"$gt": 3}, "$and": [{"d.e": 4}]})
                 .unwrap();
         assert_eq!(seed, doc! {"a": 1, "b": 2, "d": {"e": 4}});
+    }
+
+    #[test]
+    fn a_path_deeper_than_a_document_may_nest_is_refused_not_followed() {
+        let deep = vec!["a"; 3000].join(".");
+        let update = doc! {"$set": {deep.as_str(): 1}};
+        assert!(
+            check(&update)
+                .unwrap_err()
+                .to_string()
+                .contains("3000 parts")
+        );
+        // Also where paths come from a filter (the upsert seed) or a rename target.
+        let err = upsert_seed(&doc! {deep.as_str(): 1}).unwrap_err();
+        assert!(err.to_string().contains("3000 parts"), "{err}");
+        let rename = doc! {"$rename": {"x": deep.as_str()}};
+        assert!(check(&rename).is_err());
+        // A path at the limit still works.
+        let ok = vec!["a"; crate::store::limits::MAX_NESTING].join(".");
+        let d = run(doc! {}, doc! {"$set": {ok.as_str(): 1}});
+        assert_eq!(get_path(&d, &ok), Some(&bson!(1)));
     }
 }

@@ -1,0 +1,379 @@
+//! Reads a prometheus-test `tests/` folder: steps.py, the project modules it imports
+//! (followed transitively), where the steps list comes from, the post-load callback of
+//! e2e.py, and every place that cannot be carried over into the sandbox.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::MigrateError;
+use super::imports::{Import, imports};
+use super::lexer::{LogicalLine, logical_lines};
+use super::rules::{self, Module, UNKNOWN_MODULE};
+
+/// The steps module every prometheus-test folder has.
+pub const STEPS_FILE: &str = "steps.py";
+/// The runner script whose `post_load_callback` the package's post-load export calls.
+pub const E2E_FILE: &str = "e2e.py";
+
+/// A place that could not be carried over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The file, relative to the project (the folder above tests/).
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// What is there.
+    pub what: String,
+    /// Why it cannot run in the sandbox and what to do.
+    pub why: String,
+}
+
+/// Where the steps list comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepsSource {
+    /// A module-level `steps = ...`.
+    Variable,
+    /// A function of steps.py, called without arguments.
+    Function(String),
+}
+
+/// A post-load callback and the module that defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostLoad {
+    /// Dotted module (relative to the project).
+    pub module: String,
+    /// The function's name.
+    pub name: String,
+}
+
+/// Everything `write` needs.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The tests folder.
+    pub tests_dir: PathBuf,
+    /// The folder above it: module paths are relative to it.
+    pub project_dir: PathBuf,
+    /// The project modules to copy (relative to the project), steps.py first.
+    pub modules: Vec<PathBuf>,
+    /// Dotted name of steps.py (`tests.steps`).
+    pub steps_module: String,
+    /// Where the steps list comes from.
+    pub steps_source: StepsSource,
+    /// The post-load callback, when e2e.py names one that can be carried over.
+    pub post_load: Option<PostLoad>,
+    /// Modules that are not in the sandbox (top-level name -> why): the package imports
+    /// them as stubs that fail with this text when used.
+    pub stubs: BTreeMap<String, String>,
+    /// Every place that could not be carried over, in file and line order.
+    pub findings: Vec<Finding>,
+}
+
+fn read(path: &Path) -> Result<String, MigrateError> {
+    std::fs::read_to_string(path).map_err(|e| MigrateError::io("read", path, e))
+}
+
+/// Analyses the prometheus-test folder `tests_dir`.
+pub fn analyse(tests_dir: &Path) -> Result<Suite, MigrateError> {
+    let tests_dir = tests_dir
+        .canonicalize()
+        .map_err(|e| MigrateError::io("read", tests_dir, e))?;
+    let steps_path = tests_dir.join(STEPS_FILE);
+    if !steps_path.is_file() {
+        return Err(MigrateError::NoSteps { dir: tests_dir });
+    }
+    let project_dir = tests_dir.parent().unwrap_or(&tests_dir).to_path_buf();
+    let mut walk = Walk {
+        project_dir: project_dir.clone(),
+        tests_dir: tests_dir.clone(),
+        modules: Vec::new(),
+        stubs: BTreeMap::new(),
+        findings: Vec::new(),
+    };
+    let steps_rel = rel(&project_dir, &steps_path);
+    walk.visit(&steps_rel)?;
+    let steps_lines = logical_lines(&read(&steps_path)?);
+    let steps_source = steps_source(&steps_lines).ok_or_else(|| MigrateError::NoStepsList {
+        file: steps_path.clone(),
+    })?;
+    let post_load = walk.post_load()?;
+    let mut findings = walk.findings;
+    findings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    findings.dedup();
+    Ok(Suite {
+        steps_module: dotted(&steps_rel),
+        tests_dir,
+        project_dir,
+        modules: walk.modules,
+        steps_source,
+        post_load,
+        stubs: walk.stubs,
+        findings,
+    })
+}
+
+fn rel(base: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(base).unwrap_or(path).to_path_buf()
+}
+
+/// `tests/stages/a.py` -> `tests.stages.a`; a package's `__init__.py` is the package.
+pub(super) fn dotted(path: &Path) -> String {
+    let mut parts: Vec<String> = path
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "__init__") {
+        parts.pop();
+    }
+    parts.join(".")
+}
+
+/// A module-level `steps = ...` wins; else the first top-level function that builds
+/// `TestStep`s and returns something.
+pub(super) fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
+    let top = |l: &&LogicalLine| l.indent == 0;
+    let assigned = lines.iter().filter(top).any(|l| {
+        let t = l.text.trim_start();
+        t.strip_prefix("steps")
+            .map(str::trim_start)
+            .is_some_and(|rest| {
+                (rest.starts_with('=') && !rest.starts_with("==")) || rest.starts_with(':')
+            })
+    });
+    if assigned {
+        return Some(StepsSource::Variable);
+    }
+    let mut current: Option<(String, bool, bool)> = None;
+    for l in lines {
+        if l.indent == 0 {
+            if let Some((name, builds, returns)) = current.take()
+                && builds
+                && returns
+            {
+                return Some(StepsSource::Function(name));
+            }
+            if let Some(rest) = l.text.strip_prefix("def ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                current = Some((name, l.text.contains("TestStep("), false));
+            }
+        } else if let Some((_, builds, returns)) = current.as_mut() {
+            *builds |= l.text.contains("TestStep(");
+            *returns |= l.text.starts_with("return ");
+        }
+    }
+    current.and_then(|(name, builds, returns)| {
+        (builds && returns).then_some(StepsSource::Function(name))
+    })
+}
+
+struct Walk {
+    project_dir: PathBuf,
+    tests_dir: PathBuf,
+    modules: Vec<PathBuf>,
+    stubs: BTreeMap<String, String>,
+    findings: Vec<Finding>,
+}
+
+impl Walk {
+    /// Copies `file` (relative to the project), notes what cannot run, follows its
+    /// project imports.
+    fn visit(&mut self, file: &Path) -> Result<(), MigrateError> {
+        if self.modules.iter().any(|m| m == file) {
+            return Ok(());
+        }
+        self.modules.push(file.to_path_buf());
+        // Importing a module runs the `__init__.py` of every package on the way.
+        let mut parent = file.parent();
+        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+            let init = dir.join("__init__.py");
+            if init != file && self.project_dir.join(&init).is_file() {
+                self.visit(&init)?;
+            }
+            parent = dir.parent();
+        }
+        let lines = logical_lines(&read(&self.project_dir.join(file))?);
+        for l in &lines {
+            for (offset, pattern, why) in rules::calls(&l.text) {
+                self.note(
+                    file,
+                    l.line_at(offset),
+                    format!("`{}`", pattern.trim_end_matches('(')),
+                    why.to_owned(),
+                );
+            }
+        }
+        for import in imports(&lines) {
+            self.follow(file, &import)?;
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, file: &Path, line: usize, what: String, why: String) {
+        self.findings.push(Finding {
+            file: file.to_path_buf(),
+            line,
+            what,
+            why,
+        });
+    }
+
+    fn follow(&mut self, file: &Path, import: &Import) -> Result<(), MigrateError> {
+        let targets = self.resolve(file, import);
+        if !targets.is_empty() {
+            for target in targets {
+                self.visit(&target)?;
+            }
+            return Ok(());
+        }
+        if import.level > 0 {
+            let what = format!(
+                "`from {}{} import ...`",
+                ".".repeat(import.level),
+                import.module
+            );
+            self.note(
+                file,
+                import.line,
+                what,
+                "the relative import names no module of the project".into(),
+            );
+            return Ok(());
+        }
+        let top = import
+            .module
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let why = match rules::classify(&import.module) {
+            Module::Covered | Module::Stdlib => return Ok(()),
+            Module::Blocked(why) => why.to_owned(),
+            Module::Unknown => UNKNOWN_MODULE.to_owned(),
+        };
+        self.stubs.entry(top).or_insert_with(|| why.clone());
+        self.note(
+            file,
+            import.line,
+            format!("import of `{}`", import.module),
+            why,
+        );
+        Ok(())
+    }
+
+    /// The project files an import names: the module and, for `from M import n`, the
+    /// submodules `M.n` that exist; empty when the module is not the project's.
+    fn resolve(&self, file: &Path, import: &Import) -> Vec<PathBuf> {
+        let mut bases: Vec<Vec<String>> = Vec::new();
+        let module: Vec<String> = import
+            .module
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if import.level > 0 {
+            let mut package: Vec<String> = file
+                .parent()
+                .map(|p| {
+                    p.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for _ in 1..import.level {
+                package.pop();
+            }
+            bases.push(package.into_iter().chain(module).collect());
+        } else {
+            // `tests.stages.x` from the project, or `stages.x` as run from inside tests/.
+            bases.push(module.clone());
+            let tests = rel(&self.project_dir, &self.tests_dir);
+            let tests: Vec<String> = tests
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            bases.push(tests.into_iter().chain(module).collect());
+        }
+        for base in bases {
+            let mut files: Vec<PathBuf> = self.module_file(&base).into_iter().collect();
+            for name in &import.names {
+                let sub: Vec<String> = base.iter().cloned().chain([name.clone()]).collect();
+                files.extend(self.module_file(&sub));
+            }
+            if !files.is_empty() {
+                return files;
+            }
+        }
+        Vec::new()
+    }
+
+    /// `a/b.py` or `a/b/__init__.py` under the project (a folder without `__init__.py`
+    /// counts as a namespace package: its `__init__.py` is generated).
+    fn module_file(&self, parts: &[String]) -> Option<PathBuf> {
+        if parts.is_empty() {
+            return None;
+        }
+        let path: PathBuf = parts.iter().collect();
+        let file = path.with_extension("py");
+        if self.project_dir.join(&file).is_file() {
+            return Some(file);
+        }
+        let init = path.join("__init__.py");
+        if self.project_dir.join(&init).is_file() {
+            return Some(init);
+        }
+        None
+    }
+
+    /// e2e.py's `post_load_callback`: carried over when it is defined in a module other
+    /// than e2e.py (which runs the Python runner and is not copied).
+    fn post_load(&mut self) -> Result<Option<PostLoad>, MigrateError> {
+        let e2e = self.tests_dir.join(E2E_FILE);
+        if !e2e.is_file() {
+            return Ok(None);
+        }
+        let e2e_rel = rel(&self.project_dir, &e2e);
+        let source = read(&e2e)?;
+        let lines = logical_lines(&source);
+        let Some(at) = source
+            .find("post_load_callback\"")
+            .or_else(|| source.find("post_load_callback'"))
+        else {
+            return Ok(None);
+        };
+        let line = source[..at].matches('\n').count() + 1;
+        let after = &source[at..];
+        let name: String = after
+            .split_once(':')
+            .map(|(_, v)| {
+                v.trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        for import in imports(&lines) {
+            if import.names.iter().any(|n| n == &name)
+                && let Some(target) = self.resolve(&e2e_rel, &import).into_iter().next()
+            {
+                self.visit(&target)?;
+                return Ok(Some(PostLoad {
+                    module: dotted(&target),
+                    name,
+                }));
+            }
+        }
+        self.note(
+            &e2e_rel,
+            line,
+            format!("post_load_callback `{name}`"),
+            format!("e2e.py runs the Python runner and is not carried over: move `{name}` into a module that e2e.py imports (e.g. tests/post_load.py) and run migrate again"),
+        );
+        Ok(None)
+    }
+}
