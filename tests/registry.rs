@@ -390,11 +390,30 @@ fn push_foreign_artifact(registry: &Registry, repo: &str, tag: &str) {
     let layer = b"not wasm".to_vec();
     let base = format!("http://{}/v2/{repo}", registry.host);
     for blob in [&config, &layer] {
-        let url = format!("{base}/blobs/uploads/?digest=sha256:{}", sha256(blob));
+        // Distribution 2.8 has no one-request upload: open a session, then PUT the bytes.
+        let headers = curl(
+            &["-X", "POST", "-D", "-", &format!("{base}/blobs/uploads/")],
+            b"",
+        );
+        let location = headers
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("location")
+                    .then(|| value.trim().to_string())
+            })
+            .expect("the registry opened an upload session");
+        let location = if location.starts_with('/') {
+            format!("http://{}{location}", registry.host)
+        } else {
+            location
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest=sha256:{}", sha256(blob));
         curl(
             &[
                 "-X",
-                "POST",
+                "PUT",
                 "-H",
                 "Content-Type: application/octet-stream",
                 "--data-binary",
@@ -425,11 +444,13 @@ fn push_foreign_artifact(registry: &Registry, repo: &str, tag: &str) {
     );
 }
 
-fn curl(args: &[&str], body: &[u8]) {
+/// Runs curl with `body` on stdin; returns what it printed (headers, with `-D -`).
+fn curl(args: &[&str], body: &[u8]) -> String {
     let mut child = std::process::Command::new("curl")
         .args(["-sSf", "-o", "/dev/null"])
         .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("curl");
     child
@@ -438,8 +459,7 @@ fn curl(args: &[&str], body: &[u8]) {
         .expect("stdin")
         .write_all(body)
         .expect("write");
-    assert!(
-        child.wait().expect("curl").success(),
-        "curl {args:?} failed"
-    );
+    let out = child.wait_with_output().expect("curl");
+    assert!(out.status.success(), "curl {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

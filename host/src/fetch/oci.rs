@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(r.registry(), "127.0.0.1:5000");
         assert_eq!(r.display(), "oci://127.0.0.1:5000/team/audit:1.0");
         let err = OciRef::parse("a", "127.0.0.1:5000/Team/UPPER:1").unwrap_err();
-        assert!(matches!(*err.kind, FetchErrorKind::BadReference(_)), "{err}");
+        assert!(
+            matches!(*err.kind, FetchErrorKind::BadReference(_)),
+            "{err}"
+        );
         assert!(
             err.to_string()
                 .starts_with("package `a` (oci://127.0.0.1:5000/Team/UPPER:1)")
