@@ -277,11 +277,37 @@ fn credentials_come_from_stdin_the_environment_or_the_docker_config_and_are_neve
             "alice",
             "--password-stdin",
         ],
-        Some("wrong\n"),
+        Some("St1n-Wr0ng-pw\n"),
         &[],
     );
     assert_eq!(out.code(), 2, "{out}");
     assert!(out.stderr.contains("not authorized"), "{out}");
+    assert!(!out.all().contains("St1n-Wr0ng-pw"), "{out}");
+
+    // A plan's oci: package refused for its credentials: named, nothing started or
+    // stored, and the password from the environment never shown.
+    let pin = sha256(&std::fs::read(component("hello_steps")).expect("read"));
+    let denied = plan(
+        &format!(
+            "  hello:\n    oci: {reference}\n    sha256: {pin}\n  audit:\n    oci: {reference}\n    sha256: {pin}\n"
+        ),
+        false,
+    );
+    let out = run(
+        &denied,
+        &["run", "tests/plan.yaml"],
+        None,
+        &[
+            ("PROMETHEUS_WASM_REGISTRY_USERNAME", "alice"),
+            ("PROMETHEUS_WASM_REGISTRY_PASSWORD", "Env-Wr0ng-pw"),
+        ],
+    );
+    assert_refused(&out, &denied, "hello", "not authorized");
+    assert!(
+        out.stderr.contains("docker login"),
+        "says how to log in:\n{out}"
+    );
+    assert!(!out.all().contains("Env-Wr0ng-pw"), "{out}");
 
     let out = run(
         &t,

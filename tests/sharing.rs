@@ -179,3 +179,87 @@ fn missing_unreachable_and_unpinned_urls_are_refused_before_any_worker() {
     );
     assert_eq!(server.requests(), 1, "only the 404 reached the server");
 }
+
+#[test]
+fn refused_by_the_server_names_the_package_and_says_to_log_in() {
+    let server = FileServer::start();
+    let pin = sha256(&audit_bytes());
+    for code in [401, 403] {
+        server.serve("/audit.wasm", Body::Status(code));
+        let t = plan_with_url(&server.url("/audit.wasm"), Some(&pin));
+        let out = t.run(&["run", "tests/plan.yaml"]);
+        assert_refused(&out, &t, &format!("not authorized: HTTP {code}"));
+    }
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused_without_touching_the_network() {
+    // 192.0.2.0/24 is TEST-NET-1: never routed, so only the scheme check can answer.
+    let t = plan_with_url("http://192.0.2.1/audit.wasm", Some(&sha256(&audit_bytes())));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_refused(
+        &out,
+        &t,
+        "refusing plain HTTP to http://192.0.2.1/audit.wasm",
+    );
+    assert!(out.stderr.contains("--insecure"), "{out}");
+
+    // A loopback server may not redirect to plain HTTP elsewhere either.
+    let server = FileServer::start();
+    server.serve(
+        "/audit.wasm",
+        Body::Redirect("http://192.0.2.1/audit.wasm".into()),
+    );
+    let t = plan_with_url(&server.url("/audit.wasm"), Some(&sha256(&audit_bytes())));
+    assert_refused(
+        &t.run(&["run", "tests/plan.yaml"]),
+        &t,
+        "a redirect to plain HTTP",
+    );
+}
+
+#[test]
+fn redirects_are_followed_a_bounded_number_of_times() {
+    let server = FileServer::start();
+    let bytes = audit_bytes();
+    server.serve("/audit.wasm", Body::Redirect("/v1/audit.wasm".into()));
+    server.serve("/v1/audit.wasm", Body::Full(bytes.clone()));
+    let t = plan_with_url(&server.url("/audit.wasm"), Some(&sha256(&bytes)));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "one redirect is followed:\n{out}");
+
+    server.serve("/loop.wasm", Body::Redirect("/loop.wasm".into()));
+    let t = plan_with_url(&server.url("/loop.wasm"), Some(&sha256(&bytes)));
+    assert_refused(
+        &t.run(&["run", "tests/plan.yaml"]),
+        &t,
+        "more than 5 redirects",
+    );
+}
+
+#[test]
+fn a_package_over_the_size_limit_is_refused_and_the_limit_can_be_raised() {
+    let server = FileServer::start();
+    // Not a component: the limit answers before anything looks at the bytes.
+    let big = vec![0u8; (1 << 20) + 1];
+    server.serve("/audit.wasm", Body::Full(big.clone()));
+    let t = plan_with_url(&server.url("/audit.wasm"), Some(&sha256(&big)));
+    let out = t.run(&["run", "tests/plan.yaml", "--max-package-mib", "1"]);
+    assert_refused(&out, &t, "larger than the 1 MiB limit");
+    assert!(out.stderr.contains("--max-package-mib"), "{out}");
+
+    // Under a raised limit the same bytes download (and then fail as a non-component,
+    // which proves the limit was what stopped them before).
+    let out = t.run(&["run", "tests/plan.yaml", "--max-package-mib", "2"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(!out.stderr.contains("MiB limit"), "{out}");
+}
+
+#[test]
+fn a_server_that_stops_answering_fails_the_fetch_after_the_read_timeout() {
+    let server = FileServer::start();
+    server.serve("/audit.wasm", Body::Stall);
+    let t = plan_with_url(&server.url("/audit.wasm"), Some(&sha256(&audit_bytes())));
+    let out = t.run(&["run", "tests/plan.yaml", "--fetch-timeout", "1"]);
+    assert_refused(&out, &t, "interrupted");
+}

@@ -15,6 +15,12 @@ pub enum Body {
     Full(Vec<u8>),
     /// A Content-Length of the whole, then only the first half, then the connection closes.
     Truncated(Vec<u8>),
+    /// HTTP 302 to this location (a path of this server or another URL).
+    Redirect(String),
+    /// HTTP with this status and an empty body (401, 403, 500…).
+    Status(u16),
+    /// A Content-Length, then nothing: the connection stays open, silent, for a minute.
+    Stall,
 }
 
 /// A running server; it stops with the test process.
@@ -71,6 +77,29 @@ impl FileServer {
                             .as_bytes(),
                         )
                         .and_then(|_| stream.write_all(&bytes[..bytes.len() / 2])),
+                    Some(Body::Redirect(location)) => stream.write_all(
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    ),
+                    Some(Body::Status(code)) => stream.write_all(
+                        format!(
+                            "HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    ),
+                    Some(Body::Stall) => {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n",
+                        );
+                        // Held open without a byte, on its own thread so other requests go on.
+                        std::thread::spawn(move || {
+                            std::thread::sleep(std::time::Duration::from_secs(60));
+                            drop(stream);
+                        });
+                        Ok(())
+                    }
                 };
             }
         });

@@ -3,12 +3,16 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::Args;
 
 use crate::cli::UserError;
-use crate::fetch::{CredentialSources, Credentials, PackageStore, RegistryOptions, Resolver};
+use crate::fetch::{
+    CredentialSources, Credentials, MAX_PACKAGE_BYTES, PackageStore, READ_TIMEOUT, RegistryOptions,
+    Resolver,
+};
 use crate::plugin::CodeCache;
 
 /// How to reach registries.
@@ -23,10 +27,20 @@ pub struct RegistryArgs {
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
 
-    /// Allow plain HTTP to registries that are not on this machine (localhost and
-    /// 127.0.0.1 always use it).
+    /// Allow plain HTTP to registries and package URLs that are not on this machine
+    /// (localhost and 127.0.0.1 always may use it).
     #[arg(long)]
     pub insecure: bool,
+
+    /// The largest package fetched, in MiB; a bigger one fails before it is stored.
+    #[arg(long, value_name = "MIB", default_value_t = MAX_PACKAGE_BYTES >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_package_mib: u64,
+
+    /// How long one read from a package host or registry may stall, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub fetch_timeout: u64,
 }
 
 impl RegistryArgs {
@@ -50,6 +64,8 @@ impl RegistryArgs {
         Ok(RegistryOptions {
             credentials: CredentialSources::new(explicit),
             insecure: self.insecure,
+            max_bytes: self.max_package_mib << 20,
+            read_timeout: Duration::from_secs(self.fetch_timeout),
         })
     }
 }

@@ -18,8 +18,15 @@ pub enum FetchErrorKind {
     Status(u16),
     /// The OCI artifact is not a Wasm component artifact.
     NotWasm(String),
-    /// The bytes are bigger than [`super::MAX_PACKAGE_BYTES`].
-    TooLarge(u64),
+    /// The bytes are bigger than the fetch limit (`--max-package-mib`).
+    TooLarge {
+        /// The size announced or received so far.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A plain-HTTP source (or redirect) that is not on this machine, without `--insecure`.
+    Insecure(String),
     /// The transfer stopped before the end.
     Interrupted(String),
     /// The registry's blob does not have the digest its manifest says.
@@ -91,6 +98,12 @@ impl FetchError {
                  `prometheus-wasm lock --update-pins PLAN` rewrites the pins (or pin a digest: `oci: {}@sha256:…`)",
                 self.source.trim_start_matches("oci://").split(['@']).next().unwrap_or_default()
             ),
+            FetchErrorKind::TooLarge { .. } => {
+                "if the package is expected to be this big, raise --max-package-mib".into()
+            }
+            FetchErrorKind::Insecure(_) => {
+                "use an https:// address, or pass --insecure if this host is trusted".into()
+            }
             FetchErrorKind::Offline => {
                 "run once without --offline (or `prometheus-wasm pull`) to put it in the package store".into()
             }
@@ -120,10 +133,14 @@ impl fmt::Display for FetchError {
             FetchErrorKind::NotFound(m) => write!(f, "not found: {m}"),
             FetchErrorKind::Status(code) => write!(f, "the server answered HTTP {code}"),
             FetchErrorKind::NotWasm(m) => write!(f, "not a Wasm component artifact: {m}"),
-            FetchErrorKind::TooLarge(n) => write!(
+            FetchErrorKind::TooLarge { size, max } => write!(
                 f,
-                "it is larger than {} MiB ({n} bytes)",
-                super::MAX_PACKAGE_BYTES >> 20
+                "it is larger than the {} MiB limit ({size} bytes or more)",
+                max >> 20
+            ),
+            FetchErrorKind::Insecure(url) => write!(
+                f,
+                "refusing plain HTTP to {url}: only https, or http to this machine"
             ),
             FetchErrorKind::Interrupted(m) => write!(f, "the download was interrupted: {m}"),
             FetchErrorKind::DigestMismatch { expected, actual } => {

@@ -21,6 +21,14 @@ pub use oci::{OciRef, RegistryOptions};
 pub use resolve::{Fetched, Origin, Resolver};
 pub use store::{PackageStore, sha256_hex};
 
-/// The largest package fetched: bounds the memory a download holds (packages are read
-/// whole to be hashed) and the disk the store grows by. A Python package is ~20 MB.
+/// The largest package fetched by default (`--max-package-mib` changes it): bounds the
+/// memory a download holds (packages are read whole to be hashed) and the disk the store
+/// grows by. A Python package is ~20 MB.
 pub const MAX_PACKAGE_BYTES: u64 = 256 << 20;
+
+/// How long one read from a package host or registry may stall by default
+/// (`--fetch-timeout` changes it): bounds a server that stops answering.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How many redirects a `url:` download follows before failing (a loop ends here).
+pub const MAX_REDIRECTS: usize = 5;

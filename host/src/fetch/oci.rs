@@ -25,16 +25,28 @@ use super::store::sha256_hex;
 /// quickly instead of holding CI.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How long one registry read may stall: bounds a registry that stops answering.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How to talk to registries.
-#[derive(Debug, Clone, Default)]
+/// How to reach package sources (registries and `url:` hosts).
+#[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Where credentials come from.
     pub credentials: CredentialSources,
-    /// Allow plain HTTP to registries that are not on this machine.
+    /// Allow plain HTTP to hosts that are not on this machine.
     pub insecure: bool,
+    /// The largest package fetched, in bytes.
+    pub max_bytes: u64,
+    /// How long one read may stall before the fetch fails.
+    pub read_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            credentials: CredentialSources::default(),
+            insecure: false,
+            max_bytes: super::MAX_PACKAGE_BYTES,
+            read_timeout: super::READ_TIMEOUT,
+        }
+    }
 }
 
 /// A parsed OCI reference, with the text the user wrote for messages.
@@ -74,7 +86,7 @@ impl OciRef {
 }
 
 /// Whether `registry` (`host[:port]`) is on this machine.
-fn is_loopback(registry: &str) -> bool {
+pub(crate) fn is_loopback(registry: &str) -> bool {
     let host = match registry.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => registry,
@@ -94,7 +106,7 @@ fn client(reference: &OciRef, options: &RegistryOptions) -> WasmClient {
     WasmClient::new(Client::new(ClientConfig {
         protocol,
         connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(READ_TIMEOUT),
+        read_timeout: Some(options.read_timeout),
         ..Default::default()
     }))
 }
@@ -179,8 +191,11 @@ pub async fn pull(
             layer.media_type
         ))));
     }
-    if layer.size < 0 || layer.size as u64 > super::MAX_PACKAGE_BYTES {
-        return Err(error(FetchErrorKind::TooLarge(layer.size.max(0) as u64)));
+    if layer.size < 0 || layer.size as u64 > options.max_bytes {
+        return Err(error(FetchErrorKind::TooLarge {
+            size: layer.size.max(0) as u64,
+            max: options.max_bytes,
+        }));
     }
     let mut bytes: Vec<u8> = Vec::with_capacity(layer.size as usize);
     client

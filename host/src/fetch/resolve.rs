@@ -82,7 +82,7 @@ impl Resolver {
             return Err(FetchError::new(name, &shown, FetchErrorKind::Offline));
         }
         let bytes = match source {
-            PackageSource::Url(url) => super::url::download(name, url).await?,
+            PackageSource::Url(url) => super::url::download(name, url, &self.registry).await?,
             PackageSource::Oci(text) => {
                 let reference = OciRef::parse(name, text)?;
                 oci::pull(name, &reference, &self.registry).await?
