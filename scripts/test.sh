@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # SecantusDB for the remote MongoDB tests (host/tests/mongo_behaviour.rs).
 scripts/setup-venv.sh
+# docker-registry and htpasswd for the OCI tests (tests/registry.rs).
+scripts/setup-registry.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -19,6 +21,9 @@ echo "== cargo clippy (host and guest targets)"
 cargo clippy --workspace --all-targets -- -D warnings
 guest_pkgs=(-p prometheus-step -p hello-steps -p audit-steps -p todos-steps -p koii-task-steps)
 cargo clippy --target wasm32-wasip2 "${guest_pkgs[@]}" -- -D warnings
+
+echo "== packaging: cargo package, pip install, npm pack"
+scripts/check-packaging.sh
 
 echo "== cargo test"
 cargo test --workspace

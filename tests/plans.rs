@@ -149,10 +149,14 @@ fn a_pin_mismatch_is_refused_before_anything_starts_with_both_hashes() {
     let out = t.run(&["run", "tests/plan.yaml"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
-        out.stderr.contains("audit.wasm does not match its pin"),
+        out.stderr.contains("package `audit` (") && out.stderr.contains("does not match its pin"),
         "{out}"
     );
     assert!(out.stderr.contains(&wrong), "{out}");
+    assert!(
+        out.stderr.contains("prometheus-wasm lock --update-pins"),
+        "the hint names the command that rewrites pins:\n{out}"
+    );
     assert!(out.stderr.contains(&pins[1]), "{out}");
     assert_nothing_started(&out);
 

@@ -2,12 +2,13 @@
 
 use std::process::Command;
 
-use system_tests::{free_ports, repo_root, run_in};
+use system_tests::{free_ports, repo_root, run_in, runner_bin};
 
 #[test]
 fn a_rust_scaffold_builds_and_its_first_run_passes() {
     let root = tempfile::tempdir().expect("tempdir");
-    let out = run_in(root.path(), &["new", "e2e"]);
+    let sdk = repo_root().join("guest-sdk").display().to_string();
+    let out = run_in(root.path(), &["new", "e2e", "--sdk-path", &sdk]);
     assert_eq!(out.code(), 0, "{out}");
     let e2e = root.path().join("e2e");
     for file in [
@@ -20,7 +21,14 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
         assert!(e2e.join(file).is_file(), "{file} missing");
     }
     let manifest = std::fs::read_to_string(e2e.join("steps/Cargo.toml")).expect("Cargo.toml");
-    assert!(manifest.contains("guest-sdk"), "{manifest}");
+    assert!(
+        manifest.contains("prometheus-step = \"0.1\""),
+        "the scaffold depends on a version, not on this checkout:\n{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("prometheus-step = {{ path = \"{sdk}\" }}")),
+        "--sdk-path patches it to the checkout:\n{manifest}"
+    );
 
     // The workspace's lock keeps the scaffold on the versions already built here, and a
     // target dir inside the workspace's reuses its compiled dependencies between runs.
@@ -45,6 +53,14 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
         built.join("test_steps.wasm"),
     )
     .expect("copy the component where the plan expects it");
+    let component = built.join("test_steps.wasm").display().to_string();
+    let cargo_toml = e2e.join("steps/Cargo.toml").display().to_string();
+    let out = run_in(
+        root.path(),
+        &["metadata", &component, "--cargo", &cargo_toml],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("test-steps@0.1.0"), "{out}");
 
     let config = e2e.join("config.yaml");
     let text = std::fs::read_to_string(&config).expect("config");
@@ -53,6 +69,10 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
 
     let out = run_in(root.path(), &["run", "e2e/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains("test-steps@0.1.0"),
+        "the run names the package:\n{out}"
+    );
     assert!(out.stdout.contains("✓ worker-answers"), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
     assert!(e2e.join("plan.lock").is_file(), "first run writes the lock");
@@ -111,6 +131,7 @@ fn guest_scaffold_with_steps(
     );
     let status = Command::new(e2e.join("build.sh"))
         .env(env, &tool)
+        .env("PROMETHEUS_WASM", runner_bin())
         .status()
         .expect("run build.sh");
     assert!(status.success(), "the {lang} scaffold does not build");
@@ -124,6 +145,10 @@ fn guest_scaffold_with_steps(
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains(&format!("✓ {step}")), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
+    assert!(
+        out.stdout.contains("e2e-steps@0.1.0"),
+        "build.sh stamped name@version:\n{out}"
+    );
 }
 
 #[test]

@@ -185,7 +185,7 @@ pub mod __private {
     #[allow(missing_docs)]
     pub mod bindings {
         wit_bindgen::generate!({
-            path: "../wit",
+            path: "wit",
             world: "steps",
             pub_export_macro: true,
             export_macro_name: "__export_steps",
@@ -281,5 +281,21 @@ pub mod __private {
     pub fn post_load(build: fn() -> Steps) -> Result<(), String> {
         enter(None);
         registry(build).run_post_load().map_err(String::from)
+    }
+}
+
+#[cfg(test)]
+mod wit_version_tests {
+    /// The crate is versioned with the WIT package it carries (`wit/step.wit`, inside the
+    /// crate so that the published crate is self-contained): a new WIT version is a new
+    /// SDK version, and the scaffolds' `prometheus-step = "X.Y"` picks the matching one.
+    #[test]
+    fn the_crate_version_is_the_wit_package_version() {
+        let wit = include_str!("../wit/step.wit");
+        let wanted = format!("package prometheus:step@{};", env!("CARGO_PKG_VERSION"));
+        assert!(
+            wit.contains(&wanted),
+            "wit/step.wit must declare `{wanted}`"
+        );
     }
 }

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod fetch;
 pub mod koii;
 pub mod migrate;
 pub mod plugin;

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod external;
+pub mod http_server;
 pub mod procs;
+pub mod registry;
 pub mod secantus;
 
 /// How long one run may take before the test kills it and fails: generous, because a

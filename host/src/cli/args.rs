@@ -37,6 +37,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the capability lock of a plan (plan.lock beside it) and print its pins.
     Lock(LockArgs),
+    /// Show a package's identity (name, version…), or write it into the component.
+    Metadata(super::metadata::MetadataArgs),
+    /// Publish a step package to an OCI registry (a Wasm OCI artifact).
+    Push(super::push::PushArgs),
+    /// Fetch a step package from an OCI registry into the package store (and a file).
+    Pull(super::pull::PullArgs),
     /// Create a test folder with a working step package, ready to run.
     New(NewArgs),
     /// Validate a test folder and print the resolved plan, starting nothing.
@@ -107,6 +113,10 @@ pub struct RunArgs {
     /// Compile the package without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Fetching url/oci packages.
+    #[command(flatten)]
+    pub fetch: super::fetch_args::FetchArgs,
 
     /// Show debug-level step log lines too.
     #[arg(short, long)]
@@ -228,6 +238,19 @@ pub struct LockArgs {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Fetch every url/oci package again, show old and new sha256 and version side by
+    /// side, and rewrite the plan's pins once confirmed.
+    #[arg(long)]
+    pub update_pins: bool,
+
+    /// Answer yes to the --update-pins question (for scripts).
+    #[arg(long, short = 'y', requires = "update_pins")]
+    pub yes: bool,
+
+    /// Fetching url/oci packages.
+    #[command(flatten)]
+    pub fetch: super::fetch_args::FetchArgs,
+
     /// The budgets the packages' manifests run under (config.yaml is not read).
     #[command(flatten)]
     pub budgets: BudgetArgs,
@@ -254,6 +277,11 @@ pub struct NewArgs {
     /// The language of the step package.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub lang: Lang,
+
+    /// Build the Rust scaffold against this guest-sdk folder of a prometheus-wasm checkout
+    /// (written to steps/.cargo/config.toml) instead of the published prometheus-step.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::cli::args::InspectArgs;
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::config::LimitsConfig;
+use crate::fetch::PackageIdentity;
 use crate::plugin::capabilities::{ComponentInterface, grant};
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
 use crate::report::sanitize::{sanitize_json, sanitize_text};
@@ -25,6 +26,7 @@ const MAX_NAME_COLUMN: usize = 64;
 /// Everything `inspect` reports.
 struct Report {
     path: PathBuf,
+    identity: PackageIdentity,
     size: u64,
     sha256: String,
     interface: ComponentInterface,
@@ -61,6 +63,7 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     let report = match loaded {
         Ok(package) => Report {
             path: args.package.clone(),
+            identity: PackageIdentity::read(&bytes),
             size: package.size(),
             sha256: package.sha256().to_string(),
             interface: package.interface(),
@@ -74,6 +77,7 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
         // Compiles but cannot run here: still list what it asks for.
         Err(error) => Report {
             path: args.package.clone(),
+            identity: PackageIdentity::read(&bytes),
             size: bytes.len() as u64,
             sha256: Sha256::digest(&bytes)
                 .iter()
@@ -124,6 +128,7 @@ fn to_json(r: &Report) -> Value {
     });
     json!({
         "package": r.path.display().to_string(),
+        "identity": r.identity,
         "size": r.size,
         "sha256": r.sha256,
         "targets": r.interface.targets(),
@@ -139,6 +144,23 @@ fn to_json(r: &Report) -> Value {
 fn render_text(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "package   {}", r.path.display());
+    if let Some(label) = r.identity.label() {
+        let extra: Vec<&str> = [
+            &r.identity.description,
+            &r.identity.license,
+            &r.identity.source,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+        let tail = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", extra.join(", "))
+        };
+        let _ = writeln!(out, "identity  {label}{tail}");
+    }
     let _ = writeln!(
         out,
         "size      {} bytes ({:.1} KiB)",

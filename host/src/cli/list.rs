@@ -39,6 +39,7 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
             .collect();
         let doc = serde_json::json!({
             "package": package.path().display().to_string(),
+            "identity": package.identity(),
             "sha256": package.sha256(),
             "size": package.size(),
             "steps": steps,
@@ -49,8 +50,13 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
         );
     } else {
         println!(
-            "{} ({} bytes, sha256 {})",
+            "{}{} ({} bytes, sha256 {})",
             package.path().display(),
+            package
+                .identity()
+                .label()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default(),
             package.size(),
             package.sha256()
         );

@@ -1,11 +1,14 @@
 //! `prometheus-wasm lock PLAN`: loads every package of a plan (checking pins), writes the
 //! capability lock beside the plan, and prints each package's sha256 so it can be pinned.
+//! With `--update-pins`, first rewrites the plan's pins to what its sources hold now
+//! (`update_pins.rs`), after showing old and new side by side.
 
 use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
 use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
 use crate::cli::signals::{install_signals, stopped};
+use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::lock::describe;
@@ -21,7 +24,16 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
             ),
         ));
     }
-    let source = Source::read(&args.plan)?;
+    let mut source = Source::read(&args.plan)?;
+    let resolver = args.fetch.resolver(args.cache_dir.clone())?;
+    if args.update_pins {
+        let Source::Plan(file) = &source else {
+            unreachable!("a .yaml path reads as a plan");
+        };
+        if update_pins(file, &resolver, args.yes).await? {
+            source = Source::read(&args.plan)?;
+        }
+    }
     let Source::Plan(file) = &source else {
         unreachable!("a .yaml path reads as a plan");
     };
@@ -31,7 +43,7 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
     let budgets = args.budgets.budgets(&LimitsConfig::default());
     // Loading runs each package's manifest: under the budgets, stopped by a signal.
     let plan = match signals
-        .until(load(&source, cache.as_ref(), &budgets, &note))
+        .until(load(&source, cache.as_ref(), &budgets, &resolver, &note))
         .await
     {
         Ok(plan) => plan?,
@@ -40,7 +52,10 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
     check_lock(file, &plan, true, &note)?;
     println!("pins for {}:", file.path.display());
     for (name, package) in plan.packages() {
-        println!("  {name}:");
+        match package.identity().label() {
+            Some(label) => println!("  {name}:  # {label}"),
+            None => println!("  {name}:"),
+        }
         println!("    sha256: {}", package.sha256());
         for import in package.imports() {
             println!("    # imports {import} ({})", describe(import));

@@ -4,16 +4,21 @@
 mod args;
 mod check;
 mod external;
+mod fetch_args;
 mod inspect;
 mod list;
 mod lock;
+mod metadata;
 mod migrate;
 mod mongo;
 mod new;
 mod plan;
+mod pull;
+mod push;
 mod run;
 mod sign;
 mod signals;
+mod update_pins;
 mod watched;
 
 pub use args::{Cli, Command};
@@ -89,6 +94,7 @@ macro_rules! hinted {
 hinted! {
     crate::config::ConfigError => |e| e.hint();
     crate::config::PlanError => |e| e.hint();
+    crate::fetch::FetchError => |e| e.hint();
     crate::plugin::PluginError => |e| e.hint();
     crate::plugin::LockError => |e| e.hint();
     crate::runner::RunError => |e| e.hint().map(str::to_string);
@@ -152,6 +158,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,
+            Command::Metadata(args) => metadata::metadata(args),
+            Command::Push(args) => push::push(args).await,
+            Command::Pull(args) => pull::pull(args).await,
             Command::New(args) => new::new(args),
             Command::Check(args) => check::check(args),
             Command::Sign(args) => sign::sign(args),

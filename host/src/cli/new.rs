@@ -4,16 +4,30 @@
 //! `new_python/` and `new_js/`; the Python and JavaScript folders also get the helper
 //! module and the WIT contract this binary was built with, so they build on their own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::anyhow;
 
 use crate::cli::args::{Lang, NewArgs};
 use crate::cli::{EXIT_PASSED, UserError};
 
-/// The guest SDK of the checkout this binary was built from: the Rust scaffold depends on
-/// it by path, since it is not published on crates.io.
-const GUEST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk");
+/// The guest SDK version the Rust scaffold asks for: this binary's `major.minor`, the
+/// version of the WIT it speaks (the SDK is versioned with the WIT).
+fn sdk_version() -> String {
+    let full = env!("CARGO_PKG_VERSION");
+    full.rsplit_once('.').map_or(full, |(mm, _)| mm).to_string()
+}
+
+/// Appended to `steps/Cargo.toml` of a scaffold built against a checkout (`--sdk-path`);
+/// in the manifest rather than `.cargo/config.toml`, which cargo reads only from the
+/// directory it runs in.
+const SDK_OVERRIDE: &str = "
+# Builds against a prometheus-wasm checkout's guest SDK instead of the published crate
+# (written by `prometheus-wasm new --sdk-path`). Delete these lines to build with the
+# version named above.
+[patch.crates-io]
+prometheus-step = { path = \"{{sdk}}\" }
+";
 
 /// The WIT contract, copied into Python and JavaScript scaffolds (their tools bind it).
 const WIT: &str = include_str!("../../../wit/step.wit");
@@ -71,7 +85,15 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
             Some("choose a new folder: `prometheus-wasm new DIR`".into()),
         ));
     }
-    let sdk = sdk_dir();
+    let sdk = match &args.sdk_path {
+        Some(p) => Some(p.canonicalize().map_err(|e| {
+            UserError::usage(
+                anyhow!("--sdk-path {}: {e}", p.display()),
+                Some("pass the guest-sdk folder of a prometheus-wasm checkout".into()),
+            )
+        })?),
+        None => None,
+    };
     let name = dir
         .canonicalize()
         .unwrap_or_else(|_| dir.clone())
@@ -92,16 +114,19 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
     };
     for (relative, template) in COMMON_FILES.iter().chain(own.iter()) {
         // The WIT and the helper modules are copied as they are.
-        let text = if relative.starts_with("wit/") || relative.contains("prometheus") {
+        let mut text = if relative.starts_with("wit/") || relative.contains("prometheus") {
             template.to_string()
         } else {
             template
                 .replace("{{name}}", &name)
                 .replace("{{dir}}", &dir.display().to_string())
-                .replace("{{sdk}}", &sdk.display().to_string())
+                .replace("{{sdk_version}}", &sdk_version())
                 .replace("{{lang}}", lang)
                 .replace("{{tool}}", tool)
         };
+        if let ("steps/Cargo.toml", Some(sdk)) = (*relative, &sdk) {
+            text.push_str(&SDK_OVERRIDE.replace("{{sdk}}", &sdk.display().to_string()));
+        }
         write(&dir.join(relative), &text)?;
     }
     println!(
@@ -111,13 +136,6 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
     println!("next:");
     match args.lang {
         Lang::Rust => {
-            if !sdk.join("Cargo.toml").is_file() {
-                println!(
-                    "warning: the guest SDK is not at {}; edit {} to point at your prometheus-wasm checkout",
-                    sdk.display(),
-                    dir.join("steps/Cargo.toml").display()
-                );
-            }
             println!(
                 "  cargo build --manifest-path {} --target wasm32-wasip2 --release",
                 dir.join("steps/Cargo.toml").display()
@@ -140,12 +158,6 @@ fn make_executable(path: &Path) -> Result<(), UserError> {
             None,
         )
     })
-}
-
-/// The guest SDK's folder, made absolute when it exists.
-fn sdk_dir() -> PathBuf {
-    let dir = Path::new(GUEST_SDK_DIR);
-    dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), UserError> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::cli::UserError;
-use crate::config::{PlanError, PlanFile, TestConfig, load_plan};
+use crate::config::{PackageSource, PlanError, PlanFile, TestConfig, load_plan};
+use crate::fetch::{Origin, Resolver};
 use crate::plugin::lock::compare;
 use crate::plugin::{Budgets, CodeCache, CodeSource, LockFile, Package, Plan, StepEngine, Steps};
 
@@ -88,26 +89,56 @@ pub fn code_cache(dir: Option<PathBuf>, no_cache: bool, max_mib: Option<u64>) ->
     })
 }
 
-/// Loads the package or every package of the plan (pins checked before compiling) and
-/// resolves the plan's steps. `note` receives one progress line per package.
+/// Loads the package or every package of the plan (fetched through `resolver`, pins
+/// checked before compiling) and resolves the plan's steps. `note` receives one progress
+/// line per package.
 pub async fn load(
     source: &Source,
     cache: Option<&CodeCache>,
     budgets: &Budgets,
+    resolver: &Resolver,
     note: &dyn Fn(&str),
 ) -> Result<Plan, UserError> {
     // Fuel metering is an engine (compile) setting, so the engine follows the budgets.
     let engine =
         Arc::new(StepEngine::for_budgets(budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
-    let load_one = |path: PathBuf, pin: Option<String>, label: String| {
+    let load_one = |name: String, source: PackageSource, pin: Option<String>, label: String| {
         let engine = engine.clone();
         async move {
-            let package = Package::load_pinned(engine, &path, cache, pin.as_deref(), budgets)
+            let started = std::time::Instant::now();
+            let fetched = resolver
+                .resolve(&name, &source, pin.as_deref())
                 .await
                 .map_err(UserError::usage_from)?;
+            let shown = match &source {
+                PackageSource::Path(p) => p.clone(),
+                remote => PathBuf::from(remote.to_string()),
+            };
+            let origin = fetched.origin;
+            let package = Package::from_bytes(
+                engine,
+                &shown,
+                fetched.bytes.into(),
+                fetched.sha256,
+                cache,
+                budgets,
+                started,
+            )
+            .await
+            .map_err(UserError::usage_from)?;
+            let identity = package
+                .identity()
+                .label()
+                .map(|l| format!("{l} from "))
+                .unwrap_or_default();
             note(&format!(
-                "{label}{} ({} steps, {} in {})",
+                "{label}{identity}{}{} ({} steps, {} in {})",
                 package.path().display(),
+                match origin {
+                    Origin::File => "",
+                    Origin::Store => ", from the package store",
+                    Origin::Network => ", fetched",
+                },
                 package.manifest().len(),
                 match package.code_source() {
                     CodeSource::Compiled => "compiled",
@@ -120,7 +151,13 @@ pub async fn load(
     };
     match source {
         Source::Package(path) => Ok(Plan::single(
-            load_one(path.clone(), None, "steps: ".into()).await?,
+            load_one(
+                path.display().to_string(),
+                PackageSource::Path(path.clone()),
+                None,
+                "steps: ".into(),
+            )
+            .await?,
         )),
         Source::Plan(file) => {
             let mut packages = Vec::with_capacity(file.packages.len());
@@ -128,12 +165,13 @@ pub async fn load(
                 if p.sha256.is_none() {
                     note(&format!(
                         "package `{}` is not pinned: any file at {} is accepted (add its sha256 to the plan to pin it)",
-                        p.name,
-                        p.path.display()
+                        p.name, p.source
                     ));
                 }
                 let label = format!("package `{}`: ", p.name);
-                packages.push(load_one(p.path.clone(), p.sha256.clone(), label).await?);
+                packages.push(
+                    load_one(p.name.clone(), p.source.clone(), p.sha256.clone(), label).await?,
+                );
             }
             Plan::resolve(file, packages).map_err(UserError::usage_from)
         }

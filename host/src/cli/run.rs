@@ -360,7 +360,8 @@ async fn load_package(
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
     let note = |line: &str| report.note(line);
     let budgets = budgets(args, config);
-    let package = plan_source::load(source, cache.as_ref(), &budgets, &note).await?;
+    let resolver = args.fetch.resolver(args.cache_dir.clone())?;
+    let package = plan_source::load(source, cache.as_ref(), &budgets, &resolver, &note).await?;
     if let Source::Plan(file) = source {
         plan_source::check_lock(file, &package, args.update_lock, &note)?;
     }

@@ -5,8 +5,8 @@
 //! config: config.yaml            # optional; default: config.yaml beside the plan
 //! packages:
 //!   audit:
-//!     path: ../shared/audit_steps.wasm   # relative to the plan file
-//!     sha256: 3f1c…                      # optional pin; a mismatch is refused
+//!     path: ../shared/audit_steps.wasm   # relative to the plan file (or `url:`, `oci:`)
+//!     sha256: 3f1c…                      # pin; required for url/oci; a mismatch is refused
 //! steps:
 //!   - use: audit/audit-health            # package/step
 //!     name: worker2-audits-worker1       # optional new name (recorded in the state)
@@ -27,9 +27,7 @@ use serde::Deserialize;
 
 use super::location::{Location, find_key, strip_location_suffix};
 use super::plan_locate::{key_in_item, sequence_items};
-
-/// Length of a sha256 pin in hex digits.
-const SHA256_HEX_LEN: usize = 64;
+use super::plan_package::{PackageSource, RawPackage, parse_package};
 
 /// A parsed plan file, paths resolved against its directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,9 +47,9 @@ pub struct PlanFile {
 pub struct PlanPackage {
     /// The name steps refer to (`use: name/step`) and the lock file's key.
     pub name: String,
-    /// The component file, resolved against the plan's directory.
-    pub path: PathBuf,
-    /// The pinned hex sha256 (lowercase), if any.
+    /// Where the bytes come from (a path is resolved against the plan's directory).
+    pub source: PackageSource,
+    /// The pinned hex sha256 (lowercase); always set for url and oci packages.
     pub sha256: Option<String>,
     /// Where the package's entry is.
     pub at: Option<Location>,
@@ -137,13 +135,6 @@ struct RawPlan {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPackage {
-    path: String,
-    sha256: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawStep {
     #[serde(rename = "use")]
     use_: String,
@@ -175,7 +166,7 @@ pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
             None => e.to_string(),
         };
         PlanError::new(path, location, message).with_hint(
-            "a plan has `packages: {name: {path, sha256}}` and `steps: [{use: package/step, name, worker, params}]`; see docs/sharing-steps.md",
+            "a plan has `packages: {name: {path|url|oci, sha256}}` and `steps: [{use: package/step, name, worker, params}]`; see docs/sharing-steps.md",
         )
     })?;
     let dir = path.parent().unwrap_or(Path::new(""));
@@ -189,32 +180,9 @@ pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
                 format!("package name `{name}` is empty or contains `/`"),
             ));
         }
-        let sha256 = match package.sha256 {
-            None => None,
-            Some(pin) => {
-                let pin = pin
-                    .trim()
-                    .trim_start_matches("sha256:")
-                    .to_ascii_lowercase();
-                if pin.len() != SHA256_HEX_LEN || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    let at = find_key(text, &["packages", &name, "sha256"]).map(|s| s.value);
-                    return Err(PlanError::new(
-                        path,
-                        at,
-                        format!(
-                            "the sha256 pin of package `{name}` is not {SHA256_HEX_LEN} hex digits"
-                        ),
-                    )
-                    .with_hint(format!(
-                        "`prometheus-wasm lock {}` prints each package's sha256",
-                        path.display()
-                    )));
-                }
-                Some(pin)
-            }
-        };
+        let (source, sha256) = parse_package(text, path, &name, package)?;
         packages.push(PlanPackage {
-            path: dir.join(&package.path),
+            source,
             name,
             sha256,
             at,

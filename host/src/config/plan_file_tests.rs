@@ -19,7 +19,10 @@ fn a_plan_resolves_paths_against_its_directory_and_keeps_order() {
     let p = plan(&text).expect("valid plan");
     assert_eq!(p.packages.len(), 2);
     assert_eq!(p.packages[0].name, "audit");
-    assert_eq!(p.packages[0].path, Path::new("tests/../shared/audit.wasm"));
+    assert_eq!(
+        p.packages[0].source,
+        crate::config::PackageSource::Path("tests/../shared/audit.wasm".into())
+    );
     assert_eq!(p.packages[0].sha256.as_deref(), Some(PIN), "lowercased");
     assert_eq!(p.packages[1].sha256, None);
     assert_eq!(p.steps[0].step, None, "whole package");

@@ -86,7 +86,7 @@ impl PluginError {
             PluginError::Link { hint, .. } => Some(hint.clone()),
             PluginError::PinMismatch { .. } => Some(
                 "the package changed since it was pinned: get the pinned build back, or review the new \
-                 one and put its sha256 in the plan (`prometheus-wasm lock PLAN` prints it)"
+                 one and run `prometheus-wasm lock --update-pins PLAN` to rewrite the pins"
                     .into(),
             ),
             PluginError::Policy { .. } => Some(

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Store;
 use wasmtime::component::Component;
 
+use crate::fetch::PackageIdentity;
 use crate::plugin::bindings::prometheus::step::types::Outcome;
 use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
 use crate::plugin::cache::CodeCache;
@@ -45,6 +46,7 @@ pub struct Package {
     imports: Vec<String>,
     source: CodeSource,
     load_time: Duration,
+    identity: PackageIdentity,
 }
 
 /// A log sink that drops everything, for the manifest call.
@@ -94,6 +96,21 @@ impl Package {
                 actual: sha256,
             });
         }
+        Self::from_bytes(engine, path, bytes, sha256, cache, budgets, started).await
+    }
+
+    /// Compiles (or loads from `cache`), links and lists the package `bytes`, whose hex
+    /// `sha256` the caller computed (and checked against any pin: `fetch::Resolver`).
+    /// `path` names the package in messages: its file, or where it was fetched from.
+    pub async fn from_bytes(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        bytes: Arc<[u8]>,
+        sha256: String,
+        cache: Option<&CodeCache>,
+        budgets: &Budgets,
+        started: Instant,
+    ) -> Result<Self, PluginError> {
         check_component_header(path, &bytes)?;
         let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
             Some(c) => (c, CodeSource::Cached),
@@ -117,6 +134,7 @@ impl Package {
             .map(|(name, _)| name.to_string())
             .collect();
         let mut package = Self {
+            identity: PackageIdentity::read(&bytes),
             path: path.to_path_buf(),
             sha256,
             size: bytes.len() as u64,
@@ -158,6 +176,11 @@ impl Package {
     /// The package file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the package says it is (its metadata section).
+    pub fn identity(&self) -> &PackageIdentity {
+        &self.identity
     }
 
     /// Hex sha256 of the package bytes.

@@ -205,8 +205,13 @@ fn unknown_step(
         &file.path,
         planned.use_at,
         format!(
-            "package `{}` ({}) has no step `{name}`",
+            "package `{}` ({}{}) has no step `{name}`",
             planned.package,
+            package
+                .identity()
+                .label()
+                .map(|l| format!("{l}, "))
+                .unwrap_or_default(),
             package.path().display()
         ),
     )
