@@ -99,6 +99,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
     pub store_max_mb: Option<u64>,
 
+    /// Which steps' host calls are written to data_dir/recording.jsonl, for
+    /// `prometheus-wasm replay`: all, failed or off.
+    #[arg(long, value_name = "WHICH", default_value = "failed")]
+    pub record: crate::plugin::RecordMode,
+
+    /// Size of the run's recording, in MiB [default: `limits.recording_max_mb`, else 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub recording_max_mb: Option<u64>,
+
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].
     #[arg(long, value_name = "DIR")]

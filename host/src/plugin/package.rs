@@ -20,6 +20,7 @@ use crate::plugin::json::parse_guest_json;
 use crate::plugin::limits::{Budget, Budgets};
 use crate::plugin::link::{check_component_header, link};
 use crate::plugin::manifest::check_manifest;
+use crate::plugin::record::{PackageRef, StepRecording};
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
@@ -304,6 +305,7 @@ impl Steps for Package {
             .await
             .unwrap_or_else(|| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
+        self.keep_recording(&store, step, &result, &*log);
         *state = store.into_data().state;
         result
     }
@@ -336,6 +338,40 @@ impl Steps for Package {
 }
 
 impl Package {
+    /// Writes the step's host calls to the run's recording when its mode keeps them.
+    fn keep_recording(
+        &self,
+        store: &Store<HostState>,
+        step: &StepInfo,
+        result: &Result<StepOutcome, StepFailure>,
+        log: &dyn StepLog,
+    ) {
+        let data = store.data();
+        let outcome = match result {
+            Ok(StepOutcome::Done(_)) => "done".to_string(),
+            Ok(StepOutcome::Skipped(reason)) => format!("skipped: {reason}"),
+            Err(failure) => failure.to_string(),
+        };
+        let recording = StepRecording {
+            round: data.state.current_round,
+            step: step.name.clone(),
+            worker: step.worker.clone(),
+            params: step.params.clone(),
+            package: PackageRef {
+                sha256: self.sha256.clone(),
+                path: self.path.display().to_string(),
+            },
+            outcome: self.run.record.mask.text(&outcome),
+            failed: result.is_err(),
+            ..StepRecording::default()
+        };
+        match self.run.record.keep(&data.recorder, recording) {
+            Some(Ok(path)) => log.recorded(&path),
+            Some(Err(e)) => log.line(LogLevel::Warn, &e.to_string()),
+            None => {}
+        }
+    }
+
     async fn call_step(
         &self,
         store: &mut Store<HostState>,
