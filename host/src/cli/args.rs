@@ -48,6 +48,9 @@ pub enum Command {
     /// Turn a prometheus-test tests/ folder into a Python step package (TESTS_DIR/wasm/)
     /// and list what could not be carried over.
     Migrate(super::migrate::MigrateArgs),
+    /// Re-run one recorded step (a failed one from CI) without workers, a database or a
+    /// network, every host call answered from the run's recording.
+    Replay(super::replay::ReplayArgs),
 
     /// Internal: the watchdog `run` starts to kill the workers' process groups if the
     /// runner dies (reads group ids on stdin). Not for users.

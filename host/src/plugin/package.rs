@@ -359,7 +359,11 @@ impl Package {
             params: step.params.clone(),
             package: PackageRef {
                 sha256: self.sha256.clone(),
-                path: self.path.display().to_string(),
+                // Absolute, so a replay finds it from any directory on the same machine.
+                path: std::fs::canonicalize(&self.path)
+                    .unwrap_or_else(|_| self.path.clone())
+                    .display()
+                    .to_string(),
             },
             outcome: self.run.record.mask.text(&outcome),
             failed: result.is_err(),
