@@ -100,7 +100,10 @@ fn a_failed_step_is_recorded_and_replays_to_the_same_failure_without_workers() {
         .find("→ http POST ")
         .expect("the POST is shown");
     assert!(post < get, "{replay}");
-    assert!(replay.stdout.contains("/greetings -> 201 Created"), "{replay}");
+    assert!(
+        replay.stdout.contains("/greetings -> 201 Created"),
+        "{replay}"
+    );
 }
 
 #[test]
@@ -143,8 +146,14 @@ fn a_diverging_build_names_the_first_divergent_call_and_diffs_the_bodies() {
         )),
         "{out}"
     );
-    assert!(out.stdout.contains("-       \"text\": \"hello at "), "{out}");
-    assert!(out.stdout.contains("+       \"text\": \"bonjour at "), "{out}");
+    assert!(
+        out.stdout.contains("-       \"text\": \"hello at "),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("+       \"text\": \"bonjour at "),
+        "{out}"
+    );
 }
 
 #[test]
@@ -164,7 +173,10 @@ fn recording_all_keeps_passing_steps_and_off_keeps_none() {
         "2",
     ]);
     assert_eq!(replay.code(), 0, "{replay}");
-    assert!(replay.stdout.contains("✓ greet: passed (6 of 6"), "{replay}");
+    assert!(
+        replay.stdout.contains("✓ greet: passed (6 of 6"),
+        "{replay}"
+    );
 
     // The next run rotates the file away; with `off` it writes none.
     let out = t.run_steps(&["--reset", "--record", "off"]);
@@ -191,9 +203,9 @@ fn bad_recordings_are_refused_before_anything_runs() {
     let out = t.run(&["replay", &arg]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
-        out.stderr.contains(&format!(
-            "was made with package sha256 {recorded_sha}"
-        )) && out.stderr.contains("now has sha256 "),
+        out.stderr
+            .contains(&format!("was made with package sha256 {recorded_sha}"))
+            && out.stderr.contains("now has sha256 "),
         "{out}"
     );
     assert!(out.stderr.contains("pass --package FILE"), "{out}");
@@ -225,7 +237,8 @@ fn bad_recordings_are_refused_before_anything_runs() {
     let out = t.run(&["replay", &arg, "--step", "nope"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
-        out.stderr.contains("has no step `nope`; it holds: greet (round 1)"),
+        out.stderr
+            .contains("has no step `nope`; it holds: greet (round 1)"),
         "{out}"
     );
 }
