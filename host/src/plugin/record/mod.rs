@@ -53,7 +53,10 @@ impl std::str::FromStr for RecordMode {
 /// Masks secret values in text before it is shown or written. The redactor lives in
 /// `report/`, which `plugin/` may not import, so the cli hands its masking function down.
 #[derive(Clone, Default)]
-pub struct Masker(Option<Arc<dyn Fn(&str) -> String + Send + Sync>>);
+pub struct Masker(Option<Arc<MaskFn>>);
+
+/// What masks a text.
+type MaskFn = dyn Fn(&str) -> String + Send + Sync;
 
 impl std::fmt::Debug for Masker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -27,8 +27,8 @@ fn greet(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let mut seed = std::collections::hash_map::RandomState::new();
-    let nonce = std::hash::BuildHasher::hash_one(&mut seed, now);
+    let seed = std::collections::hash_map::RandomState::new();
+    let nonce = std::hash::BuildHasher::hash_one(&seed, now);
     let word = if VARIANT == "other" { "bonjour" } else { "hello" };
     let text = format!("{word} at {now} ({nonce:x})");
     ctx.info(format!("sending `{text}`"));
