@@ -218,8 +218,8 @@ pub fn read_recording(path: &Path) -> Result<Recording, RecordError> {
 pub struct RecordSink {
     path: PathBuf,
     limit: u64,
-    /// Bytes written so far; none until the file is created.
-    written: Mutex<Option<u64>>,
+    /// The open file and the bytes written so far; none until the first step.
+    written: Mutex<Option<(std::fs::File, u64)>>,
 }
 
 impl RecordSink {
@@ -270,7 +270,7 @@ impl RecordSink {
             serde_json::to_writer(&mut out, &header).expect("a header serializes");
             out.push(b'\n');
         }
-        let used = written.unwrap_or(0) + out.len() as u64;
+        let used = written.as_ref().map_or(0, |(_, n)| *n) + out.len() as u64;
         let mut line = to_line(&step);
         while used + line.len() as u64 > self.limit && !step.calls.is_empty() {
             let keep = step.calls.len() / 2;
@@ -286,16 +286,26 @@ impl RecordSink {
             });
         }
         out.extend_from_slice(&line);
-        if written.is_none() {
-            self.rotate().map_err(io)?;
+        let (file, size) = match written.take() {
+            Some(open) => open,
+            None => {
+                self.rotate().map_err(io)?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .write(true)
+                    .open(&self.path)
+                    .map_err(io)?;
+                (file, 0)
+            }
+        };
+        // One write per step: a reader sees whole lines, or a cut last one it refuses.
+        let mut file = file;
+        if let Err(e) = file.write_all(&out) {
+            *written = Some((file, size));
+            return Err(io(e));
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io)?;
-        file.write_all(&out).map_err(io)?;
-        *written = Some(used + line.len() as u64);
+        *written = Some((file, used + line.len() as u64));
         Ok(self.path.clone())
     }
 }
