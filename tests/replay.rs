@@ -2,7 +2,8 @@
 //! `hello-worker` processes, replayed with no worker running (the same failure), replayed
 //! with a fixed build (passes up to the recording's end) and with a build that sends
 //! another request (the first divergent call named, bodies diffed); a Python step
-//! recorded and replayed; damaged, foreign and newer recordings refused.
+//! recorded and replayed; a rebuilt package replayed from the code cache; damaged,
+//! foreign and newer recordings refused.
 //!
 //! Components: `replay_greeter{,_fixed,_other}` (`scripts/build-components.sh`),
 //! `hello_python` (`scripts/build-polyglot.sh`).
@@ -188,7 +189,7 @@ fn recording_all_keeps_passing_steps_and_off_keeps_none() {
 }
 
 #[test]
-fn bad_recordings_are_refused_before_anything_runs() {
+fn a_rebuilt_package_replays_from_the_code_cache_and_bad_recordings_are_refused() {
     let (t, _) = failed_greeter_run();
     let path = recording(&t);
     let arg = path.display().to_string();
@@ -200,6 +201,18 @@ fn bad_recordings_are_refused_before_anything_runs() {
         .expect("sha256")
         .to_owned();
     t.use_steps(&component("replay_greeter_fixed"));
+    // The recorded build's compiled code is still in the code cache: replayed from there.
+    let out = t.run(&["replay", &arg]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "package sha256 {recorded_sha} from the code cache"
+        )),
+        "{out}"
+    );
+    assert!(out.stdout.contains("the same failure as recorded"), "{out}");
+    // Without it, the replay is refused naming both sha256.
+    std::fs::remove_dir_all(t.cache_dir()).expect("empty the cache");
     let out = t.run(&["replay", &arg]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(

@@ -37,7 +37,7 @@ pub struct ReplayArgs {
     pub round: Option<u32>,
 
     /// Replay this build of the package instead of the recorded one (found by its sha256
-    /// at its recorded path or beside the recording).
+    /// at its recorded path, beside the recording, or in the code cache).
     #[arg(long, value_name = "FILE")]
     pub package: Option<PathBuf>,
 
@@ -60,7 +60,7 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         .pick(args.step.as_deref(), args.round)
         .map_err(|e| UserError::usage(e, None))?
         .clone();
-    let package_path = find_package(&recording, &recorded, args.package.as_deref())?;
+    let found = find_package(&recording, &recorded, args.package.as_deref());
     let pin = args
         .package
         .is_none()
@@ -71,10 +71,39 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
     );
     let cache = CodeCache::default_dir().map(CodeCache::new);
-    let load = Package::load_pinned(engine, &package_path, cache.as_ref(), pin, &budgets);
-    let package = match signals.until(load).await {
+    // The package and how it is named: its file, else its compiled code from the cache
+    // (the file was rebuilt since the recording).
+    let load = async {
+        match &found {
+            Ok(path) => Package::load_pinned(engine, path, cache.as_ref(), pin, &budgets)
+                .await
+                .map(|p| Some((p, path.display().to_string()))),
+            Err(_) => match &cache {
+                Some(cache) => {
+                    let sha = &recorded.package.sha256;
+                    let path = Path::new(&recorded.package.path);
+                    let named = format!("sha256 {sha} from the code cache");
+                    Package::from_cache(engine, cache, sha, path, &budgets)
+                        .await
+                        .map(|p| p.map(|p| (p, named)))
+                }
+                None => Ok(None),
+            },
+        }
+    };
+    let loaded = match signals.until(load).await {
         Ok(loaded) => loaded.map_err(UserError::usage_from)?,
         Err(stop) => return Ok(stopped(stop)),
+    };
+    let (package, package_path) = match (loaded, found) {
+        (Some(loaded), _) => loaded,
+        (None, Err(not_found)) => return Err(not_found),
+        (None, Ok(path)) => {
+            return Err(UserError::usage(
+                anyhow!("package {} did not load", path.display()),
+                None,
+            ));
+        }
     };
     let Some(step) = package
         .manifest()
@@ -84,8 +113,7 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
     else {
         return Err(UserError::usage(
             anyhow!(
-                "package {} has no step `{}` (the recorded step)",
-                package_path.display(),
+                "package {package_path} has no step `{}` (the recorded step)",
                 recorded.step
             ),
             Some("replay a build of the package that still has the step".into()),
@@ -118,7 +146,7 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         sanitize_line(&recorded.worker),
         args.recording.display(),
         player.len(),
-        package_path.display(),
+        package_path,
     );
     println!("  recorded outcome: {}", first_line(&recorded.outcome));
 

@@ -111,6 +111,59 @@ impl Package {
                 (c, CodeSource::Compiled)
             }
         };
+        Self::linked(
+            engine,
+            path,
+            sha256,
+            bytes.len() as u64,
+            component,
+            source,
+            budgets,
+        )
+        .await
+        .map(|mut package| {
+            package.load_time = started.elapsed();
+            package
+        })
+    }
+
+    /// The package whose compiled code `cache` holds under `sha256`, when its file is gone
+    /// (a replay of a recording made before the package was rebuilt); `None` when the
+    /// cache does not have it. `path` names it in messages.
+    pub async fn from_cache(
+        engine: Arc<StepEngine>,
+        cache: &CodeCache,
+        sha256: &str,
+        path: &Path,
+        budgets: &Budgets,
+    ) -> Result<Option<Self>, PluginError> {
+        let Some(component) = cache.load(engine.engine(), sha256) else {
+            return Ok(None);
+        };
+        let package = Self::linked(
+            engine,
+            path,
+            sha256.to_string(),
+            0,
+            component,
+            CodeSource::Cached,
+            budgets,
+        )
+        .await?;
+        Ok(Some(package))
+    }
+
+    /// Links a compiled component and reads its manifest.
+    async fn linked(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        sha256: String,
+        size: u64,
+        component: Component,
+        source: CodeSource,
+        budgets: &Budgets,
+    ) -> Result<Self, PluginError> {
+        let started = Instant::now();
         let pre = link(&engine, &component, path)?;
         let imports = component
             .component_type()
@@ -120,7 +173,7 @@ impl Package {
         let mut package = Self {
             path: path.to_path_buf(),
             sha256,
-            size: bytes.len() as u64,
+            size,
             engine,
             pre,
             // No grants yet, only the budgets: the manifest sees no configuration.
