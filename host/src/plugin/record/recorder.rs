@@ -177,3 +177,93 @@ impl Recorder {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::record::file::StepRecording;
+    use crate::plugin::{CallKind, HostCall};
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Shows(Mutex<Vec<HostCall>>);
+
+    impl StepLog for Shows {
+        fn line(&self, _: crate::plugin::steps::LogLevel, _: &str) {}
+        fn call(&self, call: &HostCall) {
+            self.0.lock().unwrap().push(call.clone());
+        }
+    }
+
+    fn shown(summary: &str) -> impl FnOnce(&Option<String>) -> Option<Shown> {
+        let summary = summary.to_string();
+        move |r| {
+            Some(
+                Shown::new(CallKind::State, summary).response(r.clone().unwrap_or_default(), false),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn live_calls_are_shown_kept_and_masked() {
+        let ctx = RecordCtx {
+            mask: Masker::new(|t| t.replace("s3cret", "***")),
+            ..RecordCtx::default()
+        };
+        let shows = Arc::new(Shows::default());
+        let rec = Recorder::new(&ctx, shows.clone());
+        let answer = rec
+            .call(
+                "worker.env",
+                json!({"name": "TOKEN"}),
+                async { Some("s3cret".to_string()) },
+                shown("worker.env w TOKEN"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.as_deref(),
+            Some("s3cret"),
+            "the guest gets the value"
+        );
+        rec.note_log("info", "hi");
+        let calls = shows.0.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].response, "***");
+        let kept = rec.take_calls();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].result, json!("***"), "written masked");
+        assert!(kept[1].is_log());
+    }
+
+    #[tokio::test]
+    async fn a_replay_never_polls_the_live_call() {
+        let step = StepRecording {
+            calls: vec![RecordedCall {
+                op: "state.get".into(),
+                args: json!({"key": "k"}),
+                result: json!("\"recorded\""),
+            }],
+            ..StepRecording::default()
+        };
+        let ctx = RecordCtx {
+            player: Some(Arc::new(Player::new(&step))),
+            ..RecordCtx::default()
+        };
+        let shows = Arc::new(Shows::default());
+        let rec = Recorder::new(&ctx, shows.clone());
+        let live = async { panic!("a replay must not make a live call") };
+        let answer: Option<String> = rec
+            .call("state.get", json!({"key": "k"}), live, shown("get k"))
+            .await
+            .unwrap();
+        assert_eq!(answer.as_deref(), Some("\"recorded\""));
+        assert_eq!(shows.0.lock().unwrap()[0].response, "\"recorded\"");
+        let live = async { panic!("a replay must not make a live call") };
+        let err = rec
+            .call::<Option<String>, _>("state.get", json!({"key": "other"}), live, |_| None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("went past the end"), "{err}");
+    }
+}
