@@ -10,14 +10,12 @@ use reqwest::redirect;
 use wasmtime::component::HasData;
 
 use crate::config::TestConfig;
-use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::http::{Host, HttpError, Request, Response};
 use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::Budgets;
 use crate::plugin::policy::{Denied, NetworkPolicy};
-use crate::plugin::record::Recorder;
-use crate::plugin::record::show::{Shown, body_text};
+use crate::plugin::record::{Recorder, traces};
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
@@ -228,73 +226,11 @@ impl<'a> HttpView<'a> {
 impl Host for HttpView<'_> {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
         let args = serde_json::json!({ "request": &request });
-        let line = format!("{} {}", request.method.to_ascii_uppercase(), request.url);
-        let sent = request_text(&request);
-        let show = |result: &Result<Response, HttpError>| {
-            let shown = Shown::new(CallKind::Http, String::new()).request(sent);
-            Some(match result {
-                Ok(response) => {
-                    let status = status_line(response.status);
-                    let mut text = format!("HTTP {status}\n");
-                    for (name, value) in &response.headers {
-                        text.push_str(&format!("{name}: {value}\n"));
-                    }
-                    text.push('\n');
-                    text.push_str(&body_text(&response.body));
-                    Shown {
-                        summary: format!("{line} -> {status}"),
-                        ..shown.response(text, false)
-                    }
-                }
-                Err(error) => {
-                    let text = error_text(error);
-                    Shown {
-                        summary: format!("{line} -> {text}"),
-                        ..shown.response(text, true)
-                    }
-                }
-            })
-        };
+        let show = traces::http(&request);
         self.rec
             .call("http.send", args, self.ctx.send(request), show)
             .await
     }
-}
-
-/// Headers, a blank line, the body: the request as a trace shows it.
-fn request_text(request: &Request) -> String {
-    let mut text = String::new();
-    for (name, value) in &request.headers {
-        text.push_str(&format!("{name}: {value}\n"));
-    }
-    if let Some(body) = &request.body {
-        text.push('\n');
-        text.push_str(&body_text(body));
-    }
-    text
-}
-
-/// `201 Created`.
-fn status_line(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-    {
-        Some(reason) => format!("{status} {reason}"),
-        None => status.to_string(),
-    }
-}
-
-/// `connection error: ...`, as a trace shows a failed request.
-fn error_text(error: &HttpError) -> String {
-    let (kind, message) = match error {
-        HttpError::Denied(m) => ("denied", m),
-        HttpError::InvalidRequest(m) => ("invalid request", m),
-        HttpError::Connection(m) => ("connection error", m),
-        HttpError::Timeout(m) => ("timeout", m),
-        HttpError::TooLarge(m) => ("too large", m),
-    };
-    format!("{kind}: {message}")
 }
 
 /// Links `http` into the store's host state.

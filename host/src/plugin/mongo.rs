@@ -9,14 +9,14 @@ use std::sync::Arc;
 use bson::{Bson, Document};
 use wasmtime::component::HasData;
 
-use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::mongo::{
     FindOptions as WitFindOptions, Host, Json, MongoError as WitError,
     UpdateResult as WitUpdateResult,
 };
 use crate::plugin::ctx::HostState;
 use crate::plugin::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES, MAX_RESULT_TEXT_BYTES};
-use crate::plugin::record::{Recorder, Shown};
+use crate::plugin::record::Recorder;
+use crate::plugin::record::traces::mongo as shown;
 use crate::store::limits::json_value_count;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
@@ -458,84 +458,6 @@ impl Host for MongoView<'_> {
         };
         let live = async { live.await.map_err(to_wit) };
         self.rec.call("mongo.aggregate", args, live, show).await
-    }
-}
-
-/// How a Mongo call is shown: `insert_one todos -> ok`, `find todos -> 3 documents`.
-fn shown<T: MongoAnswer>(
-    op: &'static str,
-    collection: &str,
-    request: &str,
-) -> impl FnOnce(&Result<T, WitError>) -> Option<Shown> + use<T> {
-    let summary = format!("{op} {collection}");
-    let request = request.to_string();
-    move |result| {
-        let shown = Shown::new(CallKind::Mongo, String::new()).request(request);
-        Some(match result {
-            Ok(answer) => Shown {
-                summary: format!("{summary} -> {}", answer.brief()),
-                ..shown.response(answer.text(), false)
-            },
-            Err(e) => Shown {
-                summary: format!("{summary} -> error"),
-                ..shown.response(e.message.clone(), true)
-            },
-        })
-    }
-}
-
-/// What a Mongo call answered, for traces.
-trait MongoAnswer {
-    /// A few words for the summary line.
-    fn brief(&self) -> String {
-        "ok".into()
-    }
-    /// The answer as text.
-    fn text(&self) -> String;
-}
-
-impl MongoAnswer for Vec<Json> {
-    fn brief(&self) -> String {
-        match self.len() {
-            1 => "1 document".into(),
-            n => format!("{n} documents"),
-        }
-    }
-    fn text(&self) -> String {
-        self.join("\n")
-    }
-}
-
-impl MongoAnswer for Option<Json> {
-    fn brief(&self) -> String {
-        if self.is_some() { "1 document" } else { "none" }.into()
-    }
-    fn text(&self) -> String {
-        self.clone().unwrap_or_default()
-    }
-}
-
-impl MongoAnswer for Json {
-    fn text(&self) -> String {
-        self.clone()
-    }
-}
-
-impl MongoAnswer for WitUpdateResult {
-    fn brief(&self) -> String {
-        format!("matched {}, modified {}", self.matched, self.modified)
-    }
-    fn text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-impl MongoAnswer for u64 {
-    fn brief(&self) -> String {
-        self.to_string()
-    }
-    fn text(&self) -> String {
-        self.to_string()
     }
 }
 

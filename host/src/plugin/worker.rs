@@ -7,6 +7,7 @@ use crate::koii::{self, KeyKind as Kind};
 use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::worker::{Host, Json, KeyKind, SigningError};
 use crate::plugin::ctx::{HostState, RunCtx, WorkerInfo};
+use crate::plugin::record::traces::{signing as answered, worker_read as read};
 use crate::plugin::record::{Recorder, Shown};
 
 /// What a guest's `worker` calls see: every worker, and which one the step runs against.
@@ -170,26 +171,6 @@ impl Host for WorkerView<'_> {
             ))
         };
         self.rec.call("worker.verify", args, live, show).await
-    }
-}
-
-/// A worker read as a trace shows it: `worker.get w url -> "http://..."`.
-fn read(summary: String, value: Option<&str>) -> Shown {
-    Shown::new(CallKind::Worker, summary).response(value.unwrap_or("(none)"), false)
-}
-
-/// A signing call's answer as a trace shows it.
-fn answered(shown: Shown, result: &Result<String, SigningError>) -> Shown {
-    let (ok, text) = match result {
-        Ok(text) => (true, text.clone()),
-        Err(SigningError::NoKeypair(m)) => (false, format!("no keypair: {m}")),
-        Err(SigningError::InvalidPayload(m)) => (false, format!("invalid payload: {m}")),
-        Err(SigningError::InvalidSignature(m)) => (false, format!("invalid signature: {m}")),
-    };
-    let summary = format!("{} -> {}", shown.summary, if ok { "ok" } else { "error" });
-    Shown {
-        summary,
-        ..shown.response(text, !ok)
     }
 }
 

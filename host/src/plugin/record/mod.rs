@@ -12,6 +12,7 @@ pub mod file;
 pub mod player;
 pub mod recorder;
 pub mod show;
+pub mod traces;
 
 use std::path::PathBuf;
 use std::sync::Arc;
