@@ -20,7 +20,7 @@ use crate::plugin::json::parse_guest_json;
 use crate::plugin::limits::{Budget, Budgets};
 use crate::plugin::link::{check_component_header, link};
 use crate::plugin::manifest::check_manifest;
-use crate::plugin::record::{PackageRef, StepRecording};
+use crate::plugin::record::PackageRef;
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
@@ -400,29 +400,9 @@ impl Package {
         log: &dyn StepLog,
     ) {
         let data = store.data();
-        let outcome = match result {
-            Ok(StepOutcome::Done(_)) => "done".to_string(),
-            Ok(StepOutcome::Skipped(reason)) => format!("skipped: {reason}"),
-            Err(failure) => failure.to_string(),
-        };
-        let recording = StepRecording {
-            round: data.state.current_round,
-            step: step.name.clone(),
-            worker: step.worker.clone(),
-            params: step.params.clone(),
-            package: PackageRef {
-                sha256: self.sha256.clone(),
-                // Absolute, so a replay finds it from any directory on the same machine.
-                path: std::fs::canonicalize(&self.path)
-                    .unwrap_or_else(|_| self.path.clone())
-                    .display()
-                    .to_string(),
-            },
-            outcome: self.run.record.mask.text(&outcome),
-            failed: result.is_err(),
-            ..StepRecording::default()
-        };
-        match self.run.record.keep(&data.recorder, recording) {
+        let package = PackageRef::of(&self.sha256, &self.path);
+        let round = data.state.current_round;
+        match (self.run.record).keep(&data.recorder, step, round, package, result) {
             Some(Ok(path)) => log.recorded(&path),
             Some(Err(e)) => log.line(LogLevel::Warn, &e.to_string()),
             None => {}

@@ -37,6 +37,20 @@ pub struct PackageRef {
     pub path: String,
 }
 
+impl PackageRef {
+    /// The package at `path`, made absolute so that a replay on the same machine finds
+    /// it from any directory.
+    pub fn of(sha256: &str, path: &Path) -> Self {
+        Self {
+            sha256: sha256.to_string(),
+            path: std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+        }
+    }
+}
+
 /// One step instance: what it was run with, every host call in order, the clocks and
 /// randomness it read, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

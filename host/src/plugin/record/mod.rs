@@ -17,6 +17,8 @@ pub mod traces;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::plugin::steps::{StepFailure, StepInfo, StepOutcome};
+
 pub use file::{
     FORMAT_VERSION, PackageRef, RecordError, RecordSink, Recording, StepRecording, read_recording,
 };
@@ -117,24 +119,41 @@ pub struct RecordCtx {
 }
 
 impl RecordCtx {
-    /// Writes `step` (its calls and clock readings taken from `recorder`) when the mode
-    /// keeps it: `None` when it does not, else where it went or why it could not.
+    /// Writes `step`'s run (its calls and clock readings taken from `recorder`) when the
+    /// mode keeps it: `None` when it does not, else where it went or why it could not.
     pub fn keep(
         &self,
         recorder: &Recorder,
-        mut step: StepRecording,
+        step: &StepInfo,
+        round: u32,
+        package: PackageRef,
+        result: &Result<StepOutcome, StepFailure>,
     ) -> Option<Result<PathBuf, RecordError>> {
         let sink = self.sink.as_ref()?;
         let wanted = match self.mode {
             RecordMode::Off => false,
-            RecordMode::Failed => step.failed,
+            RecordMode::Failed => result.is_err(),
             RecordMode::All => true,
         };
         if !wanted || self.player.is_some() {
             return None;
         }
-        step.calls = recorder.take_calls();
-        step.clock = recorder.clock.record();
-        Some(sink.write(step))
+        let outcome = match result {
+            Ok(StepOutcome::Done(_)) => "done".to_string(),
+            Ok(StepOutcome::Skipped(reason)) => format!("skipped: {reason}"),
+            Err(failure) => failure.to_string(),
+        };
+        Some(sink.write(StepRecording {
+            round,
+            step: step.name.clone(),
+            worker: step.worker.clone(),
+            params: step.params.clone(),
+            package,
+            outcome: self.mask.text(&outcome),
+            failed: result.is_err(),
+            calls: recorder.take_calls(),
+            clock: recorder.clock.record(),
+            truncated: false,
+        }))
     }
 }
