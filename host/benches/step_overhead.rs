@@ -11,6 +11,11 @@
 //! Two numbers per setting: an empty step (`warm-up`: instantiate, prepare, execute, one
 //! `config.get`) averaged over many runs, and a CPU-bound step (`loop-in-execute` with
 //! `spin_iterations`), the median of a few runs.
+//!
+//! Then the cost of recording (docs/replay.md): one host call through the recorder
+//! against the bare call, and the hello example's `submit-greeting` against a real
+//! `hello-worker` (`cargo build --workspace --bins` first) with `--record off`, `failed`
+//! (kept in memory, not written) and `all` (written). `RECORD_RUNS` sets the step count.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -106,6 +111,13 @@ async fn measure(label: &str, epoch: bool, budgets: Budgets) {
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
+        recording::per_call().await;
+        recording::per_step().await;
+    });
+    if std::env::var_os("RECORD_ONLY").is_some() {
+        return;
+    }
+    runtime.block_on(async {
         println!("| setting | empty step (mean of {EMPTY_RUNS}) | CPU-bound step, {SPIN_ITERATIONS} iterations (median of {SPIN_RUNS}) |");
         println!("|---|---|---|");
         measure("no budgets (no epoch interruption, no fuel)", false, Budgets::default()).await;
@@ -116,4 +128,145 @@ fn main() {
         };
         measure("default budgets + fuel", true, fuel).await;
     });
+}
+
+/// The cost of recording, per host call and per step.
+mod recording {
+    use super::*;
+    use prometheus_wasm::plugin::http::HttpCtx;
+    use prometheus_wasm::plugin::record::{RecordSink, Recorder};
+    use prometheus_wasm::plugin::{NetworkPolicy, RecordCtx, RecordMode, WorkerInfo};
+
+    /// Host calls through the recorder per measurement.
+    const CALLS: u32 = 100_000;
+
+    fn runs() -> u32 {
+        std::env::var("RECORD_RUNS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(500)
+    }
+
+    /// A `state.get`-like call: the bare future, then through a recorder that shows only
+    /// (`off`), and one that keeps the call too.
+    pub async fn per_call() {
+        let answer = || async { Some("\"value\"".to_string()) };
+        let started = Instant::now();
+        for _ in 0..CALLS {
+            std::hint::black_box(answer().await);
+        }
+        let bare = started.elapsed() / CALLS;
+        let mut rows = vec![("bare call".to_string(), bare)];
+        for mode in [RecordMode::Off, RecordMode::All] {
+            let ctx = RecordCtx {
+                mode,
+                ..RecordCtx::default()
+            };
+            let rec = Recorder::new(&ctx, Arc::new(Quiet));
+            let started = Instant::now();
+            for _ in 0..CALLS {
+                let args = serde_json::json!({ "key": "greeting_id" });
+                std::hint::black_box(rec.call("state.get", args, answer(), |_| None).await)
+                    .expect("answered");
+            }
+            rows.push((
+                format!("through the recorder, {mode:?}"),
+                started.elapsed() / CALLS,
+            ));
+        }
+        println!("| one host call | mean of {CALLS} |");
+        println!("|---|---|");
+        for (label, time) in rows {
+            println!("| {label} | {:.2} µs |", time.as_secs_f64() * 1e6);
+        }
+        println!();
+    }
+
+    /// `submit-greeting` of the hello example against a real worker, per recording mode.
+    pub async fn per_step() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut worker = std::process::Command::new(root.join("target/debug/hello-worker"))
+            .env("PORT", port.to_string())
+            .env("WORKER_ID", "worker1")
+            .env("DATABASE_PATH", dir.path().join("worker1.db"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("target/debug/hello-worker (cargo build --workspace --bins)");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let url = format!("http://127.0.0.1:{port}");
+        let hello = root.join("target/wasm32-wasip2/guest/hello_steps.wasm");
+        let budgets = Budgets::default();
+        let engine = Arc::new(StepEngine::for_budgets(&budgets).expect("engine"));
+        println!(
+            "| `submit-greeting` against hello-worker | mean of {} steps | calls per step |",
+            runs()
+        );
+        println!("|---|---|---|");
+        // The worker's database grows with every greeting: the modes take turns, so each
+        // sees the same worker.
+        let mut setups = Vec::new();
+        for (label, mode, sink) in [
+            ("--record off", RecordMode::Off, false),
+            (
+                "--record failed (kept in memory, nothing written)",
+                RecordMode::Failed,
+                true,
+            ),
+            ("--record all (every step written)", RecordMode::All, true),
+        ] {
+            let mut policy = NetworkPolicy::deny_all();
+            policy.allow_url(&url, "worker1").expect("allow");
+            let data = serde_json::json!({ "name": "worker1", "url": url, "port": port });
+            let sink = sink.then(|| Arc::new(RecordSink::new(dir.path(), u64::MAX)));
+            let run = RunCtx {
+                workers: vec![WorkerInfo {
+                    name: "worker1".into(),
+                    data: data.as_object().expect("object").clone(),
+                    env: Default::default(),
+                }],
+                http: HttpCtx::new(policy, &budgets),
+                record: RecordCtx {
+                    mode,
+                    sink,
+                    ..RecordCtx::default()
+                },
+                budgets: budgets.clone(),
+                ..RunCtx::empty()
+            };
+            let p = Package::load(engine.clone(), &hello, None, &budgets)
+                .await
+                .expect("load hello")
+                .with_run(run);
+            let greet = step(&p, "submit-greeting");
+            time_step(&p, &greet).await;
+            setups.push((label, p, greet, Duration::ZERO));
+        }
+        for _ in 0..runs() {
+            for (_, p, greet, total) in &mut setups {
+                *total += time_step(p, greet).await;
+            }
+        }
+        let calls = std::fs::read_to_string(dir.path().join("recording.jsonl"))
+            .ok()
+            .and_then(|t| t.lines().nth(1).map(str::to_owned))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+            .and_then(|v| v["calls"].as_array().map(Vec::len))
+            .map_or("-".to_string(), |n| n.to_string());
+        for (label, _, _, total) in &setups {
+            println!(
+                "| {label} | {:.1} µs | {calls} |",
+                (*total / runs()).as_secs_f64() * 1e6
+            );
+        }
+        println!();
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
 }

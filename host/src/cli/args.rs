@@ -54,6 +54,9 @@ pub enum Command {
     /// Turn a prometheus-test tests/ folder into a Python step package (TESTS_DIR/wasm/)
     /// and list what could not be carried over.
     Migrate(super::migrate::MigrateArgs),
+    /// Re-run one recorded step (a failed one from CI) without workers, a database or a
+    /// network, every host call answered from the run's recording.
+    Replay(super::replay::ReplayArgs),
 
     /// Internal: the watchdog `run` starts to kill the workers' process groups if the
     /// runner dies (reads group ids on stdin). Not for users.
@@ -104,6 +107,15 @@ pub struct RunArgs {
     /// [default: `limits.store_max_mb`, else 256].
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
     pub store_max_mb: Option<u64>,
+
+    /// Which steps' host calls are written to data_dir/recording.jsonl, for
+    /// `prometheus-wasm replay`: all, failed or off.
+    #[arg(long, value_name = "WHICH", default_value = "failed")]
+    pub record: crate::plugin::RecordMode,
+
+    /// Size of the run's recording, in MiB [default: `limits.recording_max_mb`, else 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
+    pub recording_max_mb: Option<u64>,
 
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].

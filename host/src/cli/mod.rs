@@ -15,6 +15,7 @@ mod new;
 mod plan;
 mod pull;
 mod push;
+mod replay;
 mod run;
 mod sign;
 mod signals;
@@ -166,6 +167,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
             Command::Migrate(args) => migrate::migrate(args),
+            Command::Replay(args) => replay::replay(args).await,
             // Handled above, before the runtime; kept total rather than panicking.
             Command::Watchdog => Ok(crate::workers::serve_watchdog(std::io::stdin().lock())),
         }

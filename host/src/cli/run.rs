@@ -20,7 +20,8 @@ use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, Secrets, TestConfig};
 use crate::koii::Keyring;
-use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
+use crate::plugin::record::{Masker, RecordSink};
+use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RecordCtx, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
@@ -111,7 +112,7 @@ async fn run_redacted(
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
     let package = match signals
         .until(load_package(
-            &args, &source, &config, keys, &report, &test_db,
+            &args, &source, &config, keys, &report, &test_db, &redactor,
         ))
         .await
     {
@@ -356,6 +357,7 @@ async fn load_package(
     keys: Keyring,
     report: &TerminalReport,
     test_db: &super::mongo::TestDb,
+    redactor: &Redactor,
 ) -> Result<Plan, UserError> {
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
     let note = |line: &str| report.note(line);
@@ -369,7 +371,27 @@ async fn load_package(
         .map_err(UserError::usage_from)?
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
+    run.record = record_ctx(args, config, redactor);
     Ok(package.with_run(run))
+}
+
+/// Default `limits.recording_max_mb`.
+const RECORDING_MAX_MB: u64 = 64;
+
+/// Where the run's recording goes (beside the state file), how large it may grow, and
+/// the redactor masking what it holds.
+fn record_ctx(args: &RunArgs, config: &TestConfig, redactor: &Redactor) -> RecordCtx {
+    let mib = args
+        .recording_max_mb
+        .or(config.limits.recording_max_mb)
+        .unwrap_or(RECORDING_MAX_MB);
+    let redactor = redactor.clone();
+    RecordCtx {
+        mode: args.record,
+        sink: Some(Arc::new(RecordSink::new(&config.data_dir, mib << 20))),
+        mask: Masker::new(move |text| redactor.redact(text).into_owned()),
+        player: None,
+    }
 }
 
 /// What the supervisor starts: one spec per local worker of workers.json (external

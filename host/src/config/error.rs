@@ -245,13 +245,12 @@ fn expected_for(key: &str) -> Option<&'static str> {
             "reset" => "a path, or {\"method\": \"POST\", \"path\": \"/reset\"}",
             "method" => "POST, PUT, DELETE, PATCH or GET",
             "path" => "a path starting with /, e.g. \"/reset\"",
-            "memory_mb" | "http_max_body_mb" | "state_max_mb" | "store_max_mb" => {
-                "a whole number of MiB (1 or more)"
-            }
+            "memory_mb" | "http_max_body_mb" | "state_max_mb" | "store_max_mb"
+            | "recording_max_mb" => "a whole number of MiB (1 or more)",
             "output_max_kb" => "a whole number of KiB (1 or more)",
             "fuel" => "a whole number of fuel units (1 or more), or null for no fuel limit",
             "limits" => {
-                "a mapping of budgets (step_timeout, memory_mb, fuel, http_timeout, http_max_body_mb, output_max_kb, state_max_mb, store_max_mb)"
+                "a mapping of budgets (step_timeout, memory_mb, fuel, http_timeout, http_max_body_mb, output_max_kb, state_max_mb, store_max_mb, recording_max_mb)"
             }
             "allowed_hosts" => "a list of URLs or host names",
             "command" => "a non-empty list of strings (program, then arguments)",

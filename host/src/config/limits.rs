@@ -12,6 +12,7 @@
 //!   output_max_kb: 1024    # captured stdout, stderr and log lines, each
 //!   state_max_mb: 64       # the run state (test_state.json), for the whole run
 //!   store_max_mb: 256      # the embedded store's documents, for the whole run
+//!   recording_max_mb: 64   # the run's host-call recording (recording.jsonl)
 //! ```
 //!
 //! Imports only sibling config modules.
@@ -37,6 +38,7 @@ pub(crate) struct LimitsKeys {
     pub output_max_kb: Option<u64>,
     pub state_max_mb: Option<u64>,
     pub store_max_mb: Option<u64>,
+    pub recording_max_mb: Option<u64>,
 }
 
 /// The budgets config.yaml sets; `None` means the runner's default.
@@ -58,6 +60,8 @@ pub struct LimitsConfig {
     pub state_max_mb: Option<u64>,
     /// `limits.store_max_mb`: MiB of embedded-store documents for the whole run.
     pub store_max_mb: Option<u64>,
+    /// `limits.recording_max_mb`: MiB of the run's host-call recording.
+    pub recording_max_mb: Option<u64>,
 }
 
 /// Largest `memory_mb`, `http_max_body_mb`, `state_max_mb`, `store_max_mb` accepted: 64 GiB, far beyond what a 64-bit
@@ -113,6 +117,7 @@ pub(crate) fn check_limits(
         output_max_kb: size("output_max_kb", keys.output_max_kb, MAX_KB)?,
         state_max_mb: size("state_max_mb", keys.state_max_mb, MAX_MB)?,
         store_max_mb: size("store_max_mb", keys.store_max_mb, MAX_MB)?,
+        recording_max_mb: size("recording_max_mb", keys.recording_max_mb, MAX_MB)?,
     })
 }
 
@@ -138,7 +143,7 @@ mod tests {
     fn every_key_is_read() {
         let text = "limits:\n  step_timeout: 1.5\n  memory_mb: 64\n  fuel: 1000000\n  \
                     http_timeout: 2\n  http_max_body_mb: 3\n  output_max_kb: 4\n  \
-                    state_max_mb: 5\n  store_max_mb: 6\n";
+                    state_max_mb: 5\n  store_max_mb: 6\n  recording_max_mb: 7\n";
         assert_eq!(
             parse(text).unwrap(),
             LimitsConfig {
@@ -150,6 +155,7 @@ mod tests {
                 output_max_kb: Some(4),
                 state_max_mb: Some(5),
                 store_max_mb: Some(6),
+                recording_max_mb: Some(7),
             }
         );
     }

@@ -8,4 +8,6 @@ wasmtime::component::bindgen!({
     world: "steps",
     imports: { default: async | trappable },
     exports: { default: async },
+    // Recordings store every argument and answer of a host call as JSON (`plugin/record`).
+    additional_derives: [serde::Serialize, serde::Deserialize],
 });

@@ -5,26 +5,34 @@ use wasmtime::component::HasData;
 use crate::plugin::bindings::prometheus::step::config::{Host, Json};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::lookup_dotted;
+use crate::plugin::record::Recorder;
 
 /// What a guest's `config` calls see: the run's configuration.
 pub struct ConfigView<'a> {
     run: &'a RunCtx,
+    rec: &'a Recorder,
 }
 
 impl<'a> ConfigView<'a> {
-    /// A view of the run's configuration.
-    pub fn new(run: &'a RunCtx) -> Self {
-        Self { run }
+    /// A view of the run's configuration, its calls going through `rec`.
+    pub fn new(run: &'a RunCtx, rec: &'a Recorder) -> Self {
+        Self { run, rec }
     }
 }
 
+// Reads are kept for a replay (which has no config.yaml) but not shown.
 impl Host for ConfigView<'_> {
     async fn task_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.run.task_id.clone())
+        let live = async { self.run.task_id.clone() };
+        self.rec
+            .call("config.task_id", serde_json::json!({}), live, |_| None)
+            .await
     }
 
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
-        Ok(lookup_dotted(&self.run.config, &key).map(|v| v.to_string()))
+        let args = serde_json::json!({ "key": &key });
+        let live = async { lookup_dotted(&self.run.config, &key).map(|v| v.to_string()) };
+        self.rec.call("config.get", args, live, |_| None).await
     }
 }
 
@@ -36,7 +44,7 @@ impl HasData for ConfigData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> ConfigView<'_> {
-    ConfigView::new(&state.run)
+    ConfigView::new(&state.run, &state.recorder)
 }
 
 #[cfg(test)]
@@ -51,7 +59,8 @@ mod tests {
             config: json!({"task_id": "t1", "mongodb": {"database": "db"}, "extra": [1, 2]}),
             ..RunCtx::empty()
         };
-        let mut v = ConfigView::new(&run);
+        let rec = Recorder::quiet();
+        let mut v = ConfigView::new(&run, &rec);
         assert_eq!(v.task_id().await.unwrap(), "t1");
         assert_eq!(
             v.get("mongodb.database".into()).await.unwrap().as_deref(),

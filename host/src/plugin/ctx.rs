@@ -17,6 +17,8 @@ use crate::plugin::limits::{Budgets, StepLimiter};
 use crate::plugin::log::LogBudget;
 use crate::plugin::mongo::MongoCtx;
 use crate::plugin::output::CappedOutput;
+use crate::plugin::record::clock::{TapeMonotonicClock, TapeRandom, TapeWallClock};
+use crate::plugin::record::{RecordCtx, Recorder};
 use crate::plugin::state::StateBudget;
 use crate::plugin::steps::StepLog;
 use crate::store::state::RunState;
@@ -50,6 +52,8 @@ pub struct RunCtx {
     pub keys: Arc<Keyring>,
     /// The test's MongoDB database; none until the caller grants it.
     pub mongo: MongoCtx,
+    /// Recording (which steps are kept, where, masked how) or, in a replay, the player.
+    pub record: RecordCtx,
 }
 
 /// A deadline far enough to mean "never" (about 30 years) when the step timeout is too
@@ -98,6 +102,7 @@ impl RunCtx {
             budgets,
             keys: Arc::default(),
             mongo: MongoCtx::default(),
+            record: RecordCtx::default(),
         })
     }
 
@@ -123,6 +128,8 @@ pub struct HostState {
     /// The run state; moved in for the step and taken back afterwards.
     pub(crate) state: RunState,
     pub(crate) log: Arc<dyn StepLog>,
+    /// Every host call goes through it: shown, kept, or answered from a recording.
+    pub(crate) recorder: Recorder,
     /// Log bytes of this step against `limits.output_max_kb`.
     pub(crate) log_budget: LogBudget,
     /// The run state's size against `limits.state_max_mb`.
@@ -144,9 +151,17 @@ impl HostState {
         let budgets = &run.budgets;
         let stdout = CappedOutput::new(budgets.output_bytes);
         let stderr = CappedOutput::new(budgets.output_bytes);
+        let recorder = Recorder::new(&run.record, log.clone());
+        let tape = recorder.clock.clone();
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            // The guest's time and randomness are recorded, and come back in a replay.
+            .wall_clock(TapeWallClock(tape.clone()))
+            .monotonic_clock(TapeMonotonicClock(tape.clone()))
+            .secure_random(TapeRandom(tape.clone()))
+            .insecure_random(TapeRandom(tape.clone()))
+            .insecure_random_seed(tape.insecure_seed())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -165,6 +180,7 @@ impl HostState {
             run,
             state,
             log,
+            recorder,
             log_budget,
             state_budget,
             limits,

@@ -15,6 +15,7 @@ use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::Budgets;
 use crate::plugin::policy::{Denied, NetworkPolicy};
+use crate::plugin::record::{Recorder, traces};
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
@@ -209,21 +210,26 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// What a guest's `http` calls reach: the run's HTTP grant.
+/// What a guest's `http` calls reach: the run's HTTP grant, through the recorder.
 pub struct HttpView<'a> {
     ctx: &'a HttpCtx,
+    rec: &'a Recorder,
 }
 
 impl<'a> HttpView<'a> {
-    /// A view over `ctx`.
-    pub fn new(ctx: &'a HttpCtx) -> Self {
-        Self { ctx }
+    /// A view over `ctx`, its calls going through `rec`.
+    pub fn new(ctx: &'a HttpCtx, rec: &'a Recorder) -> Self {
+        Self { ctx, rec }
     }
 }
 
 impl Host for HttpView<'_> {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        Ok(self.ctx.send(request).await)
+        let args = serde_json::json!({ "request": &request });
+        let show = traces::http(&request);
+        self.rec
+            .call("http.send", args, self.ctx.send(request), show)
+            .await
     }
 }
 
@@ -235,7 +241,7 @@ impl HasData for HttpData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> HttpView<'_> {
-    HttpView::new(&state.run.http)
+    HttpView::new(&state.run.http, &state.recorder)
 }
 
 #[cfg(test)]

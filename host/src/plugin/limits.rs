@@ -330,6 +330,7 @@ mod tests {
             output_max_kb: Some(4),
             state_max_mb: Some(5),
             store_max_mb: Some(6),
+            recording_max_mb: None,
         };
         let b = Budgets::from_config(&limits);
         assert_eq!(b.step_timeout, Duration::from_millis(1500));

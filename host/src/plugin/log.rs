@@ -7,6 +7,7 @@ use wasmtime::component::HasData;
 use crate::plugin::bindings::prometheus::step::log::{Host, Level};
 use crate::plugin::ctx::HostState;
 use crate::plugin::limits::{Budget, BudgetExceeded};
+use crate::plugin::record::Recorder;
 use crate::plugin::steps::{LogLevel, StepLog};
 use crate::workers::CUT_MARK;
 
@@ -40,12 +41,25 @@ impl LogBudget {
 pub struct LogView<'a> {
     log: &'a dyn StepLog,
     budget: &'a mut LogBudget,
+    rec: Option<&'a Recorder>,
 }
 
 impl<'a> LogView<'a> {
     /// A view writing to `log`, counting against `budget`.
     pub fn new(log: &'a dyn StepLog, budget: &'a mut LogBudget) -> Self {
-        Self { log, budget }
+        Self {
+            log,
+            budget,
+            rec: None,
+        }
+    }
+
+    /// The same view, keeping every line in `rec`'s recording too.
+    pub fn recorded(self, rec: &'a Recorder) -> Self {
+        Self {
+            rec: Some(rec),
+            ..self
+        }
     }
 }
 
@@ -61,6 +75,9 @@ impl Host for LogView<'_> {
         let line = truncate(&message, MAX_LOG_LINE_BYTES);
         let (fits, all) = self.budget.take(line.len());
         let kept = truncate(line, fits);
+        if let Some(rec) = self.rec {
+            rec.note_log(level_name(level), kept);
+        }
         if !kept.is_empty() {
             if kept.len() < message.len() {
                 // Marked, so the report masks a secret cut in the middle.
@@ -83,6 +100,17 @@ impl Host for LogView<'_> {
 // The `types` interface has no functions; it links through any view.
 impl crate::plugin::bindings::prometheus::step::types::Host for LogView<'_> {}
 
+/// The level as a recording names it.
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
 /// Cuts `text` to at most `max` bytes on a character boundary.
 pub fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -103,7 +131,7 @@ impl HasData for LogData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> LogView<'_> {
-    LogView::new(&*state.log, &mut state.log_budget)
+    LogView::new(&*state.log, &mut state.log_budget).recorded(&state.recorder)
 }
 
 #[cfg(test)]

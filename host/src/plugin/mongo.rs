@@ -15,6 +15,8 @@ use crate::plugin::bindings::prometheus::step::mongo::{
 };
 use crate::plugin::ctx::HostState;
 use crate::plugin::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES, MAX_RESULT_TEXT_BYTES};
+use crate::plugin::record::Recorder;
+use crate::plugin::record::traces::mongo as shown;
 use crate::store::limits::json_value_count;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
@@ -53,12 +55,13 @@ impl MongoCtx {
 /// What a guest's `mongo` calls reach.
 pub struct MongoView<'a> {
     ctx: &'a MongoCtx,
+    rec: &'a Recorder,
 }
 
 impl<'a> MongoView<'a> {
-    /// A view of the run's database.
-    pub fn new(ctx: &'a MongoCtx) -> Self {
-        Self { ctx }
+    /// A view of the run's database, its calls going through `rec`.
+    pub fn new(ctx: &'a MongoCtx, rec: &'a Recorder) -> Self {
+        Self { ctx, rec }
     }
 }
 
@@ -296,10 +299,14 @@ impl Host for MongoView<'_> {
         filter: Json,
         options: WitFindOptions,
     ) -> Reply<Vec<Json>> {
-        Ok(self
-            .find_impl(&collection, &filter, options, false)
-            .await
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options });
+        let show = shown("find", &collection, &filter);
+        let live = async {
+            self.find_impl(&collection, &filter, options, false)
+                .await
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.find", args, live, show).await
     }
 
     async fn find_one(
@@ -308,28 +315,38 @@ impl Host for MongoView<'_> {
         filter: Json,
         options: WitFindOptions,
     ) -> Reply<Option<Json>> {
-        Ok(self
-            .find_impl(&collection, &filter, options, true)
-            .await
-            .map(|docs| docs.into_iter().next())
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options });
+        let show = shown("find_one", &collection, &filter);
+        let live = async {
+            self.find_impl(&collection, &filter, options, true)
+                .await
+                .map(|docs| docs.into_iter().next())
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.find_one", args, live, show).await
     }
 
     async fn insert_one(&mut self, collection: String, document: Json) -> Reply<Json> {
-        let result = async {
+        let args = serde_json::json!({ "collection": &collection, "document": &document });
+        let show = shown("insert_one", &collection, &document);
+        let live = async {
             let doc = parse_doc("document", &document)?;
             let ids = self.insert_impl(&collection, vec![doc]).await?;
             Ok(ids.into_iter().next().unwrap_or_default())
         };
-        Ok(result.await.map_err(to_wit))
+        let live = async { live.await.map_err(to_wit) };
+        self.rec.call("mongo.insert_one", args, live, show).await
     }
 
     async fn insert_many(&mut self, collection: String, documents: Json) -> Reply<Vec<Json>> {
-        let result = async {
+        let args = serde_json::json!({ "collection": &collection, "documents": &documents });
+        let show = shown("insert_many", &collection, &documents);
+        let live = async {
             let docs = parse_docs("documents", &documents)?;
             self.insert_impl(&collection, docs).await
         };
-        Ok(result.await.map_err(to_wit))
+        let live = async { live.await.map_err(to_wit) };
+        self.rec.call("mongo.insert_many", args, live, show).await
     }
 
     async fn update_one(
@@ -339,10 +356,14 @@ impl Host for MongoView<'_> {
         update: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        Ok(self
-            .update_impl(&collection, &filter, &update, false, upsert)
-            .await
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert });
+        let show = shown("update_one", &collection, &format!("{filter}\n{update}"));
+        let live = async {
+            self.update_impl(&collection, &filter, &update, false, upsert)
+                .await
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.update_one", args, live, show).await
     }
 
     async fn update_many(
@@ -352,10 +373,14 @@ impl Host for MongoView<'_> {
         update: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        Ok(self
-            .update_impl(&collection, &filter, &update, true, upsert)
-            .await
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert });
+        let show = shown("update_many", &collection, &format!("{filter}\n{update}"));
+        let live = async {
+            self.update_impl(&collection, &filter, &update, true, upsert)
+                .await
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.update_many", args, live, show).await
     }
 
     async fn replace_one(
@@ -365,7 +390,13 @@ impl Host for MongoView<'_> {
         replacement: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        let result = async {
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "replacement": &replacement, "upsert": upsert });
+        let show = shown(
+            "replace_one",
+            &collection,
+            &format!("{filter}\n{replacement}"),
+        );
+        let live = async {
             let db = self.ctx.db()?;
             check_collection_name(&collection)?;
             let filter = parse_doc("filter", &filter)?;
@@ -375,41 +406,58 @@ impl Host for MongoView<'_> {
                     .await?,
             ))
         };
-        Ok(result.await.map_err(to_wit))
+        let live = async { live.await.map_err(to_wit) };
+        self.rec.call("mongo.replace_one", args, live, show).await
     }
 
     async fn delete_one(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        Ok(self
-            .delete_impl(&collection, &filter, false)
-            .await
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let show = shown("delete_one", &collection, &filter);
+        let live = async {
+            self.delete_impl(&collection, &filter, false)
+                .await
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.delete_one", args, live, show).await
     }
 
     async fn delete_many(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        Ok(self
-            .delete_impl(&collection, &filter, true)
-            .await
-            .map_err(to_wit))
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let show = shown("delete_many", &collection, &filter);
+        let live = async {
+            self.delete_impl(&collection, &filter, true)
+                .await
+                .map_err(to_wit)
+        };
+        self.rec.call("mongo.delete_many", args, live, show).await
     }
 
     async fn count_documents(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        let result = async {
+        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let show = shown("count_documents", &collection, &filter);
+        let live = async {
             let db = self.ctx.db()?;
             check_collection_name(&collection)?;
             db.count(&collection, parse_doc("filter", &filter)?).await
         };
-        Ok(result.await.map_err(to_wit))
+        let live = async { live.await.map_err(to_wit) };
+        self.rec
+            .call("mongo.count_documents", args, live, show)
+            .await
     }
 
     async fn aggregate(&mut self, collection: String, pipeline: Json) -> Reply<Vec<Json>> {
-        let result = async {
+        let args = serde_json::json!({ "collection": &collection, "pipeline": &pipeline });
+        let show = shown("aggregate", &collection, &pipeline);
+        let live = async {
             let db = self.ctx.db()?;
             check_collection_name(&collection)?;
             let pipeline = parse_docs("pipeline", &pipeline)?;
             check_pipeline(&pipeline, db.name())?;
             docs_to_text(db.aggregate(&collection, pipeline).await?)
         };
-        Ok(result.await.map_err(to_wit))
+        let live = async { live.await.map_err(to_wit) };
+        self.rec.call("mongo.aggregate", args, live, show).await
     }
 }
 
@@ -421,5 +469,5 @@ impl HasData for MongoData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> MongoView<'_> {
-    MongoView::new(&state.run.mongo)
+    MongoView::new(&state.run.mongo, &state.recorder)
 }

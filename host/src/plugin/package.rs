@@ -21,6 +21,7 @@ use crate::plugin::json::parse_guest_json;
 use crate::plugin::limits::{Budget, Budgets};
 use crate::plugin::link::{check_component_header, link};
 use crate::plugin::manifest::check_manifest;
+use crate::plugin::record::PackageRef;
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
@@ -127,6 +128,60 @@ impl Package {
                 (c, CodeSource::Compiled)
             }
         };
+        Self::linked(
+            engine,
+            path,
+            sha256,
+            bytes.len() as u64,
+            component,
+            source,
+            budgets,
+        )
+        .await
+        .map(|mut package| {
+            package.identity = PackageIdentity::read(&bytes);
+            package.load_time = started.elapsed();
+            package
+        })
+    }
+
+    /// The package whose compiled code `cache` holds under `sha256`, when its file is gone
+    /// (a replay of a recording made before the package was rebuilt); `None` when the
+    /// cache does not have it. `path` names it in messages.
+    pub async fn from_cache(
+        engine: Arc<StepEngine>,
+        cache: &CodeCache,
+        sha256: &str,
+        path: &Path,
+        budgets: &Budgets,
+    ) -> Result<Option<Self>, PluginError> {
+        let Some(component) = cache.load(engine.engine(), sha256) else {
+            return Ok(None);
+        };
+        let package = Self::linked(
+            engine,
+            path,
+            sha256.to_string(),
+            0,
+            component,
+            CodeSource::Cached,
+            budgets,
+        )
+        .await?;
+        Ok(Some(package))
+    }
+
+    /// Links a compiled component and reads its manifest.
+    async fn linked(
+        engine: Arc<StepEngine>,
+        path: &Path,
+        sha256: String,
+        size: u64,
+        component: Component,
+        source: CodeSource,
+        budgets: &Budgets,
+    ) -> Result<Self, PluginError> {
+        let started = Instant::now();
         let pre = link(&engine, &component, path)?;
         let imports = component
             .component_type()
@@ -134,10 +189,11 @@ impl Package {
             .map(|(name, _)| name.to_string())
             .collect();
         let mut package = Self {
-            identity: PackageIdentity::read(&bytes),
+            // Read from the bytes by `from_bytes`; a package from the cache alone has none.
+            identity: PackageIdentity::default(),
             path: path.to_path_buf(),
             sha256,
-            size: bytes.len() as u64,
+            size,
             engine,
             pre,
             // No grants yet, only the budgets: the manifest sees no configuration.
@@ -327,6 +383,7 @@ impl Steps for Package {
             .await
             .unwrap_or_else(|| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
+        self.keep_recording(&store, step, &result, &*log);
         *state = store.into_data().into_state();
         result
     }
@@ -359,6 +416,24 @@ impl Steps for Package {
 }
 
 impl Package {
+    /// Writes the step's host calls to the run's recording when its mode keeps them.
+    fn keep_recording(
+        &self,
+        store: &Store<HostState>,
+        step: &StepInfo,
+        result: &Result<StepOutcome, StepFailure>,
+        log: &dyn StepLog,
+    ) {
+        let data = store.data();
+        let package = PackageRef::of(&self.sha256, &self.path);
+        let round = data.state.current_round;
+        match (self.run.record).keep(&data.recorder, step, round, package, result) {
+            Some(Ok(path)) => log.recorded(&path),
+            Some(Err(e)) => log.line(LogLevel::Warn, &e.to_string()),
+            None => {}
+        }
+    }
+
     async fn call_step(
         &self,
         store: &mut Store<HostState>,

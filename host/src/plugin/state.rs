@@ -4,10 +4,12 @@
 
 use wasmtime::component::HasData;
 
+use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::state::{Host, Json, Scope};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::{lookup_dotted, parse_guest_json, preview};
 use crate::plugin::limits::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
+use crate::plugin::record::{Recorder, Shown};
 use crate::store::limits::{
     JSON_VALUE_COST, json_cost, json_text_bytes, json_value_count, json_values,
 };
@@ -67,22 +69,38 @@ pub struct StateView<'a> {
     state: &'a mut RunState,
     run: &'a RunCtx,
     budget: &'a mut StateBudget,
+    rec: &'a Recorder,
 }
 
 impl<'a> StateView<'a> {
     /// A view of `state`, falling back to `run`'s configuration on reads, counting what
-    /// `set` stores against `budget`.
-    pub fn new(state: &'a mut RunState, run: &'a RunCtx, budget: &'a mut StateBudget) -> Self {
-        Self { state, run, budget }
+    /// `set` stores against `budget`, its calls going through `rec`.
+    pub fn new(
+        state: &'a mut RunState,
+        run: &'a RunCtx,
+        budget: &'a mut StateBudget,
+        rec: &'a Recorder,
+    ) -> Self {
+        Self {
+            state,
+            run,
+            budget,
+            rec,
+        }
     }
 }
 
 impl Host for StateView<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
-        if let Some(v) = self.state.get(&key) {
-            return Ok(Some(v.to_string()));
-        }
-        Ok(lookup_dotted(&self.run.config, &key).map(|v| v.to_string()))
+        let args = serde_json::json!({ "key": &key });
+        let live = async {
+            if let Some(v) = self.state.get(&key) {
+                return Some(v.to_string());
+            }
+            lookup_dotted(&self.run.config, &key).map(|v| v.to_string())
+        };
+        // Reads are kept for a replay but not shown: they cannot change anything.
+        self.rec.call("state.get", args, live, |_| None).await
     }
 
     async fn set(
@@ -91,30 +109,62 @@ impl Host for StateView<'_> {
         value: Json,
         scope: Scope,
     ) -> wasmtime::Result<Result<(), String>> {
+        let args = serde_json::json!({ "key": &key, "value": &value, "scope": scope });
+        let scope_name = match scope {
+            Scope::Round => "round",
+            Scope::Global => "global",
+        };
+        let summary = format!("state.set {scope_name} {key}");
+        let request = value.clone();
+        let rec = self.rec;
+        let show = |result: &Result<(), String>| {
+            let shown = Shown::new(CallKind::State, summary).request(request);
+            Some(match result {
+                Ok(()) => shown,
+                Err(e) => shown.response(e.clone(), true),
+            })
+        };
+        let live = self.set_live(key, value, scope);
+        rec.call("state.set", args, live, show).await
+    }
+
+    async fn current_round(&mut self) -> wasmtime::Result<u32> {
+        let round = self.state.current_round;
+        self.rec
+            .call(
+                "state.current_round",
+                serde_json::json!({}),
+                async { round },
+                |_| None,
+            )
+            .await
+    }
+}
+
+impl StateView<'_> {
+    /// `set` as it changes the state: budget checks, then the write.
+    async fn set_live(&mut self, key: String, value: Json, scope: Scope) -> Result<(), String> {
         // Refused before parsing: the parsed form takes more memory than the text, and one
         // value obeys the same 16 MiB as a document.
         let room = self.budget.limit.saturating_sub(self.budget.used);
         if value.len() > MAX_DOCUMENT_BYTES.min(self.budget.limit) {
-            return Ok(Err(format!(
+            return Err(format!(
                 "the value of state.set(\"{}\") is {} KiB of JSON, more than one value may be ({} KiB); \
                  store large data elsewhere (a worker, the database) and keep a reference in the state",
                 preview(&key),
                 value.len().div_ceil(1024),
                 MAX_DOCUMENT_BYTES.min(self.budget.limit) >> 10
-            )));
+            ));
         }
         let replaced = self.replaced(&key, scope);
         // The value's cost, estimated from the text: refused before the parsed form exists.
         let estimate = value.len() + json_value_count(&value) * JSON_VALUE_COST;
         if estimate > room.saturating_add(replaced) {
             let needed = self.budget.used.saturating_sub(replaced) + estimate;
-            return Ok(Err(self.budget.refused(&key, needed)));
+            return Err(self.budget.refused(&key, needed));
         }
         let what = format!("the value of state.set(\"{}\")", preview(&key));
-        let value = match parse_guest_json(&value, &what) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        };
+        let value = parse_guest_json(&value, &what)?;
         // The key's last part and its quotes, colon and comma.
         let added = json_cost(&value) + key.rsplit('.').next().map_or(0, str::len) + 4;
         let needed = self
@@ -123,26 +173,20 @@ impl Host for StateView<'_> {
             .saturating_sub(replaced)
             .saturating_add(added);
         if added > replaced && needed > self.budget.limit {
-            return Ok(Err(self.budget.refused(&key, needed)));
+            return Err(self.budget.refused(&key, needed));
         }
         match self.state.set(&key, value, store_scope(scope)) {
             Ok(()) => {
                 self.budget.used = needed;
-                Ok(Ok(()))
+                Ok(())
             }
-            Err(e) => Ok(Err(match e.hint() {
+            Err(e) => Err(match e.hint() {
                 Some(hint) => format!("{e}; {hint}"),
                 None => e.to_string(),
-            })),
+            }),
         }
     }
 
-    async fn current_round(&mut self) -> wasmtime::Result<u32> {
-        Ok(self.state.current_round)
-    }
-}
-
-impl StateView<'_> {
     /// What the value `set(key, _, scope)` would replace counts now (0 when there is none).
     fn replaced(&self, key: &str, scope: Scope) -> usize {
         self.state
@@ -189,7 +233,12 @@ impl HasData for StateData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> StateView<'_> {
-    StateView::new(&mut state.state, &state.run, &mut state.state_budget)
+    StateView::new(
+        &mut state.state,
+        &state.run,
+        &mut state.state_budget,
+        &state.recorder,
+    )
 }
 
 #[cfg(test)]
@@ -205,7 +254,8 @@ mod tests {
         };
         let mut state = RunState::default();
         let mut budget = StateBudget::measure(&RunState::default(), 1 << 20);
-        let mut v = StateView::new(&mut state, &run, &mut budget);
+        let rec = Recorder::quiet();
+        let mut v = StateView::new(&mut state, &run, &mut budget, &rec);
         v.set("x".into(), "1".into(), Scope::Global)
             .await
             .unwrap()
@@ -236,7 +286,8 @@ mod tests {
         let run = RunCtx::empty();
         let mut state = RunState::default();
         let mut budget = StateBudget::measure(&RunState::default(), 1 << 20);
-        let mut v = StateView::new(&mut state, &run, &mut budget);
+        let rec = Recorder::quiet();
+        let mut v = StateView::new(&mut state, &run, &mut budget, &rec);
         let err = v
             .set("k".into(), "not json".into(), Scope::Round)
             .await
@@ -252,7 +303,8 @@ mod tests {
         let mut state = RunState::default();
         let mut budget = StateBudget::measure(&state, 1 << 20);
         let start = budget.used;
-        let mut v = StateView::new(&mut state, &run, &mut budget);
+        let rec = Recorder::quiet();
+        let mut v = StateView::new(&mut state, &run, &mut budget, &rec);
         let big = format!("\"{}\"", "x".repeat(400 << 10));
         v.set("a".into(), big.clone(), Scope::Round)
             .await
@@ -306,7 +358,8 @@ mod tests {
         let run = RunCtx::empty();
         let mut state = RunState::default();
         let mut budget = StateBudget::measure(&state, 1 << 30);
-        let mut v = StateView::new(&mut state, &run, &mut budget);
+        let rec = Recorder::quiet();
+        let mut v = StateView::new(&mut state, &run, &mut budget, &rec);
         // Not even valid JSON: refused for its size before the parser sees it.
         let err = v
             .set("k".into(), "[".repeat(MAX_DOCUMENT_BYTES + 1), Scope::Round)
@@ -332,10 +385,11 @@ mod tests {
     async fn the_measured_size_is_carried_between_steps_and_forgotten_on_other_changes() {
         let run = RunCtx::empty();
         let mut state = RunState::default();
+        let rec = Recorder::quiet();
         for step in 0..50 {
             assert_eq!(state.variables_size().is_some(), step > 0, "step {step}");
             let mut budget = StateBudget::measure(&state, 64 << 20);
-            let mut v = StateView::new(&mut state, &run, &mut budget);
+            let mut v = StateView::new(&mut state, &run, &mut budget, &rec);
             v.set(
                 format!("k{step}"),
                 format!("{{\"n\": {step}, \"s\": \"v\"}}"),

@@ -145,6 +145,12 @@ pub trait StepLog: Send + Sync {
     fn call(&self, call: &super::HostCall) {
         let _ = call;
     }
+
+    /// The step was written to the run's recording at `path` (a failed step, or every
+    /// step with `--record all`), before the step's end is reported.
+    fn recorded(&self, path: &std::path::Path) {
+        let _ = path;
+    }
 }
 
 /// A loaded step package, ready to run steps.

@@ -4,19 +4,28 @@
 use wasmtime::component::HasData;
 
 use crate::koii::{self, KeyKind as Kind};
+use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::worker::{Host, Json, KeyKind, SigningError};
 use crate::plugin::ctx::{HostState, RunCtx, WorkerInfo};
+use crate::plugin::record::traces::{signing as answered, worker_read as read};
+use crate::plugin::record::{Recorder, Shown};
 
 /// What a guest's `worker` calls see: every worker, and which one the step runs against.
 pub struct WorkerView<'a> {
     run: &'a RunCtx,
     current: &'a str,
+    rec: &'a Recorder,
 }
 
 impl<'a> WorkerView<'a> {
-    /// A view with `current` as the step's worker.
-    pub fn new(run: &'a RunCtx, current: &'a str) -> Self {
-        Self { run, current }
+    /// A view with `current` as the step's worker, its calls going through `rec`.
+    pub fn new(run: &'a RunCtx, current: &'a str, rec: &'a Recorder) -> Self {
+        Self { run, current, rec }
+    }
+
+    /// `name` or the current worker, for traces.
+    fn who(&self, name: Option<&str>) -> String {
+        name.unwrap_or(self.current).to_string()
     }
 
     fn find(&self, name: Option<&str>) -> Option<&'a WorkerInfo> {
@@ -56,18 +65,29 @@ fn signing_error(error: koii::SignatureError) -> SigningError {
 
 impl Host for WorkerView<'_> {
     async fn current(&mut self) -> wasmtime::Result<String> {
-        Ok(self.current.to_string())
+        let live = async { self.current.to_string() };
+        self.rec
+            .call("worker.current", serde_json::json!({}), live, |_| None)
+            .await
     }
 
     async fn names(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(self.run.workers.iter().map(|w| w.name.clone()).collect())
+        let live = async { self.run.workers.iter().map(|w| w.name.clone()).collect() };
+        self.rec
+            .call("worker.names", serde_json::json!({}), live, |_| None)
+            .await
     }
 
     async fn get(&mut self, worker: Option<String>, key: String) -> wasmtime::Result<Option<Json>> {
-        Ok(self
-            .find(worker.as_deref())
-            .and_then(|w| w.data.get(&key))
-            .map(|v| v.to_string()))
+        let args = serde_json::json!({ "worker": &worker, "key": &key });
+        let summary = format!("worker.get {} {key}", self.who(worker.as_deref()));
+        let live = async {
+            self.find(worker.as_deref())
+                .and_then(|w| w.data.get(&key))
+                .map(|v| v.to_string())
+        };
+        let show = |r: &Option<Json>| Some(read(summary, r.as_deref()));
+        self.rec.call("worker.get", args, live, show).await
     }
 
     async fn env(
@@ -75,10 +95,15 @@ impl Host for WorkerView<'_> {
         worker: Option<String>,
         name: String,
     ) -> wasmtime::Result<Option<String>> {
-        Ok(self
-            .find(worker.as_deref())
-            .and_then(|w| w.env.get(&name))
-            .cloned())
+        let args = serde_json::json!({ "worker": &worker, "name": &name });
+        let summary = format!("worker.env {} {name}", self.who(worker.as_deref()));
+        let live = async {
+            self.find(worker.as_deref())
+                .and_then(|w| w.env.get(&name))
+                .cloned()
+        };
+        let show = |r: &Option<String>| Some(read(summary, r.as_deref()));
+        self.rec.call("worker.env", args, live, show).await
     }
 
     async fn public_key(
@@ -86,10 +111,19 @@ impl Host for WorkerView<'_> {
         worker: Option<String>,
         kind: KeyKind,
     ) -> wasmtime::Result<Option<String>> {
-        Ok(self
-            .keypair(worker.as_deref(), kind)
-            .ok()
-            .map(|k| k.public_key().to_string()))
+        let args = serde_json::json!({ "worker": &worker, "kind": kind });
+        let summary = format!(
+            "worker.public_key {} {}",
+            self.who(worker.as_deref()),
+            kind_of(kind)
+        );
+        let live = async {
+            self.keypair(worker.as_deref(), kind)
+                .ok()
+                .map(|k| k.public_key().to_string())
+        };
+        let show = |r: &Option<String>| Some(read(summary, r.as_deref()));
+        self.rec.call("worker.public_key", args, live, show).await
     }
 
     async fn sign(
@@ -98,11 +132,27 @@ impl Host for WorkerView<'_> {
         kind: KeyKind,
         payload: Json,
     ) -> wasmtime::Result<Result<String, SigningError>> {
-        let keypair = match self.keypair(worker.as_deref(), kind) {
-            Ok(keypair) => keypair,
-            Err(message) => return Ok(Err(SigningError::NoKeypair(message))),
+        // The signature is recorded as the answer; the private key never leaves the host.
+        let args = serde_json::json!({ "worker": &worker, "kind": kind, "payload": &payload });
+        let summary = format!(
+            "worker.sign {} {}",
+            self.who(worker.as_deref()),
+            kind_of(kind)
+        );
+        let request = payload.clone();
+        let live = async {
+            let keypair = self
+                .keypair(worker.as_deref(), kind)
+                .map_err(SigningError::NoKeypair)?;
+            keypair.sign(&payload).map_err(signing_error)
         };
-        Ok(keypair.sign(&payload).map_err(signing_error))
+        let show = |r: &Result<String, SigningError>| {
+            Some(answered(
+                Shown::new(CallKind::Worker, summary).request(request),
+                r,
+            ))
+        };
+        self.rec.call("worker.sign", args, live, show).await
     }
 
     async fn verify(
@@ -110,7 +160,17 @@ impl Host for WorkerView<'_> {
         signature: String,
         public_key: String,
     ) -> wasmtime::Result<Result<Json, SigningError>> {
-        Ok(koii::verify(&signature, &public_key).map_err(signing_error))
+        let args = serde_json::json!({ "signature": &signature, "public_key": &public_key });
+        let summary = format!("worker.verify {public_key}");
+        let request = signature.clone();
+        let live = async { koii::verify(&signature, &public_key).map_err(signing_error) };
+        let show = |r: &Result<Json, SigningError>| {
+            Some(answered(
+                Shown::new(CallKind::Worker, summary).request(request),
+                r,
+            ))
+        };
+        self.rec.call("worker.verify", args, live, show).await
     }
 }
 
@@ -122,7 +182,7 @@ impl HasData for WorkerData {
 }
 
 pub(crate) fn view(state: &mut HostState) -> WorkerView<'_> {
-    WorkerView::new(&state.run, &state.worker)
+    WorkerView::new(&state.run, &state.worker, &state.recorder)
 }
 
 #[cfg(test)]
@@ -157,7 +217,8 @@ mod tests {
     #[tokio::test]
     async fn sign_uses_the_workers_keypair_and_verify_opens_it() {
         let run = run();
-        let mut v = WorkerView::new(&run, "worker1");
+        let rec = Recorder::quiet();
+        let mut v = WorkerView::new(&run, "worker1", &rec);
         let public = v
             .public_key(None, KeyKind::Staking)
             .await
@@ -178,7 +239,7 @@ mod tests {
             Some(r#"{"a": "\u00e9", "b": 1e+16}"#)
         );
 
-        let mut other = WorkerView::new(&run, "worker2");
+        let mut other = WorkerView::new(&run, "worker2", &rec);
         let no_key = other
             .sign(None, KeyKind::Staking, "{}".into())
             .await
@@ -214,7 +275,8 @@ mod tests {
     #[tokio::test]
     async fn current_worker_is_the_default() {
         let run = run();
-        let mut v = WorkerView::new(&run, "worker2");
+        let rec = Recorder::quiet();
+        let mut v = WorkerView::new(&run, "worker2", &rec);
         assert_eq!(v.current().await.unwrap(), "worker2");
         assert_eq!(v.names().await.unwrap(), ["worker1", "worker2"]);
         assert_eq!(

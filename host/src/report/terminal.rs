@@ -231,6 +231,11 @@ impl RunObserver for TerminalReport {
                     }
                 }
             }
+            RunEvent::StepRecorded { round, step, path } => self.write_line(&format!(
+                "    {} {}",
+                s.dim("replay it without workers:"),
+                line(&crate::runner::replay_command(path, step, *round))
+            )),
             RunEvent::RoundFinished { .. } => {}
         }
     }

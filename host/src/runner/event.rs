@@ -133,11 +133,42 @@ pub enum RunEvent {
         /// How long the step ran.
         duration: Duration,
     },
+    /// The failed step's host calls were written to a recording; follows its
+    /// [`RunEvent::StepFailed`]. Reporters name the file and [`replay_command`].
+    StepRecorded {
+        /// The round, from 1.
+        round: u32,
+        /// The step's name.
+        step: String,
+        /// The recording file.
+        path: std::path::PathBuf,
+    },
     /// Every step of the round completed.
     RoundFinished {
         /// The round, from 1.
         round: u32,
     },
+}
+
+/// The command that replays `step` of `round` from the recording at `path`, quoted for a
+/// POSIX shell.
+pub fn replay_command(path: &std::path::Path, step: &str, round: u32) -> String {
+    format!(
+        "prometheus-wasm replay {} --step {} --round {round}",
+        shell_word(&path.display().to_string()),
+        shell_word(step)
+    )
+}
+
+/// `word` as one shell word: as it is when it holds only safe characters, else in single
+/// quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Receives [`RunEvent`]s as they happen. Called from the runner's task; keep it quick.

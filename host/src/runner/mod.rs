@@ -22,7 +22,7 @@ mod run;
 mod summary;
 
 pub use error::RunError;
-pub use event::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver};
+pub use event::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command};
 pub use plan::{RunOptions, plan_start};
 pub use run::{post_load, run};
 pub use summary::{RunOutcome, RunSummary, StepRecord, StepStatus};

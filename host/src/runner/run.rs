@@ -1,7 +1,8 @@
 //! [`run`]: the rounds and steps of one invocation, a checkpoint after every completed
 //! step; [`post_load`]: the package's `post-load` export after a fresh start.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::plugin::{HostCall, LogLevel, StepFailure, StepLog, StepOutcome, Steps};
@@ -86,9 +87,10 @@ pub async fn run<S: Steps, C: Checkpoint>(
                 observer: Arc::clone(&observer),
                 round,
                 step: step.name.clone(),
+                recording: Mutex::default(),
             });
             let step_started = Instant::now();
-            let result = steps.run_step(step, &mut state, log).await;
+            let result = steps.run_step(step, &mut state, log.clone()).await;
             let duration = step_started.elapsed();
             let outcome = match result {
                 Ok(outcome) => outcome,
@@ -100,6 +102,18 @@ pub async fn run<S: Steps, C: Checkpoint>(
                         failure: failure.clone(),
                         duration,
                     });
+                    if let Some(path) = log
+                        .recording
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                    {
+                        observer.event(&RunEvent::StepRecorded {
+                            round,
+                            step: step.name.clone(),
+                            path,
+                        });
+                    }
                     summary.record(StepRecord {
                         round,
                         step: step.name.clone(),
@@ -182,6 +196,7 @@ pub async fn post_load<S: Steps>(
         observer: Arc::clone(&observer),
         round: state.current_round,
         step: POST_LOAD_STEP.to_owned(),
+        recording: Mutex::default(),
     });
     let mut working = state.clone();
     let started = Instant::now();
@@ -193,11 +208,13 @@ pub async fn post_load<S: Steps>(
     Ok(())
 }
 
-/// Forwards a step's lines to the observer as [`RunEvent::StepLogged`].
+/// Forwards a step's lines to the observer as [`RunEvent::StepLogged`], and keeps where
+/// its recording went until the step's end is reported.
 struct ObserverLog {
     observer: Arc<dyn RunObserver>,
     round: u32,
     step: String,
+    recording: Mutex<Option<PathBuf>>,
 }
 
 impl StepLog for ObserverLog {
@@ -216,5 +233,9 @@ impl StepLog for ObserverLog {
             step: self.step.clone(),
             call: call.clone(),
         });
+    }
+
+    fn recorded(&self, path: &Path) {
+        *self.recording.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_path_buf());
     }
 }

@@ -152,7 +152,8 @@ fn parse(text: &str) -> Value {
 
 async fn calls(db: Arc<dyn Database>) {
     let ctx = MongoCtx::new(db);
-    let mut m = MongoView::new(&ctx);
+    let rec = prometheus_wasm::plugin::Recorder::quiet();
+    let mut m = MongoView::new(&ctx, &rec);
     let oid = r#"{"$oid": "65a1b2c3d4e5f60718293a4b"}"#;
     let id = m.insert_one("todos".into(), format!(r#"{{"_id": {oid}, "n": 1, "tags": ["x"], "at": {{"$date": {{"$numberLong": "1700000000000"}}}}}}"#)).await.unwrap().unwrap();
     assert_eq!(parse(&id), parse(oid));
@@ -298,7 +299,8 @@ async fn calls(db: Arc<dyn Database>) {
 
 async fn sandbox(db: Arc<dyn Database>) {
     let ctx = MongoCtx::new(db);
-    let mut m = MongoView::new(&ctx);
+    let rec = prometheus_wasm::plugin::Recorder::quiet();
+    let mut m = MongoView::new(&ctx, &rec);
     let e = m
         .aggregate(
             "todos".into(),
@@ -332,7 +334,8 @@ async fn sandbox(db: Arc<dyn Database>) {
 
 async fn bad_input(db: Arc<dyn Database>) {
     let ctx = MongoCtx::new(db);
-    let mut m = MongoView::new(&ctx);
+    let rec = prometheus_wasm::plugin::Recorder::quiet();
+    let mut m = MongoView::new(&ctx, &rec);
     let e = m
         .find(
             "todos".into(),
@@ -372,7 +375,8 @@ async fn bad_input(db: Arc<dyn Database>) {
 
 async fn document_limits(db: Arc<dyn Database>) {
     let ctx = MongoCtx::new(db);
-    let mut m = MongoView::new(&ctx);
+    let rec = prometheus_wasm::plugin::Recorder::quiet();
+    let mut m = MongoView::new(&ctx, &rec);
     let big = format!(r#"{{"s": "{}"}}"#, "x".repeat(17 << 20));
     let e = m
         .insert_one("limits".into(), big.clone())
