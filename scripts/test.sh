@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # SecantusDB for the remote MongoDB tests (host/tests/mongo_behaviour.rs).
 scripts/setup-venv.sh
+# xmllint and chromium for the report tests (tests/reports.rs).
+scripts/setup-report-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

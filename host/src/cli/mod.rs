@@ -148,7 +148,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,

@@ -21,8 +21,9 @@ use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
-use crate::report::{Redactor, TerminalReport};
-use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
+use crate::report::history::RESULTS_FILE_NAME;
+use crate::report::{Outline, PackageId, Redactor, ReportCollector, TerminalReport};
+use crate::runner::{self, ResumePoint, RunEvent, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
@@ -158,6 +159,14 @@ async fn run_redacted(
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
     }
+    let collector = Arc::new(start_collector(
+        &state_file,
+        &package,
+        &options,
+        &resume,
+        &redactor,
+        &report,
+    )?);
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
@@ -187,7 +196,7 @@ async fn run_redacted(
     ));
 
     // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
-    let observer: Arc<dyn RunObserver> = report.clone();
+    let observer: Arc<dyn RunObserver> = Arc::new(Tee(report.clone(), collector.clone()));
     let watched = Watched {
         steps: &package,
         deaths: fleet.deaths(),
@@ -222,8 +231,13 @@ async fn run_redacted(
         ));
     }
     match outcome {
-        Ok(Ok((code, summary))) => {
-            write_reports(&args, &summary, &source.name(), &redactor)?;
+        Ok(Ok((code, _summary))) => {
+            if let Some(e) = collector.take_error() {
+                report.warning(&format!(
+                    "{e}; the reports cover the run, the next invocation's may miss this one's steps"
+                ));
+            }
+            write_reports(&args, &collector, &package_identity(&source), &redactor)?;
             Ok(code)
         }
         Ok(Err(e)) => Err(e),
@@ -231,21 +245,98 @@ async fn run_redacted(
     }
 }
 
-/// Writes the `--junit` and `--json` reports, if asked for.
+/// Sends every run event to the terminal and to the report collector.
+struct Tee(Arc<TerminalReport>, Arc<ReportCollector>);
+
+impl RunObserver for Tee {
+    fn event(&self, event: &RunEvent) {
+        self.0.event(event);
+        self.1.event(event);
+    }
+}
+
+/// Opens the results journal beside the state file: a new one for a fresh run, the
+/// existing one for a resumed run, so the reports cover every invocation of the run.
+fn start_collector(
+    state_file: &StateFile,
+    package: &Plan,
+    options: &RunOptions,
+    resume: &ResumePoint,
+    redactor: &Redactor,
+    report: &TerminalReport,
+) -> Result<ReportCollector, UserError> {
+    let outline = Outline {
+        max_rounds: options.max_rounds,
+        steps: package
+            .manifest()
+            .iter()
+            .map(|s| (s.name.clone(), s.worker.clone()))
+            .collect(),
+        selection: None,
+    };
+    let journal = state_file.path().with_file_name(RESULTS_FILE_NAME);
+    let (collector, started) =
+        ReportCollector::start(Some(&journal), outline, resume, redactor.clone())
+            .map_err(|e| UserError::usage(anyhow!(e), None))?;
+    if started.history_missing {
+        report.warning(&format!(
+            "no results journal ({}) for the run being resumed: the reports cover this invocation's steps only",
+            journal.display()
+        ));
+    }
+    if started.torn_tail {
+        report.note(
+            "the results journal's last record was cut short by a crash; that step runs again",
+        );
+    }
+    Ok(collector)
+}
+
+/// The package as the reports name it. Today its file name and the sha256 of its bytes;
+/// the component's declared name and version go in `name` and `version` (the reports then
+/// show `name@version`).
+fn package_identity(source: &Source) -> PackageId {
+    use sha2::Digest;
+    let path = source.path();
+    let sha256 = std::fs::read(path)
+        .map(|bytes| {
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    PackageId {
+        name: None,
+        version: None,
+        file: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        sha256,
+    }
+}
+
+/// Writes the `--junit`, `--json` and `--html` reports of the whole run, if asked for.
 fn write_reports(
     args: &RunArgs,
-    summary: &RunSummary,
-    name: &str,
+    collector: &ReportCollector,
+    package: &PackageId,
     redactor: &Redactor,
 ) -> Result<(), UserError> {
     let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
-    if let Some(path) = &args.junit {
-        crate::report::junit::write(path, summary, name, redactor).map_err(fail)?;
-    }
-    if let Some(path) = &args.json {
-        crate::report::json::write(path, summary, name, redactor).map_err(fail)?;
-    }
-    Ok(())
+    collector.with_report(package, |run| {
+        if let Some(path) = &args.junit {
+            crate::report::junit::write(path, run, redactor).map_err(fail)?;
+        }
+        if let Some(path) = &args.json {
+            crate::report::json::write(path, run, redactor).map_err(fail)?;
+        }
+        if let Some(path) = &args.html {
+            crate::report::html::write(path, run, redactor).map_err(fail)?;
+        }
+        Ok(())
+    })
 }
 
 async fn run_steps(
@@ -406,12 +497,16 @@ fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
     }
 }
 
-/// `--junit` and `--json` are written after the run: a report that cannot be written
+/// `--junit`, `--json` and `--html` are written after the run: a report that cannot be written
 /// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
 /// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
 /// starts.
 fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
-    for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+    for (flag, path) in [
+        ("--junit", &args.junit),
+        ("--json", &args.json),
+        ("--html", &args.html),
+    ] {
         let Some(path) = path else { continue };
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
