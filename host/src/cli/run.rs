@@ -241,7 +241,16 @@ async fn run_redacted(
             Ok(code)
         }
         Ok(Err(e)) => Err(e),
-        Err(stop) => Ok(interrupted(stop, &report)),
+        Err(stop) => {
+            // A cancelled or timed-out CI job still gets reports of what ran; a report that
+            // cannot be written then does not hide the signal's exit code.
+            collector.interrupted(stop.name());
+            if let Err(e) = write_reports(&args, &collector, &package_identity(&source), &redactor)
+            {
+                report.warning(&format!("{:#}", e.error));
+            }
+            Ok(interrupted(stop, &report))
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::plugin::{HostCall, StepOutcome};
 use crate::report::clock::rfc3339_now;
 use crate::report::history::{
-    self, CallEntry, Entry, HistoryError, InvocationEntry, LogEntry, ResultsWriter, Status,
-    StepEntry,
+    self, CallEntry, Entry, HistoryError, InterruptedEntry, InvocationEntry, LogEntry,
+    ResultsWriter, Status, StepEntry,
 };
 use crate::report::model::{Outline, PackageId, RunReport};
 use crate::report::redact::Redactor;
@@ -113,6 +113,18 @@ impl ReportCollector {
             inner: Mutex::new(inner),
         };
         Ok((collector, started))
+    }
+
+    /// Records that a signal stopped this invocation (the step running did not end), so
+    /// that the reports and the next invocation's say so.
+    pub fn interrupted(&self, signal: &str) {
+        let mut inner = self.lock();
+        inner.pending = None;
+        let entry = Entry::Interrupted(InterruptedEntry {
+            invocation: inner.invocation,
+            signal: signal.to_owned(),
+        });
+        inner.record(entry);
     }
 
     /// The first error writing the journal, if one happened (the reports still cover the

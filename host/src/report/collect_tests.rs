@@ -195,7 +195,7 @@ fn a_torn_last_record_is_ignored_and_cut_before_appending() {
         .iter()
         .filter_map(|e| match e {
             Entry::Step(s) => Some(s.step.as_str()),
-            Entry::Invocation(_) => None,
+            Entry::Invocation(_) | Entry::Interrupted(_) => None,
         })
         .collect();
     assert_eq!(steps, ["fetch", "submit"]);
@@ -267,5 +267,57 @@ fn a_fresh_run_starts_a_new_journal_and_a_resume_without_one_says_so() {
             [earlier, earlier, earlier, earlier, None, stopped],
             "round 2's fetch ran before the resume point"
         );
+    });
+}
+
+#[test]
+fn an_interrupted_run_says_so_and_its_resumption_clears_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = dir.path().join(RESULTS_FILE_NAME);
+    let (first, _) = ReportCollector::start(Some(&journal), outline(), &fresh(), redactor())
+        .expect("journal created");
+    step(&first, 1, "fetch", "worker1", End::Pass);
+    first.interrupted("SIGTERM");
+    let package = package();
+    first.with_report(&package, |r| {
+        assert_eq!(r.outcome(), "interrupted");
+        assert_eq!(
+            r.cases[1].reason.as_deref(),
+            Some("not reached: the run was stopped by SIGTERM after round 1, step fetch")
+        );
+    });
+    drop(first);
+    let resume = ResumePoint::Resumed {
+        round: 1,
+        after_step: Some("fetch".into()),
+    };
+    let (second, _) = ReportCollector::start(Some(&journal), outline(), &resume, redactor())
+        .expect("journal reopened");
+    step(&second, 1, "submit", "worker1", End::Fail);
+    second.with_report(&package, |r| {
+        assert_eq!(r.outcome(), "failed");
+        assert!(r.interrupted.is_none());
+        assert_eq!(
+            r.cases[2].reason.as_deref(),
+            Some("not reached: the run stopped at round 1, step submit (failed)")
+        );
+    });
+}
+
+#[test]
+fn steps_a_selection_left_out_are_not_selected_not_unreached() {
+    let mut outline = outline();
+    outline.selection = Some(std::sync::Arc::new(|round, step: &str| {
+        round == 1 && step != "audit"
+    }));
+    let (c, _) = ReportCollector::start(None, outline, &fresh(), redactor()).expect("in memory");
+    step(&c, 1, "fetch", "worker1", End::Pass);
+    step(&c, 1, "submit", "worker1", End::Pass);
+    let package = package();
+    c.with_report(&package, |r| {
+        let reasons: Vec<Option<&str>> = r.cases.iter().map(|c| c.reason.as_deref()).collect();
+        let not = Some("not selected");
+        assert_eq!(reasons, [None, None, not, not, not, not]);
+        assert_eq!(r.outcome(), "passed");
     });
 }

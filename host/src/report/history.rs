@@ -9,6 +9,7 @@
 //! {"journal":"prometheus-wasm results journal","version":1}
 //! {"record":"invocation","invocation":1,"started_at":"2026-11-29T06:00:00Z","resume":"starting a fresh run (no saved state)","resumed_at":null}
 //! {"record":"step","invocation":1,"round":1,"step":"fetch","worker":"worker1","status":"failed","detail":"…","duration_ms":3.2,"logs":[…],"calls":[…]}
+//! {"record":"interrupted","invocation":1,"signal":"SIGTERM"}
 //! ```
 //!
 //! Crash safety follows the checkpoint journal (`store/journal.rs`): records are only
@@ -38,6 +39,17 @@ pub enum Entry {
     Invocation(InvocationEntry),
     /// A step ended (passed, skipped or failed).
     Step(StepEntry),
+    /// The invocation was stopped by a signal (Ctrl-C, a CI job cancelled or timed out).
+    Interrupted(InterruptedEntry),
+}
+
+/// An invocation stopped by a signal; the step it was running did not end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterruptedEntry {
+    /// The invocation.
+    pub invocation: u32,
+    /// `SIGINT` or `SIGTERM`.
+    pub signal: String,
 }
 
 /// An invocation of `run` that worked on this run.

@@ -19,7 +19,7 @@ use crate::report::redact::Redactor;
 const STYLE: &str = r#"
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
 header{padding:16px 24px;color:#fff}
-header.passed{background:#1a7f37}header.failed{background:#cf222e}
+header.passed{background:#1a7f37}header.failed{background:#cf222e}header.interrupted{background:#9a6700}
 header h1{margin:0 0 4px;font-size:20px}
 main{padding:16px 24px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px 16px;margin-bottom:16px}

@@ -55,6 +55,7 @@ pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> Value {
         },
         "outcome": report.outcome(),
         "resumed": report.resumed(),
+        "interrupted": report.interrupted,
         "invocations": invocations,
         "totals": {
             "tests": t.tests,

@@ -99,6 +99,9 @@ fn suite(
                 property("round", &round.to_string())?;
                 property("resumed", if report.resumed() { "true" } else { "false" })?;
                 property("invocations", &report.history_line())?;
+                if let Some(signal) = &report.interrupted {
+                    property("interrupted", signal)?;
+                }
                 for i in &report.invocations {
                     property(
                         &format!("invocation.{}", i.invocation),

@@ -151,6 +151,8 @@ pub struct RunReport<'a> {
     pub totals: Totals,
     /// Milliseconds of every attempt.
     pub duration_ms: f64,
+    /// The signal that stopped the last invocation, if one did.
+    pub interrupted: Option<String>,
 }
 
 impl<'a> RunReport<'a> {
@@ -159,9 +161,14 @@ impl<'a> RunReport<'a> {
         let mut invocations = Vec::new();
         let mut attempts: HashMap<(u32, &str), Vec<&StepEntry>> = HashMap::new();
         let mut last_step: Option<&StepEntry> = None;
+        // The signal that stopped the last invocation; a later invocation clears it.
+        let mut interrupted = None;
         for entry in entries {
             match entry {
-                Entry::Invocation(i) => invocations.push(i),
+                Entry::Invocation(i) => {
+                    invocations.push(i);
+                    interrupted = None;
+                }
                 Entry::Step(s) => {
                     attempts
                         .entry((s.round, s.step.as_str()))
@@ -169,6 +176,7 @@ impl<'a> RunReport<'a> {
                         .push(s);
                     last_step = Some(s);
                 }
+                Entry::Interrupted(i) => interrupted = Some(i.signal.as_str()),
             }
         }
         // A run resumed without a journal: what came before its first known step ran in
@@ -177,16 +185,23 @@ impl<'a> RunReport<'a> {
             .first()
             .and_then(|i| i.resumed_at)
             .unwrap_or((1, 0));
-        let stopped = match last_step {
-            Some(s) if s.status == Status::Failed => format!(
+        let stopped = match (interrupted, last_step) {
+            (Some(signal), Some(s)) => format!(
+                "not reached: the run was stopped by {signal} after round {}, step {}",
+                s.round, s.step
+            ),
+            (Some(signal), None) => {
+                format!("not reached: the run was stopped by {signal} before any step ended")
+            }
+            (None, Some(s)) if s.status == Status::Failed => format!(
                 "not reached: the run stopped at round {}, step {} (failed)",
                 s.round, s.step
             ),
-            Some(s) => format!(
+            (None, Some(s)) => format!(
                 "not reached: the run stopped after round {}, step {}",
                 s.round, s.step
             ),
-            None => "not reached: no step ran".to_owned(),
+            (None, None) => "not reached: no step ran".to_owned(),
         };
         let mut cases = Vec::with_capacity(outline.max_rounds as usize * outline.steps.len());
         let mut totals = Totals::default();
@@ -236,6 +251,7 @@ impl<'a> RunReport<'a> {
             cases,
             totals,
             duration_ms,
+            interrupted: interrupted.map(str::to_owned),
         }
     }
 
@@ -249,9 +265,16 @@ impl<'a> RunReport<'a> {
         self.invocations.iter().any(|i| i.resumed_at.is_some())
     }
 
-    /// `passed` or `failed`.
+    /// `failed` when a case's last attempt failed, else `interrupted` when a signal stopped
+    /// the last invocation, else `passed`.
     pub fn outcome(&self) -> &'static str {
-        if self.is_passed() { "passed" } else { "failed" }
+        if !self.is_passed() {
+            "failed"
+        } else if self.interrupted.is_some() {
+            "interrupted"
+        } else {
+            "passed"
+        }
     }
 
     /// One line on how the run was made: "1 invocation" or "3 invocations (resumed 2×)".
