@@ -218,3 +218,64 @@ fn the_html_report_shows_a_failure_and_hostile_markup_as_text() {
     );
     assert!(!dom.contains("Sekr3t"), "{dom}");
 }
+
+#[test]
+fn a_step_that_fails_again_when_resumed_keeps_its_first_failure_as_a_rerun() {
+    let t = TestDir::hello();
+    t.set_config("fail_step", "submit-greeting".into());
+    assert_eq!(t.run_steps(&[]).code(), 1);
+    let out = t.run_steps(&["--junit", "reports/junit.xml", "--json", "reports/run.json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let root = root(&t);
+    let junit = root.join("reports/junit.xml");
+    validate_junit(&junit).unwrap_or_else(|e| panic!("{e}\n{}", read(junit.clone())));
+    let xml = read(junit);
+    assert!(
+        xml.contains(r#"<rerunFailure message="execute returned an error: injected failure in submit-greeting (config fail_step)" type="step failure">"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "attempt 2 of 2: failed (invocation 2 of 2, resuming round 1 after step check-health)"
+        ),
+        "{xml}"
+    );
+    let doc: Value = serde_json::from_str(&read(root.join("reports/run.json"))).expect("JSON");
+    assert_eq!(doc["outcome"], json!("failed"));
+    assert_eq!(doc["totals"]["flaky"], json!(0));
+    assert_eq!(
+        doc["cases"][1]["attempts"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_damaged_results_journal_refuses_the_resumed_run_and_names_the_file() {
+    let t = TestDir::hello();
+    t.set_config("fail_step", "submit-greeting".into());
+    assert_eq!(t.run_steps(&[]).code(), 1);
+    let journal = t.tests().join("data/test_state.results.jsonl");
+    let text = read(journal.clone());
+    let (header, rest) = text.split_once('\n').expect("a header line");
+    std::fs::write(&journal, format!("{header}\nnot a record\n{rest}")).expect("damage it");
+    t.remove_config("fail_step");
+    let out = t.run_steps(&[]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.all()
+            .contains("test_state.results.jsonl is damaged at line 2"),
+        "{out}"
+    );
+    assert!(out.all().contains("or run with --reset"), "{out}");
+    // Nothing ran, and the saved state still resumes once the journal is dealt with.
+    assert!(out.started_steps().is_empty(), "{out}");
+    std::fs::remove_file(&journal).expect("delete it");
+    let out = t.run_steps(&["--json", "reports/run.json"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.all().contains("no results journal"), "{out}");
+    let doc: Value = serde_json::from_str(&read(root(&t).join("reports/run.json"))).expect("JSON");
+    assert_eq!(
+        doc["cases"][0]["reason"],
+        json!("completed by an earlier invocation whose results were not kept")
+    );
+}

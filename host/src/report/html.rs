@@ -120,6 +120,8 @@ type Chips<'r, 'a> = Vec<(usize, &'r Case<'a>)>;
 fn timeline(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
     let mut rounds: Vec<u32> = report.cases.iter().map(|c| c.round).collect();
     rounds.dedup();
+    // Every round has the manifest's steps, in order.
+    let steps_per_round = (report.cases.len() / rounds.len().max(1)).max(1);
     // Worker → round → (case index, case), in run order.
     let mut rows: BTreeMap<&str, BTreeMap<u32, Chips<'_, '_>>> = BTreeMap::new();
     for (i, c) in report.cases.iter().enumerate() {
@@ -139,14 +141,16 @@ fn timeline(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
         for r in &rounds {
             page.push_str("<td>");
             for (i, c) in by_round.get(r).map(Vec::as_slice).unwrap_or_default() {
+                // The chip shows the step's position in the round; its title the rest.
+                let position = i % steps_per_round + 1;
                 let _ = write!(
                     page,
-                    "<a class=\"chip {}{}\" href=\"#case-{i}\" title=\"{}: {}\">{}</a>",
+                    "<a class=\"chip {}{}\" href=\"#case-{i}\" title=\"{}: {}, {} attempt(s)\">{position}</a>",
                     c.status.as_str(),
                     if c.is_flaky() { " flaky" } else { "" },
                     esc_line(c.step, redactor),
                     c.status.as_str(),
-                    c.attempts.len().max(1)
+                    c.attempts.len()
                 );
             }
             page.push_str("</td>");
