@@ -279,3 +279,29 @@ fn a_damaged_results_journal_refuses_the_resumed_run_and_names_the_file() {
         json!("completed by an earlier invocation whose results were not kept")
     );
 }
+
+#[test]
+fn a_failed_post_load_is_reported_as_the_reason_nothing_ran() {
+    let t = TestDir::example("hello", &component("hostile_text"));
+    t.set_config("max_rounds", 1.into());
+    t.set_config("leak", "tok-Sekr3t-9f8e7d6c".into());
+    t.set_config("fail_post_load", true.into());
+    t.write(".env", "API_TOKEN=tok-Sekr3t-9f8e7d6c\n");
+    let out = t.run_steps(&["--junit", "reports/junit.xml", "--json", "reports/run.json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let junit = root(&t).join("reports/junit.xml");
+    validate_junit(&junit).unwrap_or_else(|e| panic!("{e}\n{}", read(junit.clone())));
+    let xml = read(junit);
+    assert!(
+        xml.contains(r#"<testsuite name="post-load" tests="1" failures="1" errors="0""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<skipped message="not reached: post-load failed"/>"#),
+        "{xml}"
+    );
+    assert!(!xml.contains("Sekr3t"), "{xml}");
+    let doc: Value = serde_json::from_str(&read(root(&t).join("reports/run.json"))).expect("JSON");
+    assert_eq!(doc["outcome"], json!("failed"));
+    assert_eq!(doc["failures"][0]["step"], json!("post-load"));
+}

@@ -240,7 +240,16 @@ async fn run_redacted(
             write_reports(&args, &collector, &package_identity(&source), &redactor)?;
             Ok(code)
         }
-        Ok(Err(e)) => Err(e),
+        Ok(Err(e)) => {
+            // A failed post-load is why nothing ran: the reports say so.
+            if collector.post_load_failed(&format!("{:#}", e.error))
+                && let Err(e) =
+                    write_reports(&args, &collector, &package_identity(&source), &redactor)
+            {
+                report.warning(&format!("{:#}", e.error));
+            }
+            Err(e)
+        }
         Err(stop) => {
             // A cancelled or timed-out CI job still gets reports of what ran; a report that
             // cannot be written then does not hide the signal's exit code.

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::plugin::{HostCall, StepOutcome};
 use crate::report::clock::rfc3339_now;
@@ -15,7 +15,7 @@ use crate::report::history::{
 };
 use crate::report::model::{Outline, PackageId, RunReport};
 use crate::report::redact::Redactor;
-use crate::runner::{ResumePoint, RunEvent, RunObserver};
+use crate::runner::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver};
 
 /// Collects step results for the report files; see the module docs.
 pub struct ReportCollector {
@@ -33,6 +33,8 @@ struct Inner {
     pending: Option<StepEntry>,
     /// The first journal write that failed; later writes are not tried.
     error: Option<HistoryError>,
+    /// When `post-load` started, while it runs.
+    post_load_started: Option<Instant>,
 }
 
 /// What [`ReportCollector::start`] found in the journal, for the terminal.
@@ -102,6 +104,7 @@ impl ReportCollector {
             writer,
             pending: None,
             error: None,
+            post_load_started: None,
         };
         inner.record(entry);
         if let Some(e) = inner.error.take() {
@@ -113,6 +116,25 @@ impl ReportCollector {
             inner: Mutex::new(inner),
         };
         Ok((collector, started))
+    }
+
+    /// Records that the run ended with `message` while the package's `post-load` ran (it
+    /// failed; the run stops before its first step), with what it logged and called, as
+    /// the case `post-load` of round 0. Does nothing (false) when `post-load` was not
+    /// running.
+    pub fn post_load_failed(&self, message: &str) -> bool {
+        let Some(started) = self.lock().post_load_started.take() else {
+            return false;
+        };
+        self.finish(
+            0,
+            POST_LOAD_STEP,
+            "",
+            Status::Failed,
+            Some(message.to_owned()),
+            started.elapsed(),
+        );
+        true
     }
 
     /// Records that a signal stopped this invocation (the step running did not end), so
@@ -151,6 +173,8 @@ impl ReportCollector {
         step: &str,
         worker: Option<&str>,
     ) -> &'a mut StepEntry {
+        // `post-load` logs under the round the run starts in; it is kept as round 0.
+        let round = if step == POST_LOAD_STEP { 0 } else { round };
         let stale = inner
             .pending
             .as_ref()
@@ -207,6 +231,12 @@ impl Inner {
 impl RunObserver for ReportCollector {
     fn event(&self, event: &RunEvent) {
         match event {
+            RunEvent::PostLoadStarted => self.lock().post_load_started = Some(Instant::now()),
+            RunEvent::PostLoadFinished { .. } => {
+                let mut inner = self.lock();
+                inner.post_load_started = None;
+                inner.pending = None;
+            }
             RunEvent::StepStarted {
                 round,
                 step,

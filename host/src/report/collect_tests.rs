@@ -321,3 +321,38 @@ fn steps_a_selection_left_out_are_not_selected_not_unreached() {
         assert_eq!(r.outcome(), "passed");
     });
 }
+
+#[test]
+fn a_failed_post_load_is_a_case_with_its_log_and_why_nothing_ran() {
+    let (c, _) = ReportCollector::start(None, outline(), &fresh(), redactor()).expect("in memory");
+    assert!(
+        !c.post_load_failed("not running"),
+        "post-load did not start"
+    );
+    c.event(&RunEvent::PostLoadStarted);
+    c.event(&RunEvent::StepLogged {
+        round: 1,
+        step: crate::runner::POST_LOAD_STEP.into(),
+        level: LogLevel::Warn,
+        message: "seeding s3cret".into(),
+    });
+    assert!(c.post_load_failed("post-load failed: boom"));
+    let package = package();
+    c.with_report(&package, |r| {
+        assert_eq!(r.cases.len(), 7);
+        let post_load = &r.cases[0];
+        assert_eq!((post_load.round, post_load.step), (0, "post-load"));
+        assert_eq!(post_load.status, CaseStatus::Failed);
+        assert_eq!(post_load.attempts[0].logs[0].message, "seeding ***");
+        assert_eq!(
+            r.cases[1].reason.as_deref(),
+            Some("not reached: post-load failed")
+        );
+        let xml = crate::report::junit::render(r, &redactor());
+        assert!(
+            xml.contains(r#"<testsuite name="post-load" tests="1" failures="1""#),
+            "{xml}"
+        );
+        assert!(xml.contains("[warn] seeding ***"), "{xml}");
+    });
+}

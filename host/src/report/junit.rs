@@ -77,8 +77,12 @@ fn suite(
     let count = |s: CaseStatus| cases.iter().filter(|c| c.status == s).count();
     let skipped = count(CaseStatus::Skipped) + count(CaseStatus::NotRun);
     let time = cases.iter().map(Case::duration_ms).fold(0.0, |a, b| a + b);
+    let name = match round {
+        0 => "post-load".to_owned(),
+        r => format!("round {r}"),
+    };
     w.create_element("testsuite")
-        .with_attribute(("name", format!("round {round}").as_str()))
+        .with_attribute(("name", name.as_str()))
         .with_attribute(("tests", cases.len().to_string().as_str()))
         .with_attribute(("failures", count(CaseStatus::Failed).to_string().as_str()))
         .with_attribute(("errors", "0"))

@@ -186,6 +186,7 @@ impl<'a> RunReport<'a> {
             .and_then(|i| i.resumed_at)
             .unwrap_or((1, 0));
         let stopped = match (interrupted, last_step) {
+            (None, Some(s)) if s.round == 0 => format!("not reached: {} failed", s.step),
             (Some(signal), Some(s)) => format!(
                 "not reached: the run was stopped by {signal} after round {}, step {}",
                 s.round, s.step
@@ -203,47 +204,58 @@ impl<'a> RunReport<'a> {
             ),
             (None, None) => "not reached: no step ran".to_owned(),
         };
-        let mut cases = Vec::with_capacity(outline.max_rounds as usize * outline.steps.len());
+        let mut cases = Vec::with_capacity(outline.max_rounds as usize * outline.steps.len() + 1);
         let mut totals = Totals::default();
         let mut duration_ms = 0.0;
-        for round in 1..=outline.max_rounds {
-            for (index, (step, worker)) in outline.steps.iter().enumerate() {
-                let tries = attempts.remove(&(round, step.as_str())).unwrap_or_default();
-                let (status, reason) = match tries.last().map(|a| a.status) {
-                    Some(Status::Passed) => (CaseStatus::Passed, None),
-                    Some(Status::Skipped) => (CaseStatus::Skipped, None),
-                    Some(Status::Failed) => (CaseStatus::Failed, None),
-                    None if outline.selection.as_ref().is_some_and(|s| !s(round, step)) => {
-                        (CaseStatus::NotRun, Some("not selected".to_owned()))
-                    }
-                    None if (round, index) < unknown_before => (
-                        CaseStatus::NotRun,
-                        Some(
-                            "completed by an earlier invocation whose results were not kept"
-                                .to_owned(),
-                        ),
-                    ),
-                    None => (CaseStatus::NotRun, Some(stopped.clone())),
-                };
-                let case = Case {
-                    round,
-                    step,
-                    worker,
-                    status,
-                    reason,
-                    attempts: tries,
-                };
-                totals.tests += 1;
-                match status {
-                    CaseStatus::Passed => totals.passed += 1,
-                    CaseStatus::Skipped => totals.skipped += 1,
-                    CaseStatus::Failed => totals.failed += 1,
-                    CaseStatus::NotRun => totals.not_run += 1,
+        // `post-load` is a case (round 0) only when it failed: it is then why nothing ran.
+        let post_load: Option<&'a str> = attempts
+            .keys()
+            .find(|(round, _)| *round == 0)
+            .map(|(_, step)| *step);
+        let cells = post_load.into_iter().map(|step| (0, 0, step, "")).chain(
+            (1..=outline.max_rounds).flat_map(|round| {
+                outline
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, (step, worker))| (round, i, step.as_str(), worker.as_str()))
+            }),
+        );
+        for (round, index, step, worker) in cells {
+            let tries = attempts.remove(&(round, step)).unwrap_or_default();
+            let (status, reason) = match tries.last().map(|a| a.status) {
+                Some(Status::Passed) => (CaseStatus::Passed, None),
+                Some(Status::Skipped) => (CaseStatus::Skipped, None),
+                Some(Status::Failed) => (CaseStatus::Failed, None),
+                None if outline.selection.as_ref().is_some_and(|s| !s(round, step)) => {
+                    (CaseStatus::NotRun, Some("not selected".to_owned()))
                 }
-                totals.flaky += usize::from(case.is_flaky());
-                duration_ms += case.duration_ms();
-                cases.push(case);
+                None if (round, index) < unknown_before => (
+                    CaseStatus::NotRun,
+                    Some(
+                        "completed by an earlier invocation whose results were not kept".to_owned(),
+                    ),
+                ),
+                None => (CaseStatus::NotRun, Some(stopped.clone())),
+            };
+            let case = Case {
+                round,
+                step,
+                worker,
+                status,
+                reason,
+                attempts: tries,
+            };
+            totals.tests += 1;
+            match status {
+                CaseStatus::Passed => totals.passed += 1,
+                CaseStatus::Skipped => totals.skipped += 1,
+                CaseStatus::Failed => totals.failed += 1,
+                CaseStatus::NotRun => totals.not_run += 1,
             }
+            totals.flaky += usize::from(case.is_flaky());
+            duration_ms += case.duration_ms();
+            cases.push(case);
         }
         RunReport {
             package,
