@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::plugin::{HostCall, StepOutcome};
+use crate::plugin::{HostCall, LogLevel, StepOutcome};
 use crate::report::clock::rfc3339_now;
 use crate::report::history::{
     self, CallEntry, Entry, HistoryError, InterruptedEntry, InvocationEntry, LogEntry,
@@ -256,7 +256,7 @@ impl RunObserver for ReportCollector {
                 let mut inner = self.lock();
                 let entry = self.pending(&mut inner, *round, step, None);
                 entry.logs.push(LogEntry {
-                    level: format!("{level:?}").to_lowercase(),
+                    level: level_name(*level).to_owned(),
                     message: self.redactor.redact(message).into_owned(),
                 });
             }
@@ -310,6 +310,17 @@ impl ReportCollector {
             failed: call.failed,
             duration_ms: ms(call.duration),
         }
+    }
+}
+
+/// The name a log level has in the reports and the journal.
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
     }
 }
 
