@@ -12,6 +12,7 @@ mod mongo;
 mod new;
 mod plan;
 mod run;
+mod run_reports;
 mod sign;
 mod signals;
 mod watched;

@@ -97,16 +97,16 @@ impl ReportCollector {
             resume: redactor.redact(&resume.to_string()).into_owned(),
             resumed_at,
         };
-        let entry = Entry::Invocation(invocation.clone());
+        let number = invocation.invocation;
         let mut inner = Inner {
             entries,
-            invocation: invocation.invocation,
+            invocation: number,
             writer,
             pending: None,
             error: None,
             post_load_started: None,
         };
-        inner.record(entry);
+        inner.record(Entry::Invocation(invocation));
         if let Some(e) = inner.error.take() {
             return Err(e);
         }
