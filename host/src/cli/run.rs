@@ -158,9 +158,7 @@ async fn run_redacted(
             async || super::external::reset(&external, &report).await,
         )
         .await?;
-    if let ResumePoint::Fresh { .. } = resume {
-        remove_databases(&config.data_dir, &report)?;
-    }
+    // Before the databases go: a results journal that cannot be read refuses the run.
     let collector = Arc::new(start_collector(
         &state_file,
         &package,
@@ -169,6 +167,9 @@ async fn run_redacted(
         &redactor,
         &report,
     )?);
+    if let ResumePoint::Fresh { .. } = resume {
+        remove_databases(&config.data_dir, &report)?;
+    }
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {

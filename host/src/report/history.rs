@@ -141,7 +141,10 @@ pub struct CallEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// Reading or writing failed.
-    #[error("cannot {action} the results journal {}: {source}", path.display())]
+    #[error(
+        "cannot {action} the results journal {}: {source}; check the permissions and free space of its directory (data_dir)",
+        path.display()
+    )]
     Io {
         /// `read`, `write`.
         action: &'static str,
