@@ -8,6 +8,8 @@ source scripts/setup.sh
 scripts/setup-venv.sh
 # docker-registry and htpasswd for the OCI tests (tests/registry.rs).
 scripts/setup-registry.sh
+# xmllint and chromium for the report tests (tests/reports.rs).
+scripts/setup-report-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -162,11 +162,11 @@ fn junit_and_json_reports_are_written() {
     let root = t.tests().parent().expect("root").to_path_buf();
     let xml = std::fs::read_to_string(root.join("reports/junit.xml")).expect("junit report");
     assert!(
-        xml.contains(r#"<testsuite name="round 1" tests="5" failures="0" skipped="1""#),
+        xml.contains(r#"<testsuite name="round 1" tests="5" failures="0" errors="0" skipped="1""#),
         "{xml}"
     );
     assert!(
-        xml.contains(r#"<testsuite name="round 2" tests="3" failures="1" skipped="0""#),
+        xml.contains(r#"<testsuite name="round 2" tests="5" failures="1" errors="0" skipped="2""#),
         "{xml}"
     );
     assert!(xml.contains("injected failure in audit-greeting"), "{xml}");
@@ -175,7 +175,8 @@ fn junit_and_json_reports_are_written() {
     )
     .expect("the JSON report is JSON");
     assert_eq!(doc["outcome"], json!("failed"));
-    assert_eq!(doc["passed"], json!(6));
-    assert_eq!(doc["failure"]["round"], json!(2));
-    assert_eq!(doc["failure"]["step"], json!("audit-greeting"));
+    assert_eq!(doc["totals"]["passed"], json!(6));
+    assert_eq!(doc["totals"]["not_run"], json!(2));
+    assert_eq!(doc["failures"][0]["round"], json!(2));
+    assert_eq!(doc["failures"][0]["step"], json!("audit-greeting"));
 }

@@ -1,5 +1,5 @@
-//! SIGINT, SIGTERM and SIGKILL to the runner leave no worker process alive, and the next
-//! run resumes.
+//! SIGINT, SIGTERM and SIGKILL to the runner leave no worker process alive, the reports
+//! say the run was stopped, and the next run resumes.
 
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
@@ -19,7 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn start_paused(t: &TestDir) -> (std::process::Child, Vec<i32>, mpsc::Receiver<String>) {
     t.set_config("pause_ms", PAUSE_MS.into());
     let mut child = t
-        .command(&["run", "tests/steps.wasm"])
+        .command(&["run", "tests/steps.wasm", "--json", "reports/run.json"])
         .spawn()
         .expect("spawn runner");
     let stdout = child.stdout.take().expect("stdout");
@@ -86,6 +86,21 @@ fn stop_with(signal: Signal, expected_code: i32) {
     assert!(
         rest.iter().any(|l| l.contains(signal.as_str())),
         "{rest:#?}"
+    );
+    // A cancelled CI job still gets its reports, which say why the steps did not run.
+    let report = t.tests().join("../reports/run.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("the JSON report"))
+            .expect("JSON");
+    assert_eq!(doc["outcome"], "interrupted", "{doc}");
+    assert_eq!(doc["interrupted"], signal.as_str(), "{doc}");
+    assert_eq!(
+        doc["cases"][0]["reason"],
+        format!(
+            "not reached: the run was stopped by {} before any step ended",
+            signal.as_str()
+        ),
+        "{doc}"
     );
     // The interrupted step did not complete; the next run resumes and finishes.
     assert_eq!(t.state()["last_completed_step"], serde_json::Value::Null);

@@ -26,9 +26,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_wasm::plugin::{
-    Budgets, LogLevel, Package, RunCtx, StepEngine, StepInfo, StepLog, Steps,
+    Budgets, LogLevel, Package, RunCtx, StepEngine, StepInfo, StepLog, StepOutcome, Steps,
 };
-use prometheus_wasm::report::{Redactor, TerminalReport, json, junit};
+use prometheus_wasm::report::{
+    Outline, PackageId, Redactor, ReportCollector, TerminalReport, html, json, junit,
+};
 use prometheus_wasm::runner::{self, ResumePoint, RunEvent, RunObserver, RunOptions, RunSummary};
 use prometheus_wasm::store::{
     ChangedKey, Checkpoint, JournalCheckpoint, RunState, StateError, StateFile,
@@ -286,13 +288,30 @@ fn reports(summaries: &[RunSummary]) {
         )
         .summary(s)
     };
-    let rows: [(&str, &Render); 3] = [
+    let package = PackageId {
+        file: "bench".into(),
+        ..PackageId::default()
+    };
+    // The report files are built from the collector's record of the run, as `run` does.
+    let rows: [(&str, &Render); 4] = [
         ("terminal summary table", &terminal),
         ("JSON", &|s| {
-            std::hint::black_box(json::render(s, "bench", &redactor).to_string());
+            let c = collected(s, &redactor);
+            c.with_report(&package, |r| {
+                std::hint::black_box(json::render(r, &redactor).to_string());
+            });
         }),
         ("JUnit", &|s| {
-            std::hint::black_box(junit::render(s, "bench", &redactor));
+            let c = collected(s, &redactor);
+            c.with_report(&package, |r| {
+                std::hint::black_box(junit::render(r, &redactor))
+            });
+        }),
+        ("HTML", &|s| {
+            let c = collected(s, &redactor);
+            c.with_report(&package, |r| {
+                std::hint::black_box(html::render(r, &redactor))
+            });
         }),
     ];
     for (label, f) in rows {
@@ -304,6 +323,36 @@ fn reports(summaries: &[RunSummary]) {
             b.as_secs_f64() / a.as_secs_f64()
         );
     }
+}
+
+/// A report collector (in memory) fed the events of `summary`'s steps.
+fn collected(summary: &RunSummary, redactor: &Redactor) -> ReportCollector {
+    let first_round = summary.rounds_run.first().copied().unwrap_or(1);
+    let outline = Outline {
+        max_rounds: summary.rounds_run.last().copied().unwrap_or(1),
+        steps: summary
+            .steps
+            .iter()
+            .filter(|r| r.round == first_round)
+            .map(|r| (r.step.clone(), r.worker.clone()))
+            .collect(),
+        selection: None,
+    };
+    let fresh = ResumePoint::Fresh {
+        reason: "bench".into(),
+    };
+    let (collector, _) = ReportCollector::start(None, outline, &fresh, redactor.clone())
+        .expect("an in-memory collector");
+    for r in &summary.steps {
+        collector.event(&RunEvent::StepFinished {
+            round: r.round,
+            step: r.step.clone(),
+            worker: r.worker.clone(),
+            outcome: StepOutcome::Done(serde_json::Value::Null),
+            duration: r.duration,
+        });
+    }
+    collector
 }
 
 fn main() {

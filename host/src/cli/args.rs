@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the workers and run every step of every round, resuming a saved run.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the steps of a step package (its manifest).
     List(ListArgs),
     /// Show what a step package is and asks for: manifest, WIT contract, imports
@@ -134,13 +134,19 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Also write a JUnit XML report (one suite per round, one case per step) to FILE.
+    /// Also write a JUnit XML report (one suite per round, one case per step, with its
+    /// log and host calls) of the whole run, resumed invocations included, to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Also write a JSON report of the run to FILE.
+    /// Also write a JSON report of the whole run (docs/report-format.md) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write a self-contained HTML page of the whole run (summary, timeline per
+    /// worker and round, failures with their log and host calls) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// MongoDB server to use [default: $MONGO_URI, else `mongodb.uri` of config.yaml,
     /// else the embedded store under data_dir].

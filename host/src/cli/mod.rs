@@ -17,6 +17,7 @@ mod pull;
 mod push;
 mod replay;
 mod run;
+mod run_reports;
 mod sign;
 mod signals;
 mod update_pins;
@@ -155,7 +156,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,

@@ -65,13 +65,6 @@ impl Source {
             .unwrap_or(Path::new("."));
         dir.join("config.yaml")
     }
-
-    /// The name reports use for the suite: the plan's or package's file stem.
-    pub fn name(&self) -> String {
-        self.path()
-            .file_stem()
-            .map_or_else(|| "steps".into(), |s| s.to_string_lossy().into_owned())
-    }
 }
 
 /// The compiled-code cache the flags and environment ask for, if any.

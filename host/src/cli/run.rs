@@ -28,6 +28,9 @@ use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
 
+use super::run_reports::{
+    Tee, check_report_paths, package_identity, start_collector, write_reports,
+};
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -156,6 +159,15 @@ async fn run_redacted(
             async || super::external::reset(&external, &report).await,
         )
         .await?;
+    // Before the databases go: a results journal that cannot be read refuses the run.
+    let collector = Arc::new(start_collector(
+        &state_file,
+        &package,
+        &options,
+        &resume,
+        &redactor,
+        &report,
+    )?);
     if let ResumePoint::Fresh { .. } = resume {
         remove_databases(&config.data_dir, &report)?;
     }
@@ -188,7 +200,7 @@ async fn run_redacted(
     ));
 
     // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
-    let observer: Arc<dyn RunObserver> = report.clone();
+    let observer: Arc<dyn RunObserver> = Arc::new(Tee(report.clone(), collector.clone()));
     let watched = Watched {
         steps: &package,
         deaths: fleet.deaths(),
@@ -223,30 +235,36 @@ async fn run_redacted(
         ));
     }
     match outcome {
-        Ok(Ok((code, summary))) => {
-            write_reports(&args, &summary, &source.name(), &redactor)?;
+        Ok(Ok((code, _summary))) => {
+            if let Some(e) = collector.take_error() {
+                report.warning(&format!(
+                    "{e}; the reports cover the run, the next invocation's may miss this one's steps"
+                ));
+            }
+            write_reports(&args, &collector, &package_identity(&source), &redactor)?;
             Ok(code)
         }
-        Ok(Err(e)) => Err(e),
-        Err(stop) => Ok(interrupted(stop, &report)),
+        Ok(Err(e)) => {
+            // A failed post-load is why nothing ran: the reports say so.
+            if collector.post_load_failed(&format!("{:#}", e.error))
+                && let Err(e) =
+                    write_reports(&args, &collector, &package_identity(&source), &redactor)
+            {
+                report.warning(&format!("{:#}", e.error));
+            }
+            Err(e)
+        }
+        Err(stop) => {
+            // A cancelled or timed-out CI job still gets reports of what ran; a report that
+            // cannot be written then does not hide the signal's exit code.
+            collector.interrupted(stop.name());
+            if let Err(e) = write_reports(&args, &collector, &package_identity(&source), &redactor)
+            {
+                report.warning(&format!("{:#}", e.error));
+            }
+            Ok(interrupted(stop, &report))
+        }
     }
-}
-
-/// Writes the `--junit` and `--json` reports, if asked for.
-fn write_reports(
-    args: &RunArgs,
-    summary: &RunSummary,
-    name: &str,
-    redactor: &Redactor,
-) -> Result<(), UserError> {
-    let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
-    if let Some(path) = &args.junit {
-        crate::report::junit::write(path, summary, name, redactor).map_err(fail)?;
-    }
-    if let Some(path) = &args.json {
-        crate::report::json::write(path, summary, name, redactor).map_err(fail)?;
-    }
-    Ok(())
 }
 
 async fn run_steps(
@@ -427,37 +445,6 @@ fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
             None
         }
     }
-}
-
-/// `--junit` and `--json` are written after the run: a report that cannot be written
-/// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
-/// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
-/// starts.
-fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
-    for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
-        let Some(path) = path else { continue };
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let refused = |why: String| {
-            UserError::usage(
-                anyhow!(
-                    "cannot write the {flag} report to {}: {why}",
-                    path.display()
-                ),
-                Some(format!(
-                    "pass a file path whose directory ({}) exists or can be created",
-                    parent.display()
-                )),
-            )
-        };
-        if path.is_dir() {
-            return Err(refused("it is a directory".into()));
-        }
-        std::fs::create_dir_all(parent).map_err(|e| refused(e.to_string()))?;
-    }
-    Ok(())
 }
 
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the {format} report to {}: {source}", path.display())]
 pub struct ReportError {
-    /// `JUnit` or `JSON`.
+    /// `JUnit`, `JSON` or `HTML`.
     pub format: &'static str,
     /// The report path.
     pub path: PathBuf,

@@ -1,102 +1,48 @@
-//! The `--junit FILE` report: one `<testsuite>` per round, one `<testcase>` per step run,
-//! as CI systems (GitLab, Jenkins, GitHub test reporters) read it. Every text is scrubbed
-//! (secrets masked, control characters rendered visibly), so the file is well-formed XML 1.0
-//! whatever a guest wrote; [`xml_safe`] guards the whole document once more.
+//! The `--junit FILE` report: one `<testsuite>` per round, one `<testcase>` per step of
+//! the round, as CI systems (GitLab, Jenkins, GitHub test reporters) read it; valid against
+//! the Jenkins xUnit plugin's JUnit schema (checked in `tests/junit_schema.rs`).
+//!
+//! - A suite's `<properties>` name the package (`name@version`), the round, whether the run
+//!   resumed and the worker of each step (`worker.<step>`); the schema has no properties
+//!   per test case, so a case's `<system-out>` starts with its round, worker and attempt.
+//! - A case's `<system-out>` holds the step's log lines and host calls (summary, request,
+//!   response).
+//! - Steps that did not run are `<skipped message="not reached: …">` or `"not selected"`.
+//! - Attempts of earlier invocations that failed are `<flakyFailure>` (the step passed
+//!   later) or `<rerunFailure>` (it failed again), each with its own output.
+//!
+//! Every text is scrubbed (secrets masked, control characters rendered visibly), so the
+//! file is well-formed XML 1.0 whatever a guest wrote; [`xml_safe`] guards it once more.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use quick_xml::Writer;
 use quick_xml::events::BytesText;
 
 use crate::report::error::{ReportError, write_atomically};
+use crate::report::history::{Status, StepEntry};
+use crate::report::model::{Case, CaseStatus, RunReport};
 use crate::report::redact::Redactor;
 use crate::report::sanitize::xml_safe;
-use crate::runner::{RunSummary, StepStatus};
+
+type XmlResult = std::io::Result<()>;
 
 /// The JUnit XML document of a run.
-pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> String {
+pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-    let package = redactor.scrub_line(package);
-    let package = package.as_str();
-    let secs = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64());
+    let label = redactor.scrub_line(&report.package.label());
+    let t = &report.totals;
     let result = writer
         .create_element("testsuites")
-        .with_attribute(("name", package))
-        .with_attribute(("tests", summary.steps.len().to_string().as_str()))
-        .with_attribute(("failures", summary.failed.to_string().as_str()))
-        .with_attribute(("skipped", summary.skipped.to_string().as_str()))
-        .with_attribute(("time", secs(summary.total_duration).as_str()))
+        .with_attribute(("name", label.as_str()))
+        .with_attribute(("tests", t.tests.to_string().as_str()))
+        .with_attribute(("failures", t.failed.to_string().as_str()))
+        .with_attribute(("errors", "0"))
+        .with_attribute(("time", secs(report.duration_ms).as_str()))
         .write_inner_content(|w| {
-            // Grouped in one pass: filtering every step per round is quadratic in long runs.
-            let mut by_round: std::collections::HashMap<u32, Vec<_>> = Default::default();
-            for r in &summary.steps {
-                by_round.entry(r.round).or_default().push(r);
-            }
-            for round in &summary.rounds_run {
-                let records = by_round.remove(round).unwrap_or_default();
-                let failures = records
-                    .iter()
-                    .filter(|r| matches!(r.status, StepStatus::Failed(_)))
-                    .count();
-                let skipped = records
-                    .iter()
-                    .filter(|r| matches!(r.status, StepStatus::Skipped(_)))
-                    .count();
-                let time: std::time::Duration = records.iter().map(|r| r.duration).sum();
-                w.create_element("testsuite")
-                    .with_attribute(("name", format!("round {round}").as_str()))
-                    .with_attribute(("tests", records.len().to_string().as_str()))
-                    .with_attribute(("failures", failures.to_string().as_str()))
-                    .with_attribute(("skipped", skipped.to_string().as_str()))
-                    .with_attribute(("time", secs(time).as_str()))
-                    .write_inner_content(|w| {
-                        for r in &records {
-                            let name = redactor.scrub_line(&r.step);
-                            let case = w
-                                .create_element("testcase")
-                                .with_attribute(("name", name.as_str()))
-                                .with_attribute((
-                                    "classname",
-                                    format!("{package}.round{round}").as_str(),
-                                ))
-                                .with_attribute(("time", secs(r.duration).as_str()));
-                            match &r.status {
-                                StepStatus::Passed => {
-                                    case.write_empty()?;
-                                }
-                                StepStatus::Skipped(reason) => {
-                                    case.write_inner_content(|w| {
-                                        w.create_element("skipped")
-                                            .with_attribute((
-                                                "message",
-                                                redactor.scrub_line(reason).as_str(),
-                                            ))
-                                            .write_empty()?;
-                                        Ok(())
-                                    })?;
-                                }
-                                StepStatus::Failed(f) => {
-                                    // The attribute is the first line, the body the whole
-                                    // message (a traceback).
-                                    let text = redactor.redact(&f.to_string()).into_owned();
-                                    let message = redactor
-                                        .scrub_line(text.lines().next().unwrap_or_default());
-                                    let text = format!(
-                                        "round {round}, worker {}: {}",
-                                        redactor.scrub_line(&r.worker),
-                                        redactor.scrub(&text)
-                                    );
-                                    case.write_inner_content(|w| {
-                                        w.create_element("failure")
-                                            .with_attribute(("message", message.as_str()))
-                                            .write_text_content(BytesText::new(&text))?;
-                                        Ok(())
-                                    })?;
-                                }
-                            }
-                        }
-                        Ok(())
-                    })?;
+            for round_cases in report.cases.chunk_by(|a, b| a.round == b.round) {
+                suite(w, report, round_cases, &label, redactor)?;
             }
             Ok(())
         });
@@ -108,127 +54,213 @@ pub fn render(summary: &RunSummary, package: &str, redactor: &Redactor) -> Strin
 }
 
 /// Writes the JUnit report to `path`.
-pub fn write(
-    path: &Path,
-    summary: &RunSummary,
-    package: &str,
+pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result<(), ReportError> {
+    write_atomically("JUnit", path, render(report, redactor).as_bytes())
+}
+
+/// Seconds with milliseconds, as the schema's time pattern wants.
+fn secs(ms: f64) -> String {
+    format!("{:.3}", ms / 1000.0)
+}
+
+/// The `<testsuite>` of one round.
+fn suite(
+    w: &mut Writer<Vec<u8>>,
+    report: &RunReport<'_>,
+    cases: &[Case<'_>],
+    label: &str,
     redactor: &Redactor,
-) -> Result<(), ReportError> {
-    write_atomically("JUnit", path, render(summary, package, redactor).as_bytes())
+) -> XmlResult {
+    let Some(round) = cases.first().map(|c| c.round) else {
+        return Ok(());
+    };
+    let count = |s: CaseStatus| cases.iter().filter(|c| c.status == s).count();
+    let skipped = count(CaseStatus::Skipped) + count(CaseStatus::NotRun);
+    let time = cases.iter().map(Case::duration_ms).fold(0.0, |a, b| a + b);
+    let name = match round {
+        0 => "post-load".to_owned(),
+        r => format!("round {r}"),
+    };
+    w.create_element("testsuite")
+        .with_attribute(("name", name.as_str()))
+        .with_attribute(("tests", cases.len().to_string().as_str()))
+        .with_attribute(("failures", count(CaseStatus::Failed).to_string().as_str()))
+        .with_attribute(("errors", "0"))
+        .with_attribute(("skipped", skipped.to_string().as_str()))
+        .with_attribute(("time", secs(time).as_str()))
+        .write_inner_content(|w| {
+            w.create_element("properties").write_inner_content(|w| {
+                let mut property = |name: &str, value: &str| {
+                    w.create_element("property")
+                        .with_attribute(("name", name))
+                        .with_attribute(("value", value))
+                        .write_empty()
+                        .map(|_| ())
+                };
+                property("package", label)?;
+                property("package.file", &redactor.scrub_line(&report.package.file))?;
+                property("package.sha256", &report.package.sha256)?;
+                property("round", &round.to_string())?;
+                property("resumed", if report.resumed() { "true" } else { "false" })?;
+                property("invocations", &report.history_line())?;
+                if let Some(signal) = &report.interrupted {
+                    property("interrupted", signal)?;
+                }
+                for i in &report.invocations {
+                    property(
+                        &format!("invocation.{}", i.invocation),
+                        &redactor.scrub_line(&format!("{}: {}", i.started_at, i.resume)),
+                    )?;
+                }
+                for c in cases {
+                    property(
+                        &redactor.scrub_line(&format!("worker.{}", c.step)),
+                        &redactor.scrub_line(c.worker),
+                    )?;
+                }
+                Ok(())
+            })?;
+            let classname = format!("{label}.round{round}");
+            for case in cases {
+                testcase(w, report, case, &classname, redactor)?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// The `<testcase>` of one step of one round.
+fn testcase(
+    w: &mut Writer<Vec<u8>>,
+    report: &RunReport<'_>,
+    case: &Case<'_>,
+    classname: &str,
+    redactor: &Redactor,
+) -> XmlResult {
+    let name = redactor.scrub_line(case.step);
+    w.create_element("testcase")
+        .with_attribute(("name", name.as_ref()))
+        .with_attribute(("classname", classname))
+        .with_attribute(("time", secs(case.duration_ms()).as_str()))
+        .write_inner_content(|w| {
+            let n = case.attempts.len();
+            for (i, attempt) in case.attempts.iter().enumerate() {
+                let out = attempt_text(report, case, attempt, i + 1, redactor);
+                if i + 1 == n {
+                    match attempt.status {
+                        Status::Passed => {}
+                        Status::Skipped => skipped(w, detail(attempt, redactor).as_str())?,
+                        Status::Failed => {
+                            let text = detail(attempt, redactor);
+                            w.create_element("failure")
+                                .with_attribute(("message", first_line(&text)))
+                                .with_attribute(("type", "step failure"))
+                                .write_text_content(BytesText::new(&format!(
+                                    "round {}, worker {}: {text}",
+                                    case.round,
+                                    redactor.scrub_line(case.worker)
+                                )))?;
+                        }
+                    }
+                    w.create_element("system-out")
+                        .write_text_content(BytesText::new(&out))?;
+                } else if attempt.status == Status::Failed {
+                    let element = if case.status == CaseStatus::Failed {
+                        "rerunFailure"
+                    } else {
+                        "flakyFailure"
+                    };
+                    let text = detail(attempt, redactor);
+                    w.create_element(element)
+                        .with_attribute(("message", first_line(&text)))
+                        .with_attribute(("type", "step failure"))
+                        .write_inner_content(|w| {
+                            w.create_element("stackTrace")
+                                .write_text_content(BytesText::new(&text))?;
+                            w.create_element("system-out")
+                                .write_text_content(BytesText::new(&out))?;
+                            Ok(())
+                        })?;
+                }
+            }
+            if let Some(reason) = &case.reason {
+                skipped(w, &redactor.scrub_line(reason))?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn skipped(w: &mut Writer<Vec<u8>>, message: &str) -> XmlResult {
+    w.create_element("skipped")
+        .with_attribute(("message", message))
+        .write_empty()?;
+    Ok(())
+}
+
+/// An attempt's skip reason or failure, scrubbed (multi-line: a traceback).
+fn detail(attempt: &StepEntry, redactor: &Redactor) -> String {
+    redactor.scrub(attempt.detail.as_deref().unwrap_or_default())
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The `<system-out>` of an attempt: where and when it ran, its log lines, its host calls.
+pub(crate) fn attempt_text(
+    report: &RunReport<'_>,
+    case: &Case<'_>,
+    attempt: &StepEntry,
+    number: usize,
+    redactor: &Redactor,
+) -> String {
+    let mut out = String::with_capacity(256);
+    let invocation = report
+        .invocations
+        .iter()
+        .find(|i| i.invocation == attempt.invocation);
+    let _ = writeln!(
+        out,
+        "round {}, worker {}, attempt {number} of {}: {} (invocation {} of {}{})",
+        case.round,
+        redactor.scrub_line(&attempt.worker),
+        case.attempts.len(),
+        attempt.status.as_str(),
+        attempt.invocation,
+        report.invocations.len(),
+        invocation.map_or(String::new(), |i| format!(
+            ", {}",
+            redactor.scrub_line(&i.resume)
+        )),
+    );
+    for log in &attempt.logs {
+        let _ = writeln!(out, "[{}] {}", log.level, redactor.scrub_line(&log.message));
+    }
+    if !attempt.calls.is_empty() {
+        let _ = writeln!(out, "host calls:");
+    }
+    for call in &attempt.calls {
+        let _ = writeln!(
+            out,
+            "{} {}{} ({:.1} ms)",
+            call.kind,
+            redactor.scrub_line(&call.summary),
+            if call.failed { " [failed]" } else { "" },
+            call.duration_ms
+        );
+        for (mark, text) in [("> ", &call.request), ("< ", &call.response)] {
+            for line in redactor.scrub(text).lines() {
+                out.push_str("  ");
+                out.push_str(mark);
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plugin::{Phase, StepFailure};
-    use crate::runner::{RunOutcome, StepRecord};
-    use std::time::Duration;
-
-    fn summary() -> RunSummary {
-        let rec = |round, step: &str, status| StepRecord {
-            round,
-            step: step.into(),
-            worker: "worker1".into(),
-            status,
-            duration: Duration::from_millis(5),
-        };
-        let failure = StepFailure::Failed {
-            phase: Phase::Execute,
-            message: "bad <token> s3cret & more".into(),
-        };
-        RunSummary {
-            rounds_run: vec![1, 2],
-            steps: vec![
-                rec(1, "a", StepStatus::Passed),
-                rec(1, "b", StepStatus::Skipped("odd \"round\"".into())),
-                rec(2, "a", StepStatus::Failed(failure.clone())),
-            ],
-            passed: 1,
-            skipped: 1,
-            failed: 1,
-            outcome: RunOutcome::Failed {
-                round: 2,
-                step: "a".into(),
-                worker: "worker1".into(),
-                failure,
-            },
-            total_duration: Duration::from_millis(15),
-        }
-    }
-
-    #[test]
-    fn junit_has_a_suite_per_round_escaped_and_redacted() {
-        let xml = render(&summary(), "hello", &Redactor::new(["s3cret".to_string()]));
-        assert!(xml.starts_with("<?xml"));
-        assert!(
-            xml.contains(r#"<testsuites name="hello" tests="3" failures="1" skipped="1""#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"<testsuite name="round 1" tests="2" failures="0" skipped="1""#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"<skipped message="odd &quot;round&quot;"/>"#),
-            "{xml}"
-        );
-        assert!(xml.contains("bad &lt;token&gt; *** &amp; more"), "{xml}");
-        assert!(!xml.contains("s3cret"), "{xml}");
-    }
-
-    #[test]
-    fn json_report_lists_steps_and_the_failure() {
-        let doc = crate::report::json::render(
-            &summary(),
-            "hello",
-            &Redactor::new(["s3cret".to_string()]),
-        );
-        assert_eq!(doc["outcome"], "failed");
-        assert_eq!(doc["steps"].as_array().map(Vec::len), Some(3));
-        assert_eq!(doc["steps"][1]["status"], "skipped");
-        assert_eq!(doc["failure"]["step"], "a");
-        assert!(!doc.to_string().contains("s3cret"));
-    }
-
-    #[test]
-    fn junit_is_well_formed_whatever_the_guest_wrote() {
-        let evil =
-            "\x00\x01\x08\x0b\x0c\x1b]52;c;aGk=\x07\r\u{fffe}\u{ffff}\u{202e}<&>\"' s3cr\x1b[0met";
-        let mut summary = summary();
-        for r in &mut summary.steps {
-            r.step = evil.into();
-            r.worker = evil.into();
-        }
-        summary.steps[1].status = StepStatus::Skipped(evil.into());
-        summary.steps[2].status = StepStatus::Failed(StepFailure::Failed {
-            phase: Phase::Execute,
-            message: format!("{evil}\n{evil}"),
-        });
-        let xml = render(&summary, evil, &Redactor::new(["s3cret".to_string()]));
-        let mut reader = quick_xml::Reader::from_str(&xml);
-        let mut texts = String::new();
-        loop {
-            match reader.read_event() {
-                Ok(quick_xml::events::Event::Eof) => break,
-                Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
-                    for a in e.attributes() {
-                        let a = a.expect("well-formed attribute");
-                        texts.push_str(
-                            &a.normalized_value(quick_xml::XmlVersion::default())
-                                .expect("escaped attribute"),
-                        );
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => panic!("not well-formed at {}: {e}\n{xml}", reader.error_position()),
-            }
-        }
-        assert!(
-            xml.chars().all(crate::report::sanitize::is_xml_char),
-            "{xml}"
-        );
-        assert!(!texts.contains("s3cr") && !xml.contains("s3cr"), "{xml}");
-        assert!(texts.contains("\\u{1b}]52;c;aGk=\\u{7}\\r"), "{texts}");
-        assert!(texts.contains("<&>\"'"), "{texts}");
-    }
-}
+#[path = "junit_tests.rs"]
+mod tests;

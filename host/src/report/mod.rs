@@ -1,15 +1,24 @@
-//! What the user sees: the live terminal report, the JUnit and JSON report files, secret
-//! redaction and the sanitizer of guest and worker text. Fed only by [`RunEvent`](crate::runner::RunEvent)s, the final
+//! What the user sees: the live terminal report, the JUnit, JSON and HTML report files
+//! (built from one [`RunReport`] of the whole run, kept across invocations by the results
+//! journal), secret redaction and the sanitizer of guest and worker text. Fed only by
+//! [`RunEvent`](crate::runner::RunEvent)s, the final
 //! [`RunSummary`](crate::runner::RunSummary) and lines the CLI hands it; never imports
 //! workers or store.
 
+pub mod clock;
+pub mod collect;
 pub mod error;
+pub mod history;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod model;
 pub mod redact;
 pub mod sanitize;
 pub mod terminal;
 
+pub use collect::ReportCollector;
 pub use error::ReportError;
+pub use model::{Outline, PackageId, RunReport};
 pub use redact::Redactor;
 pub use terminal::TerminalReport;

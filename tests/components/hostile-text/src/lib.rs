@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `ESC[31m…` (a hostile name) | logs and prints hostile text, completes |
 //! | `skip\u{202e}me` | skips with a hostile reason |
-//! | `fail\x07` | fails with a hostile message |
+//! | `fail\x07` | logs HTML markup (`<script>`), fails with a hostile message |
 //!
 //! With `fail_post_load: true` in config.yaml, `post-load` fails quoting the secret.
 
@@ -17,6 +17,10 @@ use prometheus_step::{Ctx, Error, Outcome, Steps, fail};
 /// What every hostile text carries: a clipboard write, a bell, a line erase, a carriage
 /// return drawing a fake passed step, hidden text and a right-to-left override.
 const ATTACK: &str = "osc52\x1b]52;c;aGFja2Vk\x07 bel\x07 erase\x1b[2K\r  ✓ fake-pass \x1b[8mhidden\x1b[0m \u{202e}txt.exe";
+
+/// Markup that would run if a report inserted it as HTML: it retitles the page.
+const MARKUP: &str =
+    "markup <script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">";
 
 /// The runner's longest log line (`MAX_LOG_LINE_BYTES`): a line this long is cut.
 const MAX_LOG_LINE_BYTES: usize = 16 * 1024;
@@ -59,6 +63,8 @@ fn steps() -> Steps {
             |_: &Ctx, _: ()| Ok(()),
             |ctx: &Ctx, _: (), _: ()| {
                 let secret = leak(ctx)?;
+                // Markup for the HTML report, which must show it as text.
+                ctx.error(MARKUP);
                 fail!("failure {ATTACK} {}\nline two {secret}", split(&secret))
             },
         )

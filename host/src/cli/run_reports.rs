@@ -1,0 +1,147 @@
+//! The report files of `run`: the results journal opened beside the state file, the
+//! observer feeding both the terminal and the report collector, the package's identity,
+//! and the `--junit`, `--json` and `--html` files (their paths checked before anything
+//! starts, written when the run ends).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::cli::UserError;
+use crate::cli::args::RunArgs;
+use crate::cli::plan::Source;
+use crate::plugin::{Plan, Steps};
+use crate::report::history::RESULTS_FILE_NAME;
+use crate::report::{Outline, PackageId, Redactor, ReportCollector, TerminalReport};
+use crate::runner::{ResumePoint, RunEvent, RunObserver, RunOptions};
+use crate::store::StateFile;
+
+/// Sends every run event to the terminal and to the report collector.
+pub(super) struct Tee(pub Arc<TerminalReport>, pub Arc<ReportCollector>);
+
+impl RunObserver for Tee {
+    fn event(&self, event: &RunEvent) {
+        self.0.event(event);
+        self.1.event(event);
+    }
+}
+
+/// Opens the results journal beside the state file: a new one for a fresh run, the
+/// existing one for a resumed run, so the reports cover every invocation of the run.
+pub(super) fn start_collector(
+    state_file: &StateFile,
+    package: &Plan,
+    options: &RunOptions,
+    resume: &ResumePoint,
+    redactor: &Redactor,
+    report: &TerminalReport,
+) -> Result<ReportCollector, UserError> {
+    let outline = Outline {
+        max_rounds: options.max_rounds,
+        steps: package
+            .manifest()
+            .iter()
+            .map(|s| (s.name.clone(), s.worker.clone()))
+            .collect(),
+        selection: None,
+    };
+    let journal = state_file.path().with_file_name(RESULTS_FILE_NAME);
+    let (collector, started) =
+        ReportCollector::start(Some(&journal), outline, resume, redactor.clone())
+            .map_err(|e| UserError::usage(anyhow!(e), None))?;
+    if started.history_missing {
+        report.warning(&format!(
+            "no results journal ({}) for the run being resumed: the reports cover this invocation's steps only",
+            journal.display()
+        ));
+    }
+    if started.torn_tail {
+        report.note(
+            "the results journal's last record was cut short by a crash; that step runs again",
+        );
+    }
+    Ok(collector)
+}
+
+/// The package as the reports name it. Today its file name and the sha256 of its bytes;
+/// the component's declared name and version go in `name` and `version` (the reports then
+/// show `name@version`).
+pub(super) fn package_identity(source: &Source) -> PackageId {
+    use sha2::Digest;
+    let path = source.path();
+    let sha256 = std::fs::read(path)
+        .map(|bytes| {
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    PackageId {
+        name: None,
+        version: None,
+        file: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        sha256,
+    }
+}
+
+/// Writes the `--junit`, `--json` and `--html` reports of the whole run, if asked for.
+pub(super) fn write_reports(
+    args: &RunArgs,
+    collector: &ReportCollector,
+    package: &PackageId,
+    redactor: &Redactor,
+) -> Result<(), UserError> {
+    let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
+    collector.with_report(package, |run| {
+        if let Some(path) = &args.junit {
+            crate::report::junit::write(path, run, redactor).map_err(fail)?;
+        }
+        if let Some(path) = &args.json {
+            crate::report::json::write(path, run, redactor).map_err(fail)?;
+        }
+        if let Some(path) = &args.html {
+            crate::report::html::write(path, run, redactor).map_err(fail)?;
+        }
+        Ok(())
+    })
+}
+
+/// `--junit`, `--json` and `--html` are written after the run: a report that cannot be written
+/// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
+/// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
+/// starts.
+pub(super) fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
+    for (flag, path) in [
+        ("--junit", &args.junit),
+        ("--json", &args.json),
+        ("--html", &args.html),
+    ] {
+        let Some(path) = path else { continue };
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let refused = |why: String| {
+            UserError::usage(
+                anyhow!(
+                    "cannot write the {flag} report to {}: {why}",
+                    path.display()
+                ),
+                Some(format!(
+                    "pass a file path whose directory ({}) exists or can be created",
+                    parent.display()
+                )),
+            )
+        };
+        if path.is_dir() {
+            return Err(refused("it is a directory".into()));
+        }
+        std::fs::create_dir_all(parent).map_err(|e| refused(e.to_string()))?;
+    }
+    Ok(())
+}
