@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the workers and run every step of every round, resuming a saved run.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the steps of a step package (its manifest).
     List(ListArgs),
     /// Show what a step package is and asks for: manifest, WIT contract, imports
@@ -58,9 +58,20 @@ pub enum Command {
 /// Options of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The step package (a WebAssembly component exporting the prometheus:step world), or a
-    /// plan file (.yaml) taking steps from several packages.
+    /// The step package (a WebAssembly component exporting the prometheus:step world), a
+    /// plan file (.yaml) taking steps from several packages, or a test folder holding
+    /// plan.yaml or steps.wasm.
     pub steps: PathBuf,
+
+    /// Which part of the test to run.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Override a key of config.yaml for this run: dot keys into the document
+    /// (`limits.fuel=1000000`, `mongodb.database=t2`), values read as YAML (numbers,
+    /// booleans, lists); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 
     /// Accept a plan's packages asking for capabilities its lock does not grant, and
     /// rewrite the lock.
@@ -108,9 +119,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    /// Show debug-level step log lines too.
-    #[arg(short, long)]
-    pub verbose: bool,
+    /// How much the terminal shows.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Also write a JUnit XML report (one suite per round, one case per step) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -130,6 +141,95 @@ pub struct RunArgs {
     /// PASS ending, and what workers.json maps, are masked without it.
     #[arg(long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
+}
+
+/// `--step`, `--from`, `--to`, `--round`, `--rounds`: a selective run, which runs the
+/// chosen steps on a working copy of the saved state and never moves the saved resume
+/// point (docs/ci.md, "Selecting steps and rounds").
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectArgs {
+    /// Run only the steps whose name matches this glob (`*`, `?`, `[..]`); repeatable.
+    #[arg(long = "step", value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+
+    /// Run from this step of each round (by name).
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+
+    /// Run up to this step of each round, included (by name).
+    #[arg(long, value_name = "STEP")]
+    pub to: Option<String>,
+
+    /// Run only round N.
+    #[arg(long, value_name = "N", conflicts_with = "rounds", value_parser = clap::value_parser!(u32).range(1..))]
+    pub round: Option<u32>,
+
+    /// Run rounds A to B, both included (`2..3`).
+    #[arg(long, value_name = "A..B", value_parser = round_range)]
+    pub rounds: Option<std::ops::RangeInclusive<u32>>,
+}
+
+impl SelectArgs {
+    /// The selection the flags ask for (empty: the whole test).
+    pub fn spec(&self) -> crate::runner::SelectSpec {
+        crate::runner::SelectSpec {
+            patterns: self.patterns.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            rounds: self.round.map(|n| n..=n).or_else(|| self.rounds.clone()),
+        }
+    }
+}
+
+/// `A..B` (or `A..=B`), `1 <= A <= B`.
+fn round_range(text: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let (a, b) = text
+        .split_once("..=")
+        .or_else(|| text.split_once(".."))
+        .ok_or_else(|| format!("`{text}` is not a range of rounds like 2..3"))?;
+    let number = |n: &str| {
+        n.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("`{n}` is not a round number (1 or more)"))
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    if a > b {
+        return Err(format!(
+            "{a}..{b} is empty: the first round comes after the last"
+        ));
+    }
+    Ok(a..=b)
+}
+
+/// When the terminal report uses colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always (also into a pipe or file).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `-q`, `-v`, `-vv`, `--color`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Show only failures (with their context) and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail: -v adds debug log lines and trap backtraces, -vv every host call of
+    /// every step (request and response, cut and masked).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Colour the terminal report [default: auto, which honours NO_COLOR].
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// The budgets every guest call runs under — steps, post-load, and instantiation and
@@ -265,5 +365,61 @@ mod tests {
         let cli = Cli::try_parse_from(["prometheus-wasm", crate::workers::WATCHDOG_SUBCOMMAND])
             .expect("the watchdog subcommand parses");
         assert!(matches!(cli.command, Command::Watchdog));
+    }
+
+    #[test]
+    fn round_ranges_parse_inclusively_and_refuse_empty_ones() {
+        assert_eq!(round_range("2..3"), Ok(2..=3));
+        assert_eq!(round_range("2..=2"), Ok(2..=2));
+        assert!(round_range("3..2").unwrap_err().contains("is empty"));
+        assert!(
+            round_range("0..2")
+                .unwrap_err()
+                .contains("not a round number")
+        );
+        assert!(round_range("2").unwrap_err().contains("like 2..3"));
+    }
+
+    #[test]
+    fn selection_and_output_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "prometheus-wasm",
+            "run",
+            "t",
+            "--step",
+            "a*",
+            "--step",
+            "b",
+            "--round",
+            "2",
+            "-vv",
+            "--set",
+            "max_rounds=3",
+            "--color",
+            "never",
+        ])
+        .expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("run")
+        };
+        let spec = args.select.spec();
+        assert_eq!(spec.patterns, ["a*", "b"]);
+        assert_eq!(spec.rounds, Some(2..=2));
+        assert_eq!(args.output.verbose, 2);
+        assert_eq!(args.output.color, ColorChoice::Never);
+        assert_eq!(args.sets, ["max_rounds=3"]);
+        assert!(
+            Cli::try_parse_from([
+                "prometheus-wasm",
+                "run",
+                "t",
+                "--round",
+                "1",
+                "--rounds",
+                "1..2"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["prometheus-wasm", "run", "t", "-q", "-v"]).is_err());
     }
 }

@@ -12,6 +12,7 @@ mod mongo;
 mod new;
 mod plan;
 mod run;
+mod run_state;
 mod sign;
 mod signals;
 mod watched;
@@ -92,6 +93,7 @@ hinted! {
     crate::plugin::PluginError => |e| e.hint();
     crate::plugin::LockError => |e| e.hint();
     crate::runner::RunError => |e| e.hint().map(str::to_string);
+    crate::runner::SelectError => |e| e.hint();
     crate::store::StateError => |e| e.hint().map(str::to_string);
     crate::koii::KeyError => |e| Some(e.hint());
     crate::store::mongo::seed::SeedError => |e| e.hint();
@@ -148,7 +150,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,

@@ -65,7 +65,7 @@ impl TestDb {
         Ok(())
     }
 
-    async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
+    pub(crate) async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
         let max_rounds = self
             .plan
             .rounds(&*self.db)

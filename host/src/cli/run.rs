@@ -18,7 +18,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::plan::{self as plan_source, Source};
 use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{self, Secrets, TestConfig};
+use crate::config::{self, Override, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
@@ -27,6 +27,7 @@ use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
 
+use super::run_state;
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -57,7 +58,14 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .clone()
         .unwrap_or_else(|| source.default_config());
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load(&config_path, &process_env).map_err(UserError::usage_from)?;
+    let overrides = args
+        .sets
+        .iter()
+        .map(|text| Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UserError::usage_from)?;
+    let config =
+        config::load_with(&config_path, &process_env, &overrides).map_err(UserError::usage_from)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
@@ -93,12 +101,23 @@ async fn run_redacted(
 ) -> Result<u8, UserError> {
     let report = Arc::new(TerminalReport::stdout(
         redactor.clone(),
-        if args.verbose {
+        if args.output.verbose > 0 {
             LogLevel::Debug
         } else {
             LogLevel::Info
         },
     ));
+    if !args.sets.is_empty() {
+        report.line(&format!(
+            "config: {} (over {})",
+            args.sets
+                .iter()
+                .map(|s| format!("--set {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.config_path.display()
+        ));
+    }
     for w in &config.warnings {
         report.warning(w);
     }
@@ -119,6 +138,10 @@ async fn run_redacted(
         Err(stop) => return Ok(interrupted(stop, &report)),
     };
     plan_source::check_workers(&package, &config)?;
+    let select = args.select.spec();
+    if !select.is_empty() {
+        run_state::check_steps(&select, package.manifest())?;
+    }
 
     // External workers must be up before anything is seeded or deleted for them.
     let startup_timeout = args
@@ -145,18 +168,37 @@ async fn run_redacted(
     })?;
     check_report_paths(&args)?;
 
-    let existing = load_state(&state_file, args.reset, &report)?;
-    let (mut state, resume, options) = test_db
-        .start(
-            existing,
+    let existing = run_state::load_state(&state_file, args.reset, &report)?;
+    let before_seed = async || super::external::reset(&external, &report).await;
+    let start = if select.is_empty() {
+        let (state, resume, options) = test_db
+            .start(
+                existing,
+                package.manifest(),
+                args.reset,
+                &report,
+                before_seed,
+            )
+            .await?;
+        Start::Full(state, resume, options)
+    } else {
+        let start = run_state::start_selected(
+            &select,
+            run_state::Saved {
+                state: existing,
+                file: &state_file,
+                reset: args.reset,
+            },
             package.manifest(),
-            args.reset,
+            &test_db,
             &report,
-            async || super::external::reset(&external, &report).await,
+            before_seed,
         )
         .await?;
-    if let ResumePoint::Fresh { .. } = resume {
-        remove_databases(&config.data_dir, &report)?;
+        Start::Selected(start)
+    };
+    if start.is_fresh() {
+        run_state::remove_databases(&config.data_dir, &report)?;
     }
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
@@ -192,16 +234,9 @@ async fn run_redacted(
         steps: &package,
         deaths: fleet.deaths(),
     };
+    let selective = matches!(start, Start::Selected(_));
     let outcome = signals
-        .until(run_steps(
-            &watched,
-            &state_file,
-            &mut state,
-            resume,
-            &options,
-            observer,
-            &report,
-        ))
+        .until(run_steps(&watched, &state_file, start, observer, &report))
         .await;
     report.note("stopping workers…");
     // A (second) Ctrl-C or SIGTERM during the grace period kills the workers at once.
@@ -215,8 +250,9 @@ async fn run_redacted(
     };
     fleet.stop_or_kill(hurry).await;
     // Whatever ended the run (a failure, a signal), the journal is folded into
-    // test_state.json so that the file a user reads or edits is the whole truth.
-    if let Err(e) = state_file.compact() {
+    // test_state.json so that the file a user reads or edits is the whole truth. A
+    // selective run wrote neither.
+    if !selective && let Err(e) = state_file.compact() {
         report.warning(&format!(
             "{e}; the journal beside it keeps the completed steps, the next run resumes from both"
         ));
@@ -248,34 +284,53 @@ fn write_reports(
     Ok(())
 }
 
+/// Where the steps start: a whole run (fresh or resumed) or a selection.
+enum Start {
+    /// Every remaining step, checkpointed.
+    Full(RunState, ResumePoint, RunOptions),
+    /// The selected steps on a working copy (`run_state.rs`).
+    Selected(run_state::SelectedStart),
+}
+
+impl Start {
+    /// Whether the data was seeded for a fresh start (post-load runs, `.db` files go).
+    fn is_fresh(&self) -> bool {
+        match self {
+            Start::Full(_, resume, _) => matches!(resume, ResumePoint::Fresh { .. }),
+            Start::Selected(s) => s.fresh,
+        }
+    }
+}
+
 async fn run_steps(
     package: &impl Steps,
     state_file: &StateFile,
-    state: &mut RunState,
-    resume: ResumePoint,
-    options: &RunOptions,
+    start: Start,
     observer: Arc<dyn RunObserver>,
     report: &TerminalReport,
 ) -> Result<(u8, RunSummary), UserError> {
-    if let ResumePoint::Fresh { .. } = &resume
-        && let Err(failure) = runner::post_load(package, state, observer.clone()).await
-    {
+    let fresh = start.is_fresh();
+    let (mut state, resume) = match &start {
+        Start::Full(state, resume, _) => (state.clone(), resume.clone()),
+        Start::Selected(s) => (s.state.clone(), s.resume.clone()),
+    };
+    if fresh && let Err(failure) = runner::post_load(package, &mut state, observer.clone()).await {
         return Err(UserError::failed(
             anyhow!("post-load failed: {failure}"),
             None,
         ));
     }
-    let mut checkpoint = JournalCheckpoint::new(state_file.clone());
-    let summary = runner::run(
-        package,
-        &mut checkpoint,
-        std::mem::take(state),
-        resume,
-        options,
-        observer,
-    )
-    .await
-    .map_err(UserError::usage_from)?;
+    let summary = match &start {
+        Start::Full(_, _, options) => {
+            let mut checkpoint = JournalCheckpoint::new(state_file.clone());
+            runner::run(package, &mut checkpoint, state, resume, options, observer)
+                .await
+                .map_err(UserError::usage_from)?
+        }
+        Start::Selected(s) => {
+            runner::run_selected(package, state, &s.selection, s.max_rounds, resume, observer).await
+        }
+    };
     report.summary(&summary);
     let code = if summary.is_passed() {
         EXIT_PASSED
@@ -283,48 +338,6 @@ async fn run_steps(
         EXIT_FAILED
     };
     Ok((code, summary))
-}
-
-/// The saved state to resume from (`None` with `--reset`, which keeps an unreadable state
-/// file as `test_state.json.broken`), saying what recovery did.
-fn load_state(
-    state_file: &StateFile,
-    reset: bool,
-    report: &TerminalReport,
-) -> Result<Option<RunState>, UserError> {
-    if reset {
-        if let Some(kept) = state_file
-            .set_aside_broken()
-            .map_err(UserError::usage_from)?
-        {
-            report.warning(&format!(
-                "{} could not be read; kept it as {} and starting fresh",
-                state_file.path().display(),
-                kept.display()
-            ));
-        }
-        return Ok(None);
-    }
-    let recovered = state_file.recover().map_err(UserError::usage_from)?;
-    if let Some(stale) = &recovered.set_aside {
-        report.warning(&format!(
-            "{} changed after the checkpoint journal was written; resuming from the file as it is, the journal's steps are kept in {}",
-            state_file.path().display(),
-            stale.display()
-        ));
-    }
-    if recovered.replayed > 0 || recovered.torn_tail {
-        report.note(&format!(
-            "recovered {} step(s) from the checkpoint journal{}",
-            recovered.replayed,
-            if recovered.torn_tail {
-                " (its last record was cut short: that step runs again)"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok(recovered.state)
 }
 
 /// A worker that could not be set up (port taken, program missing) is a usage error: nothing
@@ -443,28 +456,4 @@ pub(crate) fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     limits.state_max_mb = args.state_max_mb.or(limits.state_max_mb);
     limits.store_max_mb = args.store_max_mb.or(limits.store_max_mb);
     args.budgets.budgets(&limits)
-}
-
-/// A fresh run starts from empty worker databases, as the reference's `clear_data` did.
-fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Result<(), UserError> {
-    let entries = match std::fs::read_dir(data_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(UserError::usage(
-                anyhow!("cannot read data_dir {}: {e}", data_dir.display()),
-                None,
-            ));
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|x| x == "db") && path.is_file() {
-            std::fs::remove_file(&path).map_err(|e| {
-                UserError::usage(anyhow!("cannot delete {}: {e}", path.display()), None)
-            })?;
-            report.note(&format!("deleted {}", path.display()));
-        }
-    }
-    Ok(())
 }

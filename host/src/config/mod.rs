@@ -17,6 +17,7 @@ mod json_locate;
 mod limits;
 mod load;
 mod location;
+mod overrides;
 mod plan_file;
 mod plan_locate;
 mod secrets;
@@ -35,8 +36,9 @@ mod load_tests;
 pub(crate) use did_you_mean::closest;
 pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
 pub use limits::LimitsConfig;
-pub use load::load;
+pub use load::{load, load_with};
 pub use location::Location;
+pub use overrides::Override;
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
 pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use test_config::{

@@ -194,10 +194,10 @@ pub async fn post_load<S: Steps>(
 }
 
 /// Forwards a step's lines to the observer as [`RunEvent::StepLogged`].
-struct ObserverLog {
-    observer: Arc<dyn RunObserver>,
-    round: u32,
-    step: String,
+pub(super) struct ObserverLog {
+    pub(super) observer: Arc<dyn RunObserver>,
+    pub(super) round: u32,
+    pub(super) step: String,
 }
 
 impl StepLog for ObserverLog {
