@@ -11,6 +11,7 @@ mod migrate;
 mod mongo;
 mod new;
 mod plan;
+mod progress;
 mod run;
 mod run_state;
 mod sign;
@@ -155,7 +156,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,
             Command::New(args) => new::new(args),
-            Command::Check(args) => check::check(args),
+            Command::Check(args) => check::check(args).await,
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
             Command::Migrate(args) => migrate::migrate(args),

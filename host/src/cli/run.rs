@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
-use crate::cli::plan::{self as plan_source, Source};
+use crate::cli::plan::{self as plan_source, PendingLock, Source};
 use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, Override, Secrets, TestConfig};
@@ -128,7 +128,7 @@ async fn run_redacted(
     }
     let test_db = super::mongo::open(&args, &config, &report).await?;
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
-    let package = match signals
+    let (package, lock) = match signals
         .until(load_package(
             &args, &source, &config, keys, &report, &test_db,
         ))
@@ -167,6 +167,10 @@ async fn run_redacted(
         )
     })?;
     check_report_paths(&args)?;
+    // Every check passed: only now does the plan's lock change.
+    if let Some(lock) = lock {
+        lock.write(&|line: &str| report.note(line))?;
+    }
 
     let existing = run_state::load_state(&state_file, args.reset, &report)?;
     let before_seed = async || super::external::reset(&external, &report).await;
@@ -361,7 +365,8 @@ fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
     stop.exit_code()
 }
 
-/// Loads the package or plan, checks its lock, and grants it the run.
+/// Loads the package or plan, checks its lock (the lock to write comes back: it is written
+/// once every check has passed), and grants it the run.
 async fn load_package(
     args: &RunArgs,
     source: &Source,
@@ -369,19 +374,20 @@ async fn load_package(
     keys: Keyring,
     report: &TerminalReport,
     test_db: &super::mongo::TestDb,
-) -> Result<Plan, UserError> {
+) -> Result<(Plan, Option<PendingLock>), UserError> {
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
     let note = |line: &str| report.note(line);
     let budgets = budgets(args, config);
     let package = plan_source::load(source, cache.as_ref(), &budgets, &note).await?;
-    if let Source::Plan(file) = source {
-        plan_source::check_lock(file, &package, args.update_lock, &note)?;
-    }
+    let lock = match source {
+        Source::Plan(file) => Some(plan_source::check_lock(file, &package, args.update_lock)?),
+        Source::Package(_) => None,
+    };
     let mut run = RunCtx::from_config(config, budgets)
         .map_err(UserError::usage_from)?
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
-    Ok(package.with_run(run))
+    Ok((package.with_run(run), lock))
 }
 
 /// What the supervisor starts: one spec per local worker of workers.json (external
