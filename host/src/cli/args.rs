@@ -232,6 +232,26 @@ pub struct OutputArgs {
     pub color: ColorChoice,
 }
 
+impl OutputArgs {
+    /// The terminal report these flags ask for, on stdout.
+    pub fn report(&self, redactor: crate::report::Redactor) -> crate::report::TerminalReport {
+        use crate::report::Verbosity;
+        let verbosity = match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::VeryVerbose,
+        };
+        let report = crate::report::TerminalReport::stdout(redactor, crate::plugin::LogLevel::Info)
+            .with_verbosity(verbosity);
+        match self.color {
+            ColorChoice::Auto => report,
+            ColorChoice::Always => report.with_color(true),
+            ColorChoice::Never => report.with_color(false),
+        }
+    }
+}
+
 /// The budgets every guest call runs under — steps, post-load, and instantiation and
 /// `manifest` while a package loads — for every command that loads a package.
 #[derive(Debug, Clone, Default, Args)]

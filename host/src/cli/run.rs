@@ -20,7 +20,7 @@ use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::{self, Override, Secrets, TestConfig};
 use crate::koii::Keyring;
-use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RunCtx, Steps};
+use crate::plugin::{Budgets, MongoCtx, Plan, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
@@ -99,14 +99,7 @@ async fn run_redacted(
     secrets: &Secrets,
     redactor: Redactor,
 ) -> Result<u8, UserError> {
-    let report = Arc::new(TerminalReport::stdout(
-        redactor.clone(),
-        if args.output.verbose > 0 {
-            LogLevel::Debug
-        } else {
-            LogLevel::Info
-        },
-    ));
+    let report = Arc::new(args.output.report(redactor.clone()));
     if !args.sets.is_empty() {
         report.line(&format!(
             "config: {} (over {})",

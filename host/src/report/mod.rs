@@ -3,13 +3,16 @@
 //! [`RunSummary`](crate::runner::RunSummary) and lines the CLI hands it; never imports
 //! workers or store.
 
+pub(crate) mod context;
 pub mod error;
 pub mod json;
 pub mod junit;
 pub mod redact;
 pub mod sanitize;
+pub(crate) mod style;
+pub(crate) mod summary_table;
 pub mod terminal;
 
 pub use error::ReportError;
 pub use redact::Redactor;
-pub use terminal::TerminalReport;
+pub use terminal::{TerminalReport, Verbosity};
