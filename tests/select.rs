@@ -140,6 +140,14 @@ fn bad_selections_are_refused_before_anything_starts() {
         assert!(out.worker_pids().is_empty(), "{flags:?}\n{out}");
     }
     assert_eq!(state_text(&t), saved);
+    // With --reset too: the saved state and data are kept when the rounds are refused.
+    let out = t.run_steps(&["--reset", "--round", "3"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        !out.stdout.contains("seeded") && !out.stdout.contains("removed"),
+        "{out}"
+    );
+    assert_eq!(state_text(&t), saved);
 }
 
 #[test]

@@ -74,6 +74,12 @@ impl TestDb {
         Ok(RunOptions { max_rounds, reset })
     }
 
+    /// Whether the number of rounds is config.yaml's `max_rounds`, known before anything
+    /// is seeded (not counted in `rounds_collection`).
+    pub(crate) fn rounds_are_fixed(&self) -> bool {
+        self.plan.rounds_from_collection().is_none()
+    }
+
     /// Says where the number of rounds came from, once the start point is decided.
     fn announce_rounds(&self, options: &RunOptions, report: &TerminalReport) {
         if let Some(collection) = self.plan.rounds_from_collection() {

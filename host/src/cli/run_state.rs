@@ -157,6 +157,13 @@ pub(super) async fn start_selected(
             (state, false, base, options)
         }
         None => {
+            // Rounds outside the test are refused before the data is wiped, when their
+            // number does not depend on the seeded data.
+            if test_db.rounds_are_fixed() {
+                let max_rounds = test_db.options(reset).await?.max_rounds;
+                spec.resolve(manifest, max_rounds)
+                    .map_err(UserError::usage_from)?;
+            }
             let remove_saved = async || {
                 if reset {
                     remove_saved_state(state_file, report)?;
