@@ -13,6 +13,7 @@ mod new;
 mod plan;
 mod progress;
 mod run;
+mod run_flags;
 mod run_state;
 mod sign;
 mod signals;

@@ -52,11 +52,6 @@ impl Override {
             text: text.to_owned(),
         })
     }
-
-    /// The dotted key.
-    pub fn key_text(&self) -> String {
-        self.key.join(".")
-    }
 }
 
 /// config.yaml's `text` parsed with `overrides` on top. config.yaml alone is parsed first,
