@@ -314,6 +314,11 @@ fn run_writes_no_lock_when_a_later_check_refuses_the_run() {
     assert_eq!(out.code(), 2, "{out}");
     assert!(out.stderr.contains("it is a directory"), "{out}");
     assert_nothing_started(&out);
+    // A test the runner refuses (0 rounds) leaves no lock either.
+    let out = t.run(&["run", "tests", "--set", "max_rounds=0"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("the test has 0 rounds"), "{out}");
+    assert_nothing_started(&out);
     assert!(
         !t.tests().join("plan.lock").exists(),
         "the lock was written by a refused run:\n{out}"

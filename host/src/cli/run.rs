@@ -160,6 +160,13 @@ async fn run_redacted(
         )
     })?;
     check_report_paths(&args)?;
+    // The step names and a `max_rounds` of 0, as the runner will refuse them (a count of
+    // `rounds_collection` is checked once counted).
+    let provisional = RunOptions {
+        max_rounds: config.max_rounds.unwrap_or(1),
+        reset: true,
+    };
+    runner::plan_start(None, package.manifest(), &provisional).map_err(UserError::usage_from)?;
     // Every check passed: only now does the plan's lock change.
     if let Some(lock) = lock {
         lock.write(&|line: &str| report.note(line))?;
