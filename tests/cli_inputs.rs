@@ -49,9 +49,17 @@ fn a_folder_without_plan_or_package_lists_what_was_looked_for() {
 #[test]
 fn check_loads_the_package_and_checks_its_steps_against_the_workers() {
     let t = TestDir::hello();
-    let out = t.run(&["check", "tests", "--set", "max_rounds=3"]);
+    let out = t.run(&[
+        "check",
+        "tests",
+        "--set",
+        "max_rounds=3",
+        "--set",
+        "max_round=4",
+    ]);
     assert_eq!(out.code(), 0, "{out}");
     for line in [
+        "warning: --set max_round=4: unknown key `max_round`; did you mean `max_rounds`?",
         "override: --set max_rounds=3",
         "rounds: 3 (max_rounds)",
         "steps: tests/steps.wasm (5 steps, ",

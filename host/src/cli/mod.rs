@@ -15,6 +15,7 @@ mod progress;
 mod run;
 mod run_flags;
 mod run_state;
+mod run_workers;
 mod sign;
 mod signals;
 mod watched;

@@ -25,9 +25,10 @@ use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
-use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
+use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
 use super::run_state;
+use super::run_workers::{launch_specs, watchdog, worker_error};
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -344,19 +345,6 @@ async fn run_steps(
     Ok((code, summary))
 }
 
-/// A worker that could not be set up (port taken, program missing) is a usage error: nothing
-/// was tested. A worker that started and died, or never answered, fails the test.
-fn worker_error(e: crate::workers::WorkerError) -> UserError {
-    use crate::workers::WorkerErrorKind as K;
-    let hint = e.hint();
-    match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
-            UserError::failed(anyhow!(e), hint)
-        }
-        _ => UserError::usage(anyhow!(e), hint),
-    }
-}
-
 fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
     report.warning(&format!(
         "{} received: workers stopped; the saved state keeps the last completed step, run again to resume",
@@ -388,41 +376,6 @@ async fn load_package(
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
     Ok((package.with_run(run), lock))
-}
-
-/// What the supervisor starts: one spec per local worker of workers.json (external
-/// workers run elsewhere).
-fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
-    config
-        .workers
-        .iter()
-        .filter(|w| !w.is_external())
-        .map(|w| LaunchSpec {
-            name: w.name.clone(),
-            program: w.program.clone(),
-            args: w.args.clone(),
-            cwd: w.cwd.clone(),
-            env: w.env.clone(),
-            port: w.port,
-            ready: w.ready.clone(),
-        })
-        .collect()
-}
-
-/// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
-/// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
-/// workers' children behind, so say so.
-fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
-    match WatchdogCommand::current_exe() {
-        Ok(command) => Some(command),
-        Err(e) => {
-            report.warning(&format!(
-                "cannot locate the runner's executable ({e}): without the watchdog, \
-                 processes the workers start may survive if the runner is killed"
-            ));
-            None
-        }
-    }
 }
 
 /// `--junit` and `--json` are written after the run: a report that cannot be written
