@@ -270,3 +270,61 @@ fn a_misspelled_key_is_reported_at_the_plan_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn check_loads_the_plan_and_compares_the_lock_without_writing_it() {
+    let t = shared();
+    let out = t.run(&["check", "tests"]);
+    assert_eq!(out.code(), 0, "{out}");
+    for line in [
+        "resolved steps (6 per round):",
+        "4. worker3-audits-greeting @ worker3 (tests/audit.wasm)",
+        "\"min_length\":20}",
+        "plan.lock: none yet; `run` writes it with the capabilities of 2 package(s)",
+        "ok: the test folder is valid (nothing was started)",
+    ] {
+        assert!(out.stdout.contains(line), "no `{line}` in\n{out}");
+    }
+    assert!(
+        !t.tests().join("plan.lock").exists(),
+        "check wrote the lock"
+    );
+
+    // A lock that grants less than a package asks for fails `check` as it fails `run`.
+    assert_eq!(t.run(&["lock", "tests/plan.yaml"]).code(), 0);
+    let mut lock = lock_json(&t);
+    lock["packages"]["audit"]["imports"]
+        .as_array_mut()
+        .expect("imports")
+        .retain(|i| i != "prometheus:step/http@0.1.0");
+    t.write(
+        "plan.lock",
+        &serde_json::to_string_pretty(&lock).expect("json"),
+    );
+    let out = t.run(&["check", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("a package asks for capabilities the lock does not grant"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_writes_no_lock_when_a_later_check_refuses_the_run() {
+    let t = shared();
+    // A report path that cannot be a file: the last check before the data is touched.
+    let out = t.run(&["run", "tests/plan.yaml", "--junit", "tests"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("it is a directory"), "{out}");
+    assert_nothing_started(&out);
+    // A test the runner refuses (0 rounds) leaves no lock either.
+    let out = t.run(&["run", "tests", "--set", "max_rounds=0"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("the test has 0 rounds"), "{out}");
+    assert_nothing_started(&out);
+    assert!(
+        !t.tests().join("plan.lock").exists(),
+        "the lock was written by a refused run:\n{out}"
+    );
+}

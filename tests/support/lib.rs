@@ -139,14 +139,22 @@ impl RunOutput {
             .collect()
     }
 
-    /// PIDs the hello workers printed (`listening on ... (pid N, ...)`).
+    /// PIDs the hello workers printed (`listening on ... (pid N, ...)`), each once (a
+    /// failed step repeats its worker's last lines).
     pub fn worker_pids(&self) -> Vec<i32> {
-        self.stdout
+        let mut pids: Vec<i32> = Vec::new();
+        let printed = self
+            .stdout
             .lines()
             .filter_map(|l| l.split_once("(pid ").map(|(_, rest)| rest))
             .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .filter_map(|n| n.parse().ok())
-            .collect()
+            .filter_map(|n| n.parse().ok());
+        for pid in printed {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+        pids
     }
 }
 

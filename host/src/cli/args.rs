@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use super::run_flags::{OutputArgs, SelectArgs};
+
 use crate::config::LimitsConfig;
 use crate::plugin::Budgets;
 
@@ -67,9 +69,20 @@ pub enum Command {
 /// Options of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The step package (a WebAssembly component exporting the prometheus:step world), or a
-    /// plan file (.yaml) taking steps from several packages.
+    /// The step package (a WebAssembly component exporting the prometheus:step world), a
+    /// plan file (.yaml) taking steps from several packages, or a test folder holding
+    /// plan.yaml or steps.wasm.
     pub steps: PathBuf,
+
+    /// Which part of the test to run.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Override a key of config.yaml for this run: dot keys into the document
+    /// (`limits.fuel=1000000`, `mongodb.database=t2`), values read as YAML (numbers,
+    /// booleans, lists); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 
     /// Accept a plan's packages asking for capabilities its lock does not grant, and
     /// rewrite the lock.
@@ -130,9 +143,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub fetch: super::fetch_args::FetchArgs,
 
-    /// Show debug-level step log lines too.
-    #[arg(short, long)]
-    pub verbose: bool,
+    /// How much the terminal shows.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Also write a JUnit XML report (one suite per round, one case per step, with its
     /// log and host calls) of the whole run, resumed invocations included, to FILE.
@@ -305,11 +318,55 @@ pub struct NewArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::run_flags::ColorChoice;
 
     #[test]
     fn the_hidden_watchdog_subcommand_is_the_one_the_supervisor_starts() {
         let cli = Cli::try_parse_from(["prometheus-wasm", crate::workers::WATCHDOG_SUBCOMMAND])
             .expect("the watchdog subcommand parses");
         assert!(matches!(cli.command, Command::Watchdog));
+    }
+
+    #[test]
+    fn selection_and_output_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "prometheus-wasm",
+            "run",
+            "t",
+            "--step",
+            "a*",
+            "--step",
+            "b",
+            "--round",
+            "2",
+            "-vv",
+            "--set",
+            "max_rounds=3",
+            "--color",
+            "never",
+        ])
+        .expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("run")
+        };
+        let spec = args.select.spec();
+        assert_eq!(spec.patterns, ["a*", "b"]);
+        assert_eq!(spec.rounds, Some(2..=2));
+        assert_eq!(args.output.verbose, 2);
+        assert_eq!(args.output.color, ColorChoice::Never);
+        assert_eq!(args.sets, ["max_rounds=3"]);
+        assert!(
+            Cli::try_parse_from([
+                "prometheus-wasm",
+                "run",
+                "t",
+                "--round",
+                "1",
+                "--rounds",
+                "1..2"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["prometheus-wasm", "run", "t", "-q", "-v"]).is_err());
     }
 }

@@ -1,39 +1,128 @@
-//! `prometheus-wasm check`: validates a test folder and prints the resolved plan, starting
-//! nothing.
+//! `prometheus-wasm check`: validates a test folder — everything `run` validates before a
+//! worker starts — and prints the resolved plan, starting nothing and writing nothing.
+//!
+//! Checked: config.yaml (with `--set`), workers.json, the environment, keypairs, data
+//! files, the network grant, then the plan file or step package: every package loaded
+//! (pins checked, compiled, its manifest read), the capability lock compared (never
+//! written), each step's worker, the step names and rounds.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use clap::Args;
 
 use crate::check::{Plan, render};
+use crate::cli::args::BudgetArgs;
+use crate::cli::plan::{self as plan_source, FOLDER_ENTRIES, Source};
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::config::{self, MIN_SECRET_LEN, Secrets};
+use crate::config::{self, MIN_SECRET_LEN, Override, Secrets, TestConfig};
 use crate::koii::Keyring;
-use crate::plugin::Budgets;
 use crate::plugin::http::HttpCtx;
+use crate::plugin::{Budgets, Plan as StepPlan, RunCtx, Steps};
 use crate::report::Redactor;
+use crate::runner::{RunOptions, plan_start};
 
 /// Options of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The tests directory (holding config.yaml) or the config file itself
-    /// [default: ./tests if it has a config.yaml, else .].
+    /// A test folder (config.yaml with plan.yaml or steps.wasm), a plan, a step package,
+    /// or the config file itself [default: ./tests if it has a config.yaml, else .].
     pub tests_dir: Option<PathBuf>,
+
+    /// The test configuration [default: as for `run`].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Override a key of config.yaml, as `run --set` does; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 
     /// Also treat this variable as secret, as `run --secret` does; repeatable.
     #[arg(long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
+
+    /// Where compiled components are cached [default: as for `run`].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the packages without reading or writing the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// The budgets the packages' manifests run under [default: config.yaml's `limits`].
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+
+    /// Fetching a plan's url/oci packages (into the package store `run` uses).
+    #[command(flatten)]
+    pub fetch: super::fetch_args::FetchArgs,
 }
 
-fn config_path(args: &CheckArgs) -> PathBuf {
-    match &args.tests_dir {
-        Some(path) if path.is_dir() => path.join("config.yaml"),
+/// What `check` was pointed at: config.yaml, and the plan or package if there is one.
+struct Target {
+    config: PathBuf,
+    source: Option<Source>,
+    /// Why there is no source: the files looked for.
+    missing: Option<String>,
+}
+
+/// Resolves the path argument (see [`CheckArgs::tests_dir`]).
+fn target(args: &CheckArgs) -> Result<Target, UserError> {
+    let path = match &args.tests_dir {
         Some(path) => path.clone(),
-        None if Path::new("tests/config.yaml").is_file() => PathBuf::from("tests/config.yaml"),
-        None => PathBuf::from("config.yaml"),
-    }
+        None if Path::new("tests/config.yaml").is_file() => PathBuf::from("tests"),
+        None => PathBuf::from("."),
+    };
+    let is_config = path.file_name().is_some_and(|n| n == "config.yaml") && path.is_file();
+    let folder = if is_config {
+        Some(path.parent().unwrap_or(Path::new("")).to_path_buf())
+    } else if path.is_dir() {
+        Some(path.clone())
+    } else {
+        None
+    };
+    let (source, missing) = match &folder {
+        // A folder with config.yaml but no package yet is checked as far as it goes.
+        Some(dir) => {
+            let found = FOLDER_ENTRIES
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.is_file());
+            match found {
+                Some(p) => (Some(Source::read(&p)?), None),
+                None if dir.join("config.yaml").is_file() => (
+                    None,
+                    Some(
+                        FOLDER_ENTRIES
+                            .iter()
+                            .map(|f| dir.join(f).display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                ),
+                None => {
+                    plan_source::in_folder(dir)?;
+                    unreachable!("in_folder refuses a folder without the entries")
+                }
+            }
+        }
+        None => (Some(Source::read(&path)?), None),
+    };
+    let config = match (&args.config, &source, &folder) {
+        (Some(c), _, _) => c.clone(),
+        (None, _, Some(_)) if is_config => path.clone(),
+        (None, Some(source), _) => source.default_config(),
+        (None, None, Some(dir)) => dir.join("config.yaml"),
+        (None, None, None) => unreachable!("a path that is not a folder is a source"),
+    };
+    Ok(Target {
+        config,
+        source,
+        missing,
+    })
 }
 
 /// The variables treated as secret, by name and reason; never a value.
@@ -60,12 +149,92 @@ fn render_secrets(secrets: &Secrets) -> String {
     out
 }
 
-/// Validates config.yaml, workers.json, the environment, keypairs and data files, and
-/// prints the plan (names and public keys only; secret values are masked).
-pub fn check(args: CheckArgs) -> Result<u8, UserError> {
-    let path = config_path(&args);
+/// The steps of the loaded plan, one per line, with where each comes from and its params.
+fn render_steps(plan: &StepPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "resolved steps ({} per round):", plan.manifest().len());
+    for (index, step) in plan.manifest().iter().enumerate() {
+        let _ = write!(out, "  {}. {} @ {}", index + 1, step.name, step.worker);
+        if let Some((package, _)) = plan.target(index) {
+            let _ = write!(out, " ({})", package.display());
+        }
+        out.push('\n');
+        if step.params.as_object().is_some_and(|p| !p.is_empty()) {
+            let _ = writeln!(out, "     params: {}", step.params);
+        }
+    }
+    out
+}
+
+/// Loads and checks the plan or package as `run` does before starting a worker, and
+/// renders what was found; `Err` of the inner result is the exit code of a signal that
+/// stopped the loading. Writes nothing (not even the lock).
+async fn check_steps(
+    args: &CheckArgs,
+    source: &Source,
+    config: &TestConfig,
+) -> Result<Result<String, u8>, UserError> {
+    let budgets = args.budgets.budgets(&config.limits);
+    let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, None);
+    let notes = std::sync::Mutex::new(Vec::<String>::new());
+    let note = |line: &str| {
+        notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line.into())
+    };
+    // Loading runs each package's manifest: under the budgets, stopped by a signal.
+    let resolver = args.fetch.resolver(args.cache_dir.clone())?;
+    let mut signals = install_signals()?;
+    let plan = match signals
+        .until(plan_source::load(
+            source,
+            cache.as_ref(),
+            &budgets,
+            &resolver,
+            &note,
+        ))
+        .await
+    {
+        Ok(plan) => plan?,
+        Err(stop) => return Ok(Err(stopped(stop))),
+    };
+    plan_source::check_workers(&plan, config)?;
+    // The step names and a fixed number of rounds, as the runner refuses them.
+    let options = RunOptions {
+        max_rounds: config.max_rounds.unwrap_or(1),
+        reset: true,
+    };
+    plan_start(None, plan.manifest(), &options).map_err(UserError::usage_from)?;
+    RunCtx::from_config(config, budgets).map_err(UserError::usage_from)?;
+    let mut out = notes
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .join("\n");
+    out.push('\n');
+    out.push_str(&render_steps(&plan));
+    if let Source::Plan(file) = source {
+        for line in plan_source::check_lock(file, &plan, false)?.describe() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// Validates the test folder and prints the plan (names and public keys only; secret
+/// values are masked).
+pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
+    let target = target(&args)?;
+    let overrides = args
+        .sets
+        .iter()
+        .map(|text| Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UserError::usage_from)?;
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load(&path, &process_env).map_err(UserError::usage_from)?;
+    let config = config::load_with(&target.config, &process_env, &overrides)
+        .map_err(UserError::usage_from)?;
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
     let secrets = config.secrets(&args.secrets);
     let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
@@ -73,7 +242,32 @@ pub fn check(args: CheckArgs) -> Result<u8, UserError> {
         .map_err(|e| UserError::usage_from(e).redacted(&redactor))?;
     let plan = Plan::build(&config, &keys, http.policy())
         .map_err(|e| UserError::usage(anyhow!(e), None).redacted(&redactor))?;
-    let text = format!("{}{}", render(&plan), render_secrets(&secrets));
+    let steps = match &target.source {
+        Some(source) => match check_steps(&args, source, &config)
+            .await
+            .map_err(|e| e.redacted(&redactor))?
+        {
+            Ok(text) => Some(text),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let mut text = String::new();
+    for o in &overrides {
+        let _ = writeln!(text, "override: --set {}", o.text);
+    }
+    text.push_str(&render(&plan));
+    match (&steps, &target.missing) {
+        (Some(steps), _) => text.push_str(steps),
+        (None, Some(looked)) => {
+            let _ = writeln!(
+                text,
+                "steps: no plan or step package (looked for {looked}); `run` needs one"
+            );
+        }
+        (None, None) => {}
+    }
+    text.push_str(&render_secrets(&secrets));
     print!("{}", redactor.scrub(&text));
     println!("ok: the test folder is valid (nothing was started)");
     Ok(EXIT_PASSED)

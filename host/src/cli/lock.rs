@@ -49,7 +49,7 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
         Ok(plan) => plan?,
         Err(stop) => return Ok(stopped(stop)),
     };
-    check_lock(file, &plan, true, &note)?;
+    check_lock(file, &plan, true)?.write(&note)?;
     println!("pins for {}:", file.path.display());
     for (name, package) in plan.packages() {
         match package.identity().label() {

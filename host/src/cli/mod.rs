@@ -13,11 +13,15 @@ mod migrate;
 mod mongo;
 mod new;
 mod plan;
+mod progress;
 mod pull;
 mod push;
 mod replay;
 mod run;
+mod run_flags;
 mod run_reports;
+mod run_state;
+mod run_workers;
 mod sign;
 mod signals;
 mod update_pins;
@@ -100,6 +104,7 @@ hinted! {
     crate::plugin::PluginError => |e| e.hint();
     crate::plugin::LockError => |e| e.hint();
     crate::runner::RunError => |e| e.hint().map(str::to_string);
+    crate::runner::SelectError => |e| e.hint();
     crate::store::StateError => |e| e.hint().map(str::to_string);
     crate::koii::KeyError => |e| Some(e.hint());
     crate::store::mongo::seed::SeedError => |e| e.hint();
@@ -164,7 +169,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Push(args) => push::push(args).await,
             Command::Pull(args) => pull::pull(args).await,
             Command::New(args) => new::new(args),
-            Command::Check(args) => check::check(args),
+            Command::Check(args) => check::check(args).await,
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
             Command::Migrate(args) => migrate::migrate(args),

@@ -65,13 +65,19 @@ impl TestDb {
         Ok(())
     }
 
-    async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
+    pub(crate) async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
         let max_rounds = self
             .plan
             .rounds(&*self.db)
             .await
             .map_err(UserError::usage_from)?;
         Ok(RunOptions { max_rounds, reset })
+    }
+
+    /// Whether the number of rounds is config.yaml's `max_rounds`, known before anything
+    /// is seeded (not counted in `rounds_collection`).
+    pub(crate) fn rounds_are_fixed(&self) -> bool {
+        self.plan.rounds_from_collection().is_none()
     }
 
     /// Says where the number of rounds came from, once the start point is decided.

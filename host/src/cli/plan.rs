@@ -28,9 +28,43 @@ pub fn is_plan_path(path: &Path) -> bool {
         .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
 }
 
+/// What a test folder given to `run` or `check` is looked for in, in order.
+pub const FOLDER_ENTRIES: [&str; 3] = ["plan.yaml", "plan.yml", "steps.wasm"];
+
+/// `path` itself, or for a test folder the first of [`FOLDER_ENTRIES`] it holds; an error
+/// listing what was looked for when it holds none.
+pub fn in_folder(path: &Path) -> Result<PathBuf, UserError> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let candidates: Vec<PathBuf> = FOLDER_ENTRIES.iter().map(|f| path.join(f)).collect();
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(UserError::usage(
+        anyhow!(
+            "{} is a folder without a plan or a step package: looked for {}",
+            path.display(),
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(format!(
+            "build the step package and put it there as steps.wasm (for Rust: cargo build \
+             --target wasm32-wasip2 --release, then copy the .wasm), write a plan.yaml, or \
+             pass the package's path instead of {}",
+            path.display()
+        )),
+    ))
+}
+
 impl Source {
-    /// Reads `path`: a plan when it ends in `.yaml`/`.yml`, else a step package.
+    /// Reads `path`: a plan when it ends in `.yaml`/`.yml`, a test folder's plan.yaml or
+    /// steps.wasm ([`in_folder`]), else a step package.
     pub fn read(path: &Path) -> Result<Self, UserError> {
+        let path = &in_folder(path)?;
         if is_plan_path(path) {
             load_plan(path)
                 .map(Source::Plan)
@@ -108,14 +142,21 @@ pub async fn load(
                 remote => PathBuf::from(remote.to_string()),
             };
             let origin = fetched.origin;
-            let package = Package::from_bytes(
-                engine,
-                &shown,
-                fetched.bytes.into(),
-                fetched.sha256,
-                cache,
-                budgets,
-                started,
+            let file_name = shown.file_name().map_or_else(
+                || shown.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let package = super::progress::with_notice(
+                super::progress::compile_notice(&file_name, cache.is_some()),
+                Package::from_bytes(
+                    engine,
+                    &shown,
+                    fetched.bytes.into(),
+                    fetched.sha256,
+                    cache,
+                    budgets,
+                    started,
+                ),
             )
             .await
             .map_err(UserError::usage_from)?;
@@ -171,26 +212,81 @@ pub async fn load(
     }
 }
 
-/// Checks the plan's packages against its lock file: writes the lock when there is none
-/// (or when `update`), refuses packages that import more than the lock grants, and
-/// records changes within the grants. `note` receives what changed.
-pub fn check_lock(
-    file: &PlanFile,
-    plan: &Plan,
-    update: bool,
-    note: &dyn Fn(&str),
-) -> Result<(), UserError> {
+/// What [`check_lock`] decided, to be written (by `run` and `lock`) only once every other
+/// check has passed, or described (by `check`).
+#[derive(Debug)]
+pub struct PendingLock {
+    path: PathBuf,
+    current: LockFile,
+    change: LockChange,
+}
+
+/// How the plan's packages compare with its lock.
+#[derive(Debug)]
+enum LockChange {
+    /// The lock grants exactly what the packages import.
+    Unchanged,
+    /// There is no lock yet.
+    New,
+    /// Changes within the grants, or new capabilities approved by `--update-lock`: each
+    /// line says what.
+    Changed(Vec<String>),
+}
+
+impl PendingLock {
+    /// Writes the lock if anything changed, telling `note` what.
+    pub fn write(self, note: &dyn Fn(&str)) -> Result<(), UserError> {
+        let lock_error = UserError::usage_from::<crate::plugin::LockError>;
+        match &self.change {
+            LockChange::Unchanged => return Ok(()),
+            LockChange::New => {
+                self.current.write(&self.path).map_err(lock_error)?;
+                note(&format!(
+                    "wrote {}: the capabilities of {} package(s); commit it with the plan",
+                    self.path.display(),
+                    self.current.packages.len()
+                ));
+            }
+            LockChange::Changed(lines) => {
+                self.current.write(&self.path).map_err(lock_error)?;
+                for line in lines {
+                    note(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What `run` would do with the lock, for `check` (which writes nothing).
+    pub fn describe(&self) -> Vec<String> {
+        let path = self.path.display();
+        match &self.change {
+            LockChange::Unchanged => vec![format!("{path}: the packages import what it grants")],
+            LockChange::New => vec![format!(
+                "{path}: none yet; `run` writes it with the capabilities of {} package(s)",
+                self.current.packages.len()
+            )],
+            LockChange::Changed(lines) => std::iter::once(format!("{path}: `run` will record:"))
+                .chain(lines.iter().map(|l| format!("  {l}")))
+                .collect(),
+        }
+    }
+}
+
+/// Checks the plan's packages against its lock file: refuses packages that import more
+/// than the lock grants (unless `update`), and says what a run writes — the lock when there
+/// is none, changes within the grants, approved new capabilities. Writes nothing: the
+/// caller writes the [`PendingLock`] once every other check has passed.
+pub fn check_lock(file: &PlanFile, plan: &Plan, update: bool) -> Result<PendingLock, UserError> {
     let path = LockFile::path_for(&file.path);
     let lock_error = UserError::usage_from::<crate::plugin::LockError>;
     let current = LockFile::of(plan);
     let Some(locked) = LockFile::read(&path).map_err(lock_error)? else {
-        current.write(&path).map_err(lock_error)?;
-        note(&format!(
-            "wrote {}: the capabilities of {} package(s); commit it with the plan",
-            path.display(),
-            current.packages.len()
-        ));
-        return Ok(());
+        return Ok(PendingLock {
+            path,
+            current,
+            change: LockChange::New,
+        });
     };
     let diff = compare(&locked, &current);
     if diff.is_violation() && !update {
@@ -209,20 +305,28 @@ pub fn check_lock(
         ));
     }
     if diff.is_unchanged() {
-        return Ok(());
+        return Ok(PendingLock {
+            path,
+            current,
+            change: LockChange::Unchanged,
+        });
     }
-    current.write(&path).map_err(lock_error)?;
+    let mut lines = Vec::new();
     if diff.is_violation() {
-        note(&format!(
+        lines.push(format!(
             "{}: approved new capabilities:\n{}",
             path.display(),
             diff.render_grown().trim_end()
         ));
     }
     for line in diff.render_changes() {
-        note(&format!("{}: {line}", path.display()));
+        lines.push(format!("{}: {line}", path.display()));
     }
-    Ok(())
+    Ok(PendingLock {
+        path,
+        current,
+        change: LockChange::Changed(lines),
+    })
 }
 
 /// Every step must name a worker of workers.json: checked before any worker starts. Plan

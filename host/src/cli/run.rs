@@ -8,29 +8,30 @@
 //! to start, a database error or a signal can end the run before the steps.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
-use crate::cli::plan::{self as plan_source, Source};
+use crate::cli::plan::{self as plan_source, PendingLock, Source};
 use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{self, Secrets, TestConfig};
+use crate::config::{self, Override, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::record::{Masker, RecordSink};
-use crate::plugin::{Budgets, LogLevel, MongoCtx, Plan, RecordCtx, RunCtx, Steps};
+use crate::plugin::{Budgets, MongoCtx, Plan, RecordCtx, RunCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
-use crate::workers::{Fleet, LaunchSpec, OutputSink, Stream, SupervisorOptions, WatchdogCommand};
+use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
 use super::run_reports::{
     Tee, check_report_paths, package_identity, start_collector, write_reports,
 };
+use super::run_state;
+use super::run_workers::{launch_specs, watchdog, worker_error};
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -61,7 +62,14 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .clone()
         .unwrap_or_else(|| source.default_config());
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load(&config_path, &process_env).map_err(UserError::usage_from)?;
+    let overrides = args
+        .sets
+        .iter()
+        .map(|text| Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UserError::usage_from)?;
+    let config =
+        config::load_with(&config_path, &process_env, &overrides).map_err(UserError::usage_from)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
@@ -95,14 +103,18 @@ async fn run_redacted(
     secrets: &Secrets,
     redactor: Redactor,
 ) -> Result<u8, UserError> {
-    let report = Arc::new(TerminalReport::stdout(
-        redactor.clone(),
-        if args.verbose {
-            LogLevel::Debug
-        } else {
-            LogLevel::Info
-        },
-    ));
+    let report = Arc::new(args.output.report(redactor.clone()));
+    if !args.sets.is_empty() {
+        report.line(&format!(
+            "config: {} (over {})",
+            args.sets
+                .iter()
+                .map(|s| format!("--set {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.config_path.display()
+        ));
+    }
     for w in &config.warnings {
         report.warning(w);
     }
@@ -113,7 +125,7 @@ async fn run_redacted(
     }
     let test_db = super::mongo::open(&args, &config, &report).await?;
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
-    let package = match signals
+    let (package, lock) = match signals
         .until(load_package(
             &args, &source, &config, keys, &report, &test_db, &redactor,
         ))
@@ -123,6 +135,10 @@ async fn run_redacted(
         Err(stop) => return Ok(interrupted(stop, &report)),
     };
     plan_source::check_workers(&package, &config)?;
+    let select = args.select.spec();
+    if !select.is_empty() {
+        run_state::check_steps(&select, package.manifest())?;
+    }
 
     // External workers must be up before anything is seeded or deleted for them.
     let startup_timeout = args
@@ -148,28 +164,57 @@ async fn run_redacted(
         )
     })?;
     check_report_paths(&args)?;
+    // The step names and a `max_rounds` of 0, as the runner will refuse them (a count of
+    // `rounds_collection` is checked once counted).
+    let provisional = RunOptions {
+        max_rounds: config.max_rounds.unwrap_or(1),
+        reset: true,
+    };
+    runner::plan_start(None, package.manifest(), &provisional).map_err(UserError::usage_from)?;
+    // Every check passed: only now does the plan's lock change.
+    if let Some(lock) = lock {
+        lock.write(&|line: &str| report.note(line))?;
+    }
 
-    let existing = load_state(&state_file, args.reset, &report)?;
-    let (mut state, resume, options) = test_db
-        .start(
-            existing,
+    let existing = run_state::load_state(&state_file, args.reset, &report)?;
+    let before_seed = async || super::external::reset(&external, &report).await;
+    let start = if select.is_empty() {
+        let (state, resume, options) = test_db
+            .start(
+                existing,
+                package.manifest(),
+                args.reset,
+                &report,
+                before_seed,
+            )
+            .await?;
+        Start::Full(state, resume, options)
+    } else {
+        let start = run_state::start_selected(
+            &select,
+            run_state::Saved {
+                state: existing,
+                file: &state_file,
+                reset: args.reset,
+            },
             package.manifest(),
-            args.reset,
+            &test_db,
             &report,
-            async || super::external::reset(&external, &report).await,
+            before_seed,
         )
         .await?;
+        Start::Selected(start)
+    };
     // Before the databases go: a results journal that cannot be read refuses the run.
     let collector = Arc::new(start_collector(
         &state_file,
         &package,
-        &options,
-        &resume,
+        &start,
         &redactor,
         &report,
     )?);
-    if let ResumePoint::Fresh { .. } = resume {
-        remove_databases(&config.data_dir, &report)?;
+    if start.is_fresh() {
+        run_state::remove_databases(&config.data_dir, &report)?;
     }
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
@@ -205,16 +250,9 @@ async fn run_redacted(
         steps: &package,
         deaths: fleet.deaths(),
     };
+    let selective = matches!(start, Start::Selected(_));
     let outcome = signals
-        .until(run_steps(
-            &watched,
-            &state_file,
-            &mut state,
-            resume,
-            &options,
-            observer,
-            &report,
-        ))
+        .until(run_steps(&watched, &state_file, start, observer, &report))
         .await;
     report.note("stopping workers…");
     // A (second) Ctrl-C or SIGTERM during the grace period kills the workers at once.
@@ -228,8 +266,9 @@ async fn run_redacted(
     };
     fleet.stop_or_kill(hurry).await;
     // Whatever ended the run (a failure, a signal), the journal is folded into
-    // test_state.json so that the file a user reads or edits is the whole truth.
-    if let Err(e) = state_file.compact() {
+    // test_state.json so that the file a user reads or edits is the whole truth. A
+    // selective run wrote neither.
+    if !selective && let Err(e) = state_file.compact() {
         report.warning(&format!(
             "{e}; the journal beside it keeps the completed steps, the next run resumes from both"
         ));
@@ -241,14 +280,23 @@ async fn run_redacted(
                     "{e}; the reports cover the run, the next invocation's may miss this one's steps"
                 ));
             }
-            write_reports(&args, &collector, &package_identity(&source), &redactor)?;
+            write_reports(
+                &args,
+                &collector,
+                &package_identity(&source, &package),
+                &redactor,
+            )?;
             Ok(code)
         }
         Ok(Err(e)) => {
             // A failed post-load is why nothing ran: the reports say so.
             if collector.post_load_failed(&format!("{:#}", e.error))
-                && let Err(e) =
-                    write_reports(&args, &collector, &package_identity(&source), &redactor)
+                && let Err(e) = write_reports(
+                    &args,
+                    &collector,
+                    &package_identity(&source, &package),
+                    &redactor,
+                )
             {
                 report.warning(&format!("{:#}", e.error));
             }
@@ -258,8 +306,12 @@ async fn run_redacted(
             // A cancelled or timed-out CI job still gets reports of what ran; a report that
             // cannot be written then does not hide the signal's exit code.
             collector.interrupted(stop.name());
-            if let Err(e) = write_reports(&args, &collector, &package_identity(&source), &redactor)
-            {
+            if let Err(e) = write_reports(
+                &args,
+                &collector,
+                &package_identity(&source, &package),
+                &redactor,
+            ) {
                 report.warning(&format!("{:#}", e.error));
             }
             Ok(interrupted(stop, &report))
@@ -267,34 +319,53 @@ async fn run_redacted(
     }
 }
 
+/// Where the steps start: a whole run (fresh or resumed) or a selection.
+pub(super) enum Start {
+    /// Every remaining step, checkpointed.
+    Full(RunState, ResumePoint, RunOptions),
+    /// The selected steps on a working copy (`run_state.rs`).
+    Selected(run_state::SelectedStart),
+}
+
+impl Start {
+    /// Whether the data was seeded for a fresh start (post-load runs, `.db` files go).
+    fn is_fresh(&self) -> bool {
+        match self {
+            Start::Full(_, resume, _) => matches!(resume, ResumePoint::Fresh { .. }),
+            Start::Selected(s) => s.fresh,
+        }
+    }
+}
+
 async fn run_steps(
     package: &impl Steps,
     state_file: &StateFile,
-    state: &mut RunState,
-    resume: ResumePoint,
-    options: &RunOptions,
+    start: Start,
     observer: Arc<dyn RunObserver>,
     report: &TerminalReport,
 ) -> Result<(u8, RunSummary), UserError> {
-    if let ResumePoint::Fresh { .. } = &resume
-        && let Err(failure) = runner::post_load(package, state, observer.clone()).await
-    {
+    let fresh = start.is_fresh();
+    let (mut state, resume) = match &start {
+        Start::Full(state, resume, _) => (state.clone(), resume.clone()),
+        Start::Selected(s) => (s.state.clone(), s.resume.clone()),
+    };
+    if fresh && let Err(failure) = runner::post_load(package, &mut state, observer.clone()).await {
         return Err(UserError::failed(
             anyhow!("post-load failed: {failure}"),
             None,
         ));
     }
-    let mut checkpoint = JournalCheckpoint::new(state_file.clone());
-    let summary = runner::run(
-        package,
-        &mut checkpoint,
-        std::mem::take(state),
-        resume,
-        options,
-        observer,
-    )
-    .await
-    .map_err(UserError::usage_from)?;
+    let summary = match &start {
+        Start::Full(_, _, options) => {
+            let mut checkpoint = JournalCheckpoint::new(state_file.clone());
+            runner::run(package, &mut checkpoint, state, resume, options, observer)
+                .await
+                .map_err(UserError::usage_from)?
+        }
+        Start::Selected(s) => {
+            runner::run_selected(package, state, &s.selection, s.max_rounds, resume, observer).await
+        }
+    };
     report.summary(&summary);
     let code = if summary.is_passed() {
         EXIT_PASSED
@@ -302,61 +373,6 @@ async fn run_steps(
         EXIT_FAILED
     };
     Ok((code, summary))
-}
-
-/// The saved state to resume from (`None` with `--reset`, which keeps an unreadable state
-/// file as `test_state.json.broken`), saying what recovery did.
-fn load_state(
-    state_file: &StateFile,
-    reset: bool,
-    report: &TerminalReport,
-) -> Result<Option<RunState>, UserError> {
-    if reset {
-        if let Some(kept) = state_file
-            .set_aside_broken()
-            .map_err(UserError::usage_from)?
-        {
-            report.warning(&format!(
-                "{} could not be read; kept it as {} and starting fresh",
-                state_file.path().display(),
-                kept.display()
-            ));
-        }
-        return Ok(None);
-    }
-    let recovered = state_file.recover().map_err(UserError::usage_from)?;
-    if let Some(stale) = &recovered.set_aside {
-        report.warning(&format!(
-            "{} changed after the checkpoint journal was written; resuming from the file as it is, the journal's steps are kept in {}",
-            state_file.path().display(),
-            stale.display()
-        ));
-    }
-    if recovered.replayed > 0 || recovered.torn_tail {
-        report.note(&format!(
-            "recovered {} step(s) from the checkpoint journal{}",
-            recovered.replayed,
-            if recovered.torn_tail {
-                " (its last record was cut short: that step runs again)"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok(recovered.state)
-}
-
-/// A worker that could not be set up (port taken, program missing) is a usage error: nothing
-/// was tested. A worker that started and died, or never answered, fails the test.
-fn worker_error(e: crate::workers::WorkerError) -> UserError {
-    use crate::workers::WorkerErrorKind as K;
-    let hint = e.hint();
-    match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
-            UserError::failed(anyhow!(e), hint)
-        }
-        _ => UserError::usage(anyhow!(e), hint),
-    }
 }
 
 fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
@@ -367,7 +383,8 @@ fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
     stop.exit_code()
 }
 
-/// Loads the package or plan, checks its lock, and grants it the run.
+/// Loads the package or plan, checks its lock (the lock to write comes back: it is written
+/// once every check has passed), and grants it the run.
 async fn load_package(
     args: &RunArgs,
     source: &Source,
@@ -376,21 +393,22 @@ async fn load_package(
     report: &TerminalReport,
     test_db: &super::mongo::TestDb,
     redactor: &Redactor,
-) -> Result<Plan, UserError> {
+) -> Result<(Plan, Option<PendingLock>), UserError> {
     let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
     let note = |line: &str| report.note(line);
     let budgets = budgets(args, config);
     let resolver = args.fetch.resolver(args.cache_dir.clone())?;
     let package = plan_source::load(source, cache.as_ref(), &budgets, &resolver, &note).await?;
-    if let Source::Plan(file) = source {
-        plan_source::check_lock(file, &package, args.update_lock, &note)?;
-    }
+    let lock = match source {
+        Source::Plan(file) => Some(plan_source::check_lock(file, &package, args.update_lock)?),
+        Source::Package(_) => None,
+    };
     let mut run = RunCtx::from_config(config, budgets)
         .map_err(UserError::usage_from)?
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
     run.record = record_ctx(args, config, redactor);
-    Ok(package.with_run(run))
+    Ok((package.with_run(run), lock))
 }
 
 /// Default `limits.recording_max_mb`.
@@ -412,69 +430,10 @@ fn record_ctx(args: &RunArgs, config: &TestConfig, redactor: &Redactor) -> Recor
     }
 }
 
-/// What the supervisor starts: one spec per local worker of workers.json (external
-/// workers run elsewhere).
-fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
-    config
-        .workers
-        .iter()
-        .filter(|w| !w.is_external())
-        .map(|w| LaunchSpec {
-            name: w.name.clone(),
-            program: w.program.clone(),
-            args: w.args.clone(),
-            cwd: w.cwd.clone(),
-            env: w.env.clone(),
-            port: w.port,
-            ready: w.ready.clone(),
-        })
-        .collect()
-}
-
-/// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
-/// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
-/// workers' children behind, so say so.
-fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
-    match WatchdogCommand::current_exe() {
-        Ok(command) => Some(command),
-        Err(e) => {
-            report.warning(&format!(
-                "cannot locate the runner's executable ({e}): without the watchdog, \
-                 processes the workers start may survive if the runner is killed"
-            ));
-            None
-        }
-    }
-}
-
 /// The budgets of `limits:` in config.yaml, overridden by the command line's flags.
 pub(crate) fn budgets(args: &RunArgs, config: &TestConfig) -> Budgets {
     let mut limits = config.limits;
     limits.state_max_mb = args.state_max_mb.or(limits.state_max_mb);
     limits.store_max_mb = args.store_max_mb.or(limits.store_max_mb);
     args.budgets.budgets(&limits)
-}
-
-/// A fresh run starts from empty worker databases, as the reference's `clear_data` did.
-fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Result<(), UserError> {
-    let entries = match std::fs::read_dir(data_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(UserError::usage(
-                anyhow!("cannot read data_dir {}: {e}", data_dir.display()),
-                None,
-            ));
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|x| x == "db") && path.is_file() {
-            std::fs::remove_file(&path).map_err(|e| {
-                UserError::usage(anyhow!("cannot delete {}: {e}", path.display()), None)
-            })?;
-            report.note(&format!("deleted {}", path.display()));
-        }
-    }
-    Ok(())
 }

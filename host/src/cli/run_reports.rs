@@ -3,6 +3,7 @@
 //! and the `--junit`, `--json` and `--html` files (their paths checked before anything
 //! starts, written when the run ends).
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,9 +14,12 @@ use crate::cli::args::RunArgs;
 use crate::cli::plan::Source;
 use crate::plugin::{Plan, Steps};
 use crate::report::history::RESULTS_FILE_NAME;
+use crate::report::model::Selection;
 use crate::report::{Outline, PackageId, Redactor, ReportCollector, TerminalReport};
-use crate::runner::{ResumePoint, RunEvent, RunObserver, RunOptions};
+use crate::runner::{RunEvent, RunObserver};
 use crate::store::StateFile;
+
+use super::run::Start;
 
 /// Sends every run event to the terminal and to the report collector.
 pub(super) struct Tee(pub Arc<TerminalReport>, pub Arc<ReportCollector>);
@@ -32,20 +36,42 @@ impl RunObserver for Tee {
 pub(super) fn start_collector(
     state_file: &StateFile,
     package: &Plan,
-    options: &RunOptions,
-    resume: &ResumePoint,
+    start: &Start,
     redactor: &Redactor,
     report: &TerminalReport,
 ) -> Result<ReportCollector, UserError> {
-    let outline = Outline {
-        max_rounds: options.max_rounds,
-        steps: package
-            .manifest()
-            .iter()
-            .map(|s| (s.name.clone(), s.worker.clone()))
-            .collect(),
-        selection: None,
+    let steps: Vec<(String, String)> = package
+        .manifest()
+        .iter()
+        .map(|s| (s.name.clone(), s.worker.clone()))
+        .collect();
+    let (max_rounds, resume, selection) = match start {
+        Start::Full(_, resume, options) => (options.max_rounds, resume, None),
+        Start::Selected(s) => {
+            let rounds = s.selection.rounds.clone();
+            let names: HashSet<String> = s
+                .selection
+                .steps
+                .iter()
+                .filter_map(|&i| steps.get(i).map(|(name, _)| name.clone()))
+                .collect();
+            let selected: Selection =
+                Arc::new(move |round, step| rounds.contains(&round) && names.contains(step));
+            (s.max_rounds, &s.resume, Some(selected))
+        }
     };
+    let outline = Outline {
+        max_rounds,
+        steps,
+        selection,
+    };
+    // A selective run leaves the saved run alone, its results journal included: its
+    // reports cover its own steps.
+    if outline.selection.is_some() {
+        let (collector, _) = ReportCollector::start(None, outline, resume, redactor.clone())
+            .map_err(|e| UserError::usage(anyhow!(e), None))?;
+        return Ok(collector);
+    }
     let journal = state_file.path().with_file_name(RESULTS_FILE_NAME);
     let (collector, started) =
         ReportCollector::start(Some(&journal), outline, resume, redactor.clone())
@@ -64,10 +90,11 @@ pub(super) fn start_collector(
     Ok(collector)
 }
 
-/// The package as the reports name it. Today its file name and the sha256 of its bytes;
-/// the component's declared name and version go in `name` and `version` (the reports then
-/// show `name@version`).
-pub(super) fn package_identity(source: &Source) -> PackageId {
+/// The package as the reports name it: the file (package or plan) and the sha256 of its
+/// bytes, and for a single package the name and version its component metadata declares
+/// (the reports then show `name@version`). A plan's packages are named in its steps'
+/// origins; the plan itself has no version.
+pub(super) fn package_identity(source: &Source, plan: &Plan) -> PackageId {
     use sha2::Digest;
     let path = source.path();
     let sha256 = std::fs::read(path)
@@ -78,9 +105,14 @@ pub(super) fn package_identity(source: &Source) -> PackageId {
                 .collect()
         })
         .unwrap_or_default();
+    let declared = match source {
+        Source::Package(_) => plan.packages().next().map(|(_, p)| p.identity().clone()),
+        Source::Plan(_) => None,
+    }
+    .unwrap_or_default();
     PackageId {
-        name: None,
-        version: None,
+        name: declared.name,
+        version: declared.version,
         file: path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),

@@ -161,7 +161,7 @@ fn check_ranges(known: &KnownKeys, text: &str, path: &Path) -> Result<(), Config
 
 /// Warnings for keys that are unknown yet one or two edits away from a known key, at the
 /// top level, in `mongodb:` and in each collection.
-fn typo_warnings(document: &Yaml, text: &str, path: &Path) -> Vec<String> {
+pub(crate) fn typo_warnings(document: &Yaml, text: &str, path: &Path) -> Vec<String> {
     let mut warnings = Vec::new();
     let mut check = |keys: &[String], known: &[&str], parents: &[&str]| {
         for key in keys {

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::config_file::{ParsedConfig, parse_config};
+use super::config_file::ParsedConfig;
 use super::env::layer_env;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
 use super::external::check_port_conflicts;
+use super::overrides::{Override, parse_with};
 use super::test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_ROUNDS_COLLECTION,
     DEFAULT_STARTUP_TIMEOUT, DEFAULT_TASK_ID, DEFAULT_WORKERS_CONFIG, MongoConfig, TestConfig,
@@ -28,6 +29,16 @@ pub fn load(
     config_path: &Path,
     process_env: &BTreeMap<String, String>,
 ) -> Result<TestConfig, ConfigError> {
+    load_with(config_path, process_env, &[])
+}
+
+/// [`load`] with `--set` overrides applied to config.yaml's document before it is read
+/// (`overrides.rs`); their typo warnings join the config's.
+pub fn load_with(
+    config_path: &Path,
+    process_env: &BTreeMap<String, String>,
+    overrides: &[Override],
+) -> Result<TestConfig, ConfigError> {
     let text = read_text(config_path, ConfigFile::Config, config_path)?;
     let absolute = config_path
         .canonicalize()
@@ -42,7 +53,7 @@ pub fn load(
         limits,
         raw,
         warnings,
-    } = parse_config(&text, config_path)?;
+    } = parse_with(&text, config_path, overrides)?;
 
     let relative_to_tests = |path: Option<String>, default: &str| {
         tests_dir.join(path.unwrap_or_else(|| default.to_string()))

@@ -2,11 +2,17 @@
 
 use std::path::PathBuf;
 
+/// How to get a package that is not there yet: the build commands of each guest language.
+pub const BUILD_HINT: &str = "build the step package first: `cargo build --target wasm32-wasip2 --release` \
+     in its crate for Rust (scripts/build-components.sh for this repository's), \
+     componentize-py or componentize-js for Python and JavaScript; then pass the .wasm's path";
+
 /// Why a step package cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    /// The file could not be read.
-    #[error("cannot read step package {}: {source}", path.display())]
+    /// The file could not be read. The I/O error is the source only: printed as a cause
+    /// chain it appears once.
+    #[error("cannot read step package {}", path.display())]
     Read {
         /// The package path.
         path: PathBuf,
@@ -84,6 +90,9 @@ impl PluginError {
                     .into(),
             ),
             PluginError::Link { hint, .. } => Some(hint.clone()),
+            PluginError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some(BUILD_HINT.into())
+            }
             PluginError::PinMismatch { .. } => Some(
                 "the package changed since it was pinned: get the pinned build back, or review the new \
                  one and run `prometheus-wasm lock --update-pins PLAN` to rewrite the pins"

@@ -58,7 +58,8 @@ impl ReportCollector {
         redactor: Redactor,
     ) -> Result<(Self, Started), HistoryError> {
         let resumed_at = match resume {
-            ResumePoint::Fresh { .. } => None,
+            // A selective run's reports cover its own steps (it keeps no results journal).
+            ResumePoint::Fresh { .. } | ResumePoint::Selected { .. } => None,
             ResumePoint::Resumed { round, after_step } => Some((
                 *round,
                 after_step

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod collect;
+pub(crate) mod context;
 pub mod error;
 pub mod history;
 pub mod html;
@@ -15,10 +16,12 @@ pub mod junit;
 pub mod model;
 pub mod redact;
 pub mod sanitize;
+pub(crate) mod style;
+pub(crate) mod summary_table;
 pub mod terminal;
 
 pub use collect::ReportCollector;
 pub use error::ReportError;
 pub use model::{Outline, PackageId, RunReport};
 pub use redact::Redactor;
-pub use terminal::TerminalReport;
+pub use terminal::{TerminalReport, Verbosity};

@@ -1,49 +1,36 @@
 //! The live terminal report: run and round banners, step lines, worker output prefixed by
-//! worker name, and the summary table. Every text from a guest, a worker or the CLI is
-//! scrubbed (secrets masked, control characters rendered visibly) before it is styled, and
-//! every written line is redacted once more.
+//! worker name, host calls (`-vv`), a failed step's context, and the summary table
+//! (`summary_table.rs`). Every text from a guest, a worker or the CLI is scrubbed (secrets
+//! masked, control characters rendered visibly) before it is styled, and every written line
+//! is redacted once more.
+//!
+//! How much is shown is a [`Verbosity`]: `-q` keeps failures (with their context),
+//! warnings and the closing line.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::plugin::{LogLevel, StepOutcome};
 use crate::report::redact::Redactor;
 use crate::report::sanitize::sanitize_line;
-use crate::runner::{RunEvent, RunObserver, RunOutcome, RunSummary, StepStatus};
+use crate::runner::{RunEvent, RunObserver, RunSummary};
 
-/// ANSI styling, off when stdout is not a terminal or `NO_COLOR` is set.
-#[derive(Debug, Clone, Copy)]
-struct Style {
-    color: bool,
-}
+use super::context::{FailureContext, call_lines};
+use super::style::{Style, auto_color};
+pub use super::summary_table::fmt_duration;
 
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-    fn bold(&self, t: &str) -> String {
-        self.paint("1", t)
-    }
-    fn dim(&self, t: &str) -> String {
-        self.paint("2", t)
-    }
-    fn green(&self, t: &str) -> String {
-        self.paint("32", t)
-    }
-    fn red(&self, t: &str) -> String {
-        self.paint("31", t)
-    }
-    fn yellow(&self, t: &str) -> String {
-        self.paint("33", t)
-    }
-    fn cyan(&self, t: &str) -> String {
-        self.paint("36", t)
-    }
+/// How much the terminal report shows (`-q`, default, `-v`, `-vv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Verbosity {
+    /// Failures with their context, warnings, and the closing line only.
+    Quiet,
+    /// Banners, step lines, info log lines, worker output, the summary table.
+    #[default]
+    Normal,
+    /// Also debug log lines and trap backtraces.
+    Verbose,
+    /// Also every host call of every step, with its request and response.
+    VeryVerbose,
 }
 
 /// Writes the run to the terminal as it happens.
@@ -53,16 +40,23 @@ pub struct TerminalReport {
     style: Style,
     /// Lower levels of guest log lines are not shown.
     min_level: LogLevel,
+    verbosity: Verbosity,
+    /// What a failed step shows.
+    context: Mutex<FailureContext>,
 }
 
 impl TerminalReport {
-    /// A report on stdout, colored when stdout is a terminal.
+    /// A report on stdout, colored when stdout is a terminal and `NO_COLOR` is unset.
     pub fn stdout(redactor: Redactor, min_level: LogLevel) -> Self {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Self::new(Box::new(std::io::stdout()), redactor, min_level, color)
+        Self::new(
+            Box::new(std::io::stdout()),
+            redactor,
+            min_level,
+            auto_color(),
+        )
     }
 
-    /// A report on any writer (tests use a buffer).
+    /// A report on any writer (tests use a buffer), at [`Verbosity::Normal`].
     pub fn new(
         out: Box<dyn Write + Send>,
         redactor: Redactor,
@@ -74,12 +68,39 @@ impl TerminalReport {
             redactor,
             style: Style { color },
             min_level,
+            verbosity: Verbosity::Normal,
+            context: Mutex::new(FailureContext::default()),
         }
     }
 
-    /// Prints text, scrubbed (newlines kept: each becomes a line).
+    /// The same report at `verbosity`: `-v` and more show debug lines too.
+    pub fn with_verbosity(mut self, verbosity: Verbosity) -> Self {
+        self.verbosity = verbosity;
+        if verbosity >= Verbosity::Verbose {
+            self.min_level = self.min_level.min(LogLevel::Debug);
+        }
+        self
+    }
+
+    /// The same report with colour on or off (`--color always|never`).
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.style = Style { color };
+        self
+    }
+
+    fn quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+
+    fn context(&self) -> std::sync::MutexGuard<'_, FailureContext> {
+        self.context.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Prints text, scrubbed (newlines kept: each becomes a line); not with `-q`.
     pub fn line(&self, text: &str) {
-        self.write_line(&self.redactor.scrub(text));
+        if !self.quiet() {
+            self.write_line(&self.redactor.scrub(text));
+        }
     }
 
     /// Writes an already scrubbed and styled line, redacted once more (a secret that
@@ -92,7 +113,8 @@ impl TerminalReport {
         let _ = out.flush();
     }
 
-    /// A line of a worker's output.
+    /// A line of a worker's output: shown (not with `-q`) and kept for a failure on the
+    /// worker.
     pub fn worker_line(&self, worker: &str, is_stderr: bool, line: &str) {
         let worker = self.redactor.scrub_line(worker);
         let line = self.redactor.scrub_line(line);
@@ -101,24 +123,35 @@ impl TerminalReport {
         } else {
             format!("[{worker}]")
         };
-        self.write_line(&format!("{} {line}", self.style.dim(&prefix)));
+        let shown = format!("{} {line}", self.style.dim(&prefix));
+        self.context().worker_line(&worker, shown.clone());
+        if !self.quiet() {
+            self.write_line(&shown);
+        }
     }
 
-    /// A note from the runner itself (worker start, stop, warnings).
+    /// A note from the runner itself (worker start, stop); not with `-q`.
     pub fn note(&self, text: &str) {
-        self.write_line(&self.style.dim(&self.redactor.scrub(text)));
+        if !self.quiet() {
+            self.write_line(&self.style.dim(&self.redactor.scrub(text)));
+        }
     }
 
-    /// A warning from the runner.
+    /// A warning from the runner (always shown).
     pub fn warning(&self, text: &str) {
         let text = self.redactor.scrub(text);
         self.write_line(&format!("{} {text}", self.style.yellow("warning:")));
     }
 
-    /// The summary table and the closing line.
+    /// The summary table and the closing line; with `-q` the closing line only.
     pub fn summary(&self, summary: &RunSummary) {
-        self.write_line("");
-        self.write_line(&render_summary(summary, self.style, &self.redactor));
+        let text = super::summary_table::render_summary(summary, self.style, &self.redactor);
+        if self.quiet() {
+            self.write_line(text.lines().last().unwrap_or_default());
+        } else {
+            self.write_line("");
+            self.write_line(&text);
+        }
     }
 
     fn level_tag(&self, level: LogLevel) -> String {
@@ -130,12 +163,63 @@ impl TerminalReport {
             LogLevel::Error => self.style.red("error"),
         }
     }
+
+    /// A failed step: the cause (indented when it spans lines), the backtrace with `-v`,
+    /// then its last host calls and its worker's last lines.
+    fn step_failed(
+        &self,
+        round: u32,
+        step: &str,
+        worker: &str,
+        failure: &crate::plugin::StepFailure,
+        duration: std::time::Duration,
+    ) {
+        let s = self.style;
+        let text = self.redactor.redact(&failure.to_string()).into_owned();
+        let mut lines = text.lines().map(sanitize_line);
+        self.write_line(&format!(
+            "  {} {} failed (round {round}, worker {}, {}): {}",
+            s.red("✗"),
+            self.redactor.scrub_line(step),
+            self.redactor.scrub_line(worker),
+            fmt_duration(duration),
+            lines.next().unwrap_or_default()
+        ));
+        for l in lines {
+            self.write_line(&format!("    {l}"));
+        }
+        // Where in the guest a trap happened matters to the package's author, not to
+        // every reader of the run: shown with -v only, after the cause.
+        if let Some(backtrace) = failure.backtrace()
+            && self.min_level <= LogLevel::Debug
+        {
+            for l in backtrace.lines() {
+                let l = self.redactor.scrub_line(l);
+                self.write_line(&format!("    {}", s.dim(&l)));
+            }
+        }
+        // -vv printed every call as it came.
+        let with_calls = self.verbosity < Verbosity::VeryVerbose;
+        let context = self.context().render(worker, with_calls, s, &self.redactor);
+        for l in context {
+            self.write_line(&l);
+        }
+    }
 }
 
 impl RunObserver for TerminalReport {
     fn event(&self, event: &RunEvent) {
         let s = self.style;
         let line = |text: &str| self.redactor.scrub_line(text);
+        // What -q keeps: failures and what they need.
+        match event {
+            RunEvent::StepStarted { .. } => self.context().step_started(),
+            RunEvent::HostCalled { call, .. } => self.context().call(call),
+            _ => {}
+        }
+        if self.quiet() && !matches!(event, RunEvent::StepFailed { .. }) {
+            return;
+        }
         match event {
             RunEvent::RunStarted {
                 max_rounds,
@@ -177,8 +261,13 @@ impl RunObserver for TerminalReport {
                     }
                 }
             }
-            // Shown with -vv and under a failed step (issue #11); not yet printed.
-            RunEvent::HostCalled { .. } => {}
+            RunEvent::HostCalled { call, .. } => {
+                if self.verbosity >= Verbosity::VeryVerbose {
+                    for l in call_lines(call, "    ", s, &self.redactor) {
+                        self.write_line(&l);
+                    }
+                }
+            }
             RunEvent::StepFinished {
                 step,
                 outcome,
@@ -204,33 +293,7 @@ impl RunObserver for TerminalReport {
                 worker,
                 failure,
                 duration,
-            } => {
-                // A multi-line message (a Python traceback, a JS stack) is indented under
-                // the step's line.
-                let text = self.redactor.redact(&failure.to_string()).into_owned();
-                let mut lines = text.lines().map(sanitize_line);
-                self.write_line(&format!(
-                    "  {} {} failed (round {round}, worker {}, {}): {}",
-                    s.red("✗"),
-                    line(step),
-                    line(worker),
-                    fmt_duration(*duration),
-                    lines.next().unwrap_or_default()
-                ));
-                for l in lines {
-                    self.write_line(&format!("    {l}"));
-                }
-                // Where in the guest a trap happened matters to the package's author,
-                // not to every reader of the run: shown with -v only, after the cause.
-                if let Some(backtrace) = failure.backtrace()
-                    && self.min_level <= LogLevel::Debug
-                {
-                    for l in backtrace.lines() {
-                        let l = self.redactor.scrub_line(l);
-                        self.write_line(&format!("    {}", s.dim(&l)));
-                    }
-                }
-            }
+            } => self.step_failed(*round, step, worker, failure, *duration),
             RunEvent::StepRecorded { round, step, path } => self.write_line(&format!(
                 "    {} {}",
                 s.dim("replay it without workers:"),
@@ -241,106 +304,10 @@ impl RunObserver for TerminalReport {
     }
 }
 
-/// Widest cell of the summary table, in characters: longer step and worker names are cut
-/// with `…`, so a long name neither breaks the table nor reaches the formatter's width
-/// limit (a width over 65 535 panics).
-const MAX_CELL_CHARS: usize = 48;
-
-/// `text`, cut to [`MAX_CELL_CHARS`] characters.
-fn clip(text: &str) -> String {
-    if text.chars().count() <= MAX_CELL_CHARS {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
-/// The summary table and closing line, as plain text (colored when `style.color`).
-fn render_summary(summary: &RunSummary, style: Style, redactor: &Redactor) -> String {
-    let mut rows: Vec<[String; 5]> = vec![[
-        "round".into(),
-        "step".into(),
-        "worker".into(),
-        "status".into(),
-        "time".into(),
-    ]];
-    for r in &summary.steps {
-        let status = match &r.status {
-            StepStatus::Passed => "passed".to_string(),
-            StepStatus::Skipped(_) => "skipped".to_string(),
-            StepStatus::Failed(_) => "FAILED".to_string(),
-        };
-        rows.push([
-            r.round.to_string(),
-            clip(&redactor.scrub_line(&r.step)),
-            clip(&redactor.scrub_line(&r.worker)),
-            status,
-            fmt_duration(r.duration),
-        ]);
-    }
-    let widths: Vec<usize> = (0..5)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (n, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        let line = cells.join("  ");
-        let line = line.trim_end();
-        if n == 0 {
-            out.push_str(&style.bold(line));
-        } else if row[3] == "FAILED" {
-            out.push_str(&style.red(line));
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    let verdict = match &summary.outcome {
-        RunOutcome::Passed => style.green("PASSED"),
-        RunOutcome::Failed {
-            round,
-            step,
-            worker,
-            failure,
-        } => format!(
-            // The first line only: the whole message (a traceback) was shown at the step.
-            "{} at round {round}, step {} (worker {}): {}",
-            style.red("FAILED"),
-            redactor.scrub_line(step),
-            redactor.scrub_line(worker),
-            redactor.scrub_line(
-                redactor
-                    .redact(&failure.to_string())
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-            )
-        ),
-    };
-    out.push_str(&format!(
-        "{verdict}: {} passed, {} skipped, {} failed in {}",
-        summary.passed,
-        summary.skipped,
-        summary.failed,
-        fmt_duration(summary.total_duration)
-    ));
-    out
-}
-
-/// `850 ms`, `1.25 s`.
-pub fn fmt_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
 #[cfg(test)]
 #[path = "terminal_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "terminal_levels_tests.rs"]
+mod levels_tests;

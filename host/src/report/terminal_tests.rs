@@ -1,10 +1,22 @@
 use super::*;
 use crate::plugin::{Phase, StepFailure};
+use crate::report::style::Style;
+use crate::report::summary_table::render_summary;
 use crate::runner::StepRecord;
+use crate::runner::{RunOutcome, StepStatus};
 use std::sync::Arc;
+use std::time::Duration;
 
+/// A writer the tests read back.
 #[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Buf(pub(super) Arc<Mutex<Vec<u8>>>);
+impl Buf {
+    /// What was written.
+    pub(super) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 impl Write for Buf {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(b);

@@ -27,6 +27,15 @@ pub enum ResumePoint {
         /// first step.
         after_step: Option<String>,
     },
+    /// A selective run (`--step`, `--from`, `--to`, `--round(s)`): the chosen steps run on
+    /// a working copy of a state, and the saved resume point is not moved.
+    Selected {
+        /// The flags, as given (`--step submit-* --round 2`).
+        selection: String,
+        /// The state the steps start from: "the saved state (round 2 after step x)",
+        /// "a fresh state (no saved state)".
+        base: String,
+    },
 }
 
 impl fmt::Display for ResumePoint {
@@ -42,6 +51,10 @@ impl fmt::Display for ResumePoint {
                 round,
                 after_step: None,
             } => write!(f, "resuming at the start of round {round}"),
+            ResumePoint::Selected { selection, base } => write!(
+                f,
+                "selective run ({selection}) on a working copy of {base}; the saved resume point is not moved"
+            ),
         }
     }
 }

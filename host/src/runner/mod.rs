@@ -19,12 +19,14 @@ mod error;
 mod event;
 mod plan;
 mod run;
+mod select;
 mod summary;
 
 pub use error::RunError;
 pub use event::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command};
 pub use plan::{RunOptions, plan_start};
 pub use run::{post_load, run};
+pub use select::{SelectError, SelectSpec, Selection, run_selected};
 pub use summary::{RunOutcome, RunSummary, StepRecord, StepStatus};
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::plugin::{HostCall, LogLevel, StepFailure, StepLog, StepOutcome, Steps};
+use crate::plugin::{HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::store::{Checkpoint, RunState};
 
 use super::plan::{Position, check_test, position};
@@ -95,25 +95,7 @@ pub async fn run<S: Steps, C: Checkpoint>(
             let outcome = match result {
                 Ok(outcome) => outcome,
                 Err(failure) => {
-                    observer.event(&RunEvent::StepFailed {
-                        round,
-                        step: step.name.clone(),
-                        worker: step.worker.clone(),
-                        failure: failure.clone(),
-                        duration,
-                    });
-                    if let Some(path) = log
-                        .recording
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                    {
-                        observer.event(&RunEvent::StepRecorded {
-                            round,
-                            step: step.name.clone(),
-                            path,
-                        });
-                    }
+                    log.report_failure(step, &failure, duration);
                     summary.record(StepRecord {
                         round,
                         step: step.name.clone(),
@@ -210,11 +192,41 @@ pub async fn post_load<S: Steps>(
 
 /// Forwards a step's lines to the observer as [`RunEvent::StepLogged`], and keeps where
 /// its recording went until the step's end is reported.
-struct ObserverLog {
-    observer: Arc<dyn RunObserver>,
-    round: u32,
-    step: String,
-    recording: Mutex<Option<PathBuf>>,
+pub(super) struct ObserverLog {
+    pub(super) observer: Arc<dyn RunObserver>,
+    pub(super) round: u32,
+    pub(super) step: String,
+    pub(super) recording: Mutex<Option<PathBuf>>,
+}
+
+impl ObserverLog {
+    /// Reports the step's failure, and then where its recording went if it was kept.
+    pub(super) fn report_failure(
+        &self,
+        step: &StepInfo,
+        failure: &StepFailure,
+        duration: Duration,
+    ) {
+        self.observer.event(&RunEvent::StepFailed {
+            round: self.round,
+            step: step.name.clone(),
+            worker: step.worker.clone(),
+            failure: failure.clone(),
+            duration,
+        });
+        let recording = self
+            .recording
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(path) = recording {
+            self.observer.event(&RunEvent::StepRecorded {
+                round: self.round,
+                step: step.name.clone(),
+                path,
+            });
+        }
+    }
 }
 
 impl StepLog for ObserverLog {

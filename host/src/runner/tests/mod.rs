@@ -4,6 +4,7 @@
 mod plan_tests;
 mod resume_tests;
 mod run_tests;
+mod select_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
