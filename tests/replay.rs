@@ -67,12 +67,13 @@ fn a_failed_step_is_recorded_and_replays_to_the_same_failure_without_workers() {
             "log.log",
             "worker.get",
             "state.current_round",
+            "worker.env",
             "http.send",
             "worker.get",
             "http.send"
         ]
     );
-    let post = &steps[0]["calls"][3];
+    let post = &steps[0]["calls"][4];
     assert_eq!(post["args"]["request"]["method"], "POST");
     assert_eq!(post["result"]["Ok"]["status"], 201);
     assert!(
@@ -89,7 +90,7 @@ fn a_failed_step_is_recorded_and_replays_to_the_same_failure_without_workers() {
     assert_eq!(replay.code(), 1, "{replay}");
     assert!(
         replay.stdout.contains(
-            "greet failed (5 of 5 recorded call(s) matched; the same failure as recorded): \
+            "greet failed (6 of 6 recorded call(s) matched; the same failure as recorded): \
              execute returned an error: greeting worker1-1 is from \"worker1\", expected worker2"
         ),
         "{replay}"
@@ -120,9 +121,9 @@ fn the_fixed_build_passes_up_to_the_end_of_the_recording() {
     assert_eq!(out.code(), 0, "{out}");
     assert!(
         out.stdout.contains(
-            "✓ greet: passed up to the end of the recording (5 of 5 recorded call(s) matched); \
+            "✓ greet: passed up to the end of the recording (6 of 6 recorded call(s) matched); \
              then it made a call the recorded run did not: replay went past the end of the \
-             recording at call #6: state.set greeted"
+             recording at call #7: state.set greeted"
         ),
         "{out}"
     );
@@ -142,7 +143,7 @@ fn a_diverging_build_names_the_first_divergent_call_and_diffs_the_bodies() {
     let port = t.base_port();
     assert!(
         out.stdout.contains(&format!(
-            "replay diverged at call #3: recorded http.send POST http://localhost:{port}/greetings, \
+            "replay diverged at call #4: recorded http.send POST http://localhost:{port}/greetings, \
              new http.send POST http://localhost:{port}/greetings"
         )),
         "{out}"
@@ -175,7 +176,7 @@ fn recording_all_keeps_passing_steps_and_off_keeps_none() {
     ]);
     assert_eq!(replay.code(), 0, "{replay}");
     assert!(
-        replay.stdout.contains("✓ greet: passed (6 of 6"),
+        replay.stdout.contains("✓ greet: passed (7 of 7"),
         "{replay}"
     );
 
@@ -288,6 +289,34 @@ fn a_failed_python_step_replays_to_the_same_failure_without_workers() {
         replay
             .stdout
             .contains("injected failure in audit-greeting (config fail_step)"),
+        "{replay}"
+    );
+}
+
+#[test]
+fn secrets_are_masked_in_the_recording_and_the_replay_still_matches() {
+    const TOKEN: &str = "tok-7f3a9c2e51d8";
+    let t = TestDir::example("hello", &component("replay_greeter"));
+    let mut workers = t.workers_json();
+    workers["worker1"]["env"]["API_TOKEN"] = TOKEN.into();
+    t.write_workers_json(&workers);
+    let out = t.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    let text = std::fs::read_to_string(recording(&t)).expect("recording");
+    assert!(!text.contains(TOKEN), "the token leaked into the recording");
+    assert!(text.contains(r#"["authorization","Bearer ***"]"#), "{text}");
+    let steps = recorded_steps(&t);
+    let env = &steps[0]["calls"][3];
+    assert_eq!(env["op"], "worker.env");
+    assert_eq!(env["result"], "***");
+
+    // The guest gets `***` and sends `***`: the calls match and the failure is the same.
+    let replay = t.run(&["replay", &recording(&t).display().to_string()]);
+    assert_eq!(replay.code(), 1, "{replay}");
+    assert!(
+        replay
+            .stdout
+            .contains("6 of 6 recorded call(s) matched; the same failure as recorded"),
         "{replay}"
     );
 }
