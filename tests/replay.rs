@@ -2,7 +2,9 @@
 //! `hello-worker` processes, replayed with no worker running (the same failure), replayed
 //! with a fixed build (passes up to the recording's end) and with a build that sends
 //! another request (the first divergent call named, bodies diffed); a Python step
-//! recorded and replayed; a rebuilt package replayed from the code cache; damaged,
+//! recorded and replayed; the todos example's MongoDB steps replayed with the store gone;
+//! a secret masked in the recording yet replayed; a rebuilt package replayed from the
+//! code cache; damaged,
 //! foreign and newer recordings refused.
 //!
 //! Components: `replay_greeter{,_fixed,_other}` (`scripts/build-components.sh`),
@@ -319,4 +321,48 @@ fn secrets_are_masked_in_the_recording_and_the_replay_still_matches() {
             .contains("6 of 6 recorded call(s) matched; the same failure as recorded"),
         "{replay}"
     );
+}
+
+#[test]
+fn mongo_steps_replay_from_their_recorded_results() {
+    // The todos example on the embedded store: every step recorded.
+    let t = TestDir::example("todos", &component("todos_steps"));
+    let mut cmd = t.command(&["run", "tests/steps.wasm", "--record", "all"]);
+    cmd.env_remove("MONGO_URI");
+    let out = system_tests::wait_output(cmd.spawn().expect("spawn the runner"));
+    assert_eq!(out.code(), 0, "{out}");
+    let steps = recorded_steps(&t);
+    let ops = |name: &str| -> Vec<String> {
+        steps
+            .iter()
+            .filter(|s| s["step"] == name)
+            .flat_map(|s| s["calls"].as_array().expect("calls").clone())
+            .filter_map(|c| c["op"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        ops("pick-todo").contains(&"mongo.find".to_owned()),
+        "{steps:?}"
+    );
+    assert!(ops("pick-todo").contains(&"mongo.update_one".to_owned()));
+    assert!(ops("check-list").contains(&"mongo.aggregate".to_owned()));
+
+    // Replayed without the database (or workers): every Mongo answer comes from the file.
+    std::fs::remove_dir_all(t.tests().join("data/embedded-mongo")).expect("drop the store");
+    // Round 1's todo steps, and the last round's check of the list.
+    for (step, round) in [("pick-todo", "1"), ("check-todo", "1"), ("check-list", "4")] {
+        let replay = t.run(&[
+            "replay",
+            &recording(&t).display().to_string(),
+            "--step",
+            step,
+            "--round",
+            round,
+        ]);
+        assert_eq!(replay.code(), 0, "{step}: {replay}");
+        assert!(
+            replay.stdout.contains(&format!("✓ {step}: passed (")),
+            "{step}: {replay}"
+        );
+    }
 }
