@@ -4,10 +4,9 @@
 //! another request (the first divergent call named, bodies diffed); a Python step
 //! recorded and replayed; the todos example's MongoDB steps replayed with the store gone;
 //! a secret masked in the recording yet replayed; a rebuilt package replayed from the
-//! code cache; damaged,
-//! foreign and newer recordings refused.
+//! code cache; damaged, foreign and newer recordings refused.
 //!
-//! Components: `replay_greeter{,_fixed,_other}` (`scripts/build-components.sh`),
+//! Components: `replay_greeter{,_fixed,_other}` and `todos_steps` (`scripts/build-components.sh`),
 //! `hello_python` (`scripts/build-polyglot.sh`).
 
 use std::path::PathBuf;
