@@ -247,8 +247,16 @@ fn a_rebuilt_package_replays_from_the_code_cache_and_bad_recordings_are_refused(
         "{out}"
     );
 
-    // A step that is not in it.
+    // A build without the recorded step.
     std::fs::write(&path, &text).expect("restore");
+    let hello = component("hello_steps");
+    let out = t.run(&["replay", &arg, "--package", &hello.display().to_string()]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("has no step `greet` (the recorded step)"),
+        "{out}"
+    );
     let out = t.run(&["replay", &arg, "--step", "nope"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
