@@ -257,6 +257,7 @@ fn a_rebuilt_package_replays_from_the_code_cache_and_bad_recordings_are_refused(
             .contains("has no step `greet` (the recorded step)"),
         "{out}"
     );
+    // A step that is not in the recording.
     let out = t.run(&["replay", &arg, "--step", "nope"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
