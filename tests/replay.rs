@@ -2,10 +2,11 @@
 //! `hello-worker` processes, replayed with no worker running (the same failure), replayed
 //! with a fixed build (passes up to the recording's end) and with a build that sends
 //! another request (the first divergent call named, bodies diffed); a Python step
-//! recorded and replayed; a rebuilt package replayed from the code cache; damaged,
-//! foreign and newer recordings refused.
+//! recorded and replayed; the todos example's MongoDB steps replayed with the store gone;
+//! a secret masked in the recording yet replayed; a rebuilt package replayed from the
+//! code cache; damaged, foreign and newer recordings refused.
 //!
-//! Components: `replay_greeter{,_fixed,_other}` (`scripts/build-components.sh`),
+//! Components: `replay_greeter{,_fixed,_other}` and `todos_steps` (`scripts/build-components.sh`),
 //! `hello_python` (`scripts/build-polyglot.sh`).
 
 use std::path::PathBuf;
@@ -67,12 +68,13 @@ fn a_failed_step_is_recorded_and_replays_to_the_same_failure_without_workers() {
             "log.log",
             "worker.get",
             "state.current_round",
+            "worker.env",
             "http.send",
             "worker.get",
             "http.send"
         ]
     );
-    let post = &steps[0]["calls"][3];
+    let post = &steps[0]["calls"][4];
     assert_eq!(post["args"]["request"]["method"], "POST");
     assert_eq!(post["result"]["Ok"]["status"], 201);
     assert!(
@@ -89,7 +91,7 @@ fn a_failed_step_is_recorded_and_replays_to_the_same_failure_without_workers() {
     assert_eq!(replay.code(), 1, "{replay}");
     assert!(
         replay.stdout.contains(
-            "greet failed (5 of 5 recorded call(s) matched; the same failure as recorded): \
+            "greet failed (6 of 6 recorded call(s) matched; the same failure as recorded): \
              execute returned an error: greeting worker1-1 is from \"worker1\", expected worker2"
         ),
         "{replay}"
@@ -120,9 +122,9 @@ fn the_fixed_build_passes_up_to_the_end_of_the_recording() {
     assert_eq!(out.code(), 0, "{out}");
     assert!(
         out.stdout.contains(
-            "✓ greet: passed up to the end of the recording (5 of 5 recorded call(s) matched); \
+            "✓ greet: passed up to the end of the recording (6 of 6 recorded call(s) matched); \
              then it made a call the recorded run did not: replay went past the end of the \
-             recording at call #6: state.set greeted"
+             recording at call #7: state.set greeted"
         ),
         "{out}"
     );
@@ -142,7 +144,7 @@ fn a_diverging_build_names_the_first_divergent_call_and_diffs_the_bodies() {
     let port = t.base_port();
     assert!(
         out.stdout.contains(&format!(
-            "replay diverged at call #3: recorded http.send POST http://localhost:{port}/greetings, \
+            "replay diverged at call #4: recorded http.send POST http://localhost:{port}/greetings, \
              new http.send POST http://localhost:{port}/greetings"
         )),
         "{out}"
@@ -175,7 +177,7 @@ fn recording_all_keeps_passing_steps_and_off_keeps_none() {
     ]);
     assert_eq!(replay.code(), 0, "{replay}");
     assert!(
-        replay.stdout.contains("✓ greet: passed (6 of 6"),
+        replay.stdout.contains("✓ greet: passed (7 of 7"),
         "{replay}"
     );
 
@@ -245,8 +247,17 @@ fn a_rebuilt_package_replays_from_the_code_cache_and_bad_recordings_are_refused(
         "{out}"
     );
 
-    // A step that is not in it.
+    // A build without the recorded step.
     std::fs::write(&path, &text).expect("restore");
+    let hello = component("hello_steps");
+    let out = t.run(&["replay", &arg, "--package", &hello.display().to_string()]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("has no step `greet` (the recorded step)"),
+        "{out}"
+    );
+    // A step that is not in the recording.
     let out = t.run(&["replay", &arg, "--step", "nope"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
@@ -290,4 +301,76 @@ fn a_failed_python_step_replays_to_the_same_failure_without_workers() {
             .contains("injected failure in audit-greeting (config fail_step)"),
         "{replay}"
     );
+}
+
+#[test]
+fn secrets_are_masked_in_the_recording_and_the_replay_still_matches() {
+    const TOKEN: &str = "tok-7f3a9c2e51d8";
+    let t = TestDir::example("hello", &component("replay_greeter"));
+    let mut workers = t.workers_json();
+    workers["worker1"]["env"]["API_TOKEN"] = TOKEN.into();
+    t.write_workers_json(&workers);
+    let out = t.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    let text = std::fs::read_to_string(recording(&t)).expect("recording");
+    assert!(!text.contains(TOKEN), "the token leaked into the recording");
+    assert!(text.contains(r#"["authorization","Bearer ***"]"#), "{text}");
+    let steps = recorded_steps(&t);
+    let env = &steps[0]["calls"][3];
+    assert_eq!(env["op"], "worker.env");
+    assert_eq!(env["result"], "***");
+
+    // The guest gets `***` and sends `***`: the calls match and the failure is the same.
+    let replay = t.run(&["replay", &recording(&t).display().to_string()]);
+    assert_eq!(replay.code(), 1, "{replay}");
+    assert!(
+        replay
+            .stdout
+            .contains("6 of 6 recorded call(s) matched; the same failure as recorded"),
+        "{replay}"
+    );
+}
+
+#[test]
+fn mongo_steps_replay_from_their_recorded_results() {
+    // The todos example on the embedded store: every step recorded.
+    let t = TestDir::example("todos", &component("todos_steps"));
+    let mut cmd = t.command(&["run", "tests/steps.wasm", "--record", "all"]);
+    cmd.env_remove("MONGO_URI");
+    let out = system_tests::wait_output(cmd.spawn().expect("spawn the runner"));
+    assert_eq!(out.code(), 0, "{out}");
+    let steps = recorded_steps(&t);
+    let ops = |name: &str| -> Vec<String> {
+        steps
+            .iter()
+            .filter(|s| s["step"] == name)
+            .flat_map(|s| s["calls"].as_array().expect("calls").clone())
+            .filter_map(|c| c["op"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        ops("pick-todo").contains(&"mongo.find".to_owned()),
+        "{steps:?}"
+    );
+    assert!(ops("pick-todo").contains(&"mongo.update_one".to_owned()));
+    assert!(ops("check-list").contains(&"mongo.aggregate".to_owned()));
+
+    // Replayed without the database (or workers): every Mongo answer comes from the file.
+    std::fs::remove_dir_all(t.tests().join("data/embedded-mongo")).expect("drop the store");
+    // Round 1's todo steps, and the last round's check of the list.
+    for (step, round) in [("pick-todo", "1"), ("check-todo", "1"), ("check-list", "4")] {
+        let replay = t.run(&[
+            "replay",
+            &recording(&t).display().to_string(),
+            "--step",
+            step,
+            "--round",
+            round,
+        ]);
+        assert_eq!(replay.code(), 0, "{step}: {replay}");
+        assert!(
+            replay.stdout.contains(&format!("✓ {step}: passed (")),
+            "{step}: {replay}"
+        );
+    }
 }

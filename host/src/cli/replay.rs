@@ -36,8 +36,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "N")]
     pub round: Option<u32>,
 
-    /// Replay this build of the package instead of the recorded one (found by its sha256
-    /// at its recorded path, beside the recording, or in the code cache).
+    /// Replay this build of the package (a fix) instead of the recorded one, which is
+    /// otherwise found by its sha256: at its recorded path, beside the recording, or in
+    /// the code cache.
     #[arg(long, value_name = "FILE")]
     pub package: Option<PathBuf>,
 

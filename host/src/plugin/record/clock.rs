@@ -37,23 +37,28 @@ pub struct ClockTape {
     record: Mutex<ClockRecord>,
     /// Next reading of each stream in a replay: wall, monotonic, random byte.
     cursor: Mutex<(usize, usize, usize)>,
-    random_bytes: Vec<u8>,
+    /// The random bytes: drawn so far (recording), or to give back (replay).
+    random_bytes: Mutex<Vec<u8>>,
+    /// Whether readings are kept (a run that writes nothing keeps none).
+    keep: bool,
     /// Where the guest's monotonic clock starts, as WASI's own does.
     started: Instant,
 }
 
 impl ClockTape {
-    /// A tape that records the host's clocks and a fresh random source.
-    pub fn recording() -> Self {
+    /// A tape of the host's clocks and a fresh random source, keeping what the guest
+    /// reads when `keep` is set.
+    pub fn recording(keep: bool) -> Self {
         let seed: u128 = rand_seed();
         Self {
             replay: false,
+            keep,
             record: Mutex::new(ClockRecord {
                 insecure_seed: seed.to_string(),
                 ..ClockRecord::default()
             }),
             cursor: Mutex::new((0, 0, 0)),
-            random_bytes: Vec::new(),
+            random_bytes: Mutex::new(Vec::new()),
             started: Instant::now(),
         }
     }
@@ -62,7 +67,8 @@ impl ClockTape {
     pub fn replaying(record: &ClockRecord) -> Self {
         Self {
             replay: true,
-            random_bytes: hex_decode(&record.random),
+            keep: false,
+            random_bytes: Mutex::new(hex_decode(&record.random)),
             record: Mutex::new(record.clone()),
             cursor: Mutex::new((0, 0, 0)),
             started: Instant::now(),
@@ -71,10 +77,16 @@ impl ClockTape {
 
     /// The readings so far.
     pub fn record(&self) -> ClockRecord {
-        self.record
+        let mut record = self
+            .record
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        if !self.replay {
+            let drawn = self.random_bytes.lock().unwrap_or_else(|e| e.into_inner());
+            record.random = hex_encode(&drawn);
+        }
+        record
     }
 
     /// The `insecure-seed` to give the guest.
@@ -93,7 +105,9 @@ impl ClockTape {
             return Duration::new(secs, nanos);
         }
         let now = WallClock::new().now();
-        record.wall.push((now.as_secs(), now.subsec_nanos()));
+        if self.keep {
+            record.wall.push((now.as_secs(), now.subsec_nanos()));
+        }
         now
     }
 
@@ -101,33 +115,39 @@ impl ClockTape {
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
         if self.replay {
             let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
+            let recorded = record.monotonic.len();
             let reading = match record.monotonic.get(cursor.1) {
                 Some(n) => *n,
                 // Past the recording, each reading advances by a nanosecond: monotonic.
-                None => record.monotonic.last().copied().unwrap_or(0) + 1 + cursor.1 as u64,
+                None => {
+                    let past = (cursor.1 - recorded) as u64;
+                    record.monotonic.last().copied().unwrap_or(0) + 1 + past
+                }
             };
             cursor.1 += 1;
             return reading;
         }
         let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        record.monotonic.push(now);
+        if self.keep {
+            record.monotonic.push(now);
+        }
         now
     }
 
     fn fill(&self, dst: &mut [u8]) {
+        let mut bytes = self.random_bytes.lock().unwrap_or_else(|e| e.into_inner());
         if self.replay {
             let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
             for byte in dst.iter_mut() {
                 // Past the recording, zeros: nothing random may leak into a replay.
-                *byte = self.random_bytes.get(cursor.2).copied().unwrap_or(0);
+                *byte = bytes.get(cursor.2).copied().unwrap_or(0);
                 cursor.2 += 1;
             }
             return;
         }
         SysRandom::fill(dst);
-        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        for byte in dst.iter() {
-            record.random.push_str(&format!("{byte:02x}"));
+        if self.keep {
+            bytes.extend_from_slice(dst);
         }
     }
 }
@@ -146,6 +166,16 @@ fn rand_seed() -> u128 {
     let mut bytes = [0u8; 16];
     SysRandom::fill(&mut bytes);
     u128::from_le_bytes(bytes)
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 15)] as char);
+    }
+    text
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -214,7 +244,7 @@ mod tests {
 
     #[test]
     fn what_was_read_is_read_back() {
-        let tape = Arc::new(ClockTape::recording());
+        let tape = Arc::new(ClockTape::recording(true));
         let wall = TapeWallClock(tape.clone()).now();
         let mono = TapeMonotonicClock(tape.clone()).now();
         let mut rng = TapeRandom(tape.clone());
@@ -232,6 +262,12 @@ mod tests {
         assert_eq!(back.insecure_seed(), tape.insecure_seed());
         // Past the end: time stands still, the monotonic clock still advances.
         assert_eq!(TapeWallClock(back.clone()).now(), wall);
-        assert!(TapeMonotonicClock(back.clone()).now() > mono);
+        assert_eq!(TapeMonotonicClock(back.clone()).now(), mono + 1);
+        assert_eq!(TapeMonotonicClock(back.clone()).now(), mono + 2);
+        // A tape that keeps nothing (no sink) records nothing.
+        let quiet = Arc::new(ClockTape::recording(false));
+        TapeWallClock(quiet.clone()).now();
+        TapeRandom(quiet.clone()).fill_bytes(&mut drawn);
+        assert_eq!(quiet.record().wall.len() + quiet.record().random.len(), 0);
     }
 }

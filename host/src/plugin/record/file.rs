@@ -98,10 +98,10 @@ impl Recording {
         step: Option<&str>,
         round: Option<u32>,
     ) -> Result<&StepRecording, RecordError> {
+        // `max_by_key` keeps the last of equals: the latest (failed) step.
         let found = self
             .steps
             .iter()
-            .rev()
             .filter(|s| step.is_none_or(|n| s.step == n))
             .filter(|s| round.is_none_or(|r| s.round == r))
             .max_by_key(|s| s.failed && step.is_none());
@@ -357,25 +357,31 @@ mod tests {
         let sink = RecordSink::new(dir.path(), 1 << 20);
         sink.write(step("a", false, 2)).unwrap();
         let path = sink.write(step("b", true, 1)).unwrap();
+        sink.write(step("c", false, 0)).unwrap();
         let rec = read_recording(&path).unwrap();
-        assert_eq!(rec.steps.len(), 2);
-        assert_eq!(rec.pick(None, None).unwrap().step, "b");
+        assert_eq!(rec.steps.len(), 3);
+        assert_eq!(rec.pick(None, None).unwrap().step, "b", "the failed one");
+        let passing = Recording {
+            steps: vec![rec.steps[0].clone(), rec.steps[2].clone()],
+            ..rec.clone()
+        };
+        assert_eq!(passing.pick(None, None).unwrap().step, "c", "else the last");
         assert_eq!(rec.pick(Some("a"), Some(1)).unwrap().calls.len(), 2);
-        let err = rec.pick(Some("c"), None).unwrap_err().to_string();
+        let err = rec.pick(Some("d"), None).unwrap_err().to_string();
         assert!(
-            err.contains("has no step `c`; it holds: a (round 1), b (round 1)"),
+            err.contains("has no step `d`; it holds: a (round 1), b (round 1), c (round 1)"),
             "{err}"
         );
         // A new run rotates the file when it writes its first step.
         let again = RecordSink::new(dir.path(), 1 << 20);
         assert!(again.path().exists());
-        again.write(step("c", true, 0)).unwrap();
+        again.write(step("e", true, 0)).unwrap();
         assert_eq!(
             read_recording(&dir.path().join("recording.1.jsonl"))
                 .unwrap()
                 .steps
                 .len(),
-            2
+            3
         );
         assert_eq!(read_recording(again.path()).unwrap().steps.len(), 1);
     }

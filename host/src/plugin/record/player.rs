@@ -187,10 +187,8 @@ impl fmt::Display for Divergence {
                 ChangeTag::Insert => '+',
                 ChangeTag::Equal => ' ',
             };
+            // A change's text ends with a newline, added by `similar` where the text had none.
             write!(f, "  {sign} {change}")?;
-            if change.missing_newline() {
-                writeln!(f)?;
-            }
         }
         Ok(())
     }

@@ -66,14 +66,17 @@ impl Recorder {
 
     /// The recorder of one instance of a run configured by `ctx`.
     pub fn new(ctx: &RecordCtx, log: Arc<dyn StepLog>) -> Self {
+        // Kept when they may be written (or, in a replay, for -vv); a run without a sink
+        // (`list`, a manifest read) keeps nothing.
+        let keep = (ctx.mode != RecordMode::Off && ctx.sink.is_some()) || ctx.player.is_some();
         let clock = match &ctx.player {
             Some(player) => ClockTape::replaying(player.clock()),
-            None => ClockTape::recording(),
+            None => ClockTape::recording(keep),
         };
         Self {
             log,
             mask: ctx.mask.clone(),
-            keep: ctx.mode != RecordMode::Off || ctx.player.is_some(),
+            keep,
             player: ctx.player.clone(),
             calls: Mutex::new(Vec::new()),
             clock: Arc::new(clock),
@@ -206,8 +209,13 @@ mod tests {
 
     #[tokio::test]
     async fn live_calls_are_shown_kept_and_masked() {
+        let dir = tempfile::tempdir().unwrap();
         let ctx = RecordCtx {
             mask: Masker::new(|t| t.replace("s3cret", "***")),
+            sink: Some(Arc::new(crate::plugin::record::RecordSink::new(
+                dir.path(),
+                1 << 20,
+            ))),
             ..RecordCtx::default()
         };
         let shows = Arc::new(Shows::default());

@@ -24,6 +24,8 @@ enum Action {
     Done,
     Skip(&'static str),
     Err(&'static str),
+    /// Fails like `Err`, after telling the log the step was written to a recording.
+    ErrRecorded(&'static str),
     Trap(&'static str),
 }
 
@@ -69,7 +71,7 @@ impl FakeSteps {
 
 fn act(action: &Action, phase: Phase) -> Result<(), StepFailure> {
     match action {
-        Action::Err(message) => Err(StepFailure::Failed {
+        Action::Err(message) | Action::ErrRecorded(message) => Err(StepFailure::Failed {
             phase,
             message: (*message).to_owned(),
         }),
@@ -103,6 +105,9 @@ impl Steps for FakeSteps {
         tokio::task::yield_now().await;
         let action = self.script.get(&(round, step.name.clone()));
         let action = action.cloned().unwrap_or(Action::Done);
+        if let Action::ErrRecorded(_) = action {
+            log.recorded(std::path::Path::new("/data/recording.jsonl"));
+        }
         act(&action, Phase::Execute)?;
         Ok(match action {
             Action::Skip(reason) => StepOutcome::Skipped(reason.to_owned()),

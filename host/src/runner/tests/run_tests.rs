@@ -277,3 +277,28 @@ fn run_future_is_send() {
     ));
     assert_send(post_load(&steps, &mut RunState::default(), observer));
 }
+
+#[tokio::test]
+async fn a_recorded_failure_names_its_recording_after_the_failure() {
+    let steps = FakeSteps::new(ABC).with(1, "b", Action::ErrRecorded("server said no"));
+    let mut checkpoint = MemoryCheckpoint::default();
+    let out = invoke(&steps, &mut checkpoint, None, &options(2)).await;
+    let n = out.events.len();
+    assert!(
+        matches!(&out.events[n - 2], RunEvent::StepFailed { step, .. } if step == "b"),
+        "{:?}",
+        out.events
+    );
+    assert_eq!(
+        out.events[n - 1],
+        RunEvent::StepRecorded {
+            round: 1,
+            step: "b".into(),
+            path: "/data/recording.jsonl".into(),
+        }
+    );
+    assert_eq!(
+        crate::runner::replay_command(std::path::Path::new("/data/my run/rec.jsonl"), "b", 1),
+        "prometheus-wasm replay '/data/my run/rec.jsonl' --step b --round 1"
+    );
+}

@@ -2,7 +2,7 @@
 //
 // | step | worker | does |
 // |---|---|---|
-// | `greet` | worker1 | `POST /greetings` with a text holding the wall-clock time and a random number, `GET /greetings/{id}`, checks the sender, then (`fixed` only) stores `greeted` |
+// | `greet` | worker1 | `POST /greetings` (with `authorization: Bearer $API_TOKEN` of the worker's env, when set) with a text holding the wall-clock time and a random number, `GET /greetings/{id}`, checks the sender, then (`fixed` only) stores `greeted` |
 //
 // `broken` expects the sender to be `worker2` (the bug); `fixed` expects `worker1`;
 // `other` sends another text (a replay of `broken`'s recording diverges at the POST).
@@ -34,9 +34,13 @@ fn greet(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
     ctx.info(format!("sending `{text}`"));
     let url = ctx.worker_endpoint(None, "/greetings")?;
     let body = json!({ "round": ctx.round(), "from": "worker1", "text": text });
-    let created: Value = prometheus_step::post_json(&url, &body)?
-        .expect_status(201)?
-        .json()?;
+    // A secret from the worker's environment, sent as a header: masked in the recording,
+    // and a replay (which answers `***`) sends `***` again.
+    let mut request = prometheus_step::Request::post(&url).json(&body);
+    if let Some(token) = ctx.worker_env(None, "API_TOKEN") {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let created: Value = request.send()?.expect_status(201)?.json()?;
     let id = created["id"].as_str().unwrap_or_default().to_owned();
     let read_url = ctx.worker_endpoint(None, &format!("/greetings/{id}"))?;
     let greeting: Value = prometheus_step::get(&read_url)?.expect_status(200)?.json()?;
