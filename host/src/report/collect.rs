@@ -293,12 +293,33 @@ impl RunObserver for ReportCollector {
                 Some(failure.to_string()),
                 *duration,
             ),
+            RunEvent::StepRecorded { round, step, path } => self.recorded(*round, step, path),
             _ => {}
         }
     }
 }
 
 impl ReportCollector {
+    /// Adds where the failed attempt just reported was recorded, and the command that
+    /// replays it, to its failure text: every report then carries it. Kept in memory only:
+    /// the next run's first recorded step rotates the file away, so a later invocation's
+    /// reports must not point at it.
+    fn recorded(&self, round: u32, step: &str, path: &std::path::Path) {
+        let command = crate::runner::replay_command(path, step, round);
+        let mut inner = self.lock();
+        let attempt = inner.entries.iter_mut().rev().find_map(|e| match e {
+            Entry::Step(s) if s.round == round && s.step == step => Some(s),
+            _ => None,
+        });
+        if let Some(attempt) = attempt {
+            let detail = attempt.detail.get_or_insert_with(String::new);
+            detail.push_str(&format!(
+                "\nrecorded in {}; replay it without workers: {command}",
+                path.display()
+            ));
+        }
+    }
+
     fn call_entry(&self, call: &HostCall) -> CallEntry {
         // Already cut and masked where they were built; redacted again for secrets only
         // the run knows (`--secret`).

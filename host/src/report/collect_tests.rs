@@ -356,3 +356,30 @@ fn a_failed_post_load_is_a_case_with_its_log_and_why_nothing_ran() {
         assert!(xml.contains("[warn] seeding ***"), "{xml}");
     });
 }
+
+/// A failed step's recording reaches its failure text, so JUnit, JSON and HTML all name the
+/// file and the replay command.
+#[test]
+fn a_recorded_failure_names_its_recording_and_replay_command() {
+    let (c, _) = ReportCollector::start(None, outline(), &fresh(), redactor()).expect("collector");
+    step(&c, 1, "fetch", "worker1", End::Fail);
+    c.event(&RunEvent::StepRecorded {
+        round: 1,
+        step: "fetch".into(),
+        path: "data/recording.jsonl".into(),
+    });
+    c.with_report(&package(), |r| {
+        let detail = r.cases[0].attempts[0]
+            .detail
+            .as_deref()
+            .expect("a failure text");
+        assert!(detail.contains("bad <token> *** & more"), "{detail}");
+        assert!(
+            detail.ends_with(
+                "recorded in data/recording.jsonl; replay it without workers: \
+                 prometheus-wasm replay data/recording.jsonl --step fetch --round 1"
+            ),
+            "{detail}"
+        );
+    });
+}
