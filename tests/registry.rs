@@ -218,14 +218,22 @@ fn a_moved_tag_is_refused_showing_both_versions_until_update_pins() {
         out.stderr.contains(&pin1) && out.stderr.contains(&pin2),
         "{out}"
     );
-    assert!(out.stderr.contains("hello-steps@1.1.0"), "{out}");
+    assert!(
+        out.stderr.contains(&format!("{pin1} (hello-steps@1.0.0)"))
+            && out.stderr.contains(&format!("{pin2} (hello-steps@1.1.0)")),
+        "both versions, the old one from plan.lock (this store never had it):\n{out}"
+    );
     assert!(out.stderr.contains("lock --update-pins"), "{out}");
     assert!(!out.stdout.contains("starting"), "{out}");
 
     // No terminal, no --yes: shown, not rewritten.
     let out = run(&t, &["lock", "tests/plan.yaml", "--update-pins"], None, &[]);
     assert_eq!(out.code(), 2, "{out}");
-    assert!(out.stdout.contains(&format!("old {pin1}")), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("old {pin1} hello-steps@1.0.0")),
+        "{out}"
+    );
     assert!(
         out.stdout
             .contains(&format!("new {pin2} hello-steps@1.1.0")),

@@ -263,3 +263,25 @@ fn a_server_that_stops_answering_fails_the_fetch_after_the_read_timeout() {
     let out = t.run(&["run", "tests/plan.yaml", "--fetch-timeout", "1"]);
     assert_refused(&out, &t, "interrupted");
 }
+
+#[test]
+fn credentials_in_a_package_url_are_never_shown() {
+    let server = FileServer::start();
+    let bytes = audit_bytes();
+    server.serve("/audit.wasm", Body::Full(bytes.clone()));
+    let with_token = |path: &str| server.url(path).replace("://", "://ci:Url-T0ken-pw@");
+
+    let t = plan_with_url(&with_token("/audit.wasm"), Some(&sha256(&bytes)));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains("ci:***@127.0.0.1"),
+        "shown redacted:\n{out}"
+    );
+    assert!(!out.all().contains("Url-T0ken-pw"), "{out}");
+
+    let t = plan_with_url(&with_token("/nope.wasm"), Some(&sha256(&bytes)));
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_refused(&out, &t, "not found");
+    assert!(!out.all().contains("Url-T0ken-pw"), "{out}");
+}

@@ -10,7 +10,7 @@ use anyhow::anyhow;
 
 use crate::cli::UserError;
 use crate::config::{PackageSource, PlanError, PlanFile, TestConfig, load_plan};
-use crate::fetch::{Origin, Resolver};
+use crate::fetch::{FetchErrorKind, Origin, Resolver};
 use crate::plugin::lock::compare;
 use crate::plugin::{Budgets, CodeCache, CodeSource, LockFile, Package, Plan, StepEngine, Steps};
 
@@ -129,6 +129,15 @@ pub async fn load(
     // Fuel metering is an engine (compile) setting, so the engine follows the budgets.
     let engine =
         Arc::new(StepEngine::for_budgets(budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
+    // The lock remembers the `name@version` of pinned bytes this machine may never have
+    // fetched: a moved tag is then shown with both versions.
+    let locked = match source {
+        Source::Plan(file) => LockFile::read(&LockFile::path_for(&file.path))
+            .ok()
+            .flatten(),
+        Source::Package(_) => None,
+    };
+    let locked = &locked;
     let load_one = |name: String, source: PackageSource, pin: Option<String>, label: String| {
         let engine = engine.clone();
         async move {
@@ -136,7 +145,21 @@ pub async fn load(
             let fetched = resolver
                 .resolve(&name, &source, pin.as_deref())
                 .await
-                .map_err(UserError::usage_from)?;
+                .map_err(|mut e| {
+                    if let FetchErrorKind::PinMismatch {
+                        expected,
+                        expected_identity: identity @ None,
+                        ..
+                    } = &mut *e.kind
+                    {
+                        *identity = locked
+                            .as_ref()
+                            .and_then(|l| l.packages.get(&name))
+                            .filter(|p| &p.sha256 == expected)
+                            .and_then(|p| p.identity.clone());
+                    }
+                    UserError::usage_from(e)
+                })?;
             let shown = match &source {
                 PackageSource::Path(p) => p.clone(),
                 remote => PathBuf::from(remote.to_string()),

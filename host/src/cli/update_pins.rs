@@ -10,6 +10,7 @@ use anyhow::anyhow;
 use crate::cli::UserError;
 use crate::config::{PlanFile, rewrite_pin};
 use crate::fetch::{PackageIdentity, Resolver};
+use crate::plugin::LockFile;
 
 /// One package whose pin would change.
 struct Change {
@@ -27,6 +28,9 @@ pub async fn update_pins(
     yes: bool,
 ) -> Result<bool, UserError> {
     let mut changes = Vec::new();
+    let locked = LockFile::read(&LockFile::path_for(&file.path))
+        .ok()
+        .flatten();
     // Unpinned files stay unpinned (packages built in the same repository); url and oci
     // packages are always pinned.
     for p in file.packages.iter().filter(|p| p.sha256.is_some()) {
@@ -39,11 +43,19 @@ pub async fn update_pins(
         }
         changes.push(Change {
             name: p.name.clone(),
+            // From the store, else from the lock (a machine that never fetched it).
             old_identity: p
                 .sha256
                 .as_deref()
                 .and_then(|old| resolver.store().get(old))
-                .and_then(|b| PackageIdentity::read(&b).label()),
+                .and_then(|b| PackageIdentity::read(&b).label())
+                .or_else(|| {
+                    locked
+                        .as_ref()
+                        .and_then(|l| l.packages.get(&p.name))
+                        .filter(|l| p.sha256.as_deref() == Some(l.sha256.as_str()))
+                        .and_then(|l| l.identity.clone())
+                }),
             old: p.sha256.clone(),
             new_identity: PackageIdentity::read(&fetched.bytes).label(),
             new: fetched.sha256,

@@ -41,7 +41,7 @@ pub use load::{load, load_with};
 pub use location::Location;
 pub use overrides::Override;
 pub use plan_file::{PlanError, PlanFile, PlanPackage, PlanStep, load_plan, parse_plan};
-pub use plan_package::{PackageSource, normalize_pin, rewrite_pin};
+pub use plan_package::{PackageSource, normalize_pin, redact_url, rewrite_pin};
 pub use secrets::{SecretReason, SecretVariable, Secrets, is_secret_name, uri_credentials};
 pub use test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_DATABASE,

@@ -42,11 +42,19 @@ impl PackageSource {
     }
 }
 
+/// `url` with the credentials it carries (`https://user:TOKEN@host/…`) replaced by `***`:
+/// how a URL is shown in notes and errors.
+pub fn redact_url(url: &str) -> String {
+    super::uri_credentials(url)
+        .iter()
+        .fold(url.to_string(), |text, secret| text.replace(secret, "***"))
+}
+
 impl fmt::Display for PackageSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PackageSource::Path(p) => write!(f, "{}", p.display()),
-            PackageSource::Url(u) => write!(f, "{u}"),
+            PackageSource::Url(u) => write!(f, "{}", redact_url(u)),
             PackageSource::Oci(r) => write!(f, "oci://{r}"),
         }
     }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -197,16 +198,24 @@ pub async fn pull(
             max: options.max_bytes,
         }));
     }
-    let mut bytes: Vec<u8> = Vec::with_capacity(layer.size as usize);
-    client
-        .pull_blob(&reference.reference, layer, &mut bytes)
+    // Streamed and capped here: the manifest's size is the registry's word, and a
+    // registry that sends more than it announced must not grow memory past the limit.
+    let mut stream = client
+        .pull_blob_stream(&reference.reference, layer)
         .await
-        .map_err(|e| match e {
-            OciDistributionError::RequestError(e) => {
-                error(FetchErrorKind::Interrupted(super::url::chain(&e)))
-            }
-            other => error(kind_of(&other.into())),
-        })?;
+        .map_err(|e| error(kind_of(&e.into())))?;
+    let mut bytes: Vec<u8> = Vec::with_capacity(layer.size as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| error(FetchErrorKind::Interrupted(e.to_string())))?;
+        let size = (bytes.len() + chunk.len()) as u64;
+        if size > options.max_bytes {
+            return Err(error(FetchErrorKind::TooLarge {
+                size,
+                max: options.max_bytes,
+            }));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     let actual = format!("sha256:{}", sha256_hex(&bytes));
     if actual != layer.digest {
         return Err(error(FetchErrorKind::DigestMismatch {

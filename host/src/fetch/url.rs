@@ -10,6 +10,7 @@ use reqwest::redirect::Policy;
 
 use super::error::{FetchError, FetchErrorKind};
 use super::oci::{RegistryOptions, is_loopback};
+use crate::config::{redact_url, uri_credentials};
 
 /// How long connecting to a package host may take: a dead host fails the run quickly
 /// instead of holding CI.
@@ -35,11 +36,20 @@ pub async fn download(
     url: &str,
     options: &RegistryOptions,
 ) -> Result<Vec<u8>, FetchError> {
-    let error = |kind| FetchError::new(package, url, kind);
+    // Credentials in the URL never reach a message: the source is shown redacted, and
+    // every message (reqwest's carry the URL) is scrubbed.
+    let secrets = uri_credentials(url);
+    let shown = redact_url(url);
+    let scrub = |text: String| {
+        secrets
+            .iter()
+            .fold(text, |text, secret| text.replace(secret, "***"))
+    };
+    let error = |kind| FetchError::new(package, &shown, kind);
     let parsed =
         Url::parse(url).map_err(|e| error(FetchErrorKind::BadReference(format!("{e}"))))?;
     if !allowed(&parsed, options.insecure) {
-        return Err(error(FetchErrorKind::Insecure(url.to_string())));
+        return Err(error(FetchErrorKind::Insecure(shown.clone())));
     }
     let insecure = options.insecure;
     // Each hop is checked like the first: a redirect must not downgrade to plain HTTP.
@@ -59,12 +69,16 @@ pub async fn download(
         .timeout(DOWNLOAD_TIMEOUT)
         .redirect(policy)
         .build()
-        .map_err(|e| error(FetchErrorKind::Io(format!("cannot set up HTTP: {e}"))))?;
+        .map_err(|e| {
+            error(FetchErrorKind::Io(scrub(format!(
+                "cannot set up HTTP: {e}"
+            ))))
+        })?;
     let mut response = client
         .get(url)
         .send()
         .await
-        .map_err(|e| error(FetchErrorKind::Unreachable(chain(&e))))?;
+        .map_err(|e| error(FetchErrorKind::Unreachable(scrub(chain(&e)))))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(error(FetchErrorKind::NotFound("HTTP 404".into())));
@@ -100,7 +114,7 @@ pub async fn download(
                 bytes.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Err(error(FetchErrorKind::Interrupted(chain(&e)))),
+            Err(e) => return Err(error(FetchErrorKind::Interrupted(scrub(chain(&e))))),
         }
     }
     Ok(bytes)

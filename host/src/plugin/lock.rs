@@ -79,6 +79,10 @@ pub struct LockedPackage {
     pub wit: String,
     /// The interfaces it imports, sorted.
     pub imports: Vec<String>,
+    /// Its `name@version` (metadata section), when it has one: lets a later pin mismatch
+    /// name the version that was pinned, even on a machine that never fetched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl LockFile {
@@ -94,6 +98,7 @@ impl LockFile {
                     sha256: package.sha256().to_string(),
                     wit: wit_of(&imports),
                     imports,
+                    identity: package.identity().label(),
                 };
                 (name.to_string(), locked)
             })

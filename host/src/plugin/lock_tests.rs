@@ -15,6 +15,7 @@ fn lock(entries: &[(&str, &str, &[&str])]) -> LockFile {
                         sha256: sha.to_string(),
                         wit: wit_of(&imports),
                         imports,
+                        identity: None,
                     },
                 )
             })
