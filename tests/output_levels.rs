@@ -2,7 +2,7 @@
 //! worker's last lines) and the closing line, `--color` overrides the terminal check and
 //! `NO_COLOR`.
 
-use system_tests::TestDir;
+use system_tests::{TestDir, component};
 
 #[test]
 fn quiet_shows_only_the_failure_with_context_and_the_closing_line() {
@@ -75,4 +75,43 @@ fn very_verbose_shows_debug_lines() {
     let out = t.run_steps(&["-q", "-v"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(out.stderr.contains("cannot be used with"), "{out}");
+}
+
+/// Host calls on real worker processes: a failed step shows its last calls (the POST with
+/// its body, and the answer) without `-v`; `-vv` shows every call as it happens; JUnit
+/// carries them in the case's `<system-out>`.
+#[test]
+fn host_calls_show_under_a_failure_with_vv_and_in_junit() {
+    let t = TestDir::example("hello", &component("replay_greeter"));
+    let out = t.run_steps(&["--junit", "reports/junit.xml"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let shown = out
+        .stdout
+        .split("✗ greet failed")
+        .nth(1)
+        .expect("the failure");
+    assert!(shown.contains("    host calls (5):\n"), "{out}");
+    assert!(shown.contains("⇄ http POST http://localhost:"), "{out}");
+    assert!(shown.contains("/greetings -> 201 Created ("), "{out}");
+    // The request body as sent, and the answer, under the call's line.
+    assert!(
+        shown.contains("> {\"round\":1,\"from\":\"worker1\""),
+        "{out}"
+    );
+    assert!(shown.contains("< HTTP 201 Created"), "{out}");
+    let junit = t.tests().parent().expect("root").join("reports/junit.xml");
+    let junit = std::fs::read_to_string(junit).expect("the JUnit report");
+    assert!(junit.contains("/greetings -&gt; 201 Created"), "{junit}");
+    assert!(junit.contains("HTTP 201 Created"), "{junit}");
+
+    let out = t.run_steps(&["--reset", "-vv"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let post = out
+        .stdout
+        .find("/greetings -> 201 Created")
+        .expect("-vv shows the POST as it happens");
+    let failure = out.stdout.find("✗ greet failed").expect("the failure");
+    assert!(post < failure, "{out}");
+    // With -vv the failure does not repeat the calls already shown.
+    assert!(!out.stdout.contains("host calls ("), "{out}");
 }

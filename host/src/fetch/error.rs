@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+/// How to get a package that is not there yet: the build commands of each guest language.
+pub const BUILD_HINT: &str = "build the step package first: `cargo build --target wasm32-wasip2 --release` \
+     in its crate for Rust (scripts/build-components.sh for this repository's), \
+     componentize-py or componentize-js for Python and JavaScript; then pass the .wasm's path";
+
 /// What went wrong while fetching one package.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FetchErrorKind {
@@ -49,6 +54,8 @@ pub enum FetchErrorKind {
     },
     /// `--offline` and the package is not in the store.
     Offline,
+    /// The local package file does not exist (not built yet, most often).
+    Missing(String),
     /// The local file or the store cannot be read or written.
     Io(String),
 }
@@ -113,6 +120,7 @@ impl FetchError {
             FetchErrorKind::DigestMismatch { .. } => {
                 "the registry returned other bytes than it advertised: try again, or ask its owner".into()
             }
+            FetchErrorKind::Missing(_) => BUILD_HINT.into(),
             _ => return None,
         })
     }
@@ -121,6 +129,17 @@ impl FetchError {
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A bare package (no plan) is named by its path alone.
+        if let FetchErrorKind::Missing(m) = &*self.kind {
+            return if self.package == self.source {
+                write!(f, "cannot read step package {}: {m}", self.source)
+            } else {
+                write!(
+                    f,
+                    "cannot read step package `{}` ({}): {m}",
+                    self.package, self.source
+                )
+            };
+        }
         if self.package == self.source {
             write!(f, "{}: ", self.source)?;
         } else {
@@ -165,7 +184,7 @@ impl fmt::Display for FetchError {
                 f,
                 "not in the package store, and --offline forbids fetching it"
             ),
-            FetchErrorKind::Io(m) => write!(f, "{m}"),
+            FetchErrorKind::Missing(m) | FetchErrorKind::Io(m) => write!(f, "{m}"),
         }
     }
 }

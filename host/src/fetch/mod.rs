@@ -15,7 +15,7 @@ mod store;
 mod url;
 
 pub use credentials::{CredentialSources, Credentials, PASSWORD_ENV, USERNAME_ENV};
-pub use error::{FetchError, FetchErrorKind};
+pub use error::{BUILD_HINT, FetchError, FetchErrorKind};
 pub use identity::PackageIdentity;
 pub use oci::{OciRef, RegistryOptions};
 pub use resolve::{Fetched, Origin, Resolver};

@@ -133,11 +133,12 @@ impl Resolver {
 fn read_file(name: &str, path: &Path, pin: Option<&str>) -> Result<Fetched, FetchError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
-        FetchError::new(
-            name,
-            &shown,
-            FetchErrorKind::Io(format!("cannot read it: {e}")),
-        )
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            FetchErrorKind::Missing(e.to_string())
+        } else {
+            FetchErrorKind::Io(format!("cannot read it: {e}"))
+        };
+        FetchError::new(name, &shown, kind)
     })?;
     let sha256 = sha256_hex(&bytes);
     if let Some(pin) = pin

@@ -2,10 +2,8 @@
 
 use std::path::PathBuf;
 
-/// How to get a package that is not there yet: the build commands of each guest language.
-pub const BUILD_HINT: &str = "build the step package first: `cargo build --target wasm32-wasip2 --release` \
-     in its crate for Rust (scripts/build-components.sh for this repository's), \
-     componentize-py or componentize-js for Python and JavaScript; then pass the .wasm's path";
+/// How to get a package that is not there yet (defined where a missing file is found).
+pub use crate::fetch::BUILD_HINT;
 
 /// Why a step package cannot be used.
 #[derive(Debug, thiserror::Error)]
