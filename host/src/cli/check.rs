@@ -6,7 +6,6 @@
 //! (pins checked, compiled, its manifest read), the capability lock compared (never
 //! written), each step's worker, the step names and rounds.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +17,7 @@ use crate::cli::args::BudgetArgs;
 use crate::cli::plan::{self as plan_source, FOLDER_ENTRIES, Source};
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::config::{self, MIN_SECRET_LEN, Override, Secrets, TestConfig};
+use crate::config::{MIN_SECRET_LEN, Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::{Budgets, Plan as StepPlan, RunCtx, Steps};
@@ -226,15 +225,7 @@ async fn check_steps(
 /// values are masked).
 pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
     let target = target(&args)?;
-    let overrides = args
-        .sets
-        .iter()
-        .map(|text| Override::parse(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(UserError::usage_from)?;
-    let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let config = config::load_with(&target.config, &process_env, &overrides)
-        .map_err(UserError::usage_from)?;
+    let config = super::load_config(&target.config, &args.sets)?;
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
     let secrets = config.secrets(&args.secrets);
     let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
@@ -253,8 +244,8 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
         None => None,
     };
     let mut text = String::new();
-    for o in &overrides {
-        let _ = writeln!(text, "override: --set {}", o.text);
+    for set in &args.sets {
+        let _ = writeln!(text, "override: --set {set}");
     }
     text.push_str(&render(&plan));
     match (&steps, &target.missing) {

@@ -131,6 +131,21 @@ impl UserError {
 }
 
 /// Runs the parsed command line and returns the process exit code.
+/// config.yaml at `path` with the process environment and the `--set KEY=VALUE` overrides
+/// `sets`: what `run` and `check` read.
+fn load_config(
+    path: &std::path::Path,
+    sets: &[String],
+) -> Result<crate::config::TestConfig, UserError> {
+    let overrides = sets
+        .iter()
+        .map(|text| crate::config::Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UserError::usage_from)?;
+    let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    crate::config::load_with(path, &process_env, &overrides).map_err(UserError::usage_from)
+}
+
 pub fn main_with(cli: Cli) -> ExitCode {
     if matches!(cli.command, Command::Watchdog) {
         // No runtime, no threads: it only reads its stdin and signals process groups.

@@ -7,7 +7,6 @@
 //! are emptied and the workers' `.db` files deleted. After that, only a worker that fails
 //! to start, a database error or a signal can end the run before the steps.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::plan::{self as plan_source, PendingLock, Source};
 use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{self, Override, Secrets, TestConfig};
+use crate::config::{Secrets, TestConfig};
 use crate::koii::Keyring;
 use crate::plugin::record::{Masker, RecordSink};
 use crate::plugin::{Budgets, MongoCtx, Plan, RecordCtx, RunCtx, Steps};
@@ -61,15 +60,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .config
         .clone()
         .unwrap_or_else(|| source.default_config());
-    let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let overrides = args
-        .sets
-        .iter()
-        .map(|text| Override::parse(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(UserError::usage_from)?;
-    let config =
-        config::load_with(&config_path, &process_env, &overrides).map_err(UserError::usage_from)?;
+    let config = super::load_config(&config_path, &args.sets)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
