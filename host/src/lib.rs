@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod error_text;
 pub mod fetch;
 pub mod koii;
 pub mod migrate;

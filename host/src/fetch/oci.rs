@@ -157,7 +157,9 @@ fn kind_of(error: &anyhow::Error) -> FetchErrorKind {
             404 => FetchErrorKind::NotFound(format!("HTTP 404 {message}")),
             _ => FetchErrorKind::Status(*code),
         },
-        OciDistributionError::RequestError(e) => FetchErrorKind::Unreachable(super::url::chain(e)),
+        OciDistributionError::RequestError(e) => {
+            FetchErrorKind::Unreachable(crate::error_text::error_chain(e))
+        }
         OciDistributionError::IncompatibleLayerMediaTypeError(m)
         | OciDistributionError::UnsupportedMediaTypeError(m) => FetchErrorKind::NotWasm(m.clone()),
         OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::redirect::Policy;
 
+use crate::error_text::error_chain;
+
 use super::error::{FetchError, FetchErrorKind};
 use super::oci::{RegistryOptions, is_loopback};
 use crate::config::{redact_url, uri_credentials};
@@ -78,7 +80,7 @@ pub async fn download(
         .get(url)
         .send()
         .await
-        .map_err(|e| error(FetchErrorKind::Unreachable(scrub(chain(&e)))))?;
+        .map_err(|e| error(FetchErrorKind::Unreachable(scrub(error_chain(&e)))))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(error(FetchErrorKind::NotFound("HTTP 404".into())));
@@ -114,25 +116,10 @@ pub async fn download(
                 bytes.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Err(error(FetchErrorKind::Interrupted(scrub(chain(&e))))),
+            Err(e) => return Err(error(FetchErrorKind::Interrupted(scrub(error_chain(&e))))),
         }
     }
     Ok(bytes)
-}
-
-/// An error and its causes on one line (reqwest's own message is only the outer layer).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

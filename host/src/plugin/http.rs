@@ -183,7 +183,7 @@ fn classify(url: &str, error: reqwest::Error, timeout: Duration) -> HttpError {
         }
         source = e.source();
     }
-    let detail = error_chain(&error);
+    let detail = crate::error_text::error_chain(&error);
     if error.is_timeout() {
         HttpError::Timeout(format!(
             "{url}: no response within {} ({detail}; the most a request may wait is limits.http_timeout in config.yaml)",
@@ -194,20 +194,6 @@ fn classify(url: &str, error: reqwest::Error, timeout: Duration) -> HttpError {
     } else {
         HttpError::Connection(format!("{url}: {detail}"))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// What a guest's `http` calls reach: the run's HTTP grant, through the recorder.

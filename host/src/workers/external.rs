@@ -134,7 +134,7 @@ pub async fn reset_external(worker: &ExternalWorker) -> Result<Option<ResetDone>
         .timeout(hook.timeout.unwrap_or(DEFAULT_RESET_TIMEOUT))
         .send()
         .await
-        .map_err(|e| failed(probe::error_chain(&e)))?;
+        .map_err(|e| failed(crate::error_text::error_chain(&e)))?;
     if !response.status().is_success() {
         return Err(failed(probe::answer(response).await));
     }

@@ -99,7 +99,7 @@ pub(super) async fn attempt(probe: &ReadyProbe, target: Target<'_>) -> Result<()
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(|e| crate::error_text::error_chain(&e))?;
             if response.status().as_u16() == *status {
                 return Ok(());
             }
@@ -134,22 +134,6 @@ pub(super) async fn answer(mut response: reqwest::Response) -> String {
         }
     }
     line
-}
-
-/// reqwest's message and its causes (`error sending request: … connection refused`): the
-/// top level alone rarely says what failed.
-pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// `host:port` of a base URL (the default port when none is written).
