@@ -70,46 +70,14 @@ pub async fn run<S: Steps, C: Checkpoint>(
         observer.event(&RunEvent::RoundStarted { round, max_rounds });
         summary.rounds_run.push(round);
         for (index, step) in manifest.iter().enumerate().skip(first_index) {
-            observer.event(&RunEvent::StepStarted {
-                round,
-                index,
-                total: manifest.len(),
-                step: step.name.clone(),
-                description: step.description.clone(),
-                worker: step.worker.clone(),
-            });
             // The step changes the state in place (no copy: a copy costs the whole state
             // per step). A failed step's writes never reach the checkpoint: the run ends
             // there, and the checkpoint holds the state as of the last completed step.
-            state.current_round = round;
-            state.take_changes();
-            let log = Arc::new(ObserverLog {
-                observer: Arc::clone(&observer),
-                round,
-                step: step.name.clone(),
-                recording: Mutex::default(),
-            });
-            let step_started = Instant::now();
-            let result = steps.run_step(step, &mut state, log.clone()).await;
-            let duration = step_started.elapsed();
+            let (result, duration) = attempt(steps, index, round, &mut state, &observer).await;
             let outcome = match result {
                 Ok(outcome) => outcome,
                 Err(failure) => {
-                    log.report_failure(step, &failure, duration);
-                    summary.record(StepRecord {
-                        round,
-                        step: step.name.clone(),
-                        worker: step.worker.clone(),
-                        status: StepStatus::Failed(failure.clone()),
-                        duration,
-                    });
-                    summary.outcome = RunOutcome::Failed {
-                        round,
-                        step: step.name.clone(),
-                        worker: step.worker.clone(),
-                        failure,
-                    };
-                    summary.total_duration = started.elapsed();
+                    record_failure(&mut summary, round, step, failure, duration, started);
                     return Ok(summary);
                 }
             };
@@ -129,24 +97,7 @@ pub async fn run<S: Steps, C: Checkpoint>(
                     source,
                 })?;
 
-            let status = match &outcome {
-                StepOutcome::Done(_) => StepStatus::Passed,
-                StepOutcome::Skipped(reason) => StepStatus::Skipped(reason.clone()),
-            };
-            observer.event(&RunEvent::StepFinished {
-                round,
-                step: step.name.clone(),
-                worker: step.worker.clone(),
-                outcome,
-                duration,
-            });
-            summary.record(StepRecord {
-                round,
-                step: step.name.clone(),
-                worker: step.worker.clone(),
-                status,
-                duration,
-            });
+            record_finished(&mut summary, &*observer, round, step, outcome, duration);
         }
         checkpoint
             .round_finished(&state, round == max_rounds)
@@ -160,6 +111,97 @@ pub async fn run<S: Steps, C: Checkpoint>(
     }
     summary.total_duration = started.elapsed();
     Ok(summary)
+}
+
+/// Announces step `index` of `round`, runs it on `state` and, when it fails, reports the
+/// failure and where it was recorded. The caller records the outcome: shared by whole and
+/// selective runs.
+pub(super) async fn attempt<S: Steps>(
+    steps: &S,
+    index: usize,
+    round: u32,
+    state: &mut RunState,
+    observer: &Arc<dyn RunObserver>,
+) -> (Result<StepOutcome, StepFailure>, Duration) {
+    let manifest = steps.manifest();
+    let step = &manifest[index];
+    observer.event(&RunEvent::StepStarted {
+        round,
+        index,
+        total: manifest.len(),
+        step: step.name.clone(),
+        description: step.description.clone(),
+        worker: step.worker.clone(),
+    });
+    state.current_round = round;
+    state.take_changes();
+    let log = Arc::new(ObserverLog {
+        observer: Arc::clone(observer),
+        round,
+        step: step.name.clone(),
+        recording: Mutex::default(),
+    });
+    let step_started = Instant::now();
+    let result = steps.run_step(step, state, log.clone()).await;
+    let duration = step_started.elapsed();
+    if let Err(failure) = &result {
+        log.report_failure(step, failure, duration);
+    }
+    (result, duration)
+}
+
+/// Reports `step` of `round` as completed (done or skipped) and records it.
+pub(super) fn record_finished(
+    summary: &mut RunSummary,
+    observer: &dyn RunObserver,
+    round: u32,
+    step: &StepInfo,
+    outcome: StepOutcome,
+    duration: Duration,
+) {
+    let status = match &outcome {
+        StepOutcome::Done(_) => StepStatus::Passed,
+        StepOutcome::Skipped(reason) => StepStatus::Skipped(reason.clone()),
+    };
+    observer.event(&RunEvent::StepFinished {
+        round,
+        step: step.name.clone(),
+        worker: step.worker.clone(),
+        outcome,
+        duration,
+    });
+    summary.record(StepRecord {
+        round,
+        step: step.name.clone(),
+        worker: step.worker.clone(),
+        status,
+        duration,
+    });
+}
+
+/// Records `step`'s failure in `round` as the run's outcome: the run ends there.
+pub(super) fn record_failure(
+    summary: &mut RunSummary,
+    round: u32,
+    step: &StepInfo,
+    failure: StepFailure,
+    duration: Duration,
+    started: Instant,
+) {
+    summary.record(StepRecord {
+        round,
+        step: step.name.clone(),
+        worker: step.worker.clone(),
+        status: StepStatus::Failed(failure.clone()),
+        duration,
+    });
+    summary.outcome = RunOutcome::Failed {
+        round,
+        step: step.name.clone(),
+        worker: step.worker.clone(),
+        failure,
+    };
+    summary.total_duration = started.elapsed();
 }
 
 /// Runs the package's `post-load` export once (after seeding, on a fresh start), with
@@ -192,21 +234,16 @@ pub async fn post_load<S: Steps>(
 
 /// Forwards a step's lines to the observer as [`RunEvent::StepLogged`], and keeps where
 /// its recording went until the step's end is reported.
-pub(super) struct ObserverLog {
-    pub(super) observer: Arc<dyn RunObserver>,
-    pub(super) round: u32,
-    pub(super) step: String,
-    pub(super) recording: Mutex<Option<PathBuf>>,
+struct ObserverLog {
+    observer: Arc<dyn RunObserver>,
+    round: u32,
+    step: String,
+    recording: Mutex<Option<PathBuf>>,
 }
 
 impl ObserverLog {
     /// Reports the step's failure, and then where its recording went if it was kept.
-    pub(super) fn report_failure(
-        &self,
-        step: &StepInfo,
-        failure: &StepFailure,
-        duration: Duration,
-    ) {
+    fn report_failure(&self, step: &StepInfo, failure: &StepFailure, duration: Duration) {
         self.observer.event(&RunEvent::StepFailed {
             round: self.round,
             step: step.name.clone(),

@@ -14,12 +14,12 @@ use std::time::Instant;
 use globset::{Glob, GlobMatcher};
 
 use crate::config::closest;
-use crate::plugin::{StepInfo, StepOutcome, Steps};
+use crate::plugin::{StepInfo, Steps};
 use crate::store::RunState;
 
 use super::error::plural_rounds;
-use super::run::ObserverLog;
-use super::{ResumePoint, RunEvent, RunObserver, RunOutcome, RunSummary, StepRecord, StepStatus};
+use super::run::{attempt, record_failure, record_finished};
+use super::{ResumePoint, RunEvent, RunObserver, RunSummary};
 
 /// What the user asked to run; empty means the whole test.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -278,60 +278,15 @@ pub async fn run_selected<S: Steps>(
         summary.rounds_run.push(round);
         for &index in &selection.steps {
             let step = &manifest[index];
-            observer.event(&RunEvent::StepStarted {
-                round,
-                index,
-                total: manifest.len(),
-                step: step.name.clone(),
-                description: step.description.clone(),
-                worker: step.worker.clone(),
-            });
-            state.current_round = round;
-            let log = Arc::new(ObserverLog {
-                observer: Arc::clone(&observer),
-                round,
-                step: step.name.clone(),
-                recording: Default::default(),
-            });
-            let step_started = Instant::now();
-            let result = steps.run_step(step, &mut state, log.clone()).await;
-            let duration = step_started.elapsed();
-            // Nothing is saved: the keys the step set need not be kept apart.
-            state.take_changes();
-            let mut record = StepRecord {
-                round,
-                step: step.name.clone(),
-                worker: step.worker.clone(),
-                status: StepStatus::Passed,
-                duration,
-            };
+            let (result, duration) = attempt(steps, index, round, &mut state, &observer).await;
             match result {
                 Err(failure) => {
-                    log.report_failure(step, &failure, duration);
-                    record.status = StepStatus::Failed(failure.clone());
-                    summary.record(record);
-                    summary.outcome = RunOutcome::Failed {
-                        round,
-                        step: step.name.clone(),
-                        worker: step.worker.clone(),
-                        failure,
-                    };
-                    summary.total_duration = started.elapsed();
+                    record_failure(&mut summary, round, step, failure, duration, started);
                     return summary;
                 }
                 Ok(outcome) => {
                     state.last_completed_step = Some(step.name.clone());
-                    if let StepOutcome::Skipped(reason) = &outcome {
-                        record.status = StepStatus::Skipped(reason.clone());
-                    }
-                    observer.event(&RunEvent::StepFinished {
-                        round,
-                        step: step.name.clone(),
-                        worker: step.worker.clone(),
-                        outcome,
-                        duration,
-                    });
-                    summary.record(record);
+                    record_finished(&mut summary, &*observer, round, step, outcome, duration);
                 }
             }
         }
