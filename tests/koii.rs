@@ -5,26 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use system_tests::{RunOutput, repo_root, run_in};
+use system_tests::{RunOutput, copy_dir, repo_root, run_in};
 
 fn vectors() -> Value {
     let text =
         std::fs::read_to_string(repo_root().join("tests/fixtures/koii-signatures/vectors.json"))
             .expect("vectors.json");
     serde_json::from_str(&text).expect("vectors parse")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::write(&target, std::fs::read(entry.path()).expect("read")).expect("write");
-        }
-    }
 }
 
 /// A peer suite copied into a temp project with a stand-in `main.py`, keypair files

@@ -210,7 +210,25 @@ fn a_moved_tag_is_refused_showing_both_versions_until_update_pins() {
         "the run shows name@version:\n{out}"
     );
 
-    assert_eq!(push(&t, &v2, &reference).code(), 0, "the tag moves");
+    assert_eq!(
+        push(&t, &v1, &reference).code(),
+        0,
+        "the same package again moves nothing"
+    );
+    let refused = push(&t, &v2, &reference);
+    assert_eq!(refused.code(), 2, "a tag is not moved silently: {refused}");
+    assert!(
+        refused.stderr.contains("already names another package")
+            && refused.stderr.contains("--force"),
+        "{refused}"
+    );
+    let moved = run(
+        &t,
+        &["push", &v2.display().to_string(), &reference, "--force"],
+        None,
+        &[],
+    );
+    assert_eq!(moved.code(), 0, "the tag moves with --force: {moved}");
     std::fs::remove_dir_all(t.cache_dir().join("packages")).expect("forget v1");
     let out = run(&t, &["run", "tests/plan.yaml", "--reset"], None, &[]);
     assert_eq!(out.code(), 2, "{out}");
@@ -496,4 +514,26 @@ fn curl(args: &[&str], body: &[u8]) -> String {
     let out = child.wait_with_output().expect("curl");
     assert!(out.status.success(), "curl {args:?} failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn push_warns_when_a_version_tag_is_not_the_packages_version() {
+    let registry = Registry::start();
+    let t = plan("", false);
+    let v1 = stamped(&t, &component("hello_steps"), "hello-steps", "1.0.0");
+    let out = push(&t, &v1, &registry.reference("team/hello:2.0.0"));
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("the tag `2.0.0` is not the package's version (1.0.0)"),
+        "{out}"
+    );
+    let out = push(&t, &v1, &registry.reference("team/hello:v1.0.0"));
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !out.stderr.contains("warning"),
+        "a matching version tag: {out}"
+    );
+    let out = push(&t, &v1, &registry.reference("team/hello:stable"));
+    assert!(!out.stderr.contains("warning"), "not a version tag: {out}");
 }

@@ -85,7 +85,18 @@ fn two_runs_sharing_one_cache_at_once_both_pass() {
     let leftovers = std::fs::read_dir(shared.path())
         .expect("cache")
         .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().ends_with(".cwasm"))
+        // Besides the entries, the cache holds its HMAC key (created once by the two runs
+        // racing, one file, private): anything else would be a temp file left behind.
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            !name.ends_with(".cwasm") && name != ".cache-key"
+        })
         .count();
     assert_eq!(leftovers, 0, "no temp files left behind");
+    let key = std::fs::metadata(shared.path().join(".cache-key")).expect("the cache key");
+    assert_eq!(key.len(), 32);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+        0o600
+    );
 }

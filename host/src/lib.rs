@@ -4,9 +4,12 @@
 //! Data flows one way: [`config`] → [`koii`] → [`workers`] → [`store`] → [`plugin`] → [`runner`] →
 //! [`report`], wired together by [`cli`]. A module imports only modules to its left.
 
+pub mod atomic_file;
+pub mod bounded_read;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod crash_point;
 pub mod error_text;
 pub mod fetch;
 pub mod koii;

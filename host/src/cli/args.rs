@@ -53,6 +53,9 @@ pub enum Command {
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
     Verify(super::sign::VerifyArgs),
+    /// Make Koii keypair files: at the paths given, or for every `keypairs` entry of a
+    /// test folder's workers.json (new variables go into its .env). Never overwrites a key.
+    Keygen(super::keygen::KeygenArgs),
     /// Turn a prometheus-test tests/ folder into a Python step package (TESTS_DIR/wasm/)
     /// and list what could not be carried over.
     Migrate(super::migrate::MigrateArgs),
@@ -309,8 +312,12 @@ pub struct NewArgs {
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub lang: Lang,
 
+    /// The test's name (the package is NAME-steps) [default: the folder's name].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
     /// Build the Rust scaffold against this guest-sdk folder of a prometheus-wasm checkout
-    /// (written to steps/.cargo/config.toml) instead of the published prometheus-step.
+    /// instead of the copy of the SDK the scaffold gets (`sdk/prometheus-step/`).
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<std::path::PathBuf>,
 }

@@ -10,16 +10,18 @@ use clap::Args;
 
 use crate::cli::UserError;
 use crate::fetch::{
-    CredentialSources, Credentials, MAX_PACKAGE_BYTES, PackageStore, READ_TIMEOUT, RegistryOptions,
-    Resolver,
+    CredentialSources, Credentials, FETCH_DEADLINE, MAX_PACKAGE_BYTES, PackageStore, READ_TIMEOUT,
+    REGISTRY_ENV, RegistryOptions, Resolver,
 };
 use crate::plugin::CodeCache;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
-    /// Registry user name; the password is read from stdin (--password-stdin)
-    /// [default: $PROMETHEUS_WASM_REGISTRY_USERNAME/_PASSWORD, else the Docker config.json].
+    /// Registry user name; the password is read from stdin (--password-stdin). They go to
+    /// the registry of `push`/`pull`'s reference, or to $PROMETHEUS_WASM_REGISTRY only
+    /// [default: $PROMETHEUS_WASM_REGISTRY_USERNAME/_PASSWORD for that registry, else the
+    /// Docker config.json's entry for each registry].
     #[arg(long, value_name = "USER", requires = "password_stdin")]
     pub username: Option<String>,
 
@@ -41,6 +43,12 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "SECS", default_value_t = READ_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub fetch_timeout: u64,
+
+    /// How long one whole download, pull or push may take, in seconds (a server that
+    /// trickles bytes ends here).
+    #[arg(long, value_name = "SECS", default_value_t = FETCH_DEADLINE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub fetch_deadline: u64,
 }
 
 impl RegistryArgs {
@@ -66,6 +74,7 @@ impl RegistryArgs {
             insecure: self.insecure,
             max_bytes: self.max_package_mib << 20,
             read_timeout: Duration::from_secs(self.fetch_timeout),
+            deadline: Duration::from_secs(self.fetch_deadline),
         })
     }
 }
@@ -93,10 +102,20 @@ pub fn cache_root(cache_dir: Option<PathBuf>) -> PathBuf {
 impl FetchArgs {
     /// A resolver with its package store under the cache directory.
     pub fn resolver(&self, cache_dir: Option<PathBuf>) -> Result<Resolver, UserError> {
+        let options = self.registry.options()?;
+        // A plan may name any registry: a password typed for one must not go to them all.
+        if options.credentials.explicit_unscoped() {
+            return Err(UserError::usage(
+                anyhow!("--username applies to one registry, and none is named"),
+                Some(format!(
+                    "set {REGISTRY_ENV}=HOST[:PORT] to the registry the credentials are for"
+                )),
+            ));
+        }
         Ok(Resolver::new(
             PackageStore::in_cache(&cache_root(cache_dir)),
             self.offline,
-            self.registry.options()?,
+            options,
         ))
     }
 }

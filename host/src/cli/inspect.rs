@@ -17,8 +17,9 @@ use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::config::LimitsConfig;
 use crate::fetch::PackageIdentity;
 use crate::plugin::capabilities::{ComponentInterface, grant};
+use crate::plugin::package::read_package;
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
-use crate::report::sanitize::{sanitize_json, sanitize_text};
+use crate::report::sanitize::{bounded_text, sanitize_json, sanitize_text};
 
 /// Widest import-name column; longer names push their own line's text to the right.
 const MAX_NAME_COLUMN: usize = 64;
@@ -40,12 +41,7 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     let mut signals = install_signals()?;
     let budgets = args.budgets.budgets(&LimitsConfig::default());
     let engine = Arc::new(StepEngine::for_budgets(&budgets).map_err(usage)?);
-    let bytes = std::fs::read(&args.package).map_err(|source| {
-        usage(PluginError::Read {
-            path: args.package.clone(),
-            source,
-        })
-    })?;
+    let bytes = read_package(&args.package).map_err(usage)?;
     let cache = CodeCache::default_dir().map(CodeCache::new);
     // The manifest is guest code: it runs under the budgets, and a signal stops it.
     let loaded = signals
@@ -101,7 +97,7 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     match report.error {
         None => Ok(EXIT_PASSED),
         Some(e) if args.json => {
-            eprintln!("error: {}", sanitize_text(&e.to_string()));
+            eprintln!("error: {}", bounded_text(&e.to_string()));
             Ok(EXIT_USAGE)
         }
         Some(e) => Err(usage(e)),

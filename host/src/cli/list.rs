@@ -19,9 +19,23 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
         StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
     );
     let cache = CodeCache::default_dir().map(CodeCache::new);
+    // A test folder lists its steps.wasm; a plan has several packages (`check` shows them).
+    let steps = super::plan::in_folder(&args.steps)?;
+    if super::plan::is_plan_path(&steps) {
+        return Err(UserError::usage(
+            anyhow!(
+                "{} is a plan; list shows the steps of one step package",
+                sanitize_line(&steps.display().to_string())
+            ),
+            Some(format!(
+                "`prometheus-wasm check {}` shows the plan's steps, or pass one of its packages",
+                sanitize_line(&args.steps.display().to_string())
+            )),
+        ));
+    }
     // The manifest is guest code: it runs under the budgets, and a signal stops it.
     let package = match signals
-        .until(Package::load(engine, &args.steps, cache.as_ref(), &budgets))
+        .until(Package::load(engine, &steps, cache.as_ref(), &budgets))
         .await
     {
         Ok(loaded) => loaded.map_err(UserError::usage_from)?,
@@ -49,18 +63,19 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
             serde_json::to_string_pretty(&sanitize_json(doc)).expect("JSON values serialize")
         );
     } else {
+        // The path, the identity and the manifest come from elsewhere: control characters
+        // are rendered visibly.
         println!(
             "{}{} ({} bytes, sha256 {})",
-            package.path().display(),
+            sanitize_line(&package.path().display().to_string()),
             package
                 .identity()
                 .label()
-                .map(|l| format!(": {l}"))
+                .map(|l| format!(": {}", sanitize_line(&l)))
                 .unwrap_or_default(),
             package.size(),
             package.sha256()
         );
-        // The manifest is guest text: control characters are rendered visibly.
         for (i, s) in package.manifest().iter().enumerate() {
             println!(
                 "{:>3}. {} @ {} — {}",

@@ -12,6 +12,7 @@ use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::lock::describe;
+use crate::report::sanitize::{bounded_line, bounded_text};
 
 /// Writes the plan's lock; returns the exit code.
 pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
@@ -38,7 +39,9 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
         unreachable!("a .yaml path reads as a plan");
     };
     let cache = code_cache(args.cache_dir.clone(), args.no_cache, None);
-    let note = |line: &str| println!("{line}");
+    // Notes, names, identities and imports come from plans, packages and registries:
+    // every printed line goes through the report's sanitizer.
+    let note = |line: &str| println!("{}", bounded_text(line));
     let mut signals = install_signals()?;
     let budgets = args.budgets.budgets(&LimitsConfig::default());
     // Loading runs each package's manifest: under the budgets, stopped by a signal.
@@ -50,15 +53,23 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
         Err(stop) => return Ok(stopped(stop)),
     };
     check_lock(file, &plan, true)?.write(&note)?;
-    println!("pins for {}:", file.path.display());
+    println!(
+        "pins for {}:",
+        bounded_line(&file.path.display().to_string())
+    );
     for (name, package) in plan.packages() {
+        let name = bounded_line(name);
         match package.identity().label() {
-            Some(label) => println!("  {name}:  # {label}"),
+            Some(label) => println!("  {name}:  # {}", bounded_line(&label)),
             None => println!("  {name}:"),
         }
-        println!("    sha256: {}", package.sha256());
+        println!("    sha256: {}", bounded_line(package.sha256()));
         for import in package.imports() {
-            println!("    # imports {import} ({})", describe(import));
+            println!(
+                "    # imports {} ({})",
+                bounded_line(import),
+                describe(import)
+            );
         }
     }
     Ok(EXIT_PASSED)

@@ -6,13 +6,16 @@
 //! guest's own code would land in the inner core module, not on the component.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::anyhow;
 use clap::Args;
+use tokio::process::Command;
 
+use crate::bounded_read;
+use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::fetch::PackageIdentity;
+use crate::fetch::{MAX_PACKAGE_BYTES, PackageIdentity};
+use crate::report::sanitize::{bounded_line, sanitize_json};
 
 /// Options of `metadata`.
 #[derive(Debug, Args)]
@@ -54,13 +57,19 @@ pub struct MetadataArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Prints or writes the identity; returns the exit code.
-pub fn metadata(args: MetadataArgs) -> Result<u8, UserError> {
-    let bytes = std::fs::read(&args.package).map_err(|e| {
-        UserError::usage(anyhow!("cannot read {}: {e}", args.package.display()), None)
-    })?;
+/// Prints or writes the identity; returns the exit code. Ctrl-C and SIGTERM stop it while
+/// it waits for `cargo metadata` (130/143).
+pub async fn metadata(args: MetadataArgs) -> Result<u8, UserError> {
+    let mut signals = install_signals()?;
+    // A regular file only, capped like a fetched package: a FIFO or a device named here is
+    // refused at once instead of blocking the command where no signal can stop it.
+    let bytes = bounded_read::read_bytes(&args.package, MAX_PACKAGE_BYTES, "step package")
+        .map_err(|e| UserError::usage(anyhow!("cannot read {e}"), Some(e.hint().into())))?;
     let mut wanted = match &args.cargo {
-        Some(manifest) => from_cargo(manifest)?,
+        Some(manifest) => match signals.until(from_cargo(manifest)).await {
+            Ok(identity) => identity?,
+            Err(stop) => return Ok(stopped(stop)),
+        },
         None => PackageIdentity::default(),
     };
     for (field, flag) in [
@@ -76,10 +85,12 @@ pub fn metadata(args: MetadataArgs) -> Result<u8, UserError> {
         }
     }
     if wanted == PackageIdentity::default() {
-        let id = PackageIdentity::read(&bytes);
+        // The identity is the package author's text: serde escapes C0 controls only, so
+        // C1 controls and bidi overrides are rendered visibly first.
+        let id = serde_json::to_value(PackageIdentity::read(&bytes)).expect("identity is JSON");
         println!(
             "{}",
-            serde_json::to_string_pretty(&id).expect("identity is JSON")
+            serde_json::to_string_pretty(&sanitize_json(id)).expect("identity is JSON")
         );
         return Ok(EXIT_PASSED);
     }
@@ -96,12 +107,17 @@ pub fn metadata(args: MetadataArgs) -> Result<u8, UserError> {
     std::fs::write(out, &stamped)
         .map_err(|e| UserError::usage(anyhow!("cannot write {}: {e}", out.display()), None))?;
     let label = PackageIdentity::read(&stamped).label().unwrap_or_default();
-    println!("{}: {label}", out.display());
+    println!(
+        "{}: {}",
+        bounded_line(&out.display().to_string()),
+        bounded_line(&label)
+    );
     Ok(EXIT_PASSED)
 }
 
-/// The identity of the Cargo package whose manifest is `manifest`.
-fn from_cargo(manifest: &std::path::Path) -> Result<PackageIdentity, UserError> {
+/// The identity of the Cargo package whose manifest is `manifest`. `cargo` is killed when
+/// the future is dropped (a signal stopped the command).
+async fn from_cargo(manifest: &std::path::Path) -> Result<PackageIdentity, UserError> {
     let bad = |message: String| {
         UserError::usage(
             anyhow!(
@@ -122,7 +138,9 @@ fn from_cargo(manifest: &std::path::Path) -> Result<PackageIdentity, UserError> 
             "--manifest-path",
         ])
         .arg(manifest)
+        .kill_on_drop(true)
         .output()
+        .await
         .map_err(|e| bad(e.to_string()))?;
     if !out.status.success() {
         return Err(bad(String::from_utf8_lossy(&out.stderr).trim().to_string()));

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::migrate;
+use crate::report::sanitize::sanitize_line;
 
 /// Options of `migrate`.
 #[derive(Debug, Args)]
@@ -31,11 +32,13 @@ pub struct MigrateArgs {
 pub fn migrate(args: MigrateArgs) -> Result<u8, UserError> {
     let suite = migrate::analyse(&args.tests_dir).map_err(UserError::usage_from)?;
     let written = migrate::write(&suite, args.force).map_err(UserError::usage_from)?;
-    let shown = |p: &std::path::Path| p.display().to_string();
+    // Paths and names come from the suite: printed through the sanitizer `run` uses, so a
+    // folder named with escape sequences or a newline cannot drive the terminal.
+    let shown = |p: &std::path::Path| sanitize_line(&p.display().to_string()).into_owned();
     println!("wrote {}", shown(&written.dir));
     println!(
         "  steps: {} ({})",
-        suite.steps_module,
+        sanitize_line(&suite.steps_module),
         match &suite.steps_source {
             migrate::StepsSource::Variable => "the module-level `steps` list".to_owned(),
             migrate::StepsSource::Function(name) => format!("built by {name}()"),
@@ -48,17 +51,30 @@ pub fn migrate(args: MigrateArgs) -> Result<u8, UserError> {
         println!("  generated (empty package markers): {}", inits.join(", "));
     }
     if let Some(p) = &suite.post_load {
-        println!("  post-load: {}.{}", p.module, p.name);
+        println!(
+            "  post-load: {}.{}",
+            sanitize_line(&p.module),
+            sanitize_line(&p.name)
+        );
     }
     if suite.findings.is_empty() {
         println!("everything was carried over");
     } else {
         println!("could not be carried over ({}):", suite.findings.len());
         for line in migrate::finding_lines(&suite.findings) {
-            println!("  {line}");
+            println!("  {}", sanitize_line(&line));
         }
     }
-    let wasm = written.dir.display();
-    println!("next: {wasm}/build.sh && prometheus-wasm run {wasm}/plan.yaml");
+    // A command to copy: each path quoted as one shell word, so pasting it runs only it.
+    let word = |p: std::path::PathBuf| {
+        let text = p.display().to_string();
+        let quoted = shlex::try_quote(&text).map_or(text.clone(), |q| q.into_owned());
+        sanitize_line(&quoted).into_owned()
+    };
+    println!(
+        "next: {} && prometheus-wasm run {}",
+        word(written.dir.join("build.sh")),
+        word(written.dir.join("plan.yaml"))
+    );
     Ok(EXIT_PASSED)
 }

@@ -6,6 +6,7 @@ mod check;
 mod external;
 mod fetch_args;
 mod inspect;
+mod keygen;
 mod list;
 mod lock;
 mod metadata;
@@ -32,7 +33,7 @@ pub use args::{Cli, Command};
 use std::process::ExitCode;
 
 use crate::report::Redactor;
-use crate::report::sanitize::sanitize_text;
+use crate::report::sanitize::{MESSAGE_MAX_BYTES, bounded_text, cut};
 
 /// The run passed (or the command succeeded).
 pub const EXIT_PASSED: u8 = 0;
@@ -115,11 +116,17 @@ impl UserError {
     /// The same error with every secret of `redactor` masked in its message (the whole
     /// cause chain) and its hint.
     pub fn redacted(self, redactor: &Redactor) -> Self {
-        let message = redactor.redact(&format!("{:#}", self.error)).into_owned();
+        // Cut first: a message quoting a guest's text can be megabytes.
+        let message = format!("{:#}", self.error);
+        let message = redactor
+            .redact(&cut(&message, MESSAGE_MAX_BYTES))
+            .into_owned();
         Self {
             code: self.code,
             error: anyhow::Error::msg(message),
-            hint: self.hint.map(|hint| redactor.redact(&hint).into_owned()),
+            hint: self
+                .hint
+                .map(|hint| redactor.redact(&cut(&hint, MESSAGE_MAX_BYTES)).into_owned()),
         }
     }
 
@@ -180,13 +187,14 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::List(args) => list::list(args).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Lock(args) => lock::lock(args).await,
-            Command::Metadata(args) => metadata::metadata(args),
+            Command::Metadata(args) => metadata::metadata(args).await,
             Command::Push(args) => push::push(args).await,
             Command::Pull(args) => pull::pull(args).await,
             Command::New(args) => new::new(args),
             Command::Check(args) => check::check(args).await,
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
+            Command::Keygen(args) => keygen::keygen(args),
             Command::Migrate(args) => migrate::migrate(args),
             Command::Replay(args) => replay::replay(args).await,
             // Handled above, before the runtime; kept total rather than panicking.
@@ -200,11 +208,12 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // Errors quote guest and worker text (a step's message, a worker's last
-            // lines): rendered through the report's sanitizer. `run` and `check` redacted
-            // them already.
-            eprintln!("error: {}", sanitize_text(&format!("{:#}", e.error)));
+            // lines) and names from files (plans, manifests, locks, journals): rendered
+            // through the report's sanitizer and cut like any message, here, the one place
+            // every command's errors are printed. `run` and `check` redacted them already.
+            eprintln!("error: {}", bounded_text(&format!("{:#}", e.error)));
             if let Some(hint) = e.hint {
-                eprintln!("  hint: {}", sanitize_text(&hint));
+                eprintln!("  hint: {}", bounded_text(&hint));
             }
             ExitCode::from(e.code)
         }

@@ -9,7 +9,8 @@ use clap::Args;
 use crate::cli::fetch_args::{RegistryArgs, cache_root};
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::PackageSource;
-use crate::fetch::{PackageIdentity, PackageStore, Resolver};
+use crate::fetch::{OciRef, PackageIdentity, PackageStore, Resolver};
+use crate::report::sanitize::sanitize_line;
 
 /// Options of `pull`.
 #[derive(Debug, Args)]
@@ -32,36 +33,44 @@ pub struct PullArgs {
 
 /// Pulls the package; returns the exit code.
 pub async fn pull(args: PullArgs) -> Result<u8, UserError> {
-    let resolver = Resolver::new(
-        PackageStore::in_cache(&cache_root(args.cache_dir.clone())),
-        false,
-        args.registry.options()?,
-    );
     let reference = args
         .reference
         .trim()
         .trim_start_matches("oci://")
         .to_string();
+    // The credentials typed or set for this command go to the registry it names.
+    let mut options = args.registry.options()?;
+    if let Ok(parsed) = OciRef::parse(&reference, &reference) {
+        options.credentials = options.credentials.named_on_command_line(parsed.registry());
+    }
+    let resolver = Resolver::new(
+        PackageStore::in_cache(&cache_root(args.cache_dir.clone())),
+        false,
+        options,
+    );
     let fetched = resolver
         .resolve(&reference, &PackageSource::Oci(reference.clone()), None)
         .await
         .map_err(UserError::usage_from)?;
     if let Some(output) = &args.output {
-        write_atomically(output, &fetched.bytes).map_err(|e| {
+        crate::atomic_file::write(output, &fetched.bytes, false).map_err(|e| {
             UserError::usage(anyhow!("cannot write {}: {e}", output.display()), None)
         })?;
     }
+    // The name and version come from the registry's bytes: printed escaped, so they cannot
+    // drive the terminal (the reference too, though the user typed it).
     let identity = PackageIdentity::read(&fetched.bytes);
+    let reference = sanitize_line(&reference).into_owned();
     println!(
         "pulled oci://{reference}{} ({} bytes){}",
         identity
             .label()
-            .map(|l| format!(" ({l})"))
+            .map(|l| format!(" ({})", sanitize_line(&l)))
             .unwrap_or_default(),
         fetched.bytes.len(),
         args.output
             .as_ref()
-            .map(|o| format!(" to {}", o.display()))
+            .map(|o| format!(" to {}", sanitize_line(&o.display().to_string())))
             .unwrap_or_default()
     );
     println!(
@@ -69,17 +78,4 @@ pub async fn pull(args: PullArgs) -> Result<u8, UserError> {
         fetched.sha256
     );
     Ok(EXIT_PASSED)
-}
-
-/// Writes FILE through a temporary file beside it, so a failed pull leaves no partial file.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -3,18 +3,23 @@
 //! (`plugin::record`). A call that differs from the recording stops the step and is shown
 //! beside the recorded one.
 
+use std::borrow::Cow;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::anyhow;
 use clap::{ArgAction, Args};
 use sha2::{Digest, Sha256};
 
+use crate::bounded_read;
 use crate::cli::args::BudgetArgs;
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
-use crate::plugin::record::{Player, Recording, StepRecording, read_recording};
+use crate::fetch::{MAX_PACKAGE_BYTES, PackageStore, sha256_hex};
+use crate::plugin::record::{Player, StepRecording, pick_step};
 use crate::plugin::{
     CodeCache, HostCall, LogLevel, Package, RecordCtx, RecordMode, RunCtx, StepEngine, StepInfo,
     StepLog, StepOutcome, Steps,
@@ -36,9 +41,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "N")]
     pub round: Option<u32>,
 
-    /// Replay this build of the package (a fix) instead of the recorded one, which is
-    /// otherwise found by its sha256: at its recorded path, beside the recording, or in
-    /// the code cache.
+    /// Replay this build of the package (a fix) instead of the recorded one, whose bytes
+    /// are otherwise found by their sha256: at its recorded path, beside the recording, or
+    /// in the code cache's copy of what it compiled (or the package store).
     #[arg(long, value_name = "FILE")]
     pub package: Option<PathBuf>,
 
@@ -51,60 +56,73 @@ pub struct ReplayArgs {
     pub budgets: BudgetArgs,
 }
 
+/// Bytes of a step or worker name as printed.
+const NAME_MAX_BYTES: usize = 256;
+
+/// Bytes of the recorded outcome's line as printed.
+const OUTCOME_MAX_BYTES: usize = 4096;
+
+/// Bytes of any other message printed from the recording or the replayed step (a
+/// failure, a divergence with its diff, an error about the recording).
+const MESSAGE_MAX_BYTES: usize = 16 * 1024;
+
+/// `.wasm` files beside the recording that are hashed to find the recorded package.
+const BESIDE_MAX_FILES: usize = 64;
+
 /// Replays one step; exit 0 when it passes (or gets past the end of the recording with
 /// every call matching), 1 when it fails or diverges.
 pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
     let mut signals = install_signals()?;
-    // Everything about the recording is checked before any guest code runs.
-    let recording = read_recording(&args.recording).map_err(|e| UserError::usage(e, None))?;
-    let recorded = recording
-        .pick(args.step.as_deref(), args.round)
-        .map_err(|e| UserError::usage(e, None))?
-        .clone();
-    let found = find_package(&recording, &recorded, args.package.as_deref());
-    let pin = args
-        .package
-        .is_none()
-        .then_some(recorded.package.sha256.as_str());
+    // Everything about the recording is checked before any guest code runs. Only the
+    // chosen step is held: the file is streamed.
+    let picked = pick_step(&args.recording, args.step.as_deref(), args.round).map_err(|e| {
+        UserError::usage(
+            anyhow!(bounded_line(&e.to_string(), MESSAGE_MAX_BYTES)),
+            None,
+        )
+    })?;
+    let mut recorded = picked.step;
 
     let budgets = args.budgets.budgets(&LimitsConfig::default());
     let engine = Arc::new(
         StepEngine::for_budgets(&budgets).map_err(|e| UserError::usage(anyhow!(e), None))?,
     );
     let cache = CodeCache::default_dir().map(CodeCache::new);
-    // The package and how it is named: its file, else its compiled code from the cache
-    // (the file was rebuilt since the recording).
+    // The recording names a package; its bytes are found here and loaded like `run` loads
+    // a package file. Compiled code is never chosen by the recording.
+    let found = find_package(
+        &picked.path,
+        &recorded,
+        args.package.as_deref(),
+        cache.as_ref(),
+        engine.engine(),
+    )?;
     let load = async {
-        match &found {
-            Ok(path) => Package::load_pinned(engine, path, cache.as_ref(), pin, &budgets)
+        match found {
+            Found::File { path, pin } => {
+                Package::load_pinned(engine, &path, cache.as_ref(), pin.as_deref(), &budgets)
+                    .await
+                    .map(|p| (p, path.display().to_string()))
+            }
+            Found::Bytes { bytes, named } => {
+                let sha256 = sha256_hex(&bytes);
+                Package::from_bytes(
+                    engine,
+                    Path::new(&named),
+                    bytes.into(),
+                    sha256,
+                    cache.as_ref(),
+                    &budgets,
+                    Instant::now(),
+                )
                 .await
-                .map(|p| Some((p, path.display().to_string()))),
-            Err(_) => match &cache {
-                Some(cache) => {
-                    let sha = &recorded.package.sha256;
-                    let path = Path::new(&recorded.package.path);
-                    let named = format!("sha256 {sha} from the code cache");
-                    Package::from_cache(engine, cache, sha, path, &budgets)
-                        .await
-                        .map(|p| p.map(|p| (p, named)))
-                }
-                None => Ok(None),
-            },
+                .map(|p| (p, named))
+            }
         }
     };
-    let loaded = match signals.until(load).await {
+    let (package, package_path) = match signals.until(load).await {
         Ok(loaded) => loaded.map_err(UserError::usage_from)?,
         Err(stop) => return Ok(stopped(stop)),
-    };
-    let (package, package_path) = match (loaded, found) {
-        (Some(loaded), _) => loaded,
-        (None, Err(not_found)) => return Err(not_found),
-        (None, Ok(path)) => {
-            return Err(UserError::usage(
-                anyhow!("package {} did not load", path.display()),
-                None,
-            ));
-        }
     };
     let Some(step) = package
         .manifest()
@@ -114,8 +132,9 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
     else {
         return Err(UserError::usage(
             anyhow!(
-                "package {package_path} has no step `{}` (the recorded step)",
-                recorded.step
+                "package {} has no step `{}` (the recorded step)",
+                bounded_line(&package_path, MESSAGE_MAX_BYTES),
+                bounded_line(&recorded.step, NAME_MAX_BYTES)
             ),
             Some("replay a build of the package that still has the step".into()),
         ));
@@ -127,7 +146,13 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         ..step
     };
 
-    let player = Arc::new(Player::new(&recorded));
+    // The calls move into the player: one copy of the step is held.
+    let calls = std::mem::take(&mut recorded.calls);
+    let player = Arc::new(Player::from_parts(
+        calls,
+        recorded.clock.clone(),
+        recorded.truncated,
+    ));
     // No grant at all: no worker, no database, an HTTP policy that refuses everything.
     // The player answers every call; nothing live is ever polled.
     let run = RunCtx {
@@ -142,12 +167,12 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
     let package = package.with_run(run);
     println!(
         "replaying {} (round {}, worker {}) from {}: {} recorded call(s), package {}",
-        sanitize_line(&recorded.step),
+        bounded_line(&recorded.step, NAME_MAX_BYTES),
         recorded.round,
-        sanitize_line(&recorded.worker),
-        args.recording.display(),
+        bounded_line(&recorded.worker, NAME_MAX_BYTES),
+        bounded_line(&args.recording.display().to_string(), MESSAGE_MAX_BYTES),
         player.len(),
-        package_path,
+        bounded_line(&package_path, MESSAGE_MAX_BYTES),
     );
     println!("  recorded outcome: {}", first_line(&recorded.outcome));
 
@@ -168,6 +193,38 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
     Ok(verdict(&recorded, &player, result))
 }
 
+/// `text` as one printable line: cut to `max` bytes (at a character boundary, the number
+/// of bytes left out said), then every control, bidi or invisible character escaped.
+fn bounded_line(text: &str, max: usize) -> String {
+    sanitize_line(&cut(text, max)).into_owned()
+}
+
+/// Like [`bounded_line`], keeping newlines (a diff, a multi-line failure).
+fn bounded_text(text: &str, max: usize) -> String {
+    sanitize_text(&cut(text, max)).into_owned()
+}
+
+/// `text` cut to `max` bytes at a character boundary, with the number of bytes left out.
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    let kept = prefix(text, max);
+    if kept.len() == text.len() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("{kept}… ({} more bytes)", text.len() - kept.len()))
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Prints how the replay ended and returns the exit code.
 fn verdict(
     recorded: &StepRecording,
@@ -179,24 +236,33 @@ fn verdict(
         player.answered(),
         player.len()
     );
+    let name = bounded_line(&recorded.step, NAME_MAX_BYTES);
     if let Some(divergence) = player.divergence() {
         if divergence.past_the_end() {
             println!(
-                "✓ {}: passed up to the end of the recording ({matched}); then it made a call the recorded run did not: {}",
-                recorded.step,
-                divergence.headline(recorded.truncated)
+                "✓ {name}: passed up to the end of the recording ({matched}); then it made a call the recorded run did not: {}",
+                bounded_line(&divergence.headline(recorded.truncated), MESSAGE_MAX_BYTES)
             );
             return EXIT_PASSED;
         }
-        println!("✗ {}: {}", recorded.step, divergence.headline(false));
-        print!("{}", sanitize_text(&divergence.to_string()));
+        println!(
+            "✗ {name}: {}",
+            bounded_line(&divergence.headline(false), MESSAGE_MAX_BYTES)
+        );
+        let mut shown = bounded_text(&divergence.to_string(), MESSAGE_MAX_BYTES);
+        if !shown.ends_with('\n') {
+            shown.push('\n');
+        }
+        print!("{shown}");
         return EXIT_FAILED;
     }
     match result {
         Ok(outcome) => {
             let what = match outcome {
                 StepOutcome::Done(_) => "passed".to_string(),
-                StepOutcome::Skipped(reason) => format!("skipped: {reason}"),
+                StepOutcome::Skipped(reason) => {
+                    format!("skipped: {}", bounded_line(&reason, MESSAGE_MAX_BYTES))
+                }
             };
             let was = if recorded.failed {
                 format!(
@@ -206,7 +272,7 @@ fn verdict(
             } else {
                 String::new()
             };
-            println!("✓ {}: {what} ({matched}){was}", recorded.step);
+            println!("✓ {name}: {what} ({matched}){was}");
             EXIT_PASSED
         }
         Err(failure) => {
@@ -217,64 +283,132 @@ fn verdict(
                 "recorded run ended otherwise"
             };
             println!(
-                "✗ {} failed ({matched}; {same}): {}",
-                recorded.step,
-                sanitize_text(&text)
+                "✗ {name} failed ({matched}; {same}): {}",
+                bounded_text(&text, MESSAGE_MAX_BYTES)
             );
             EXIT_FAILED
         }
     }
 }
 
+/// The first line of a recorded outcome, bounded; when it is cut, the bytes left out
+/// count the other lines too.
 fn first_line(text: &str) -> String {
-    sanitize_line(text.lines().next().unwrap_or_default()).into_owned()
+    let line = text.lines().next().unwrap_or_default();
+    let kept = prefix(line, OUTCOME_MAX_BYTES);
+    if kept.len() == line.len() {
+        return sanitize_line(line).into_owned();
+    }
+    format!(
+        "{}… ({} more bytes)",
+        sanitize_line(kept),
+        text.len() - kept.len()
+    )
 }
 
-/// The package to replay: `--package`, else the file with the recorded sha256 at its
-/// recorded path or beside the recording.
+/// Where the package's bytes are.
+enum Found {
+    /// A file: `--package` (no pin) or one whose sha256 is the recorded one (pinned, so
+    /// the bytes loaded are checked again, not the ones hashed while searching).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The recorded sha256 the bytes must have.
+        pin: Option<String>,
+    },
+    /// Bytes kept by this program (the code cache's copy of what it compiled, or the
+    /// package store), already checked against the recorded sha256.
+    Bytes {
+        /// The package bytes.
+        bytes: Vec<u8>,
+        /// How it is named in messages.
+        named: String,
+    },
+}
+
+/// The package to replay: `--package`, else the bytes with the recorded sha256 (already
+/// checked to be 64 lowercase hex digits) at the recorded path, beside the recording, in
+/// the code cache's copy of what it compiled, or in the package store. Every path here is
+/// only read (regular files only, bounded, a FIFO or a device refused without waiting),
+/// never written or deleted.
 fn find_package(
-    recording: &Recording,
+    recording: &Path,
     step: &StepRecording,
     explicit: Option<&Path>,
-) -> Result<PathBuf, UserError> {
+    cache: Option<&CodeCache>,
+    engine: &wasmtime::Engine,
+) -> Result<Found, UserError> {
     if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
+        return Ok(Found::File {
+            path: path.to_path_buf(),
+            pin: None,
+        });
     }
     let wanted = &step.package.sha256;
     let recorded_path = PathBuf::from(&step.package.path);
     let mut candidates = vec![recorded_path.clone()];
-    let beside = recording.path.parent().unwrap_or(Path::new("."));
+    let beside = recording.parent().unwrap_or(Path::new("."));
     if let Ok(entries) = std::fs::read_dir(beside) {
         let mut wasm: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
             .collect();
         wasm.sort();
+        wasm.truncate(BESIDE_MAX_FILES);
         candidates.extend(wasm);
     }
     for candidate in &candidates {
         if sha256_of(candidate).as_deref() == Some(wanted.as_str()) {
-            return Ok(candidate.clone());
+            return Ok(Found::File {
+                path: candidate.clone(),
+                pin: Some(wanted.clone()),
+            });
         }
     }
+    if let Some(cache) = cache {
+        if let Some(bytes) = cache.source(engine, wanted) {
+            return Ok(Found::Bytes {
+                bytes,
+                named: format!("sha256 {wanted} from the code cache"),
+            });
+        }
+        let stored = PackageStore::in_cache(cache.dir()).entry(wanted);
+        if let Ok(Some(bytes)) =
+            bounded_read::read_bytes_if_exists(&stored, MAX_PACKAGE_BYTES, "step package")
+            && sha256_hex(&bytes) == *wanted
+        {
+            return Ok(Found::Bytes {
+                bytes,
+                named: format!("sha256 {wanted} from the package store"),
+            });
+        }
+    }
+    let shown_path = bounded_line(&recorded_path.display().to_string(), NAME_MAX_BYTES);
     let now = match sha256_of(&recorded_path) {
-        Some(sha) => format!("{} now has sha256 {sha}", recorded_path.display()),
-        None => format!("{} is not there", recorded_path.display()),
+        Some(sha) => format!("{shown_path} now has sha256 {sha}"),
+        None => format!("{shown_path} is not there (or not a regular file)"),
     };
     Err(UserError::usage(
         anyhow!(
-            "recording {} was made with package sha256 {wanted} ({}); {now}, and no .wasm file beside the recording has that sha256",
-            recording.path.display(),
-            recorded_path.display()
+            "recording {} was made with package sha256 {wanted} ({shown_path}); {now}, and no .wasm file beside the recording has that sha256",
+            bounded_line(&recording.display().to_string(), MESSAGE_MAX_BYTES),
         ),
         Some("pass --package FILE to replay another build of the package (e.g. a fix)".into()),
     ))
 }
 
+/// The sha256 of the regular file at `path`, streamed (never held whole); `None` when it
+/// is missing, not a regular file, or larger than any package may be.
 fn sha256_of(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
+    let file = bounded_read::open_regular(path).ok()?;
+    let mut hasher = Sha256::new();
+    let copied = std::io::copy(&mut file.take(MAX_PACKAGE_BYTES + 1), &mut hasher).ok()?;
+    if copied > MAX_PACKAGE_BYTES {
+        return None;
+    }
     Some(
-        Sha256::digest(&bytes)
+        hasher
+            .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
@@ -290,7 +424,7 @@ impl StepLog for ReplayLog {
     fn line(&self, level: LogLevel, message: &str) {
         if level >= LogLevel::Info || self.verbose >= 1 {
             for line in message.lines() {
-                println!("    {}", sanitize_line(line));
+                println!("    {}", bounded_line(line, MESSAGE_MAX_BYTES));
             }
         }
     }
@@ -303,11 +437,11 @@ impl StepLog for ReplayLog {
         println!(
             "    {mark} {} {}",
             call.kind.as_str(),
-            sanitize_line(&call.summary)
+            bounded_line(&call.summary, MESSAGE_MAX_BYTES)
         );
         for text in [&call.request, &call.response] {
             for line in text.lines() {
-                println!("        {}", sanitize_line(line));
+                println!("        {}", bounded_line(line, MESSAGE_MAX_BYTES));
             }
         }
     }

@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::koii::{self, Keypair, SignatureError};
+use crate::report::sanitize::{sanitize_line, sanitize_text};
 
 /// Options of `sign`.
 #[derive(Debug, Args)]
@@ -36,10 +37,20 @@ fn text_or_stdin(arg: &str, what: &str) -> Result<String, UserError> {
     if arg != "-" {
         return Ok(arg.to_string());
     }
+    // Bounded like every input: past the most a payload may be, the text is refused, not
+    // read whole (`cat /dev/zero | prometheus-wasm sign … -`).
+    let limit = crate::koii::MAX_PAYLOAD_TEXT_BYTES as u64;
     let mut text = String::new();
     std::io::stdin()
+        .take(limit + 1)
         .read_to_string(&mut text)
         .map_err(|e| UserError::usage(anyhow!("cannot read the {what} from stdin: {e}"), None))?;
+    if text.len() as u64 > limit {
+        return Err(UserError::usage(
+            anyhow!("the {what} on stdin is larger than {limit} bytes, the most it may be"),
+            None,
+        ));
+    }
     Ok(text)
 }
 
@@ -58,8 +69,9 @@ pub fn sign(args: SignArgs) -> Result<u8, UserError> {
             Some("pass the payload as JSON text, e.g. '{\"roundNumber\": 1}'".into()),
         )
     })?;
-    eprintln!("public key: {}", keypair.public_key());
-    println!("{signature}");
+    // Computed here, but printed like everything else that reaches the terminal.
+    eprintln!("public key: {}", sanitize_line(keypair.public_key()));
+    println!("{}", sanitize_line(&signature));
     Ok(EXIT_PASSED)
 }
 
@@ -69,7 +81,9 @@ pub fn verify(args: VerifyArgs) -> Result<u8, UserError> {
     let signature = text_or_stdin(&args.signature, "signature")?;
     match koii::verify(&signature, &args.public_key) {
         Ok(payload) => {
-            println!("{payload}");
+            // The payload is whatever the signer signed: escaped, so it cannot drive the
+            // terminal (OSC 52, cursor moves, bidi overrides).
+            println!("{}", sanitize_text(&payload));
             Ok(EXIT_PASSED)
         }
         Err(e @ SignatureError::Mismatch { .. }) => Err(UserError::failed(

@@ -11,6 +11,7 @@ use crate::cli::UserError;
 use crate::config::{PlanFile, rewrite_pin};
 use crate::fetch::{PackageIdentity, Resolver};
 use crate::plugin::LockFile;
+use crate::report::sanitize::bounded_line;
 
 /// One package whose pin would change.
 struct Change {
@@ -61,35 +62,36 @@ pub async fn update_pins(
             new: fetched.sha256,
         });
     }
+    // Names come from the plan, old pins from the plan, identities from the packages and
+    // the lock: every one is rendered through the report's sanitizer, the line the user
+    // approves included, so what is shown is what will be written.
+    let path = bounded_line(&file.path.display().to_string());
     if changes.is_empty() {
-        println!("{}: every pin matches its package", file.path.display());
+        println!("{path}: every pin matches its package");
         return Ok(false);
     }
-    println!("{}: pins that would change:", file.path.display());
-    let width = changes.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in &changes {
+    println!("{path}: pins that would change:");
+    let names: Vec<String> = changes.iter().map(|c| bounded_line(&c.name)).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    for (c, name) in changes.iter().zip(&names) {
         let shown = |sha: Option<&str>, id: &Option<String>| {
             format!(
                 "{}{}",
-                sha.unwrap_or_default(),
-                id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()
+                bounded_line(sha.unwrap_or_default()),
+                id.as_ref()
+                    .map(|i| format!(" {}", bounded_line(i)))
+                    .unwrap_or_default()
             )
         };
         println!(
             "  {:width$}  old {}\n  {:width$}  new {}",
-            c.name,
+            name,
             shown(c.old.as_deref(), &c.old_identity),
             "",
             shown(Some(&c.new), &c.new_identity),
         );
     }
-    if !yes
-        && !confirm(&format!(
-            "rewrite {} pin(s) in {}?",
-            changes.len(),
-            file.path.display()
-        ))?
-    {
+    if !yes && !confirm(&format!("rewrite {} pin(s) in {path}?", changes.len()))? {
         return Err(UserError::usage(
             anyhow!("{}: pins not rewritten", file.path.display()),
             Some("review the changes above; pass --yes to rewrite them without asking".into()),
@@ -112,10 +114,10 @@ pub async fn update_pins(
             )
         })?;
     }
-    write_atomically(&file.path, &text).map_err(|e| {
+    crate::atomic_file::write(&file.path, text.as_bytes(), true).map_err(|e| {
         UserError::usage(anyhow!("cannot write {}: {e}", file.path.display()), None)
     })?;
-    println!("{}: rewrote {} pin(s)", file.path.display(), changes.len());
+    println!("{path}: rewrote {} pin(s)", changes.len());
     Ok(true)
 }
 
@@ -133,15 +135,4 @@ fn confirm(question: &str) -> Result<bool, UserError> {
         .read_line(&mut answer)
         .map_err(|e| UserError::usage(anyhow!("cannot read the answer: {e}"), None))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}
-
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(text.as_bytes())?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+
+use super::credentials::Credentials;
+
 /// How to get a package that is not there yet: the build commands of each guest language.
 pub const BUILD_HINT: &str = "build the step package first: `cargo build --target wasm32-wasip2 --release` \
      in its crate for Rust (scripts/build-components.sh for this repository's), \
@@ -30,8 +34,11 @@ pub enum FetchErrorKind {
         /// The limit.
         max: u64,
     },
-    /// A plain-HTTP source (or redirect) that is not on this machine, without `--insecure`.
+    /// A plain-HTTP source (or token service, layer URL, upload location) that is not on
+    /// this machine, without `--insecure`; or credentials that would go over plain HTTP.
     Insecure(String),
+    /// A redirect to plain HTTP on another machine, refused before it was followed.
+    InsecureRedirect(String),
     /// The transfer stopped before the end.
     Interrupted(String),
     /// The registry's blob does not have the digest its manifest says.
@@ -58,6 +65,123 @@ pub enum FetchErrorKind {
     Missing(String),
     /// The local file or the store cannot be read or written.
     Io(String),
+    /// `push` to a tag that already names another manifest, without `--force`.
+    TagExists {
+        /// The tag.
+        tag: String,
+        /// The digest of the manifest the tag names now.
+        digest: String,
+    },
+}
+
+/// The longest text one error field keeps (a registry message, a transfer error): the rest
+/// is cut with a note, so a server cannot fill the terminal through an error.
+pub const MAX_ERROR_TEXT: usize = 4 << 10;
+
+/// The secrets one fetch may carry (passwords, tokens, credentials written in a URL) and the
+/// one step that takes them out of every message built from what a server or a library said:
+/// each error is redacted by [`FetchError::redacted`] where it is built, so no path can
+/// print a registry body that echoes a password, or a reqwest error quoting a URL with one.
+#[derive(Debug, Clone, Default)]
+pub struct Redact {
+    secrets: Vec<String>,
+}
+
+impl Redact {
+    /// Nothing to hide yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hides `secret` as written, percent-encoded and base64-encoded (a server may echo any).
+    pub fn add(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let form = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>();
+        let percent = secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>();
+        let base64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        for s in [secret.to_string(), form, percent, base64] {
+            if !self.secrets.contains(&s) {
+                self.secrets.push(s);
+            }
+        }
+        // Longest first: a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Hides a password and the `user:password` pair a basic `Authorization` carries.
+    pub fn add_credentials(&mut self, credentials: &Credentials) {
+        self.add(&credentials.password);
+        self.add(&format!(
+            "{}:{}",
+            credentials.username, credentials.password
+        ));
+    }
+
+    /// `text` with every secret replaced by `***`, cut to [`MAX_ERROR_TEXT`] bytes.
+    pub fn apply(&self, text: &str) -> String {
+        let text = self
+            .secrets
+            .iter()
+            .fold(text.to_string(), |text, secret| text.replace(secret, "***"));
+        cut(text)
+    }
+}
+
+/// `text` cut to [`MAX_ERROR_TEXT`] bytes (on a character boundary), with the number of
+/// bytes left out.
+fn cut(mut text: String) -> String {
+    if text.len() <= MAX_ERROR_TEXT {
+        return text;
+    }
+    let mut end = MAX_ERROR_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let left = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" … ({left} more bytes not shown)"));
+    text
+}
+
+impl FetchErrorKind {
+    /// The kind with every text it carries passed through `f`.
+    fn map_text(self, f: impl Fn(&str) -> String) -> Self {
+        use FetchErrorKind as K;
+        match self {
+            K::BadReference(m) => K::BadReference(f(&m)),
+            K::Unreachable(m) => K::Unreachable(f(&m)),
+            K::Unauthorized(m) => K::Unauthorized(f(&m)),
+            K::NotFound(m) => K::NotFound(f(&m)),
+            K::NotWasm(m) => K::NotWasm(f(&m)),
+            K::Insecure(m) => K::Insecure(f(&m)),
+            K::InsecureRedirect(m) => K::InsecureRedirect(f(&m)),
+            K::Interrupted(m) => K::Interrupted(f(&m)),
+            K::Missing(m) => K::Missing(f(&m)),
+            K::Io(m) => K::Io(f(&m)),
+            K::DigestMismatch { expected, actual } => K::DigestMismatch {
+                expected: f(&expected),
+                actual: f(&actual),
+            },
+            K::TagExists { tag, digest } => K::TagExists {
+                tag: f(&tag),
+                digest: f(&digest),
+            },
+            other @ (K::Status(_) | K::TooLarge { .. } | K::PinMismatch { .. } | K::Offline) => {
+                other
+            }
+        }
+    }
 }
 
 /// A package that cannot be fetched.
@@ -81,6 +205,16 @@ impl FetchError {
         }
     }
 
+    /// An error whose texts (package, source and what went wrong) went through `redact`:
+    /// how every error that quotes a server or a library is built.
+    pub fn redacted(package: &str, source: &str, kind: FetchErrorKind, redact: &Redact) -> Self {
+        Self {
+            package: redact.apply(package),
+            source: redact.apply(source),
+            kind: Box::new(kind.map_text(|t| redact.apply(t))),
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match &*self.kind {
@@ -91,8 +225,9 @@ impl FetchError {
                 "check the address and your network; a package fetched once runs with --offline".into()
             }
             FetchErrorKind::Unauthorized(_) => "log in: `docker login REGISTRY` writes ~/.docker/config.json, or pass \
-                 --username with --password-stdin, or set PROMETHEUS_WASM_REGISTRY_USERNAME and \
-                 PROMETHEUS_WASM_REGISTRY_PASSWORD"
+                 --username with --password-stdin, or set PROMETHEUS_WASM_REGISTRY (the registry's \
+                 host[:port]) with PROMETHEUS_WASM_REGISTRY_USERNAME and PROMETHEUS_WASM_REGISTRY_PASSWORD; \
+                 credentials go only to the registry they are for, over https or to this machine"
                 .into(),
             FetchErrorKind::NotFound(_) => {
                 "check the repository and tag (`prometheus-wasm pull REF` tries it alone)".into()
@@ -108,7 +243,7 @@ impl FetchError {
             FetchErrorKind::TooLarge { .. } => {
                 "if the package is expected to be this big, raise --max-package-mib".into()
             }
-            FetchErrorKind::Insecure(_) => {
+            FetchErrorKind::Insecure(_) | FetchErrorKind::InsecureRedirect(_) => {
                 "use an https:// address, or pass --insecure if this host is trusted".into()
             }
             FetchErrorKind::Offline => {
@@ -121,6 +256,10 @@ impl FetchError {
                 "the registry returned other bytes than it advertised: try again, or ask its owner".into()
             }
             FetchErrorKind::Missing(_) => BUILD_HINT.into(),
+            FetchErrorKind::TagExists { .. } => "every plan that names this tag without a pin \
+                 would get the new package: push under a new tag (the package's version), or \
+                 pass --force to move it"
+                .into(),
             _ => return None,
         })
     }
@@ -157,9 +296,13 @@ impl fmt::Display for FetchError {
                 "it is larger than the {} MiB limit ({size} bytes or more)",
                 max >> 20
             ),
-            FetchErrorKind::Insecure(url) => write!(
+            FetchErrorKind::Insecure(what) => write!(
                 f,
-                "refusing plain HTTP to {url}: only https, or http to this machine"
+                "refusing plain HTTP to {what}: only https, or http to this machine"
+            ),
+            FetchErrorKind::InsecureRedirect(to) => write!(
+                f,
+                "refusing a redirect to plain HTTP ({to}): only https, or http to this machine"
             ),
             FetchErrorKind::Interrupted(m) => write!(f, "the download was interrupted: {m}"),
             FetchErrorKind::DigestMismatch { expected, actual } => {
@@ -185,8 +328,51 @@ impl fmt::Display for FetchError {
                 "not in the package store, and --offline forbids fetching it"
             ),
             FetchErrorKind::Missing(m) | FetchErrorKind::Io(m) => write!(f, "{m}"),
+            FetchErrorKind::TagExists { tag, digest } => write!(
+                f,
+                "the tag `{tag}` already names another package (manifest {digest}); push does not move a tag without --force"
+            ),
         }
     }
 }
 
 impl std::error::Error for FetchError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_every_encoding_of_a_secret_and_cuts_long_text() {
+        let mut redact = Redact::new();
+        redact.add_credentials(&Credentials {
+            username: "alice".into(),
+            password: "p&ss w0rd".into(),
+        });
+        redact.add("tok3n");
+        // base64("alice:p&ss w0rd")
+        let echoed = "bad password p&ss w0rd (p%26ss+w0rd) Basic YWxpY2U6cCZzcyB3MHJk tok3n";
+        let shown = redact.apply(echoed);
+        assert!(
+            !shown.contains("w0rd") && !shown.contains("YWxpY2U6") && !shown.contains("tok3n"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("bad password ***"), "{shown}");
+        let long = redact.apply(&"é".repeat(10_000));
+        assert!(long.len() < MAX_ERROR_TEXT + 64, "{}", long.len());
+        assert!(long.ends_with("more bytes not shown)"), "{long}");
+    }
+
+    #[test]
+    fn redacted_errors_hide_secrets_in_every_field() {
+        let mut redact = Redact::new();
+        redact.add("hunter2");
+        let e = FetchError::redacted(
+            "p",
+            "https://u:hunter2@h/x",
+            FetchErrorKind::Unauthorized("echo hunter2".into()),
+            &redact,
+        );
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}

@@ -9,6 +9,9 @@ use wasm_metadata::{
     AddMetadata, AddMetadataField, Authors, Description, Licenses, Payload, Source, Version,
 };
 
+/// The most characters of a package's `name@version` shown anywhere.
+pub const MAX_LABEL_CHARS: usize = 200;
+
 /// What a package says it is; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PackageIdentity {
@@ -44,12 +47,18 @@ impl PackageIdentity {
         }
     }
 
-    /// `name@version`, `name`, or `None` when the package carries no name.
+    /// `name@version`, `name`, or `None` when the package carries no name. The name comes
+    /// from the package's author: cut at [`MAX_LABEL_CHARS`] characters (with `…`), so a
+    /// package named with megabytes cannot fill a terminal or an error.
     pub fn label(&self) -> Option<String> {
         let name = self.name.as_deref()?;
-        Some(match &self.version {
+        let label = match &self.version {
             Some(v) => format!("{name}@{v}"),
             None => name.to_string(),
+        };
+        Some(match label.char_indices().nth(MAX_LABEL_CHARS) {
+            Some((end, _)) => format!("{}…", &label[..end]),
+            None => label,
         })
     }
 
@@ -86,6 +95,18 @@ impl PackageIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_name_is_cut_in_the_label() {
+        let identity = PackageIdentity {
+            name: Some("é".repeat(100_000)),
+            version: Some("1.0.0".into()),
+            ..Default::default()
+        };
+        let label = identity.label().unwrap();
+        assert_eq!(label.chars().count(), MAX_LABEL_CHARS + 1, "{label}");
+        assert!(label.ends_with('…'));
+    }
 
     /// The smallest component: the preamble alone.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";

@@ -1,42 +1,45 @@
 //! OCI registries: push and pull step packages as CNCF "Wasm OCI artifacts" (one
 //! `application/wasm` layer, a `application/vnd.wasm.config.v0+json` config listing the
-//! component's imports and exports) through the Bytecode Alliance's `oci-wasm` crate, so
-//! packages pushed by other Wasm tools (wkg, wash, spin) pull here and ours pull there.
+//! component's imports and exports), laid out by the Bytecode Alliance's `oci-wasm` crate,
+//! so packages pushed by other Wasm tools (wkg, wash, spin) pull here and ours pull there.
 //!
-//! Plain HTTP is used only for a registry on this machine (localhost, 127.0.0.0/8, ::1),
-//! or for any registry when the user passes `--insecure`.
+//! The requests themselves go through [`super::registry`] and the network policy of
+//! [`super::policy`]: plain HTTP only to a registry on this machine (localhost,
+//! 127.0.0.0/8, ::1), or to any registry with `--insecure` (never with credentials); every
+//! body capped while it streams; every redirect, token realm, foreign layer URL and upload
+//! location checked before it is contacted.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
-use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WasmClient, WasmConfig};
+use oci_client::Reference;
+use oci_client::manifest::OciImageManifest;
+use oci_wasm::{
+    ToConfig, WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE,
+    WasmConfig,
+};
+use reqwest::{Method, StatusCode, Url};
 
 use super::credentials::CredentialSources;
-use super::error::{FetchError, FetchErrorKind};
+use super::error::{FetchError, FetchErrorKind, Redact};
 use super::identity::PackageIdentity;
+use super::policy::{self, NetLimits};
+use super::registry::{MAX_MANIFEST_BYTES, Session, content_type, manifest_accept};
 use super::store::sha256_hex;
-
-/// How long connecting to a registry may take: an unreachable registry fails a run
-/// quickly instead of holding CI.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How to reach package sources (registries and `url:` hosts).
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Where credentials come from.
     pub credentials: CredentialSources,
-    /// Allow plain HTTP to hosts that are not on this machine.
+    /// Allow plain HTTP to hosts that are not on this machine (never with credentials).
     pub insecure: bool,
     /// The largest package fetched, in bytes.
     pub max_bytes: u64,
     /// How long one read may stall before the fetch fails.
     pub read_timeout: Duration,
+    /// How long one whole fetch (a download, a pull, a push) may take.
+    pub deadline: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -46,6 +49,18 @@ impl Default for RegistryOptions {
             insecure: false,
             max_bytes: super::MAX_PACKAGE_BYTES,
             read_timeout: super::READ_TIMEOUT,
+            deadline: super::FETCH_DEADLINE,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// The limits every request of a fetch runs under.
+    pub fn limits(&self) -> NetLimits {
+        NetLimits {
+            insecure: self.insecure,
+            read_timeout: self.read_timeout,
+            deadline: self.deadline,
         }
     }
 }
@@ -84,6 +99,24 @@ impl OciRef {
     pub fn registry(&self) -> &str {
         self.reference.resolve_registry()
     }
+
+    /// The repository path (`team/audit`).
+    pub fn repository(&self) -> &str {
+        self.reference.repository()
+    }
+
+    /// The tag, when the reference names one (not for `@sha256:` references).
+    pub fn tag(&self) -> Option<&str> {
+        self.reference.tag()
+    }
+
+    /// The digest if the reference pins one, else the tag (`latest` if none).
+    fn target(&self) -> &str {
+        self.reference
+            .digest()
+            .or(self.reference.tag())
+            .unwrap_or("latest")
+    }
 }
 
 /// Whether `registry` (`host[:port]`) is on this machine.
@@ -92,135 +125,119 @@ pub(crate) fn is_loopback(registry: &str) -> bool {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => registry,
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    policy::is_loopback_host(host)
 }
 
-fn client(reference: &OciRef, options: &RegistryOptions) -> WasmClient {
-    let registry = reference.registry().to_string();
-    let protocol = if options.insecure || is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry])
-    } else {
-        ClientProtocol::Https
-    };
-    WasmClient::new(Client::new(ClientConfig {
-        protocol,
-        connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(options.read_timeout),
-        ..Default::default()
-    }))
+/// Runs `work` under the whole-fetch deadline.
+async fn within_deadline<T>(
+    options: &RegistryOptions,
+    error: impl FnOnce() -> FetchError,
+    work: impl Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    tokio::time::timeout(options.deadline, work)
+        .await
+        .unwrap_or_else(|_| Err(error()))
 }
 
-fn auth(reference: &OciRef, options: &RegistryOptions) -> RegistryAuth {
-    match options.credentials.for_registry(reference.registry()) {
-        Some(c) => RegistryAuth::Basic(c.username, c.password),
-        None => RegistryAuth::Anonymous,
-    }
-}
-
-/// Maps an oci-client (or oci-wasm) error to what it means for the user.
-fn kind_of(error: &anyhow::Error) -> FetchErrorKind {
-    let Some(oci) = error.downcast_ref::<OciDistributionError>() else {
-        // oci-wasm's own checks: layer count, config or manifest media type.
-        return FetchErrorKind::NotWasm(format!("{error:#}"));
-    };
-    match oci {
-        OciDistributionError::AuthenticationFailure(m) => FetchErrorKind::Unauthorized(m.clone()),
-        OciDistributionError::UnauthorizedError { url } => {
-            FetchErrorKind::Unauthorized(format!("the registry refused {url}"))
-        }
-        OciDistributionError::ImageManifestNotFoundError(m) => FetchErrorKind::NotFound(m.clone()),
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-            let text = envelope.to_string();
-            if codes
-                .iter()
-                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
-            {
-                FetchErrorKind::Unauthorized(text)
-            } else if codes.iter().any(|c| {
-                matches!(
-                    c,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                )
-            }) {
-                FetchErrorKind::NotFound(text)
-            } else {
-                FetchErrorKind::Io(format!("registry error: {text}"))
-            }
-        }
-        OciDistributionError::ServerError { code, message, .. } => match code {
-            401 | 403 => FetchErrorKind::Unauthorized(format!("HTTP {code} {message}")),
-            404 => FetchErrorKind::NotFound(format!("HTTP 404 {message}")),
-            _ => FetchErrorKind::Status(*code),
-        },
-        OciDistributionError::RequestError(e) => {
-            FetchErrorKind::Unreachable(crate::error_text::error_chain(e))
-        }
-        OciDistributionError::IncompatibleLayerMediaTypeError(m)
-        | OciDistributionError::UnsupportedMediaTypeError(m) => FetchErrorKind::NotWasm(m.clone()),
-        OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
-            FetchErrorKind::DigestMismatch {
-                expected: expected.clone(),
-                actual: actual.clone(),
-            }
-        }
-        other => FetchErrorKind::Io(other.to_string()),
-    }
+fn deadline_kind(options: &RegistryOptions) -> FetchErrorKind {
+    FetchErrorKind::Interrupted(format!(
+        "it took longer than {} s (--fetch-deadline)",
+        options.deadline.as_secs()
+    ))
 }
 
 /// Pulls the component at `reference` and checks it: a Wasm artifact with one
-/// `application/wasm` layer whose bytes have the layer's digest (and the reference's
-/// digest, for `@sha256:` references: oci-client checks the manifest).
+/// `application/wasm` layer whose bytes have the layer's digest (and whose manifest has
+/// the reference's digest, for `@sha256:` references).
 pub async fn pull(
     package: &str,
     reference: &OciRef,
     options: &RegistryOptions,
 ) -> Result<Vec<u8>, FetchError> {
-    let error = |kind| FetchError::new(package, &reference.display(), kind);
-    let client = client(reference, options);
-    let auth = auth(reference, options);
-    let (manifest, _config, _digest) = client
-        .pull_manifest_and_config(&reference.reference, &auth)
-        .await
-        .map_err(|e| error(kind_of(&e)))?;
+    let mut session = Session::new(package, reference, options, "pull")?;
+    let late = session.error(deadline_kind(options));
+    within_deadline(options, || late, pull_in(&mut session, reference, options)).await
+}
+
+async fn pull_in(
+    session: &mut Session,
+    reference: &OciRef,
+    options: &RegistryOptions,
+) -> Result<Vec<u8>, FetchError> {
+    let url = session.url(&format!("manifests/{}", reference.target()))?;
+    let response = session.send(Method::GET, &url, manifest_accept).await?;
+    if !response.status().is_success() {
+        return Err(session.status_error(response, "the registry").await);
+    }
+    let header_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .map(|t| t.split(';').next().unwrap_or_default().trim().to_string());
+    let body = session
+        .read(response, MAX_MANIFEST_BYTES, "the manifest")
+        .await?;
+    if let Some(digest) = reference.reference.digest() {
+        let actual = format!("sha256:{}", sha256_hex(&body));
+        if actual != digest {
+            return Err(session.error(FetchErrorKind::DigestMismatch {
+                expected: digest.to_string(),
+                actual,
+            }));
+        }
+    }
+    let manifest: OciImageManifest = serde_json::from_slice(&body).map_err(|e| {
+        session.error(FetchErrorKind::NotWasm(format!(
+            "its manifest is not an OCI image manifest: {e}"
+        )))
+    })?;
+    // The checks oci-wasm makes, in its words.
+    if manifest.layers.len() != 1 {
+        return Err(session.error(FetchErrorKind::NotWasm(
+            "Wasm components must have exactly one layer".into(),
+        )));
+    }
+    let media_type = manifest.media_type.clone().or(header_type);
+    if media_type.as_deref() != Some(WASM_MANIFEST_MEDIA_TYPE) {
+        return Err(session.error(FetchErrorKind::NotWasm(format!(
+            "Wasm components must have a manifest of type {WASM_MANIFEST_MEDIA_TYPE}"
+        ))));
+    }
+    if manifest.config.media_type != WASM_MANIFEST_CONFIG_MEDIA_TYPE {
+        return Err(session.error(FetchErrorKind::NotWasm(format!(
+            "Wasm components must have a config of type {WASM_MANIFEST_CONFIG_MEDIA_TYPE}"
+        ))));
+    }
     let layer = &manifest.layers[0];
     if layer.media_type != WASM_LAYER_MEDIA_TYPE {
-        return Err(error(FetchErrorKind::NotWasm(format!(
+        return Err(session.error(FetchErrorKind::NotWasm(format!(
             "its layer is {}, not {WASM_LAYER_MEDIA_TYPE}",
             layer.media_type
         ))));
     }
     if layer.size < 0 || layer.size as u64 > options.max_bytes {
-        return Err(error(FetchErrorKind::TooLarge {
+        return Err(session.error(FetchErrorKind::TooLarge {
             size: layer.size.max(0) as u64,
             max: options.max_bytes,
         }));
     }
-    // Streamed and capped here: the manifest's size is the registry's word, and a
-    // registry that sends more than it announced must not grow memory past the limit.
-    let mut stream = client
-        .pull_blob_stream(&reference.reference, layer)
-        .await
-        .map_err(|e| error(kind_of(&e.into())))?;
-    let mut bytes: Vec<u8> = Vec::with_capacity(layer.size as usize);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| error(FetchErrorKind::Interrupted(e.to_string())))?;
-        let size = (bytes.len() + chunk.len()) as u64;
-        if size > options.max_bytes {
-            return Err(error(FetchErrorKind::TooLarge {
-                size,
-                max: options.max_bytes,
-            }));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    // The manifest's size is the registry's word: the body is read against it (and the
+    // limit) while it streams, so a registry that sends more never grows memory past it.
+    let size = layer.size as u64;
+    let url = session.url(&format!("blobs/{}", layer.digest))?;
+    let response = session.send(Method::GET, &url, |r| r).await?;
+    let bytes = if response.status().is_success() {
+        read_layer(session, response, size).await?
+    } else if response.status() == StatusCode::NOT_FOUND
+        && let Some(urls) = layer.urls.as_ref().filter(|u| !u.is_empty())
+    {
+        foreign_layer(session, urls, size).await?
+    } else {
+        return Err(session.status_error(response, "the registry").await);
+    };
     let actual = format!("sha256:{}", sha256_hex(&bytes));
     if actual != layer.digest {
-        return Err(error(FetchErrorKind::DigestMismatch {
+        return Err(session.error(FetchErrorKind::DigestMismatch {
             expected: layer.digest.clone(),
             actual,
         }));
@@ -228,14 +245,64 @@ pub async fn pull(
     Ok(bytes)
 }
 
+async fn read_layer(
+    session: &Session,
+    response: reqwest::Response,
+    size: u64,
+) -> Result<Vec<u8>, FetchError> {
+    match policy::read_capped(response, size).await {
+        Ok(bytes) => Ok(bytes),
+        Err(policy::BodyError::TooLarge { size: sent }) => {
+            Err(session.error(FetchErrorKind::Interrupted(format!(
+                "the registry sent more than the {size} bytes its manifest announces ({sent}                  bytes or more): refused"
+            ))))
+        }
+        Err(policy::BodyError::Transfer(e)) => Err(session.transfer_error(&e)),
+    }
+}
+
+/// A layer the registry does not hold, from the URLs its manifest lists ("foreign
+/// layers"): each checked against the policy before it is contacted, and never sent the
+/// registry's credentials.
+async fn foreign_layer(
+    session: &Session,
+    urls: &[String],
+    size: u64,
+) -> Result<Vec<u8>, FetchError> {
+    let mut last = None;
+    for url in urls {
+        let parsed = Url::parse(url).map_err(|e| {
+            session.error(FetchErrorKind::BadReference(format!(
+                "the layer URL `{url}` is not a URL: {e}"
+            )))
+        })?;
+        if !policy::allowed(&parsed, session.insecure()) {
+            return Err(session.error(FetchErrorKind::Insecure(format!("the layer URL {parsed}"))));
+        }
+        // Sent as is, without `authorize`: a foreign host never gets the credentials.
+        match session.client().get(parsed).send().await {
+            Ok(response) if response.status().is_success() => {
+                return read_layer(session, response, size).await;
+            }
+            Ok(response) => last = Some(session.status_error(response, "the layer URL").await),
+            Err(e) => last = Some(session.transfer_error(&e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| session.error(FetchErrorKind::NotFound("no layer URL".into()))))
+}
+
 /// Pushes the component `bytes` to `reference` as a Wasm OCI artifact, with OCI
-/// annotations taken from the package identity; returns the manifest URL.
+/// annotations taken from the package identity; returns the manifest URL. A tag that
+/// already names another manifest is refused ([`FetchErrorKind::TagExists`]) unless
+/// `move_tag`: consumers that follow the tag would silently get other code.
 pub async fn push(
     reference: &OciRef,
     bytes: Vec<u8>,
     options: &RegistryOptions,
+    move_tag: bool,
 ) -> Result<String, FetchError> {
-    let error = |kind| FetchError::new(&reference.text, &reference.display(), kind);
+    let error =
+        |kind| FetchError::redacted(&reference.text, &reference.display(), kind, &Redact::new());
     let identity = PackageIdentity::read(&bytes);
     let (config, layer) = WasmConfig::from_raw_component(bytes, identity.authors.clone())
         .map_err(|e| error(FetchErrorKind::NotWasm(format!("{e:#}"))))?;
@@ -255,19 +322,100 @@ pub async fn push(
             annotations.insert(key.to_string(), value.clone());
         }
     }
-    let client = client(reference, options);
-    let auth = auth(reference, options);
-    let response = client
-        .push(
-            &reference.reference,
-            &auth,
-            layer,
-            config,
-            Some(annotations),
-        )
-        .await
-        .map_err(|e| error(kind_of(&e)))?;
-    Ok(response.manifest_url)
+    let config = config
+        .to_config()
+        .map_err(|e| error(FetchErrorKind::NotWasm(format!("{e:#}"))))?;
+    let layers = vec![layer];
+    let mut manifest = OciImageManifest::build(&layers, &config, Some(annotations));
+    manifest.media_type = Some(WASM_MANIFEST_MEDIA_TYPE.to_string());
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| {
+        error(FetchErrorKind::Io(format!(
+            "cannot write the manifest: {e}"
+        )))
+    })?;
+    let mut session = Session::new(&reference.text, reference, options, "pull,push")?;
+    let late = session.error(deadline_kind(options));
+    let work = async {
+        let layer = layers.into_iter().next().expect("one layer");
+        if !move_tag && reference.reference.digest().is_none() {
+            let digest = format!("sha256:{}", sha256_hex(&layer.data));
+            refuse_a_moved_tag(&mut session, reference, &digest).await?;
+        }
+        upload_blob(&mut session, layer.data).await?;
+        upload_blob(&mut session, config.data).await?;
+        let url = session.url(&format!("manifests/{}", reference.target()))?;
+        let response = session
+            .send(Method::PUT, &url, |r| {
+                content_type(r, WASM_MANIFEST_MEDIA_TYPE).body(manifest.clone())
+            })
+            .await?;
+        if !response.status().is_success() {
+            return Err(session.status_error(response, "the registry").await);
+        }
+        Ok(url.to_string())
+    };
+    within_deadline(options, || late, work).await
+}
+
+/// Refuses when the tag of `reference` names a package other than the component whose
+/// layer digest is `layer_digest` (the same package pushed again is harmless, though its
+/// manifest differs by its creation time); a tag the registry does not know is free.
+async fn refuse_a_moved_tag(
+    session: &mut Session,
+    reference: &OciRef,
+    layer_digest: &str,
+) -> Result<(), FetchError> {
+    let url = session.url(&format!("manifests/{}", reference.target()))?;
+    let response = session.send(Method::GET, &url, manifest_accept).await?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Ok(());
+    }
+    if !response.status().is_success() {
+        return Err(session.status_error(response, "the registry").await);
+    }
+    let existing = session
+        .read(response, MAX_MANIFEST_BYTES, "the manifest")
+        .await?;
+    // Only a package is protected: what is not an image manifest with our one layer's
+    // digest elsewhere (nothing consumers could run) is not refused.
+    let other_package = serde_json::from_slice::<OciImageManifest>(&existing).is_ok_and(|m| {
+        m.layers.iter().all(|layer| layer.digest != layer_digest) && !m.layers.is_empty()
+    });
+    if !other_package {
+        return Ok(());
+    }
+    Err(session.error(FetchErrorKind::TagExists {
+        tag: reference.target().to_string(),
+        digest: format!("sha256:{}", sha256_hex(&existing)),
+    }))
+}
+
+/// Uploads one blob unless the registry has it: a session opened with POST, then one PUT
+/// of the bytes to the session's `Location` (checked against the policy; the registry's
+/// credentials go there only if it is the registry itself).
+async fn upload_blob(session: &mut Session, data: bytes::Bytes) -> Result<(), FetchError> {
+    let digest = format!("sha256:{}", sha256_hex(&data));
+    let url = session.url(&format!("blobs/{digest}"))?;
+    let response = session.send(Method::HEAD, &url, |r| r).await?;
+    if response.status().is_success() {
+        return Ok(());
+    }
+    let url = session.url("blobs/uploads/")?;
+    let response = session.send(Method::POST, &url, |r| r).await?;
+    if response.status() != StatusCode::ACCEPTED {
+        return Err(session.status_error(response, "the registry").await);
+    }
+    let mut location = session.location(&response)?;
+    location.query_pairs_mut().append_pair("digest", &digest);
+    let response = session
+        .send(Method::PUT, &location, |r| {
+            content_type(r, "application/octet-stream").body(data.clone())
+        })
+        .await?;
+    if !response.status().is_success() {
+        return Err(session.status_error(response, "the registry").await);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

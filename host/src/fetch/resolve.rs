@@ -132,7 +132,13 @@ impl Resolver {
 
 fn read_file(name: &str, path: &Path, pin: Option<&str>) -> Result<Fetched, FetchError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::bounded_read::read_bytes(
+        path,
+        crate::bounded_read::PACKAGE_FILE_MAX,
+        "step package",
+    )
+    .map_err(|e| {
+        let e = e.into_io_error();
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             FetchErrorKind::Missing(e.to_string())
         } else {

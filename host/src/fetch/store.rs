@@ -72,8 +72,11 @@ impl PackageStore {
         );
         std::fs::create_dir_all(&self.dir)?;
         let path = self.entry(sha256);
+        // 0666 less the umask, as File::create gives: a teammate or a CI cache must read
+        // the store (a temporary file's 0600 would follow the entry through the rename).
         let mut temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(&self.dir)?;
         temp.write_all(bytes)?;
         temp.as_file().sync_all()?;

@@ -5,7 +5,6 @@
 //! Pure: imports only sibling koii modules. Start from [`Keypair::read`].
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
@@ -18,7 +17,7 @@ pub const KEYPAIR_LEN: usize = 64;
 
 /// Largest keypair file read: a real one is ~250 bytes; this stops a variable that names
 /// a big file by mistake from being read into memory.
-pub const MAX_KEYPAIR_FILE_BYTES: u64 = 16 * 1024;
+pub const MAX_KEYPAIR_FILE_BYTES: u64 = crate::bounded_read::KEYPAIR_FILE_MAX;
 
 /// Why a keypair file cannot be used. Messages never quote the file's content.
 #[derive(Debug, thiserror::Error)]
@@ -103,20 +102,34 @@ impl Keypair {
 
     /// Reads and parses a keypair file.
     pub fn read(path: &Path) -> Result<Self, KeypairError> {
-        let file = std::fs::File::open(path).map_err(KeypairError::Read)?;
-        let mut text = String::new();
-        file.take(MAX_KEYPAIR_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => KeypairError::Malformed("not UTF-8 text".into()),
-                _ => KeypairError::Read(e),
+        // Bounded and regular files only: a FIFO or device named by a keypair variable is
+        // refused without blocking or reading.
+        let text = crate::bounded_read::read_text(path, MAX_KEYPAIR_FILE_BYTES, "keypair file")
+            .map_err(|e| match e {
+                crate::bounded_read::ReadError::NotUtf8 { .. } => {
+                    KeypairError::Malformed("not UTF-8 text".into())
+                }
+                crate::bounded_read::ReadError::TooLarge { .. } => {
+                    KeypairError::Malformed(format!("larger than {MAX_KEYPAIR_FILE_BYTES} bytes"))
+                }
+                other => KeypairError::Read(other.into_io_error()),
             })?;
-        if text.len() as u64 > MAX_KEYPAIR_FILE_BYTES {
-            return Err(KeypairError::Malformed(format!(
-                "larger than {MAX_KEYPAIR_FILE_BYTES} bytes"
-            )));
-        }
         Self::parse(&text)
+    }
+
+    /// A new keypair from the operating system's random source.
+    pub fn generate() -> Result<Self, KeypairError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| KeypairError::Read(std::io::Error::other(e.to_string())))?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// The text of this keypair's file, as `solana-keygen` writes it: a JSON array of the
+    /// 64 bytes (seed, then public key). It holds the private key: write it 0600.
+    pub fn file_text(&self) -> String {
+        serde_json::to_string(&self.signing.to_keypair_bytes().to_vec())
+            .expect("a byte list serialises")
     }
 
     /// The public key, base58 (Bitcoin alphabet), as Koii shows it.

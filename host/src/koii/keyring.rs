@@ -134,13 +134,14 @@ impl KeyError {
                 "`keypairs` takes `staking` and `main` (or its older name `public`)".into()
             }
             KeyErrorKind::Unset { variable } => format!(
-                "set {variable} to the path of a keypair file (in the environment or tests/.env), \
-                 or remove `{}` from the worker's `keypairs`",
+                "set {variable} to the path of a keypair file (in the environment or tests/.env; \
+                 `prometheus-wasm keygen TESTS_DIR` writes the file and the line), or remove `{}` from the worker's `keypairs`",
                 self.key
             ),
             KeyErrorKind::NotFound { .. } => "a relative path is taken from the directory above \
-                 the tests directory; create the file with `solana-keygen new -o FILE` or point \
-                 the variable at an existing one"
+                 the tests directory; `prometheus-wasm keygen TESTS_DIR` creates the missing files \
+                 (or `prometheus-wasm keygen FILE`, or `solana-keygen new -o FILE`, one file), or \
+                 point the variable at an existing one"
                 .into(),
             KeyErrorKind::Bad { .. } => "a keypair file is a JSON array of 64 numbers: the \
                  32-byte ed25519 seed, then its public key (as `solana-keygen` writes it)"

@@ -17,4 +17,6 @@ mod golden_tests;
 pub use keypair::{KEYPAIR_LEN, Keypair, KeypairError};
 pub use keyring::{KeyError, KeyErrorKind, KeyKind, Keyring, WorkerKeys};
 pub use pyjson::{PyJsonError, python_dumps};
-pub use signature::{MAX_PAYLOAD_BYTES, SignatureError, decode_public_key, sign, verify};
+pub use signature::{
+    MAX_PAYLOAD_BYTES, MAX_PAYLOAD_TEXT_BYTES, SignatureError, decode_public_key, sign, verify,
+};

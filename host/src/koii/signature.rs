@@ -13,6 +13,11 @@ use super::pyjson::{PyJsonError, python_dumps};
 /// payload codes in well under a second; Koii payloads are a few hundred bytes).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
+/// Longest payload *text* [`sign`] parses: sixteen times what can be signed, room for any
+/// whitespace and escapes that serialising removes. Longer text is refused before it is
+/// parsed, so signing a 60 MiB payload costs nothing but the refusal.
+pub const MAX_PAYLOAD_TEXT_BYTES: usize = 16 * MAX_PAYLOAD_BYTES;
+
 /// Longest signature text accepted by [`verify`]: a [`MAX_PAYLOAD_BYTES`] payload plus the
 /// signature, in base58 (which needs at most 138 characters per 100 bytes).
 pub const MAX_SIGNATURE_CHARS: usize = (MAX_PAYLOAD_BYTES + SIGNATURE_LENGTH) * 138 / 100 + 1;
@@ -28,6 +33,16 @@ pub enum SignatureError {
         "the payload is {len} bytes once serialised; at most {MAX_PAYLOAD_BYTES} can be signed"
     )]
     PayloadTooLarge {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The payload text is longer than [`MAX_PAYLOAD_TEXT_BYTES`]: refused unread.
+    #[error(
+        "the payload is {len} bytes of JSON text; at most {MAX_PAYLOAD_TEXT_BYTES} are read and \
+         at most {MAX_PAYLOAD_BYTES} once serialised can be signed (sign a smaller payload, e.g. \
+         a hash of the data)"
+    )]
+    PayloadTextTooLarge {
         /// Its length in bytes.
         len: usize,
     },
@@ -48,6 +63,11 @@ pub enum SignatureError {
 
 /// The payload bytes Koii signs: `json.dumps(json.loads(payload_json), sort_keys=True)`.
 pub fn payload_bytes(payload_json: &str) -> Result<String, SignatureError> {
+    if payload_json.len() > MAX_PAYLOAD_TEXT_BYTES {
+        return Err(SignatureError::PayloadTextTooLarge {
+            len: payload_json.len(),
+        });
+    }
     let bytes = python_dumps(payload_json)?;
     if bytes.len() > MAX_PAYLOAD_BYTES {
         return Err(SignatureError::PayloadTooLarge { len: bytes.len() });
@@ -72,7 +92,17 @@ pub fn encode_public_key(key: &VerifyingKey) -> String {
 
 /// Parses a base58 public key.
 pub fn decode_public_key(text: &str) -> Result<VerifyingKey, SignatureError> {
-    let bytes = bs58::decode(text.trim())
+    /// 32 bytes take at most 44 base58 characters; base58 decoding is quadratic, so a
+    /// longer text is refused undecoded.
+    const MAX_PUBLIC_KEY_CHARS: usize = 44;
+    let text = text.trim();
+    if text.len() > MAX_PUBLIC_KEY_CHARS {
+        return Err(SignatureError::BadPublicKey(format!(
+            "{} characters; a public key has at most {MAX_PUBLIC_KEY_CHARS}",
+            text.len()
+        )));
+    }
+    let bytes = bs58::decode(text)
         .into_vec()
         .map_err(|e| SignatureError::BadPublicKey(e.to_string()))?;
     let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
@@ -165,6 +195,18 @@ mod tests {
         assert!(matches!(
             sign(&key(1), &big),
             Err(SignatureError::PayloadTooLarge { .. })
+        ));
+        // A public key far longer than 32 bytes of base58 is refused undecoded.
+        let err = decode_public_key(&"1".repeat(1 << 20)).unwrap_err();
+        assert!(
+            err.to_string().contains("a public key has at most 44"),
+            "{err}"
+        );
+        // Text far past what can be signed is refused before it is parsed.
+        let huge = format!("\"{}\"", "x".repeat(MAX_PAYLOAD_TEXT_BYTES));
+        assert!(matches!(
+            sign(&key(1), &huge),
+            Err(SignatureError::PayloadTextTooLarge { .. })
         ));
         assert!(matches!(
             sign(&key(1), "{"),

@@ -15,15 +15,27 @@ pub struct LogicalLine {
     /// The text, without the indentation, with string contents and comments blanked;
     /// physical line breaks inside it are kept as `\n`.
     pub text: String,
+    /// Byte offsets of the `\n`s of `text`, ascending: [`LogicalLine::line_at`] looks a
+    /// line up in them instead of counting breaks from the start, which made a steps.py
+    /// whose `steps = [...]` spans 100 000 lines with a finding on each quadratic
+    /// (minutes for 3.5 MiB).
+    breaks: Vec<usize>,
 }
 
 impl LogicalLine {
+    fn new(line: usize, indent: usize, text: String) -> Self {
+        let breaks = text.match_indices('\n').map(|(at, _)| at).collect();
+        LogicalLine {
+            line,
+            indent,
+            text,
+            breaks,
+        }
+    }
+
     /// The physical line number of byte `offset` of [`LogicalLine::text`].
     pub fn line_at(&self, offset: usize) -> usize {
-        self.line
-            + self.text[..offset.min(self.text.len())]
-                .matches('\n')
-                .count()
+        self.line + self.breaks.partition_point(|&at| at < offset)
     }
 }
 
@@ -131,19 +143,16 @@ pub fn logical_lines(source: &str) -> Vec<LogicalLine> {
         }
         let continued = physical.trim_end().ends_with('\\');
         if depth == 0 && !continued {
-            lines.push(LogicalLine {
-                line: start,
-                indent,
-                text: std::mem::take(&mut current).trim_end().to_owned(),
-            });
+            let text = std::mem::take(&mut current).trim_end().to_owned();
+            lines.push(LogicalLine::new(start, indent, text));
         }
     }
     if !current.trim().is_empty() {
-        lines.push(LogicalLine {
-            line: start,
+        lines.push(LogicalLine::new(
+            start,
             indent,
-            text: current.trim_end().to_owned(),
-        });
+            current.trim_end().to_owned(),
+        ));
     }
     lines
 }

@@ -2,8 +2,10 @@
 //! (followed transitively), where the steps list comes from, the post-load callback of
 //! e2e.py, and every place that cannot be carried over into the sandbox.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+
+use crate::bounded_read::{self, MIB};
 
 use super::MigrateError;
 use super::imports::{Import, imports};
@@ -68,12 +70,90 @@ pub struct Suite {
     pub findings: Vec<Finding>,
 }
 
-fn read(path: &Path) -> Result<String, MigrateError> {
-    std::fs::read_to_string(path).map_err(|e| MigrateError::io("read", path, e))
+/// The most one suite file (steps.py, a module, e2e.py) may hold: real ones are a few
+/// hundred KiB at most; the lexer holds about 5 bytes per source byte, so one file costs at
+/// most ~40 MiB of memory while it is analysed.
+pub const FILE_LIMIT: u64 = 8 * MIB;
+/// The most bytes all suite files together may hold, so a suite of many files just under
+/// [`FILE_LIMIT`] is refused too instead of being read for minutes.
+pub const TOTAL_LIMIT: u64 = 256 * MIB;
+/// The most project modules one suite may import: real suites have tens; 100 000 leaves
+/// room for generated code while keeping the analysis and the copy bounded.
+pub const MODULE_LIMIT: usize = 100_000;
+
+/// Caps of one analysis ([`analyse`] uses [`Limits::DEFAULT`]; tests pass small ones).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// See [`FILE_LIMIT`].
+    pub file_bytes: u64,
+    /// See [`TOTAL_LIMIT`].
+    pub total_bytes: u64,
+    /// See [`MODULE_LIMIT`].
+    pub modules: usize,
+}
+
+impl Limits {
+    /// The caps `migrate` runs with.
+    pub const DEFAULT: Limits = Limits {
+        file_bytes: FILE_LIMIT,
+        total_bytes: TOTAL_LIMIT,
+        modules: MODULE_LIMIT,
+    };
+}
+
+/// The bytes of `rel` (relative to `project_dir`, which is canonical), refused when it
+/// resolves outside the project (a symbolic link, or a folder on the way that is one) and
+/// read through [`bounded_read`] (a regular file, at most `limit` bytes): `migrate` copies
+/// what it reads into the package, so a link out of the project would carry any file of the
+/// user's into it without a word.
+pub(super) fn read_module(
+    project_dir: &Path,
+    rel: &Path,
+    limit: u64,
+) -> Result<Vec<u8>, MigrateError> {
+    let link = project_dir.join(rel);
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(MigrateError::OutsideProject {
+            link: link.clone(),
+            target: link,
+            project: project_dir.to_path_buf(),
+        });
+    }
+    let target = link
+        .canonicalize()
+        .map_err(|e| MigrateError::io("read", &link, e))?;
+    if !target.starts_with(project_dir) {
+        return Err(MigrateError::OutsideProject {
+            link,
+            target,
+            project: project_dir.to_path_buf(),
+        });
+    }
+    // The canonical path has no links left, so what is read is what was checked.
+    bounded_read::read_bytes(&target, limit, "suite file").map_err(MigrateError::Read)
+}
+
+/// [`read_module`] as UTF-8 text.
+fn read_text(project_dir: &Path, rel: &Path, limit: u64) -> Result<String, MigrateError> {
+    let bytes = read_module(project_dir, rel, limit)?;
+    String::from_utf8(bytes).map_err(|e| {
+        MigrateError::Read(bounded_read::ReadError::NotUtf8 {
+            path: project_dir.join(rel),
+            valid_up_to: e.utf8_error().valid_up_to(),
+        })
+    })
 }
 
 /// Analyses the prometheus-test folder `tests_dir`.
 pub fn analyse(tests_dir: &Path) -> Result<Suite, MigrateError> {
+    analyse_with(tests_dir, Limits::DEFAULT)
+}
+
+/// [`analyse`] with the caps `limits`.
+pub fn analyse_with(tests_dir: &Path, limits: Limits) -> Result<Suite, MigrateError> {
     let tests_dir = tests_dir
         .canonicalize()
         .map_err(|e| MigrateError::io("read", tests_dir, e))?;
@@ -81,17 +161,21 @@ pub fn analyse(tests_dir: &Path) -> Result<Suite, MigrateError> {
     if !steps_path.is_file() {
         return Err(MigrateError::NoSteps { dir: tests_dir });
     }
+    tests_folder_name(&tests_dir)?;
     let project_dir = tests_dir.parent().unwrap_or(&tests_dir).to_path_buf();
     let mut walk = Walk {
         project_dir: project_dir.clone(),
         tests_dir: tests_dir.clone(),
+        limits,
+        read_bytes: 0,
         modules: Vec::new(),
+        visited: HashSet::new(),
         stubs: BTreeMap::new(),
         findings: Vec::new(),
     };
     let steps_rel = rel(&project_dir, &steps_path);
     walk.visit(&steps_rel)?;
-    let steps_lines = logical_lines(&read(&steps_path)?);
+    let steps_lines = logical_lines(&walk.read(&steps_rel)?);
     let steps_source = steps_source(&steps_lines).ok_or_else(|| MigrateError::NoStepsList {
         file: steps_path.clone(),
     })?;
@@ -108,6 +192,25 @@ pub fn analyse(tests_dir: &Path) -> Result<Suite, MigrateError> {
         post_load,
         stubs: walk.stubs,
         findings,
+    })
+}
+
+/// The tests folder's name, which becomes the first part of every module name
+/// (`tests.steps`) and a path in build.sh: refused when Python cannot import it by that
+/// name (not UTF-8, or a `.`, which Python reads as a package separator). Any other name
+/// is kept: the entry module imports it with `importlib` and build.sh quotes it.
+pub(super) fn tests_folder_name(tests_dir: &Path) -> Result<&str, MigrateError> {
+    let name = tests_dir.file_name().unwrap_or_default();
+    let why = match name.to_str() {
+        None => "is not UTF-8, so no Python module name can spell it",
+        Some(n) if n.contains('.') => {
+            "has a `.`, which Python reads as a package separator, so `<folder>.steps` cannot be imported"
+        }
+        Some(n) => return Ok(n),
+    };
+    Err(MigrateError::UnusableFolderName {
+        dir: tests_dir.to_path_buf(),
+        why,
     })
 }
 
@@ -157,7 +260,8 @@ pub(super) fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
-                current = Some((name, l.text.contains("TestStep("), false));
+                // The name is spelt in the generated entry module: only an identifier.
+                current = is_identifier(&name).then(|| (name, l.text.contains("TestStep("), false));
             }
         } else if let Some((_, builds, returns)) = current.as_mut() {
             *builds |= l.text.contains("TestStep(");
@@ -172,41 +276,100 @@ pub(super) fn steps_source(lines: &[LogicalLine]) -> Option<StepsSource> {
 struct Walk {
     project_dir: PathBuf,
     tests_dir: PathBuf,
+    limits: Limits,
+    /// Bytes of suite files read so far, against [`Limits::total_bytes`].
+    read_bytes: u64,
     modules: Vec<PathBuf>,
+    /// The same paths as `modules`, to ask "seen?" in constant time.
+    visited: HashSet<PathBuf>,
     stubs: BTreeMap<String, String>,
     findings: Vec<Finding>,
 }
 
+/// One pending piece of the import walk. The walk keeps them on an explicit stack instead
+/// of recursing, so a chain of 30 000 modules importing each other cannot overflow the
+/// thread's stack; the order is that of the recursive walk (a module, then the
+/// `__init__.py`s of its packages, then its imports, depth first).
+enum Task {
+    /// Take a module in, unless it already is.
+    Visit(PathBuf),
+    /// Read a module taken in: note its calls, queue its imports.
+    Scan(PathBuf),
+    /// Resolve one import of a module.
+    Follow(PathBuf, Import),
+}
+
 impl Walk {
-    /// Copies `file` (relative to the project), notes what cannot run, follows its
-    /// project imports.
+    /// `file` (relative to the project) as text, counted against the caps.
+    fn read(&mut self, file: &Path) -> Result<String, MigrateError> {
+        let text = read_text(&self.project_dir, file, self.limits.file_bytes)?;
+        self.read_bytes += text.len() as u64;
+        if self.read_bytes > self.limits.total_bytes {
+            return Err(MigrateError::SuiteTooLarge {
+                dir: self.tests_dir.clone(),
+                limit: self.limits.total_bytes,
+            });
+        }
+        Ok(text)
+    }
+
+    /// Takes in `file` (relative to the project) and everything it imports of the
+    /// project: notes what cannot run, follows its project imports.
     fn visit(&mut self, file: &Path) -> Result<(), MigrateError> {
-        if self.modules.iter().any(|m| m == file) {
-            return Ok(());
-        }
-        self.modules.push(file.to_path_buf());
-        // Importing a module runs the `__init__.py` of every package on the way.
-        let mut parent = file.parent();
-        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
-            let init = dir.join("__init__.py");
-            if init != file && self.project_dir.join(&init).is_file() {
-                self.visit(&init)?;
+        let mut stack = vec![Task::Visit(file.to_path_buf())];
+        while let Some(task) = stack.pop() {
+            match task {
+                Task::Visit(file) => {
+                    if self.visited.contains(&file) {
+                        continue;
+                    }
+                    if self.modules.len() >= self.limits.modules {
+                        return Err(MigrateError::TooManyModules {
+                            file: self.project_dir.join(&file),
+                            limit: self.limits.modules,
+                        });
+                    }
+                    self.visited.insert(file.clone());
+                    self.modules.push(file.clone());
+                    stack.push(Task::Scan(file.clone()));
+                    // Importing a module runs the `__init__.py` of every package on the
+                    // way, innermost first: pushed outermost first.
+                    let mut inits = Vec::new();
+                    let mut parent = file.parent();
+                    while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+                        let init = dir.join("__init__.py");
+                        if init != file && self.project_dir.join(&init).is_file() {
+                            inits.push(init);
+                        }
+                        parent = dir.parent();
+                    }
+                    stack.extend(inits.into_iter().rev().map(Task::Visit));
+                }
+                Task::Scan(file) => {
+                    let lines = logical_lines(&self.read(&file)?);
+                    for l in &lines {
+                        for (offset, pattern, why) in rules::calls(&l.text) {
+                            self.note(
+                                &file,
+                                l.line_at(offset),
+                                format!("`{}`", pattern.trim_end_matches('(')),
+                                why.to_owned(),
+                            );
+                        }
+                    }
+                    let imports = imports(&lines);
+                    stack.extend(
+                        imports
+                            .into_iter()
+                            .rev()
+                            .map(|i| Task::Follow(file.clone(), i)),
+                    );
+                }
+                Task::Follow(file, import) => {
+                    let targets = self.follow(&file, &import);
+                    stack.extend(targets.into_iter().rev().map(Task::Visit));
+                }
             }
-            parent = dir.parent();
-        }
-        let lines = logical_lines(&read(&self.project_dir.join(file))?);
-        for l in &lines {
-            for (offset, pattern, why) in rules::calls(&l.text) {
-                self.note(
-                    file,
-                    l.line_at(offset),
-                    format!("`{}`", pattern.trim_end_matches('(')),
-                    why.to_owned(),
-                );
-            }
-        }
-        for import in imports(&lines) {
-            self.follow(file, &import)?;
         }
         Ok(())
     }
@@ -220,13 +383,12 @@ impl Walk {
         });
     }
 
-    fn follow(&mut self, file: &Path, import: &Import) -> Result<(), MigrateError> {
+    /// The project files `import` (of `file`) names, to visit; when it names none, notes
+    /// what cannot run and returns nothing.
+    fn follow(&mut self, file: &Path, import: &Import) -> Vec<PathBuf> {
         let targets = self.resolve(file, import);
         if !targets.is_empty() {
-            for target in targets {
-                self.visit(&target)?;
-            }
-            return Ok(());
+            return targets;
         }
         if import.level > 0 {
             let what = format!(
@@ -240,7 +402,7 @@ impl Walk {
                 what,
                 "the relative import names no module of the project".into(),
             );
-            return Ok(());
+            return Vec::new();
         }
         let top = import
             .module
@@ -249,7 +411,7 @@ impl Walk {
             .unwrap_or_default()
             .to_owned();
         let why = match rules::classify(&import.module) {
-            Module::Covered | Module::Stdlib => return Ok(()),
+            Module::Covered | Module::Stdlib => return Vec::new(),
             Module::Blocked(why) => why.to_owned(),
             Module::Unknown => UNKNOWN_MODULE.to_owned(),
         };
@@ -260,7 +422,7 @@ impl Walk {
             format!("import of `{}`", import.module),
             why,
         );
-        Ok(())
+        Vec::new()
     }
 
     /// The project files an import names: the module and, for `from M import n`, the
@@ -298,7 +460,9 @@ impl Walk {
         }
         for base in bases {
             let mut files: Vec<PathBuf> = self.module_file(&base).into_iter().collect();
-            for name in &import.names {
+            // Only identifiers name submodules: `*`, or anything the loose import reader
+            // took for a name, must never become a path (`..`).
+            for name in import.names.iter().filter(|n| is_identifier(n)) {
                 let sub: Vec<String> = base.iter().cloned().chain([name.clone()]).collect();
                 files.extend(self.module_file(&sub));
             }
@@ -335,7 +499,7 @@ impl Walk {
             return Ok(None);
         }
         let e2e_rel = rel(&self.project_dir, &e2e);
-        let source = read(&e2e)?;
+        let source = self.read(&e2e_rel)?;
         let lines = logical_lines(&source);
         let Some(at) = source
             .find("post_load_callback\"")
@@ -354,7 +518,7 @@ impl Walk {
                     .collect()
             })
             .unwrap_or_default();
-        if name.is_empty() {
+        if !is_identifier(&name) {
             return Ok(None);
         }
         for import in imports(&lines) {
@@ -376,4 +540,19 @@ impl Walk {
         );
         Ok(None)
     }
+}
+
+/// Whether `text` is a Python identifier that is not a keyword: what may be spelt in a
+/// generated `from M import name` and joined to a path as a module name.
+pub(super) fn is_identifier(text: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield",
+    ];
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+        && !KEYWORDS.contains(&text)
 }

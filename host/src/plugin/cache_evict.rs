@@ -4,10 +4,14 @@
 //! write, [`evict`] deletes the oldest entries until the total fits the bound, never the
 //! entry just written. Deleting is an unlink: a run that has an entry open or mapped keeps
 //! its bytes, and a run that looks for it a moment later misses and recompiles. Leftover
-//! temp files of killed writers are deleted once they are [`STALE_TEMP_AGE`] old.
+//! temp files of killed writers are deleted once they are [`STALE_TEMP_AGE`] old. Names come
+//! from listing the cache directory and removals are relative to it (a `cap_std` [`Dir`]),
+//! so eviction never deletes outside it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use cap_std::fs::Dir;
 
 use crate::plugin::cache::ENTRY_SUFFIX;
 
@@ -21,7 +25,7 @@ pub(crate) const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 /// A cache entry as eviction sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
-    /// The file.
+    /// The file's name in the cache directory.
     pub path: PathBuf,
     /// Its size in bytes.
     pub size: u64,
@@ -48,39 +52,55 @@ pub(crate) fn choose_victims(mut entries: Vec<Entry>, max_bytes: u64, keep: &Pat
     victims
 }
 
-/// Deletes least recently used entries of `dir` until it fits `max_bytes`, and stale temp
-/// files. Best effort: what cannot be read or deleted (already gone, another run's) is
-/// skipped.
+/// Deletes least recently used entries of the cache directory at `dir` until it fits
+/// `max_bytes`, and stale temp files; `keep` names the entry just written (only its file
+/// name counts). Opens the directory and goes on as [`evict_in`].
+#[cfg(test)]
 pub(crate) fn evict(dir: &Path, max_bytes: u64, keep: &Path) {
-    let Ok(read) = std::fs::read_dir(dir) else {
+    if let Ok(dir) = Dir::open_ambient_dir(dir, cap_std::ambient_authority()) {
+        evict_in(&dir, max_bytes, keep.file_name().map_or(keep, Path::new));
+    }
+}
+
+/// Deletes least recently used entries of `dir` until it fits `max_bytes`, and stale temp
+/// files; `keep` is the name of the entry just written. Every name comes from listing
+/// `dir` and every removal is relative to it, so nothing outside the cache directory is
+/// ever deleted. Best effort: what cannot be read or deleted (already gone, another run's)
+/// is skipped.
+pub(crate) fn evict_in(dir: &Dir, max_bytes: u64, keep: &Path) {
+    let Ok(read) = dir.entries() else {
         return;
     };
     let now = SystemTime::now();
     let mut entries = Vec::new();
     for item in read.flatten() {
         let name = item.file_name();
-        let name = name.to_string_lossy();
+        let text = name.to_string_lossy();
         let Ok(meta) = item.metadata() else { continue };
-        let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if name.starts_with(TEMP_PREFIX) {
-            if now
-                .duration_since(used)
-                .is_ok_and(|age| age > STALE_TEMP_AGE)
+        let used = meta
+            .modified()
+            .map(|t| t.into_std())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        if text.starts_with(TEMP_PREFIX) {
+            if meta.is_file()
+                && now
+                    .duration_since(used)
+                    .is_ok_and(|age| age > STALE_TEMP_AGE)
             {
-                let _ = std::fs::remove_file(item.path());
+                let _ = dir.remove_file(&name);
             }
             continue;
         }
-        if meta.is_file() && name.ends_with(ENTRY_SUFFIX) {
+        if meta.is_file() && text.ends_with(ENTRY_SUFFIX) {
             entries.push(Entry {
-                path: item.path(),
+                path: PathBuf::from(name),
                 size: meta.len(),
                 used,
             });
         }
     }
     for victim in choose_victims(entries, max_bytes, keep) {
-        match std::fs::remove_file(&victim) {
+        match dir.remove_file(&victim) {
             Ok(()) => tracing::debug!("evicted cache entry {}", victim.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!("cannot evict cache entry {}: {e}", victim.display()),

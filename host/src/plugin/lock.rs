@@ -117,13 +117,17 @@ impl LockFile {
 
     /// Reads the lock at `path`; `None` when there is none yet.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+        let text = match crate::bounded_read::read_text_if_exists(
+            path,
+            crate::bounded_read::LOCK_FILE_MAX,
+            "plan lock",
+        ) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(None),
+            Err(e) => {
                 return Err(LockError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    source: e.into_io_error(),
                 });
             }
         };
@@ -151,14 +155,7 @@ impl LockFile {
         };
         let mut text = serde_json::to_string_pretty(self).expect("lock values serialize");
         text.push('\n');
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(e.to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-        tmp.persist(path).map_err(|e| fail(e.to_string()))?;
+        crate::atomic_file::write(path, text.as_bytes(), true).map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 }

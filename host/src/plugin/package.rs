@@ -8,10 +8,11 @@ use sha2::{Digest, Sha256};
 use wasmtime::Store;
 use wasmtime::component::Component;
 
-use crate::fetch::PackageIdentity;
+use crate::bounded_read;
+use crate::fetch::{MAX_PACKAGE_BYTES, PackageIdentity};
 use crate::plugin::bindings::prometheus::step::types::Outcome;
 use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
-use crate::plugin::cache::CodeCache;
+use crate::plugin::cache::{CodeCache, PackageDigest};
 use crate::plugin::capabilities::ComponentInterface;
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::engine::StepEngine;
@@ -50,6 +51,19 @@ pub struct Package {
     identity: PackageIdentity,
 }
 
+/// The bytes of the step package at `path`: a regular file of at most
+/// [`MAX_PACKAGE_BYTES`] (what a fetched package may be), read through `bounded_read`, so
+/// that a FIFO or a device named as a package is refused at once instead of blocking the
+/// command where neither its timer nor a signal could stop it.
+pub fn read_package(path: &Path) -> Result<Vec<u8>, PluginError> {
+    bounded_read::read_bytes(path, MAX_PACKAGE_BYTES, "step package").map_err(|error| {
+        PluginError::Read {
+            path: path.to_path_buf(),
+            source: error.into_io_error(),
+        }
+    })
+}
+
 /// A log sink that drops everything, for the manifest call.
 struct Discard;
 impl StepLog for Discard {
@@ -72,7 +86,8 @@ impl Package {
     }
 
     /// Like [`Package::load`], but first refuses bytes whose sha256 is not `pin` (hex),
-    /// before compiling anything.
+    /// before compiling anything. The file is read bounded (`bounded_read`): a regular
+    /// file of at most [`MAX_PACKAGE_BYTES`], a FIFO or a device refused without waiting.
     pub async fn load_pinned(
         engine: Arc<StepEngine>,
         path: &Path,
@@ -81,12 +96,7 @@ impl Package {
         budgets: &Budgets,
     ) -> Result<Self, PluginError> {
         let started = Instant::now();
-        let bytes: Arc<[u8]> = std::fs::read(path)
-            .map_err(|source| PluginError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .into();
+        let bytes: Arc<[u8]> = read_package(path)?.into();
         let sha256 = hex(&Sha256::digest(&bytes));
         if let Some(pin) = pin
             && !pin.eq_ignore_ascii_case(&sha256)
@@ -101,7 +111,9 @@ impl Package {
     }
 
     /// Compiles (or loads from `cache`), links and lists the package `bytes`, whose hex
-    /// `sha256` the caller computed (and checked against any pin: `fetch::Resolver`).
+    /// `sha256` the caller computed (and checked against any pin: `fetch::Resolver`). The
+    /// digest that addresses the cache is computed here again from `bytes`, so no name
+    /// from elsewhere can select compiled code; a `sha256` that differs is refused.
     /// `path` names the package in messages: its file, or where it was fetched from.
     pub async fn from_bytes(
         engine: Arc<StepEngine>,
@@ -113,7 +125,17 @@ impl Package {
         started: Instant,
     ) -> Result<Self, PluginError> {
         check_component_header(path, &bytes)?;
-        let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &sha256)) {
+        // The cache is addressed by the digest of the bytes in hand, computed here; the
+        // caller's hex must agree (it checked its pin against it).
+        let digest = PackageDigest::of(&bytes);
+        if digest.hex() != sha256 {
+            return Err(PluginError::PinMismatch {
+                path: path.to_path_buf(),
+                expected: sha256,
+                actual: digest.hex().to_string(),
+            });
+        }
+        let (component, source) = match cache.and_then(|c| c.load(engine.engine(), &digest)) {
             Some(c) => (c, CodeSource::Cached),
             None => {
                 let c = compile(engine.engine(), bytes.clone())
@@ -123,7 +145,7 @@ impl Package {
                         message,
                     })?;
                 if let Some(cache) = cache {
-                    cache.store(engine.engine(), &sha256, &c);
+                    cache.store(engine.engine(), &digest, &bytes, &c);
                 }
                 (c, CodeSource::Compiled)
             }
@@ -145,32 +167,6 @@ impl Package {
         })
     }
 
-    /// The package whose compiled code `cache` holds under `sha256`, when its file is gone
-    /// (a replay of a recording made before the package was rebuilt); `None` when the
-    /// cache does not have it. `path` names it in messages.
-    pub async fn from_cache(
-        engine: Arc<StepEngine>,
-        cache: &CodeCache,
-        sha256: &str,
-        path: &Path,
-        budgets: &Budgets,
-    ) -> Result<Option<Self>, PluginError> {
-        let Some(component) = cache.load(engine.engine(), sha256) else {
-            return Ok(None);
-        };
-        let package = Self::linked(
-            engine,
-            path,
-            sha256.to_string(),
-            0,
-            component,
-            CodeSource::Cached,
-            budgets,
-        )
-        .await?;
-        Ok(Some(package))
-    }
-
     /// Links a compiled component and reads its manifest.
     async fn linked(
         engine: Arc<StepEngine>,
@@ -189,7 +185,7 @@ impl Package {
             .map(|(name, _)| name.to_string())
             .collect();
         let mut package = Self {
-            // Read from the bytes by `from_bytes`; a package from the cache alone has none.
+            // Read from the bytes by `from_bytes`.
             identity: PackageIdentity::default(),
             path: path.to_path_buf(),
             sha256,

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::sanitize::{is_unsafe, sanitize_line, sanitize_text};
+use super::sanitize::{MESSAGE_MAX_BYTES, cut, is_unsafe, sanitize_line, sanitize_text};
 
 /// The text that replaces a secret.
 pub const MASK: &str = "***";
@@ -62,7 +62,45 @@ impl Redactor {
 
     /// `text` with every secret replaced by [`MASK`]; control characters are left as they
     /// are (see [`Redactor::scrub`]).
+    ///
+    /// Matching holds about 50 bytes per character of the text it looks at, so a long text
+    /// is matched in windows of about [`REDACT_WINDOW_BYTES`], split only where no match,
+    /// token boundary or escape sequence can straddle the split ([`safe_splits`]): the
+    /// result is the same as matching the whole text, in memory bounded by the window.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redact_in_windows(text, REDACT_WINDOW_BYTES)
+    }
+
+    fn redact_in_windows<'a>(&self, text: &'a str, window: usize) -> Cow<'a, str> {
+        if self.secrets.is_empty() || text.len() <= window {
+            return self.redact_whole(text);
+        }
+        let splits = safe_splits(text, window, &self.secrets);
+        if splits.is_empty() {
+            return self.redact_whole(text);
+        }
+        let mut out: Option<String> = None;
+        let mut start = 0;
+        for end in splits.into_iter().chain([text.len()]) {
+            let piece = &text[start..end];
+            match (self.redact_whole(piece), &mut out) {
+                (Cow::Borrowed(_), None) => {}
+                (Cow::Borrowed(p), Some(o)) => o.push_str(p),
+                (Cow::Owned(p), out) => {
+                    let o = out.get_or_insert_with(|| {
+                        let mut o = String::with_capacity(text.len());
+                        o.push_str(&text[..start]);
+                        o
+                    });
+                    o.push_str(&p);
+                }
+            }
+            start = end;
+        }
+        out.map_or(Cow::Borrowed(text), Cow::Owned)
+    }
+
+    fn redact_whole<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if self.secrets.is_empty() || text.is_empty() {
             return Cow::Borrowed(text);
         }
@@ -96,16 +134,108 @@ impl Redactor {
         Cow::Owned(out)
     }
 
-    /// What a report writes of multi-line guest or worker text: secrets masked, then control
-    /// characters rendered visibly (newlines and tabs kept).
+    /// What a report writes of one multi-line message of guest or worker text: cut to
+    /// [`MESSAGE_MAX_BYTES`] (before anything else looks at a text of unknown size; the cut
+    /// note's mark masks a secret cut in half), secrets masked, then control characters
+    /// rendered visibly (newlines and tabs kept). At most `MESSAGE_MAX_BYTES` plus
+    /// [`CUT_NOTE_ROOM`](super::sanitize::CUT_NOTE_ROOM) bytes.
     pub fn scrub(&self, text: &str) -> String {
-        sanitize_text(&self.redact(text)).into_owned()
+        sanitize_text(&self.redact(&cut(text, MESSAGE_MAX_BYTES))).into_owned()
     }
 
     /// Like [`Redactor::scrub`] for one line: newlines are rendered as `\n` too.
     pub fn scrub_line(&self, text: &str) -> String {
-        sanitize_line(&self.redact(text)).into_owned()
+        sanitize_line(&self.redact(&cut(text, MESSAGE_MAX_BYTES))).into_owned()
     }
+
+    /// Like [`Redactor::scrub`] without the cut: for a whole document the program built
+    /// itself from bounded parts (`check`'s plan), not for one message from elsewhere.
+    pub fn scrub_document(&self, text: &str) -> String {
+        sanitize_text(&self.redact(text)).into_owned()
+    }
+}
+
+/// About how much of a text one matching pass looks at (see [`Redactor::redact`]).
+const REDACT_WINDOW_BYTES: usize = 1 << 20;
+
+/// Byte offsets, about `window` apart, where `text` may be split for matching without
+/// changing what is masked: each is the offset of a *separator* — a shown, non-word
+/// character in no secret (so no match contains it and a token boundary next to it reads
+/// the same from either side), not the cut mark — that is outside every escape sequence as
+/// the sequence reading parses them (so both sides parse as they do in the whole text).
+/// Empty when no separator character is free (every candidate occurs in a secret).
+fn safe_splits(text: &str, window: usize, secrets: &[Vec<char>]) -> Vec<usize> {
+    let Some(sep) = [' ', ',', ';', '=', '"', '<', '>', '{', '}', '(', ')']
+        .into_iter()
+        .find(|c| !secrets.iter().any(|s| s.contains(c)))
+    else {
+        return Vec::new();
+    };
+    // A string sequence (OSC, DCS…) is one only when a terminator follows it somewhere.
+    let last_terminator = text
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| matches!(c, '\x07' | '\u{9c}' | '\\'))
+        .map(|(i, _)| i);
+    let terminated_after = |at: usize| last_terminator.is_some_and(|t| t >= at);
+    enum State {
+        Shown,
+        /// After ESC: the next character decides.
+        Escape,
+        /// Inside a CSI's parameters.
+        Csi,
+        /// Inside a string sequence, until BEL, ST or `ESC \\`.
+        Str,
+        /// Inside a string, after an ESC (a `\\` ends it).
+        StrEscape,
+    }
+    let is_string_start = |c: char| matches!(c, ']' | 'P' | 'X' | '^' | '_');
+    let mut state = State::Shown;
+    let mut splits = Vec::new();
+    let mut last = 0;
+    for (i, c) in text.char_indices() {
+        // Whether `c` belongs to the sequence in progress, and the state after it. A CSI
+        // that breaks off is no sequence, so its parameters were shown: not splitting
+        // there is merely cautious.
+        let (in_sequence, next) = match state {
+            State::Shown => (false, State::Shown),
+            State::Escape => match c {
+                '[' => (true, State::Csi),
+                c if is_string_start(c) && terminated_after(i) => (true, State::Str),
+                c if is_string_start(c) => (false, State::Shown),
+                '\u{20}'..='\u{7e}' => (true, State::Shown),
+                _ => (false, State::Shown),
+            },
+            State::Csi => match c {
+                '\u{20}'..='\u{3f}' => (true, State::Csi),
+                '\u{40}'..='\u{7e}' => (true, State::Shown),
+                _ => (false, State::Shown),
+            },
+            State::Str | State::StrEscape => match c {
+                '\x07' | '\u{9c}' => (true, State::Shown),
+                '\\' if matches!(state, State::StrEscape) => (true, State::Shown),
+                '\x1b' => (true, State::StrEscape),
+                _ => (true, State::Str),
+            },
+        };
+        state = next;
+        if in_sequence {
+            continue;
+        }
+        match c {
+            '\x1b' => state = State::Escape,
+            '\u{9b}' => state = State::Csi,
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' if terminated_after(i) => {
+                state = State::Str
+            }
+            c if c == sep && i - last >= window => {
+                splits.push(i);
+                last = i;
+            }
+            _ => {}
+        }
+    }
+    splits
 }
 
 /// A character matching skips: what the sanitizer escapes, newlines, tabs, and the joiners

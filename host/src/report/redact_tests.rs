@@ -146,3 +146,83 @@ fn many_unterminated_string_sequences_leave_secrets_found() {
         format!("\x1b]{}\x07***", "x".repeat(10_000))
     );
 }
+
+/// Texts built from the pieces matching cares about: secrets whole and in parts, escape
+/// sequences complete and broken off, terminators, cut marks, separators, word characters.
+fn hostile_texts(count: usize) -> Vec<String> {
+    let pieces = [
+        "tok3n-XYZ",
+        "tok3",
+        "n-XYZ",
+        "s3cr",
+        "et",
+        "s3cret",
+        " ",
+        " ",
+        ",",
+        "=",
+        "a",
+        "Z9_",
+        "\x1b",
+        "\x1b[",
+        "\x1b[0m",
+        "\x1b[31;1",
+        "\x1b]",
+        "\x1b]52;c;",
+        "\x07",
+        "\u{9c}",
+        "\x1b\\",
+        "\\",
+        "\u{9b}",
+        "\u{9d}",
+        "…",
+        "\n",
+        "\t",
+        "\u{200b}",
+        "é",
+        "{",
+        "}",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..count)
+        .map(|_| {
+            let len = 20 + (next() % 200) as usize;
+            (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn matching_in_windows_masks_exactly_what_matching_the_whole_text_masks() {
+    let r = Redactor::new(["tok3n-XYZ".to_string(), "s3cret".to_string()]);
+    let mut split = 0;
+    for text in hostile_texts(3000) {
+        let whole = r.redact_whole(&text).into_owned();
+        for window in [1, 2, 5, 16, 64] {
+            let windowed = r.redact_in_windows(&text, window).into_owned();
+            assert_eq!(windowed, whole, "window {window}: {text:?}");
+            split += usize::from(!super::safe_splits(&text, window, &r.secrets).is_empty());
+        }
+    }
+    assert!(split > 1000, "the texts were split ({split})");
+}
+
+#[test]
+fn a_long_text_is_matched_in_windows_with_the_same_result() {
+    let r = Redactor::new(["tok3n-XYZ".to_string()]);
+    let unit = "log tok3n-XYZ and tok\x1b[0m3n-XYZ, \x1b]52;c;x\x07 more …n-XYZ\n";
+    let text = unit.repeat((3 << 20) / unit.len());
+    let splits = super::safe_splits(&text, super::REDACT_WINDOW_BYTES, &r.secrets);
+    assert!(splits.len() >= 2, "{} splits", splits.len());
+    let redacted = r.redact(&text);
+    assert_eq!(redacted, r.redact_whole(&text));
+    assert!(!redacted.contains("tok3n"));
+}

@@ -6,10 +6,24 @@
 //!
 //! Apply it *after* [`Redactor::redact`](super::Redactor::redact), which matches secrets
 //! on the raw text with escape sequences ignored; [`Redactor::scrub`](super::Redactor::scrub)
-//! does both in that order. Imports nothing.
+//! does both in that order.
+//!
+//! It also bounds them: [`cut`] keeps at most [`MESSAGE_MAX_BYTES`] of a message's
+//! *rendered* text (an escape takes up to 10 bytes for one character of input), cut on a
+//! character boundary and never inside an escape, and says how many bytes it left out.
+//! Imports nothing but the redactor's cut mark.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+/// The most bytes one message — a failure or skip reason, a log line, a host call's request
+/// or response, an error — takes in the terminal and in every report once sanitized (plus
+/// the few bytes of the cut note): a 100 MiB failure message is shown as its first 64 KiB.
+pub const MESSAGE_MAX_BYTES: usize = 64 * 1024;
+
+/// Room left for the cut note past the cap (`… [cut: 18446744073709551615 more bytes]` is
+/// 42 bytes), so that cutting a text already cut changes nothing.
+pub const CUT_NOTE_ROOM: usize = 64;
 
 /// True for a character the sanitizer renders visibly: C0 controls (tab and newline are
 /// decided by the caller), DEL, C1 controls, invisible characters that hide or reorder text
@@ -64,11 +78,61 @@ fn render(text: &str, one_line: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Every string of a JSON value (keys included) passed through [`sanitize_line`]: serde
+/// How many bytes `c` takes once rendered by [`sanitize_line`] (the wider of the two
+/// renderings: a newline counts as its escape `\n`).
+fn rendered_len(c: char) -> usize {
+    match c {
+        '\n' | '\r' => 2,
+        // `\u{` + hex digits + `}`
+        c if is_unsafe(c) => 4 + (32 - u32::from(c).leading_zeros()).div_ceil(4).max(1) as usize,
+        c => c.len_utf8(),
+    }
+}
+
+/// `text` cut so that its sanitized rendering takes at most `max` bytes, followed by the
+/// note `… [cut: N more bytes]` (N: the bytes of `text` left out); borrowed when it fits
+/// in `max` plus [`CUT_NOTE_ROOM`], so cutting twice is cutting once. The cut falls on a
+/// character boundary, before the character whose escape would not fit, and the note
+/// starts with the redactor's [`CUT_MARK`](super::redact::CUT_MARK) so that a secret cut
+/// in half is still masked. Reads at most `max + CUT_NOTE_ROOM` characters of `text`:
+/// cut *before* redacting or sanitizing a text of unknown size.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    let mut width = 0usize;
+    let mut cut_at = None;
+    for (i, c) in text.char_indices() {
+        width += rendered_len(c);
+        if width > max && cut_at.is_none() {
+            cut_at = Some(i);
+        }
+        if width > max + CUT_NOTE_ROOM {
+            let at = cut_at.unwrap_or(i);
+            return Cow::Owned(format!(
+                "{}{} [cut: {} more bytes]",
+                &text[..at],
+                super::redact::CUT_MARK,
+                text.len() - at
+            ));
+        }
+    }
+    Cow::Borrowed(text)
+}
+
+/// [`sanitize_text`] of `text` [cut](cut) to [`MESSAGE_MAX_BYTES`]: at most that many
+/// bytes plus [`CUT_NOTE_ROOM`], whatever `text` holds.
+pub fn bounded_text(text: &str) -> String {
+    sanitize_text(&cut(text, MESSAGE_MAX_BYTES)).into_owned()
+}
+
+/// [`sanitize_line`] of `text` [cut](cut) to [`MESSAGE_MAX_BYTES`].
+pub fn bounded_line(text: &str) -> String {
+    sanitize_line(&cut(text, MESSAGE_MAX_BYTES)).into_owned()
+}
+
+/// Every string of a JSON value (keys included) passed through [`bounded_line`]: serde
 /// escapes C0 controls but writes C1 controls and bidi overrides as they are.
 pub fn sanitize_json(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
-    let line = |s: String| sanitize_line(&s).into_owned();
+    let line = |s: String| bounded_line(&s);
     match value {
         Value::String(s) => Value::String(line(s)),
         Value::Array(items) => Value::Array(items.into_iter().map(sanitize_json).collect()),

@@ -5,7 +5,8 @@
 //! the future (or, in a replay, answers from the [`Player`] without running it), shows
 //! the call to the step log as a [`HostCall`](super::HostCall) and keeps it for the
 //! recording. The WASI clocks and randomness the guest is given go through it too
-//! ([`clock`]). [`RecordSink`] writes what a run keeps; [`read_recording`] reads it back.
+//! ([`clock`]). [`RecordSink`] writes what a run keeps; [`pick_step`] reads one step back
+//! (streamed, bounded).
 
 pub mod clock;
 pub mod file;
@@ -20,10 +21,11 @@ use std::sync::Arc;
 use crate::plugin::steps::{StepFailure, StepInfo, StepOutcome};
 
 pub use file::{
-    FORMAT_VERSION, PackageRef, RecordError, RecordSink, Recording, StepRecording, read_recording,
+    FORMAT_VERSION, LISTED_STEPS_MAX, PackageRef, Picked, RECORDING_MAX_BYTES, RecordError,
+    RecordSink, Recording, StepRecording, pick_step, read_recording,
 };
 pub use player::{Divergence, Player};
-pub use recorder::{RecordedCall, Recorder};
+pub use recorder::{Args, RecordedCall, Recorder, no_args};
 pub use show::Shown;
 
 /// Which steps a run writes to its recording (`--record`).
@@ -51,6 +53,28 @@ impl std::str::FromStr for RecordMode {
             )),
         }
     }
+}
+
+/// The most of a step's outcome (its failure message) a recording keeps, as the reports
+/// do (`report::sanitize::MESSAGE_MAX_BYTES`).
+pub const OUTCOME_MAX_BYTES: usize = 64 * 1024;
+
+/// `outcome` cut at [`OUTCOME_MAX_BYTES`] on a character boundary, with the number of bytes
+/// left out after the redactor's cut mark (so a secret cut in half is still masked).
+fn bounded_outcome(outcome: &str) -> std::borrow::Cow<'_, str> {
+    if outcome.len() <= OUTCOME_MAX_BYTES {
+        return std::borrow::Cow::Borrowed(outcome);
+    }
+    let mut end = OUTCOME_MAX_BYTES;
+    while !outcome.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}{} [cut: {} more bytes]",
+        &outcome[..end],
+        crate::workers::CUT_MARK,
+        outcome.len() - end
+    ))
 }
 
 /// Masks secret values in text before it is shown or written. The redactor lives in
@@ -149,11 +173,31 @@ impl RecordCtx {
             worker: step.worker.clone(),
             params: step.params.clone(),
             package,
-            outcome: self.mask.text(&outcome),
+            // Cut before masking: a failure message can be any size (a step that fails
+            // with 100 MiB), and masking it whole took minutes; replay shows 4 KiB of it.
+            outcome: self.mask.text(&bounded_outcome(&outcome)),
             failed: result.is_err(),
             calls: recorder.take_calls(),
             clock: recorder.clock.record(),
-            truncated: false,
+            truncated: recorder.truncated(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_outcome_is_cut_on_a_character_boundary_with_the_bytes_left_out() {
+        let short = "failed: no";
+        assert_eq!(bounded_outcome(short), short);
+        let long = "é".repeat(OUTCOME_MAX_BYTES);
+        let cut = bounded_outcome(&long);
+        assert!(cut.len() < OUTCOME_MAX_BYTES + 64, "{}", cut.len());
+        assert!(cut.ends_with(&format!(
+            "… [cut: {} more bytes]",
+            long.len() - OUTCOME_MAX_BYTES
+        )));
     }
 }

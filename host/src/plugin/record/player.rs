@@ -36,10 +36,16 @@ pub struct Divergence {
 impl Player {
     /// A player for `step`; its log lines are not matched.
     pub fn new(step: &StepRecording) -> Self {
+        Self::from_parts(step.calls.clone(), step.clock.clone(), step.truncated)
+    }
+
+    /// A player for these recorded calls, taken rather than copied (a replay holds one
+    /// step's calls once); `truncated` says the recording was cut by its size bound.
+    pub fn from_parts(calls: Vec<RecordedCall>, clock: ClockRecord, truncated: bool) -> Self {
         Self {
-            calls: step.calls.iter().filter(|c| !c.is_log()).cloned().collect(),
-            clock: step.clock.clone(),
-            truncated: step.truncated,
+            calls: calls.into_iter().filter(|c| !c.is_log()).collect(),
+            clock,
+            truncated,
             next: Mutex::new(0),
             divergence: Mutex::new(None),
         }
@@ -131,8 +137,31 @@ impl Divergence {
     }
 }
 
+/// Bytes of a call's detail (URL, collection, key) in a headline; a recording may hold
+/// any length.
+const DETAIL_MAX_BYTES: usize = 200;
+
+/// Bytes of each side's arguments that are diffed: a 200 MiB body diffs and prints in
+/// bounded time and size.
+pub const DIFF_TEXT_MAX_BYTES: usize = 16 * 1024;
+
+/// `text` cut to `max` bytes at a character boundary, with the number of bytes left out.
+fn cut(text: &str, max: usize) -> String {
+    let kept = crate::plugin::log::truncate(text, max);
+    if kept.len() < text.len() {
+        format!("{kept}… ({} more bytes)", text.len() - kept.len())
+    } else {
+        kept.to_string()
+    }
+}
+
 /// `http.send POST http://...`, `mongo.find todos`, `state.set greeting`.
 fn describe(call: &RecordedCall) -> String {
+    let text = describe_whole(call);
+    cut(&text, DETAIL_MAX_BYTES + call.op.len() + 1)
+}
+
+fn describe_whole(call: &RecordedCall) -> String {
     let a = &call.args;
     let text = |key: &str| a.get(key).and_then(Value::as_str).unwrap_or("");
     let detail = if let Some(request) = a.get("request") {
@@ -180,6 +209,10 @@ impl fmt::Display for Divergence {
             return Ok(());
         };
         let (old, new) = (pretty(&old.args), pretty(&self.new.args));
+        let (old, new) = (
+            cut(&old, DIFF_TEXT_MAX_BYTES),
+            cut(&new, DIFF_TEXT_MAX_BYTES),
+        );
         writeln!(f, "  arguments (- recorded, + new):")?;
         for change in TextDiff::from_lines(&old, &new).iter_all_changes() {
             let sign = match change.tag() {
@@ -258,5 +291,28 @@ mod tests {
             "{err}"
         );
         assert!(player.divergence().unwrap().past_the_end());
+    }
+
+    #[test]
+    fn a_huge_recorded_argument_is_cut_in_the_headline_and_the_diff() {
+        let big = "x".repeat(1 << 20);
+        let player = Player::new(&step(vec![call(
+            "state.get",
+            json!({"key": big.clone()}),
+            json!("1"),
+        )]));
+        let err = player
+            .answer("state.get", &json!({"key": format!("{big}y")}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 1024, "{} bytes", err.len());
+        assert!(err.contains("more bytes)"), "{err}");
+        let shown = player.divergence().unwrap().to_string();
+        assert!(
+            shown.len() < 4 * DIFF_TEXT_MAX_BYTES,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(shown.contains("more bytes)"));
     }
 }

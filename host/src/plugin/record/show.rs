@@ -37,15 +37,16 @@ impl Shown {
         }
     }
 
-    /// With this request text.
-    pub fn request(mut self, text: impl Into<String>) -> Self {
-        self.request = text.into();
+    /// With this request text (only the part a trace can show is copied).
+    pub fn request(mut self, text: impl AsRef<str>) -> Self {
+        self.request = shown_part(text.as_ref()).to_string();
         self
     }
 
-    /// With this answer text; `failed` marks an error value.
-    pub fn response(mut self, text: impl Into<String>, failed: bool) -> Self {
-        self.response = text.into();
+    /// With this answer text (only the part a trace can show is copied); `failed` marks
+    /// an error value.
+    pub fn response(mut self, text: impl AsRef<str>, failed: bool) -> Self {
+        self.response = shown_part(text.as_ref()).to_string();
         self.failed = failed;
         self
     }
@@ -64,6 +65,13 @@ impl Shown {
     }
 }
 
+/// The start of `text` a trace can show: [`CALL_TEXT_MAX_BYTES`] and a few bytes more, so
+/// [`Shown::into_call`] still sees that it was longer and marks the cut. Taken before a
+/// guest's text is copied for a trace, so a 64 MiB argument costs 4 KiB, not 64 MiB.
+pub fn shown_part(text: &str) -> &str {
+    truncate(text, CALL_TEXT_MAX_BYTES + 4)
+}
+
 fn cut(text: &str) -> String {
     let kept = truncate(text, CALL_TEXT_MAX_BYTES);
     if kept.len() < text.len() {
@@ -73,10 +81,16 @@ fn cut(text: &str) -> String {
     }
 }
 
-/// Bytes as text for people: UTF-8 as it is, anything else as a count.
+/// Bytes as text for people: UTF-8 as it is, anything else as a count. Only the part a
+/// trace can show ([`shown_part`]) is copied.
 pub fn body_text(body: &[u8]) -> String {
-    match std::str::from_utf8(body) {
+    let head = &body[..body.len().min(CALL_TEXT_MAX_BYTES + 4)];
+    match std::str::from_utf8(head) {
         Ok(text) => text.to_string(),
+        // A character cut at the end of the head is still text.
+        Err(e) if e.error_len().is_none() && head.len() < body.len() => {
+            String::from_utf8_lossy(&head[..e.valid_up_to()]).into_owned()
+        }
         Err(_) => format!("<{} bytes of binary data>", body.len()),
     }
 }

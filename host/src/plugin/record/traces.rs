@@ -9,14 +9,19 @@ use crate::plugin::bindings::prometheus::step::mongo::{
 };
 use crate::plugin::bindings::prometheus::step::worker::SigningError;
 
-use super::show::{Shown, body_text};
+use super::show::{Shown, body_text, shown_part};
 
-/// How an `http.send` of `request` is shown.
+/// How an `http.send` of `request` with `body` is shown.
 pub fn http(
     request: &Request,
+    body: Option<&[u8]>,
 ) -> impl FnOnce(&Result<Response, HttpError>) -> Option<Shown> + use<> {
-    let line = format!("{} {}", request.method.to_ascii_uppercase(), request.url);
-    let sent = request_text(request);
+    let line = format!(
+        "{} {}",
+        shown_part(&request.method).to_ascii_uppercase(),
+        shown_part(&request.url)
+    );
+    let sent = request_text(request, body);
     move |result| {
         let shown = Shown::new(CallKind::Http, String::new()).request(sent);
         Some(match result {
@@ -44,13 +49,17 @@ pub fn http(
     }
 }
 
-/// Headers, a blank line, the body: the request as a trace shows it.
-pub fn request_text(request: &Request) -> String {
+/// Headers, a blank line, the body: the request as a trace shows it (`body` is the
+/// request's, which may have been taken out of it).
+pub fn request_text(request: &Request, body: Option<&[u8]>) -> String {
     let mut text = String::new();
     for (name, value) in &request.headers {
-        text.push_str(&format!("{name}: {value}\n"));
+        if text.len() > shown_part(&text).len() {
+            break;
+        }
+        text.push_str(&format!("{}: {}\n", shown_part(name), shown_part(value)));
     }
-    if let Some(body) = &request.body {
+    if let Some(body) = body.or(request.body.as_deref()) {
         text.push('\n');
         text.push_str(&body_text(body));
     }
@@ -86,8 +95,8 @@ pub fn mongo<T: MongoAnswer>(
     collection: &str,
     request: &str,
 ) -> impl FnOnce(&Result<T, WitError>) -> Option<Shown> + use<T> {
-    let summary = format!("{op} {collection}");
-    let request = request.to_string();
+    let summary = format!("{op} {}", shown_part(collection));
+    let request = shown_part(request).to_string();
     move |result| {
         let shown = Shown::new(CallKind::Mongo, String::new()).request(request);
         Some(match result {
@@ -121,7 +130,18 @@ impl MongoAnswer for Vec<Json> {
         }
     }
     fn text(&self) -> String {
-        self.join("\n")
+        // Only what a trace can show: a reply may be 16 MiB.
+        let mut text = String::new();
+        for (i, doc) in self.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(shown_part(doc));
+            if text.len() > shown_part(&text).len() {
+                break;
+            }
+        }
+        text
     }
 }
 
@@ -130,13 +150,13 @@ impl MongoAnswer for Option<Json> {
         if self.is_some() { "1 document" } else { "none" }.into()
     }
     fn text(&self) -> String {
-        self.clone().unwrap_or_default()
+        shown_part(self.as_deref().unwrap_or_default()).to_string()
     }
 }
 
 impl MongoAnswer for Json {
     fn text(&self) -> String {
-        self.clone()
+        shown_part(self).to_string()
     }
 }
 

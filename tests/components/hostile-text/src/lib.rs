@@ -10,7 +10,9 @@
 //! | `skip\u{202e}me` | skips with a hostile reason |
 //! | `fail\x07` | logs HTML markup (`<script>`), fails with a hostile message |
 //!
-//! With `fail_post_load: true` in config.yaml, `post-load` fails quoting the secret.
+//! With `fail_post_load: true` in config.yaml, `post-load` fails quoting the secret; with
+//! `fail_bytes: N`, `fail\x07` fails with a message of N bytes (hostile lines, the secret
+//! near the start), for the cap on any one message.
 
 use prometheus_step::{Ctx, Error, Outcome, Steps, fail};
 
@@ -65,6 +67,9 @@ fn steps() -> Steps {
                 let secret = leak(ctx)?;
                 // Markup for the HTML report, which must show it as text.
                 ctx.error(MARKUP);
+                if let Some(bytes) = ctx.config::<usize>("fail_bytes")? {
+                    return Err(Error::msg(huge(bytes, &secret)));
+                }
                 fail!("failure {ATTACK} {}\nline two {secret}", split(&secret))
             },
         )
@@ -91,4 +96,18 @@ fn split(secret: &str) -> String {
     let (head, tail) = secret.split_at(secret.len() / 2);
     let (mid, tail) = tail.split_at(tail.len() / 2);
     format!("{head}\x1b[0m{mid}\x07{tail}")
+}
+
+/// A failure message of about `bytes` bytes: the secret, then hostile lines.
+fn huge(bytes: usize, secret: &str) -> String {
+    let mut text = String::with_capacity(bytes + ATTACK.len() + 64);
+    text.push_str("huge failure ");
+    text.push_str(secret);
+    text.push('\n');
+    while text.len() < bytes {
+        text.push_str("boom ");
+        text.push_str(ATTACK);
+        text.push('\n');
+    }
+    text
 }
