@@ -414,3 +414,88 @@ fn sigint_stops_a_step_waiting_in_a_host_call() {
     wait_for(&rx, "] sleep-in-execute", &mut pids);
     stops_with(child, rx, Signal::SIGINT, 130, &pids);
 }
+
+/// Every command that loads packages, on the hello folder `t` (its package is
+/// `tests/steps.wasm`; `lock` gets a plan of it).
+fn loading_commands(t: &TestDir) -> Vec<Vec<&'static str>> {
+    t.write(
+        "plan.yaml",
+        "packages:\n  bad:\n    path: steps.wasm\nsteps:\n  - use: bad/ok\n",
+    );
+    vec![
+        vec!["inspect", "tests/steps.wasm"],
+        vec!["list", "tests/steps.wasm"],
+        vec!["lock", "tests/plan.yaml"],
+        vec!["check", "tests"],
+        vec!["run", "tests/steps.wasm"],
+    ]
+}
+
+#[test]
+fn a_manifest_sleeping_in_a_host_call_hits_the_step_timeout_in_every_command() {
+    let t = folder("sleep");
+    for command in loading_commands(&t) {
+        let mut args = command.clone();
+        args.insert(1, "--step-timeout");
+        args.insert(2, "1");
+        let out = refused(&t, &args, "exceeded the step time limit of 1s");
+        assert!(out.worker_pids().is_empty(), "{command:?}\n{out}");
+    }
+}
+
+#[test]
+fn signals_stop_every_command_while_a_manifest_sleeps_in_a_host_call() {
+    let t = folder("sleep");
+    // Compiled once into the folder's cache: the signal then lands while the manifest
+    // sleeps, not while the package compiles.
+    refused(
+        &t,
+        &["list", "--step-timeout", "0.5", "tests/steps.wasm"],
+        "exceeded the step time limit",
+    );
+    for command in loading_commands(&t) {
+        for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+            let (child, rx) = spawn(&t, &command);
+            // stops_with lets the command get into the manifest's sleep first.
+            stops_with(child, rx, signal, code, &[]);
+        }
+    }
+}
+
+#[test]
+fn metadata_refuses_a_fifo_and_stops_on_signals_while_cargo_metadata_hangs() {
+    let t = folder("normal");
+    let fifo = t.tests().join("fifo.wasm");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let out = refused(
+        &t,
+        &["metadata", "tests/fifo.wasm"],
+        "is a FIFO, not a regular file",
+    );
+    assert!(out.stdout.is_empty(), "{out}");
+
+    // A `cargo` that never answers: the signal ends the command, and cargo with it.
+    let slow = t.tests().join("slow-cargo");
+    std::fs::write(&slow, "#!/bin/sh\nexec sleep 600\n").expect("write the script");
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    t.write("Cargo.toml", "[package]\nname = \"x\"\n");
+    for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+        let mut command = t.command(&[
+            "metadata",
+            "--cargo",
+            "tests/Cargo.toml",
+            "tests/steps.wasm",
+        ]);
+        command.env("CARGO", &slow);
+        let mut child = command.spawn().expect("spawn the runner");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        stops_with(child, rx, signal, code, &[]);
+    }
+}

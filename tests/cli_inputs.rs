@@ -141,3 +141,63 @@ fn a_slow_load_says_it_is_compiling_on_stderr() {
         "{out}"
     );
 }
+
+#[test]
+fn a_source_file_given_to_run_is_named_as_the_mistake() {
+    let t = TestDir::hello();
+    t.write("lib.rs", "fn main() {}\n");
+    let out = t.run(&["run", "tests/lib.rs"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr.contains(
+            "tests/lib.rs is not a step package (a WebAssembly component), a plan (.yaml) or a test folder"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("config.yaml"),
+        "not about a file never named: {out}"
+    );
+}
+
+#[test]
+fn list_takes_a_test_folder_and_says_what_a_plan_is() {
+    let t = TestDir::hello();
+    let out = t.run(&["list", "tests"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("check-health"), "{out}");
+    assert!(!out.stderr.contains("Is a directory"), "{out}");
+
+    t.write(
+        "plan.yaml",
+        "packages:\n  steps:\n    path: steps.wasm\nsteps:\n  - use: steps\n",
+    );
+    let out = t.run(&["list", "tests"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("tests/plan.yaml is a plan"), "{out}");
+    assert!(out.stderr.contains("prometheus-wasm check tests"), "{out}");
+}
+
+#[test]
+fn check_lists_each_secret_once_with_all_its_reasons() {
+    let t = TestDir::hello();
+    let mut workers = t.workers_json();
+    for worker in ["worker1", "worker2"] {
+        workers[worker]["env_vars"] = serde_json::json!({"T": "API_TOKEN"});
+    }
+    t.write_workers_json(&workers);
+    t.write(".env", "API_TOKEN=abcdefgh-secret\n");
+    let out = t.run(&["check", "tests"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let mapped: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("T <- API_TOKEN ("))
+        .collect();
+    assert_eq!(
+        mapped,
+        ["  T <- API_TOKEN (env_vars of worker1; env_vars of worker2)"],
+        "one line for the mapping, with both workers:\n{out}"
+    );
+    assert!(!out.stdout.contains("abcdefgh-secret"), "{out}");
+}

@@ -3,12 +3,10 @@
 //! budget or limit, the runner exits 1 without crashing, its peak RSS stays far below what
 //! the attack would take, no worker survives, and `test_state.json` stays readable.
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use system_tests::{RunOutput, TestDir, component, is_alive};
+use system_tests::{RunOutput, TestDir, component, is_alive, wait_measured};
 
 /// The package's steps, in manifest order.
 const STEPS: [&str; 10] = [
@@ -46,46 +44,12 @@ fn folder(step: &str) -> TestDir {
 /// Runs the runner to completion and returns its output and its peak RSS in KiB (its
 /// own `wait4` usage, so parallel tests do not mix their figures).
 fn run_measured(dir: &TestDir, args: &[&str]) -> (RunOutput, u64) {
-    let mut child = dir.command(args).spawn().expect("spawn the runner");
-    let pid = i32::try_from(child.id()).expect("pid fits");
-    let stdout = child.stdout.take().expect("stdout piped");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })
-    };
-    let (out, err) = (read(Box::new(stdout)), read(Box::new(stderr)));
-    let started = Instant::now();
-    let (status, rusage) = loop {
-        let mut status = 0;
-        // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill.
-        let mut rusage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our child, not yet reaped; both pointers are to live locals.
-        let reaped = unsafe { nix::libc::wait4(pid, &mut status, nix::libc::WNOHANG, &mut rusage) };
-        if reaped == pid {
-            break (ExitStatus::from_raw(status), rusage);
-        }
-        assert!(
-            reaped == 0,
-            "wait4 failed: {}",
-            std::io::Error::last_os_error()
-        );
-        if started.elapsed() > MAX_RUN_TIME {
-            let _ = child.kill();
-            panic!("the runner did not finish within {MAX_RUN_TIME:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(child);
-    let output = RunOutput {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    };
-    (output, u64::try_from(rusage.ru_maxrss).unwrap_or(u64::MAX))
+    run_measured_within(dir, args, MAX_RUN_TIME)
+}
+
+/// [`run_measured`], the run allowed `limit` before it counts as hung.
+fn run_measured_within(dir: &TestDir, args: &[&str], limit: Duration) -> (RunOutput, u64) {
+    wait_measured(dir.command(args).spawn().expect("spawn the runner"), limit)
 }
 
 /// Runs the package with `step` hostile and checks what every such run must show: exit 1
@@ -245,4 +209,162 @@ fn state_at_the_nesting_limit_is_written_and_read_back_by_the_next_run() {
     let (again, _) = run_measured(&dir, &["run", "tests/steps.wasm"]);
     assert_eq!(again.code(), 0, "{again}");
     assert!(!again.all().contains("cannot read"), "{again}");
+}
+
+/// The host-call floods of `tests/components/hostile-hostcalls`, measured at the limit and
+/// at 10 and 100 times it: peak RSS stays within [`hostcall_bound_kib`] however many
+/// calls the step makes.
+mod hostcalls {
+    use super::*;
+
+    /// `limits.memory_mb` of these runs: room for the guest's 24 MiB arguments.
+    const MEMORY_MB: u64 = 96;
+    /// `limits.state_max_mb`, `store_max_mb`, `http_max_body_mb` and `recording_max_mb`:
+    /// small, so that 100 times the budget runs in seconds in a debug build.
+    const BUDGET_MB: u64 = 1;
+    /// How long one run here may take: the 100x runs push gigabytes through a debug
+    /// build. Detects a hang, not a speed.
+    const MAX_FLOOD_TIME: Duration = Duration::from_secs(240);
+    /// What the host may take beyond the guest's memory, one lifted argument (a copy
+    /// bounded by the guest's memory) and the host-side budgets, whatever the step does.
+    const CONSTANT_MB: u64 = 64;
+
+    /// The runner's own peak with nothing hostile: measured once per test binary.
+    fn idle_kib() -> u64 {
+        static IDLE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *IDLE.get_or_init(|| {
+            let dir = folder("none", 1);
+            let (out, rss) = run_measured(&dir, &["run", "tests/steps.wasm", "--reset"]);
+            assert_eq!(out.code(), 0, "{out}");
+            rss
+        })
+    }
+
+    /// The bound every run here must stay within: the idle runner, the guest's memory
+    /// and one copy of an argument lifted from it, the state, store and recording
+    /// budgets, and [`CONSTANT_MB`].
+    pub(super) fn hostcall_bound_kib() -> u64 {
+        idle_kib() + ((2 * MEMORY_MB + 3 * BUDGET_MB + CONSTANT_MB) << 10)
+    }
+
+    fn folder(step: &str, scale: u64) -> TestDir {
+        let dir = TestDir::example("hello", &component("hostile_hostcalls"));
+        dir.set_config("max_rounds", 1.into());
+        dir.set_config("hostile", step.into());
+        dir.set_config("scale", scale.into());
+        dir.set_config("big", "c".repeat(64 << 10).into());
+        let limits = format!(
+            "step_timeout: 120\nmemory_mb: {MEMORY_MB}\noutput_max_kb: 64\n\
+             state_max_mb: {BUDGET_MB}\nstore_max_mb: {BUDGET_MB}\n\
+             http_max_body_mb: {BUDGET_MB}\nrecording_max_mb: {BUDGET_MB}\n"
+        );
+        dir.set_config("limits", serde_yaml::from_str(&limits).expect("yaml"));
+        dir
+    }
+
+    /// Runs `step` at 1, 10 and 100 times its volume: each run ends with `code`, its
+    /// failure line (for exit 1) holds every one of `messages`, and its peak RSS stays
+    /// within the bound. Prints the figures for the threat model's Bounds table.
+    fn bounded(step: &str, code: i32, messages: &[&str]) {
+        let bound = hostcall_bound_kib();
+        for scale in [1, 10, 100] {
+            let dir = folder(step, scale);
+            let started = Instant::now();
+            let (out, rss) = run_measured_within(
+                &dir,
+                &["run", "tests/steps.wasm", "--reset"],
+                MAX_FLOOD_TIME,
+            );
+            eprintln!(
+                "{step} x{scale}: peak {} MiB (idle {} MiB, bound {} MiB) in {:?}",
+                rss >> 10,
+                idle_kib() >> 10,
+                bound >> 10,
+                started.elapsed()
+            );
+            assert_eq!(out.code(), code, "{step} x{scale}\n{out}");
+            if code == 1 {
+                let failure = out
+                    .stdout
+                    .lines()
+                    .find(|l| l.contains(&format!("✗ {step} failed")))
+                    .unwrap_or_else(|| panic!("no failure line for {step}\n{out}"));
+                for message in messages {
+                    assert!(failure.contains(message), "{message}\n{failure}\n{out}");
+                }
+            }
+            assert!(
+                rss < bound,
+                "{step} x{scale}: peak RSS {} MiB, over the bound of {} MiB\n{out}",
+                rss >> 10,
+                bound >> 10
+            );
+            for pid in out.worker_pids() {
+                assert!(!is_alive(pid), "worker pid {pid} outlived the run\n{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_flood_of_huge_state_values_is_refused_within_the_bound() {
+        bounded(
+            "state-flood",
+            1,
+            &["refused", "more than one value may be (1024 KiB)"],
+        );
+    }
+
+    #[test]
+    fn an_oversized_request_body_is_too_large_at_once_within_the_bound() {
+        bounded(
+            "big-request",
+            1,
+            &[
+                "TooLarge",
+                "request body of 2097152 bytes exceeds the limit of 1 MiB",
+            ],
+        );
+    }
+
+    #[test]
+    fn refused_huge_documents_stay_within_the_bound() {
+        bounded(
+            "big-document",
+            1,
+            &["refused", "past the embedded store limit of 1 MiB"],
+        );
+    }
+
+    #[test]
+    fn unwind_and_group_blowups_stay_within_the_bound() {
+        bounded(
+            "stage-blowup",
+            1,
+            &["would produce more than 100 MiB, the embedded store's per-stage limit"],
+        );
+    }
+
+    #[test]
+    fn a_flood_of_huge_log_lines_stays_within_the_bound() {
+        bounded("log-flood", 1, &["exceeded the log output limit of 64 KiB"]);
+    }
+
+    #[test]
+    fn signing_huge_payloads_is_refused_unread_within_the_bound() {
+        bounded(
+            "sign-flood",
+            1,
+            &["InvalidPayload", "at most 1048576 are read"],
+        );
+    }
+
+    #[test]
+    fn repeated_config_reads_stay_within_the_bound() {
+        bounded("config-reads", 0, &[]);
+    }
+
+    #[test]
+    fn repeated_state_reads_stay_within_the_bound() {
+        bounded("state-reads", 0, &[]);
+    }
 }

@@ -304,3 +304,83 @@ fn a_second_sigint_during_the_grace_period_kills_the_workers_at_once() {
         tagged_processes(&tag).is_empty()
     });
 }
+
+/// The trail steps (no request to any worker) on the hello workers, `worker1` replaced by
+/// `command`, every worker tagged with `tag`.
+fn trail_with_worker1(tag: &str, command: serde_json::Value) -> TestDir {
+    let t = TestDir::example("hello", &system_tests::component("trail"));
+    let mut workers = t.workers_json();
+    for name in ["worker1", "worker2"] {
+        workers[name]["env"][TAG_VARIABLE] = json!(tag);
+    }
+    workers["worker1"]["command"] = command;
+    t.write_workers_json(&workers);
+    t
+}
+
+#[test]
+fn a_worker_that_answers_and_exits_leaving_a_child_on_its_pipes_is_reported_with_its_last_line() {
+    let tag = new_tag();
+    // Starts a child that keeps the pipes open, answers the readiness probe, then writes
+    // its last words without a newline and exits 3 while the steps are running.
+    let worker = "\
+import os, socket, subprocess, sys, time
+subprocess.Popen(['sleep', '600'])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(os.environ['PORT'])))
+s.listen(16)
+s.accept()[0].close()
+time.sleep(0.5)
+sys.stdout.write('answered, leaving now')
+sys.stdout.flush()
+os._exit(3)
+";
+    let t = trail_with_worker1(&tag, json!(["python3", "-c", worker]));
+    t.set_config("max_rounds", 50.into());
+    t.set_config("pause_ms", 20.into());
+    let started = Instant::now();
+    let out = t.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{out}");
+    assert!(
+        out.stdout.contains("worker `worker1` died"),
+        "the death is reported\n{out}"
+    );
+    assert!(out.stdout.contains("(exit status: 3)"), "{out}");
+    // Its last line is in the report, although its child held the pipes open.
+    assert!(
+        out.stdout.contains("last stdout lines:\n") && out.stdout.contains("answered, leaving now"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("it printed nothing"), "{out}");
+    wait_until(PATIENCE, "every worker process to die", || {
+        tagged_processes(&tag).is_empty()
+    });
+}
+
+#[test]
+fn a_failing_step_with_no_worker_death_reports_its_own_time() {
+    let t = TestDir::example("hello", &system_tests::component("trail"));
+    t.set_config("max_rounds", 1.into());
+    t.set_config("fail_at", "1/s2".into());
+    let out = t.run_steps(&["--json", "report.json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.tests().parent().expect("root").join("report.json"))
+            .expect("the JSON report"),
+    )
+    .expect("JSON");
+    let failed = report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["status"] == "failed")
+        .unwrap_or_else(|| panic!("no failed case: {report}"));
+    assert_eq!(failed["step"], "s2", "{report}");
+    let ms = failed["duration_ms"].as_f64().expect("a duration");
+    // The step fails in about a millisecond; the old 500 ms wait for a death notice was
+    // counted as its time. A bound far above the step's time, far below 500 ms.
+    assert!(ms < 400.0, "the failed step took {ms} ms\n{report}");
+    assert!(out.stdout.contains("injected failure at 1/s2"), "{out}");
+}

@@ -165,7 +165,10 @@ mod recording {
             let rec = Recorder::new(&ctx, Arc::new(Quiet));
             let started = Instant::now();
             for _ in 0..CALLS {
-                let args = serde_json::json!({ "key": "greeting_id" });
+                let args = prometheus_wasm::plugin::record::Args::new(
+                    11,
+                    || serde_json::json!({ "key": "greeting_id" }),
+                );
                 std::hint::black_box(rec.call("state.get", args, answer(), |_| None).await)
                     .expect("answered");
             }

@@ -104,11 +104,14 @@ async fn submit_greeting_reports_its_calls_in_order() {
     let summaries: Vec<&str> = calls.iter().map(|c| c.summary.as_str()).collect();
     assert_eq!(
         summaries,
+        // Every call, reads included (what a step read explains what it did next).
         [
-            "worker.get worker1 url".to_string(),
+            "config.get fail_step".to_string(),
+            "worker.get worker1 url".into(),
             format!("POST {url}/greetings -> 201 Created"),
             "state.set round greeting_id".into(),
             "state.set round greeting_from".into(),
+            "state.get greeting_ids".into(),
             "state.set global greeting_ids".into(),
         ]
     );
@@ -116,14 +119,16 @@ async fn submit_greeting_reports_its_calls_in_order() {
     assert_eq!(
         kinds,
         [
+            CallKind::Config,
             CallKind::Worker,
             CallKind::Http,
+            CallKind::State,
             CallKind::State,
             CallKind::State,
             CallKind::State
         ]
     );
-    let post = &calls[1];
+    let post = &calls[2];
     assert!(!post.failed);
     assert!(
         post.request
@@ -141,5 +146,5 @@ async fn submit_greeting_reports_its_calls_in_order() {
         "{}",
         post.response
     );
-    assert_eq!(calls[2].request, "\"worker1-1\"");
+    assert_eq!(calls[3].request, "\"worker1-1\"");
 }

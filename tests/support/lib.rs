@@ -206,11 +206,77 @@ pub fn wait_output(mut child: Child) -> RunOutput {
     }
 }
 
+/// Copies the folder `from` into `to` (created), files and subfolders alike: fixtures are
+/// copied into a temp folder before a test changes them.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Waits for `child` (spawned with stdout and stderr piped), reading its output as it
+/// comes, and returns the output with the child's peak RSS in KiB — its own `wait4` usage,
+/// so that tests running in parallel do not mix their figures. Kills it and panics past
+/// `limit`: a bound that proves "did not hang", not a timing goal.
+pub fn wait_measured(mut child: Child, limit: Duration) -> (RunOutput, u64) {
+    let pid = i32::try_from(child.id()).expect("pid fits");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout piped")));
+    let err = read(Box::new(child.stderr.take().expect("stderr piped")));
+    let started = Instant::now();
+    let (status, rusage) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill.
+        let mut rusage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our child, not yet reaped; both pointers are to live locals.
+        let reaped = unsafe { nix::libc::wait4(pid, &mut status, nix::libc::WNOHANG, &mut rusage) };
+        if reaped == pid {
+            break (
+                std::os::unix::process::ExitStatusExt::from_raw(status),
+                rusage,
+            );
+        }
+        assert_eq!(reaped, 0, "wait4: {}", std::io::Error::last_os_error());
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the runner did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(child);
+    let output = RunOutput {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    (output, u64::try_from(rusage.ru_maxrss).unwrap_or(u64::MAX))
+}
+
 /// Runs `prometheus-wasm <args>` in `dir` to completion, with a compiled-code cache
 /// private to `dir` and no colors — for tests that lay out their own folder instead of
 /// copying an example ([`TestDir`]).
 pub fn run_in(dir: &Path, args: &[&str]) -> RunOutput {
-    let child = Command::new(runner_bin())
+    wait_output(spawn_in(dir, args))
+}
+
+/// The runner started with `args` in `dir` as [`run_in`] starts it (a compiled-code cache
+/// private to `dir`, no colors, output piped), for tests that wait for it their own way
+/// ([`wait_measured`]).
+pub fn spawn_in(dir: &Path, args: &[&str]) -> Child {
+    Command::new(runner_bin())
         .args(args)
         .current_dir(dir)
         .env("PROMETHEUS_WASM_CACHE_DIR", dir.join("cache"))
@@ -219,8 +285,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> RunOutput {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn the runner");
-    wait_output(child)
+        .expect("spawn the runner")
 }
 
 /// Whether a process with this PID exists (zombies count as gone).

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::bounded_read::read_text;
+
 /// Why a data file cannot seed its collection.
 #[derive(Debug, thiserror::Error)]
 pub enum DataFileError {
@@ -43,17 +45,23 @@ pub enum DataFileError {
 
 /// The number of documents in a data file: the length of its array, or 1 for a single
 /// object (the reference wraps it in a list). Every element must be an object, since the
-/// seeder adds `taskId` to each.
-pub fn count_documents(collection: &str, path: &Path) -> Result<usize, DataFileError> {
+/// seeder adds `taskId` to each. The file is refused past `limit` bytes (the store budget,
+/// since a bigger seed could not be loaded) and when it is not a regular file.
+pub fn count_documents(collection: &str, path: &Path, limit: u64) -> Result<usize, DataFileError> {
     let invalid = |message: String| DataFileError::Invalid {
         collection: collection.to_string(),
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| DataFileError::Read {
+    let text = read_text(
+        path,
+        limit,
+        "data file (at most the store budget, limits.store_max_mb)",
+    )
+    .map_err(|e| DataFileError::Read {
         collection: collection.to_string(),
         path: path.to_path_buf(),
-        source,
+        source: e.into_io_error(),
     })?;
     let value: Value = serde_json::from_str(&text).map_err(|e| {
         invalid(format!(
@@ -82,6 +90,7 @@ pub fn count_documents(collection: &str, path: &Path) -> Result<usize, DataFileE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounded_read::MIB;
 
     #[test]
     fn counts_arrays_and_single_documents_and_refuses_the_rest() {
@@ -92,23 +101,23 @@ mod tests {
             path
         };
         assert_eq!(
-            count_documents("c", &write("a.json", "[{}, {\"a\": 1}]")).expect("list"),
+            count_documents("c", &write("a.json", "[{}, {\"a\": 1}]"), MIB).expect("list"),
             2
         );
         assert_eq!(
-            count_documents("c", &write("o.json", "{\"a\": 1}")).expect("one"),
+            count_documents("c", &write("o.json", "{\"a\": 1}"), MIB).expect("one"),
             1
         );
         assert_eq!(
-            count_documents("c", &write("e.json", "[]")).expect("empty"),
+            count_documents("c", &write("e.json", "[]"), MIB).expect("empty"),
             0
         );
-        let bad = count_documents("c", &write("b.json", "[{}, 3]")).expect_err("number");
+        let bad = count_documents("c", &write("b.json", "[{}, 3]"), MIB).expect_err("number");
         assert!(
             bad.to_string().contains("element 1 is not an object"),
             "{bad}"
         );
-        let bad = count_documents("c", &write("s.json", "[{},\n")).expect_err("syntax");
+        let bad = count_documents("c", &write("s.json", "[{},\n"), MIB).expect_err("syntax");
         assert!(bad.to_string().contains("not JSON"), "{bad}");
         assert!(
             bad.to_string().contains("b.json") || bad.to_string().contains("s.json"),

@@ -7,6 +7,7 @@ use crate::koii::{KeyKind, Keyring};
 use crate::plugin::NetworkPolicy;
 
 use super::data_file::{DataFileError, count_documents};
+use crate::bounded_read::{DATA_FILE_MAX, MIB};
 
 /// A worker as it would be started.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +161,15 @@ impl Plan {
                 .as_ref()
                 .map(|file| config.data_dir.join(file));
             let documents = match &data_file {
-                Some(path) if path.is_file() => Some(count_documents(name, path)?),
+                // Anything at the path is read (and a FIFO or device refused by name), not
+                // only regular files, which would report a FIFO as missing.
+                Some(path) if path.exists() => {
+                    let limit = config
+                        .limits
+                        .store_max_mb
+                        .map_or(DATA_FILE_MAX, |mb| mb.saturating_mul(MIB));
+                    Some(count_documents(name, path, limit)?)
+                }
                 Some(path) if collection.required_count > 0 => {
                     return Err(DataFileError::Missing {
                         collection: name.clone(),

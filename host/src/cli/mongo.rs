@@ -18,6 +18,8 @@ pub(crate) struct TestDb {
     /// The backend.
     pub db: Arc<dyn Database>,
     plan: SeedPlan,
+    /// Where the embedded store lives, said once the run knows it uses the store.
+    embedded_note: Option<String>,
 }
 
 /// Checks every data file, then opens the backend `--mongo-uri` > `MONGO_URI` >
@@ -38,21 +40,39 @@ pub(crate) async fn open(
     let db = mongo::open(&backend, &config.mongodb.database, store_bytes)
         .await
         .map_err(|e| UserError::usage_from(SeedError::from(e)))?;
+    let mut embedded_note = None;
     match &backend {
-        Backend::Embedded { dir } => report.note(&format!(
-            "using embedded store at {}; set MONGO_URI to use a MongoDB server",
-            dir.display()
-        )),
+        Backend::Embedded { dir } => {
+            embedded_note = Some(format!(
+                "using embedded store at {}; set MONGO_URI to use a MongoDB server",
+                dir.display()
+            ))
+        }
         Backend::Remote { source, .. } => report.note(&format!(
             "database `{}` on {} (from {source})",
             db.name(),
             db.summary()
         )),
     }
-    Ok(TestDb { db, plan })
+    Ok(TestDb {
+        db,
+        plan,
+        embedded_note,
+    })
 }
 
 impl TestDb {
+    /// Says where the embedded store lives, when the run uses it: a package imports
+    /// `prometheus:step/mongo` (`uses_mongo`) or config.yaml seeds collections. A run that
+    /// never touches the store is not told about one.
+    pub(crate) fn announce(&self, uses_mongo: bool, report: &TerminalReport) {
+        if let Some(note) = &self.embedded_note
+            && (uses_mongo || self.plan.seeds_anything())
+        {
+            report.note(note);
+        }
+    }
+
     async fn seed(&self, report: &TerminalReport) -> Result<(), UserError> {
         for (collection, n) in self
             .plan

@@ -94,7 +94,12 @@ async fn run_redacted(
     secrets: &Secrets,
     redactor: Redactor,
 ) -> Result<u8, UserError> {
-    let report = Arc::new(args.output.report(redactor.clone()));
+    let rerun = super::run_flags::rerun_command(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    let report = Arc::new(args.output.report(redactor.clone()).with_rerun(rerun));
     if !args.sets.is_empty() {
         report.line(&format!(
             "config: {} (over {})",
@@ -126,6 +131,12 @@ async fn run_redacted(
         Err(stop) => return Ok(interrupted(stop, &report)),
     };
     plan_source::check_workers(&package, &config)?;
+    let uses_mongo = package.packages().any(|(_, p)| {
+        p.imports()
+            .iter()
+            .any(|i| i.starts_with("prometheus:step/mongo"))
+    });
+    test_db.announce(uses_mongo, &report);
     let select = args.select.spec();
     if !select.is_empty() {
         run_state::check_steps(&select, package.manifest())?;

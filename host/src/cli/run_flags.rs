@@ -112,9 +112,54 @@ impl OutputArgs {
     }
 }
 
+/// The command that reruns a step of this run: `prometheus-wasm` and this invocation's
+/// arguments (`run`, the package or folder, `--set`, `--config`…) shell-quoted, without
+/// the flags that select steps or start afresh (`--step`, `--from`, `--to`, `--round`,
+/// `--rounds`, `--reset`), to which a failure adds `--step S --round R`.
+pub fn rerun_command(args: impl IntoIterator<Item = String>) -> String {
+    const SELECTION: [&str; 5] = ["--step", "--from", "--to", "--round", "--rounds"];
+    let mut words = vec!["prometheus-wasm".to_string()];
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if SELECTION.contains(&arg.as_str()) {
+            args.next(); // its value
+            continue;
+        }
+        let with_value = arg.split_once('=').map(|(flag, _)| flag);
+        if arg == "--reset" || with_value.is_some_and(|flag| SELECTION.contains(&flag)) {
+            continue;
+        }
+        words.push(crate::runner::shell_word(&arg));
+    }
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rerun_command_keeps_the_run_and_drops_its_selection() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rerun_command(args(&[
+                "run",
+                "tests/plan.yaml",
+                "--reset",
+                "--step",
+                "a*",
+                "--round=2",
+                "--set",
+                "max_rounds=2",
+                "-q",
+            ])),
+            "prometheus-wasm run tests/plan.yaml --set 'max_rounds=2' -q"
+        );
+        assert_eq!(
+            rerun_command(args(&["run", "my tests/steps.wasm"])),
+            "prometheus-wasm run 'my tests/steps.wasm'"
+        );
+    }
 
     #[test]
     fn round_ranges_parse_inclusively_and_refuse_empty_ones() {

@@ -15,6 +15,7 @@ use super::did_you_mean::closest;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
 use super::limits::{LimitsConfig, LimitsKeys, check_limits};
 use super::location::{Location, find_key, split_key_path, strip_location_suffix};
+use super::yaml_guard::{check_yaml, nesting_error};
 
 /// Top-level keys we read (the reference's fields plus `allowed_hosts`, `startup_timeout`).
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
@@ -82,6 +83,11 @@ pub(crate) struct ParsedConfig {
 /// Parses `text`, naming `path` in errors and warnings.
 pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, ConfigError> {
     let error = |kind| ConfigError::new(ConfigFile::Config, path, kind);
+    check_yaml(text).map_err(|e| match e.location {
+        // Too deep at a bracket: "fix the YAML at that position" is the right hint.
+        Some(_) => error(ConfigErrorKind::Syntax { message: e.message }).at(e.location),
+        None => error(ConfigErrorKind::InvalidDocument { message: e.message }),
+    })?;
     let mut document: Yaml = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
     if document.is_null() {
         return Ok(ParsedConfig {
@@ -121,6 +127,9 @@ fn yaml_error(error: &serde_yaml::Error, path: &Path) -> ConfigError {
         message = strip_location_suffix(&message, l.line(), l.column());
         Location::new(l.line(), l.column())
     });
+    if let Some(nesting) = nesting_error(&message) {
+        message = nesting;
+    }
     let kind = match split_key_path(&message) {
         (Some(key), message) => ConfigErrorKind::InvalidValue { key, message },
         (None, message) => ConfigErrorKind::Syntax { message },
@@ -163,9 +172,23 @@ fn check_ranges(known: &KnownKeys, text: &str, path: &Path) -> Result<(), Config
 /// top level, in `mongodb:` and in each collection.
 pub(crate) fn typo_warnings(document: &Yaml, text: &str, path: &Path) -> Vec<String> {
     let mut warnings = Vec::new();
+    // Each warning scans the text for its key's line, so a document of many near-miss
+    // keys would cost keys x lines; past the cap they are counted, not located.
+    let mut more = 0usize;
     let mut check = |keys: &[String], known: &[&str], parents: &[&str]| {
         for key in keys {
             if known.contains(&key.as_str()) {
+                continue;
+            }
+            // Decided before locating: only a warning pays for the scan of the text, so
+            // thousands of extra keys (legal, steps read them) cost one pass each.
+            let base_dir = parents.is_empty() && key == "base_dir";
+            let suggestion = if base_dir { None } else { closest(key, known) };
+            if !base_dir && suggestion.is_none() {
+                continue;
+            }
+            if warnings.len() >= MAX_TYPO_WARNINGS {
+                more += 1;
                 continue;
             }
             let mut full: Vec<&str> = parents.to_vec();
@@ -174,16 +197,15 @@ pub(crate) fn typo_warnings(document: &Yaml, text: &str, path: &Path) -> Vec<Str
                 Some(span) => format!("{}:{}", path.display(), span.key),
                 None => path.display().to_string(),
             };
-            if parents.is_empty() && key == "base_dir" {
-                warnings.push(format!(
+            match suggestion {
+                None => warnings.push(format!(
                     "{at}: key `base_dir` is ignored; the tests directory is always the \
                      directory of config.yaml"
-                ));
-            } else if let Some(suggestion) = closest(key, known) {
-                warnings.push(format!(
+                )),
+                Some(suggestion) => warnings.push(format!(
                     "{at}: unknown key `{}`; did you mean `{suggestion}`?",
                     full.join(".")
-                ));
+                )),
             }
         }
     };
@@ -199,8 +221,17 @@ pub(crate) fn typo_warnings(document: &Yaml, text: &str, path: &Path) -> Vec<Str
             }
         }
     }
+    if more > 0 {
+        warnings.push(format!(
+            "{}: {more} more unknown keys look like typos of known ones; fix the ones above first",
+            path.display()
+        ));
+    }
     warnings
 }
+
+/// Most "did you mean" warnings given for one document; the rest are counted in one line.
+const MAX_TYPO_WARNINGS: usize = 20;
 
 fn string_keys(value: &Yaml) -> Vec<String> {
     match value {
@@ -368,6 +399,59 @@ mod tests {
             ]
         );
         assert_eq!(parsed.raw["max_round"], 3);
+    }
+
+    #[test]
+    fn typo_warnings_stop_at_their_cap_and_extra_keys_stay_cheap() {
+        // 10 000 extra keys (legal) and 29 near-misses of `task_id` (`task_id` itself is
+        // among the 30 keys added, and known).
+        let mut text: String = (0..10_000).map(|i| format!("extra_{i}: {i}\n")).collect();
+        for c in 'a'..='z' {
+            text.push_str(&format!("task_i{c}: 1\n"));
+        }
+        for c in 'A'..='D' {
+            text.push_str(&format!("task_i{c}: 1\n"));
+        }
+        let started = std::time::Instant::now();
+        let parsed = parse(&text).expect("warnings are not errors");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "did not hang"
+        );
+        assert_eq!(
+            parsed.warnings.len(),
+            MAX_TYPO_WARNINGS + 1,
+            "{:?}",
+            parsed.warnings
+        );
+        assert!(parsed.warnings[0].starts_with("tests/config.yaml:10001:1: unknown key `task_ia`"));
+        assert_eq!(
+            parsed.warnings[MAX_TYPO_WARNINGS],
+            "tests/config.yaml: 9 more unknown keys look like typos of known ones; fix the ones above first"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_naming_the_file() {
+        let deep = format!("a: {}{}\n", "{b: ".repeat(200), "}".repeat(200));
+        let text = error_text(&deep);
+        assert!(
+            text.starts_with("tests/config.yaml:1:") && text.contains("nested more than 128"),
+            "{text}"
+        );
+        let block: String = (0..200)
+            .map(|d| format!("{}k:\n", "  ".repeat(d)))
+            .collect();
+        let text = error_text(&block);
+        assert!(text.contains("nested more than 128 levels"), "{text}");
+        let bomb = format!(
+            "a: &a [{}]\nb: [{}]\n",
+            vec!["1"; 2000].join(","),
+            vec!["*a"; 2000].join(",")
+        );
+        let error = parse(&bomb).unwrap_err();
+        assert!(error.to_string().contains("aliases"), "{error}");
+        assert_eq!(error.hint(), None);
     }
 
     #[test]

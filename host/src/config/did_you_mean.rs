@@ -9,8 +9,12 @@ pub(crate) const MAX_TYPO_DISTANCE: usize = 2;
 /// The known key nearest to `word` within [`MAX_TYPO_DISTANCE`] edits, if any (the first of
 /// equally near ones).
 pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Lengths further apart than the distance cannot be within it: skipping those keeps
+    // a document of thousands of extra keys cheap.
+    let length = word.chars().count();
     known
         .iter()
+        .filter(|candidate| candidate.len().abs_diff(length) <= MAX_TYPO_DISTANCE)
         .map(|candidate| (levenshtein(word, candidate), *candidate))
         .filter(|(distance, _)| *distance <= MAX_TYPO_DISTANCE)
         .min_by_key(|(distance, _)| *distance)

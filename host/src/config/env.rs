@@ -6,11 +6,23 @@
 //! `${VAR}` substitution inside `.env` values. Start from [`layer_env`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::Path;
 
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
 use super::location::Location;
+use crate::bounded_read::{self, DOTENV_FILE_MAX, human};
+
+/// Longest value a `.env` line or a `${VAR}` expansion may produce: far above any real
+/// setting, and it stops `B=${A}${A}`, `C=${B}${B}`… from doubling into gigabytes.
+pub(crate) const EXPANDED_VALUE_MAX: usize = 64 * 1024;
+
+/// Most bytes the values of one `.env` file may hold together, after substitution.
+pub(crate) const DOTENV_TOTAL_MAX: usize = 1 << 20;
+
+/// Most bytes dotenvy could build for one line before we see it: each `$` of the file
+/// substitutes at most one value, so `$` count x longest value is checked against this
+/// before dotenvy runs.
+pub(crate) const DOTENV_SUBSTITUTION_MAX: usize = 64 << 20;
 
 /// The layered environment and which of its names took their value from a `.env` file.
 #[derive(Debug, Clone, Default)]
@@ -54,16 +66,48 @@ pub(crate) fn read_dotenv(
     display: &Path,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let error = |kind| ConfigError::new(ConfigFile::DotEnv, display, kind);
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(error(ConfigErrorKind::Io(e))),
+    let text = match bounded_read::read_text_if_exists(path, DOTENV_FILE_MAX, ".env file") {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(error(ConfigErrorKind::from_read(e))),
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    check_substitutions(text)
+        .map_err(|message| error(ConfigErrorKind::InvalidDocument { message }))?;
+    let too_long = |name: &str, message: String| {
+        error(ConfigErrorKind::InvalidValue {
+            key: name.to_string(),
+            message,
+        })
+        .at(locate_name(text, name))
+    };
     let mut vars = BTreeMap::new();
+    let mut total = 0usize;
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
             Ok((name, value)) => {
+                if value.len() > EXPANDED_VALUE_MAX {
+                    return Err(too_long(
+                        &name,
+                        format!(
+                            "the value is {} bytes after `$` substitution, more than the most, {}; \
+                             shorten it or its `${{...}}` references",
+                            value.len(),
+                            human(EXPANDED_VALUE_MAX as u64)
+                        ),
+                    ));
+                }
+                total += value.len();
+                if total > DOTENV_TOTAL_MAX {
+                    return Err(too_long(
+                        &name,
+                        format!(
+                            "the values up to this one hold more than {} together after `$` \
+                             substitution; shorten them",
+                            human(DOTENV_TOTAL_MAX as u64)
+                        ),
+                    ));
+                }
                 vars.insert(name, value);
             }
             Err(dotenvy::Error::LineParse(line, index)) => {
@@ -85,6 +129,42 @@ pub(crate) fn read_dotenv(
     Ok(vars)
 }
 
+/// Refuses a file whose `$` substitutions could build more than
+/// [`DOTENV_SUBSTITUTION_MAX`] bytes for one line before dotenvy hands the line back: dotenvy
+/// substitutes `$NAME` and `${NAME}` from earlier lines and from the real process
+/// environment, so each `$` adds at most the longest of those values.
+fn check_substitutions(text: &str) -> Result<(), String> {
+    let dollars = text.bytes().filter(|b| *b == b'$').count();
+    let longest_env = std::env::vars_os()
+        .map(|(_, value)| value.len())
+        .max()
+        .unwrap_or(0);
+    let longest = longest_env.max(EXPANDED_VALUE_MAX);
+    if dollars.saturating_mul(longest) > DOTENV_SUBSTITUTION_MAX {
+        return Err(format!(
+            "has {dollars} `$` substitutions; at most {} are read, since each may insert a \
+             value of up to {}; escape literal dollars as \\$ in double quotes or put the \
+             value in single quotes",
+            DOTENV_SUBSTITUTION_MAX / longest,
+            human(longest as u64)
+        ));
+    }
+    Ok(())
+}
+
+/// The line of the first `NAME=` (or `export NAME=`) in a `.env` text, for errors about
+/// a variable's value.
+fn locate_name(text: &str, name: &str) -> Option<Location> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let body = line.trim_start();
+        let body = body.strip_prefix("export ").unwrap_or(body).trim_start();
+        let rest = body.strip_prefix(name)?;
+        rest.trim_start()
+            .starts_with('=')
+            .then(|| Location::new(index + 1, 1))
+    })
+}
+
 /// The line:column of dotenvy's failing `line` (byte `index` into it) within `text`.
 fn locate_line(text: &str, line: &str, index: usize) -> Option<Location> {
     let start = text.find(line)?;
@@ -102,18 +182,38 @@ pub(crate) enum ExpandError {
     Unset(String),
     /// `${` without `}` or with a name that is not `[A-Za-z0-9_]+`.
     Malformed(String),
+    /// The result would be longer than [`EXPANDED_VALUE_MAX`] bytes.
+    TooLong,
+}
+
+impl ExpandError {
+    /// The message for [`ExpandError::TooLong`], for callers that word the others.
+    pub(crate) fn too_long_message() -> String {
+        format!(
+            "is longer than {} after `${{...}}` expansion; shorten it or the variables it uses",
+            human(EXPANDED_VALUE_MAX as u64)
+        )
+    }
 }
 
 /// Replaces `${NAME}` with the variable's value and `${NAME:-default}` with the value, or the
 /// default when unset or empty (as the shell does). A `$` not followed by `{` stays as is.
+/// The result is at most [`EXPANDED_VALUE_MAX`] bytes, checked before each piece is added.
 pub(crate) fn expand(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, ExpandError> {
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len().min(EXPANDED_VALUE_MAX));
     let mut rest = text;
+    let push = |out: &mut String, piece: &str| {
+        if out.len() + piece.len() > EXPANDED_VALUE_MAX {
+            return Err(ExpandError::TooLong);
+        }
+        out.push_str(piece);
+        Ok(())
+    };
     while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
+        push(&mut out, &rest[..start])?;
         let after = &rest[start + 2..];
         let end = after
             .find('}')
@@ -128,14 +228,14 @@ pub(crate) fn expand(
             return Err(ExpandError::Malformed(format!("${{{inner}}}")));
         }
         match (lookup(name), default) {
-            (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
-            (Some(value), _) => out.push_str(&value),
-            (None, Some(default)) => out.push_str(default),
+            (Some(value), Some(default)) if value.is_empty() => push(&mut out, default)?,
+            (Some(value), _) => push(&mut out, &value)?,
+            (None, Some(default)) => push(&mut out, default)?,
             (None, None) => return Err(ExpandError::Unset(name.to_string())),
         }
         rest = &after[end + 1..];
     }
-    out.push_str(rest);
+    push(&mut out, rest)?;
     Ok(out)
 }
 
@@ -194,6 +294,80 @@ mod tests {
         assert!(text.starts_with("tests/.env:3:"), "{text}");
         assert!(text.contains("BAD LINE"), "{text}");
         assert!(error.hint().is_some());
+    }
+
+    #[test]
+    fn a_doubling_chain_is_refused_at_the_first_value_past_the_cap() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut text = String::from("A0=xxxxxxxxxxxxxxxx\n");
+        for i in 1..=40 {
+            text.push_str(&format!("A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+        }
+        fs::write(root.path().join(".env"), text).expect("write");
+        let started = std::time::Instant::now();
+        let error = layer_env(&BTreeMap::new(), root.path(), Path::new("tests")).unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "did not hang"
+        );
+        let text = error.to_string();
+        assert!(text.starts_with("tests/.env:14:1: invalid `A13`"), "{text}");
+        assert!(text.contains("64 KiB"), "{text}");
+    }
+
+    #[test]
+    fn the_values_of_a_file_are_capped_together() {
+        let root = tempfile::tempdir().expect("tempdir");
+        // One value of 60 KiB copied by reference: each under the per-value cap, the
+        // file small, together over 1 MiB at the 17th copy (line 18).
+        let mut text = format!("A={}\n", "v".repeat(60 * 1024));
+        for i in 0..20 {
+            text.push_str(&format!("K{i}=${{A}}\n"));
+        }
+        fs::write(root.path().join(".env"), text).expect("write");
+        let error = layer_env(&BTreeMap::new(), root.path(), Path::new("t")).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("t/.env:18:1: invalid `K16`"), "{text}");
+        assert!(text.contains("1 MiB together"), "{text}");
+    }
+
+    #[test]
+    fn too_many_dollars_are_refused_before_dotenv_substitutes() {
+        let root = tempfile::tempdir().expect("tempdir");
+        fs::write(
+            root.path().join(".env"),
+            format!("A=x\nB={}\n", "$A".repeat(100_000)),
+        )
+        .expect("write");
+        let error = layer_env(&BTreeMap::new(), root.path(), Path::new("t")).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("t/.env: has 100000 `$` substitutions"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_env_file_is_refused_without_waiting() {
+        let root = tempfile::tempdir().expect("tempdir");
+        nix::unistd::mkfifo(
+            &root.path().join(".env"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("mkfifo");
+        let error = layer_env(&BTreeMap::new(), root.path(), Path::new("t")).unwrap_err();
+        assert_eq!(error.to_string(), "t/.env: is a FIFO, not a regular file");
+        assert_eq!(error.hint().as_deref(), Some("name a regular file"));
+    }
+
+    #[test]
+    fn expansion_stops_at_the_cap() {
+        let big = "b".repeat(40 * 1024);
+        let lookup = |_: &str| Some(big.clone());
+        assert_eq!(expand("${A}", lookup).map(|s| s.len()), Ok(40 * 1024));
+        assert_eq!(expand("${A}${A}", lookup), Err(ExpandError::TooLong));
+        let many = "${A}".repeat(1_000_000);
+        assert_eq!(expand(&many, lookup), Err(ExpandError::TooLong));
     }
 
     #[test]

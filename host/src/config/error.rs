@@ -8,6 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::location::Location;
+use crate::bounded_read::ReadError;
 
 /// Which of the configuration files an error is about; it picks the hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,15 @@ pub enum ConfigErrorKind {
     /// The file exists but could not be read (permissions, not UTF-8, a directory).
     #[error("cannot read file: {0}")]
     Io(io::Error),
+    /// The file exists but is refused before parsing: not a regular file (a FIFO, a
+    /// device, a directory), larger than its kind's cap, or not UTF-8.
+    #[error("{reason}")]
+    Unreadable {
+        /// What is wrong with it, e.g. `is a FIFO, not a regular file`.
+        reason: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
     /// The file is not valid YAML, JSON or `.env` syntax.
     #[error("syntax error: {message}")]
     Syntax {
@@ -178,6 +188,7 @@ impl ConfigError {
                 "create {path} with one entry per worker, or set workers_config in config.yaml"
             )),
             (ConfigErrorKind::NotFound | ConfigErrorKind::Io(_), _) => None,
+            (ConfigErrorKind::Unreadable { hint, .. }, _) => Some((*hint).to_string()),
             (ConfigErrorKind::Syntax { .. }, ConfigFile::Config) => {
                 Some(format!("fix the YAML at that position in {path}"))
             }
@@ -216,6 +227,21 @@ impl ConfigError {
                  or workers.json, or give the worker a `command`"
                     .to_string(),
             ),
+        }
+    }
+}
+
+impl ConfigErrorKind {
+    /// A failed bounded read as the kind of error it is: a missing file stays
+    /// [`ConfigErrorKind::NotFound`] (callers with optional files check for it).
+    pub(crate) fn from_read(error: ReadError) -> Self {
+        match error {
+            ReadError::NotFound { .. } => ConfigErrorKind::NotFound,
+            ReadError::Io { source, .. } => ConfigErrorKind::Io(source),
+            other => ConfigErrorKind::Unreadable {
+                reason: other.reason(),
+                hint: other.hint(),
+            },
         }
     }
 }

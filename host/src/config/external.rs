@@ -85,6 +85,7 @@ pub(crate) fn build_external(
             ExpandError::Malformed(text) => {
                 format!("malformed `{text}`; write ${{NAME}} or ${{NAME:-default}}")
             }
+            ExpandError::TooLong => ExpandError::too_long_message(),
         })
     })?;
     let (url, port) = parse_url(&expanded).map_err(bad_url)?;
@@ -123,25 +124,28 @@ pub(crate) fn build_external(
 /// host, and without credentials, query or fragment (they would leak into logs, or be
 /// dropped when paths are appended).
 fn parse_url(written: &str) -> Result<(String, u16), String> {
-    let parsed = Url::parse(written).map_err(|e| format!("`{written}` is not a URL: {e}"))?;
+    // Every message shows the URL with its credentials masked (`user:***@host`): the error
+    // that refuses them must not be the one that prints them.
+    let shown = super::redact_url(written);
+    let parsed = Url::parse(written).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
-            "`{written}`: the scheme `{}` is not supported; an external worker is reached over \
+            "`{shown}`: the scheme `{}` is not supported; an external worker is reached over \
              http:// or https://",
             parsed.scheme()
         ));
     }
     if parsed.host().is_none() {
-        return Err(format!("`{written}` has no host"));
+        return Err(format!("`{shown}` has no host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
-            "`{written}` holds credentials; keep them out of the URL (use `env_vars` and .env)"
+            "`{shown}` holds credentials; keep them out of the URL (use `env_vars` and .env)"
         ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(format!(
-            "`{written}` has a query or fragment; give the worker's base URL"
+            "`{shown}` has a query or fragment; give the worker's base URL"
         ));
     }
     let port = parsed
@@ -219,6 +223,25 @@ mod tests {
         ] {
             let message = parse_url(url).expect_err(url);
             assert!(message.contains(expected), "{url}: {message}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_worker_url_are_refused_without_being_shown() {
+        for (url, shown) in [
+            (
+                "https://alice:hunter2@staging.example.com/w1",
+                "alice:***@staging",
+            ),
+            ("http://ghp_T0KEN@host:8080", "***@host"),
+            ("http://bob:hunter%32@host:80", "bob:***@host"),
+            ("http://carol:hunter2@host:notaport", "carol:***@host"),
+        ] {
+            let message = parse_url(url).expect_err(url);
+            assert!(message.contains(shown), "{url}: {message}");
+            for secret in ["hunter2", "hunter%32", "ghp_T0KEN"] {
+                assert!(!message.contains(secret), "{url}: {message}");
+            }
         }
     }
 

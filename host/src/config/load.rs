@@ -4,7 +4,6 @@
 //! Imports only sibling config modules; pure apart from reading those files.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use super::config_file::ParsedConfig;
@@ -18,6 +17,7 @@ use super::test_config::{
 };
 use super::worker_spec::{WorkerContext, build_worker};
 use super::workers_file::parse_workers;
+use crate::bounded_read::{self, CONFIG_FILE_MAX, DOTENV_FILE_MAX, WORKERS_FILE_MAX};
 
 /// Loads the test configuration at `config_path`. `process_env` is the environment the run
 /// starts from (pass `std::env::vars().collect()`); it is never modified.
@@ -137,13 +137,13 @@ pub fn load_with(
 
 /// Reads a UTF-8 file, a missing one reported as [`ConfigErrorKind::NotFound`] under
 /// `display`.
+/// Bounded: a FIFO, a device or a file past its kind's cap is refused before parsing.
 fn read_text(path: &Path, file: ConfigFile, display: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let kind = if e.kind() == io::ErrorKind::NotFound {
-            ConfigErrorKind::NotFound
-        } else {
-            ConfigErrorKind::Io(e)
-        };
-        ConfigError::new(file, PathBuf::from(display), kind)
-    })
+    let (limit, what) = match file {
+        ConfigFile::Config => (CONFIG_FILE_MAX, "config file"),
+        ConfigFile::Workers => (WORKERS_FILE_MAX, "workers file"),
+        ConfigFile::DotEnv => (DOTENV_FILE_MAX, ".env file"),
+    };
+    bounded_read::read_text(path, limit, what)
+        .map_err(|e| ConfigError::new(file, PathBuf::from(display), ConfigErrorKind::from_read(e)))
 }

@@ -26,6 +26,7 @@ mod test_config;
 mod worker_probe;
 mod worker_spec;
 mod workers_file;
+mod yaml_guard;
 
 #[cfg(test)]
 mod external_tests;

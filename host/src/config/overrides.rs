@@ -11,6 +11,12 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use super::config_file::{ParsedConfig, parse_config, typo_warnings};
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::yaml_guard::{check_yaml, nesting_error};
+
+/// Most dot-separated parts of a `--set` key: MongoDB's own document nesting limit, far
+/// deeper than any config.yaml key (whose deepest is
+/// `mongodb.collections.NAME.required_count`).
+pub(crate) const MAX_KEY_PARTS: usize = 100;
 
 /// One `--set KEY=VALUE`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,16 +33,26 @@ pub struct Override {
 impl Override {
     /// Reads `KEY=VALUE`; errors name the flag.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let shown = shorten(text);
         let error = |message: String| {
             ConfigError::new(
                 ConfigFile::Config,
-                Path::new(&format!("--set {text}")),
+                Path::new(&format!("--set {shown}")),
                 ConfigErrorKind::InvalidDocument { message },
             )
         };
         let (key, value) = text
             .split_once('=')
             .ok_or_else(|| error("expected KEY=VALUE, e.g. --set max_rounds=3".into()))?;
+        // Capped before anything is built from it: each part is one level of mappings,
+        // and thousands of them made memory grow with the square of the key's length.
+        let parts = key.split('.').count();
+        if parts > MAX_KEY_PARTS {
+            return Err(error(format!(
+                "the key has {parts} dot-separated parts; at most {MAX_KEY_PARTS} are allowed \
+                 (config.yaml is never nested that deep)"
+            )));
+        }
         let key: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
         if key.iter().any(String::is_empty) {
             return Err(error(format!(
@@ -44,13 +60,29 @@ impl Override {
                 key.join(".")
             )));
         }
-        let value: Yaml = serde_yaml::from_str(value)
-            .map_err(|e| error(format!("the value is not YAML: {e}")))?;
+        check_yaml(value)
+            .map_err(|e| error(format!("the value is not accepted: {}", e.message)))?;
+        let value: Yaml = serde_yaml::from_str(value).map_err(|e| {
+            let message = e.to_string();
+            let message = nesting_error(&message).unwrap_or(message);
+            error(format!("the value is not YAML: {message}"))
+        })?;
         Ok(Override {
             key,
             value,
             text: text.to_owned(),
         })
+    }
+}
+
+/// Longest flag text quoted in a message; a longer one is cut with `…`.
+const SHOWN_FLAG_MAX: usize = 80;
+
+/// `text` cut to [`SHOWN_FLAG_MAX`] characters, so a huge flag is named, not echoed.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_FLAG_MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 
@@ -184,6 +216,32 @@ mod tests {
             e,
             "--set max_rounds.x=1: invalid `max_rounds`: holds a value, not a mapping of keys, so it has no key `x`"
         );
+    }
+
+    #[test]
+    fn keys_of_more_than_100_parts_are_refused_and_the_flag_is_shortened() {
+        let at_cap = format!("{}=1", vec!["a"; MAX_KEY_PARTS].join("."));
+        assert_eq!(Override::parse(&at_cap).unwrap().key.len(), MAX_KEY_PARTS);
+        let over = format!("{}=1", vec!["a"; 65_000].join("."));
+        let e = Override::parse(&over).unwrap_err().to_string();
+        assert!(e.contains("65000 dot-separated parts; at most 100"), "{e}");
+        assert!(e.len() < 400, "the flag is not echoed whole: {e}");
+        assert!(e.starts_with(&format!("--set {}…", &over[..80])), "{e}");
+    }
+
+    #[test]
+    fn a_value_that_is_an_alias_bomb_or_too_deep_is_refused() {
+        let n = 3000;
+        let bomb = format!(
+            "x=[&a [{}], [{}]]",
+            vec!["1"; n].join(","),
+            vec!["*a"; n].join(",")
+        );
+        let e = Override::parse(&bomb).unwrap_err().to_string();
+        assert!(e.contains("aliases"), "{e}");
+        let deep = format!("x={}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = Override::parse(&deep).unwrap_err().to_string();
+        assert!(e.contains("nested more than 128 levels"), "{e}");
     }
 
     #[test]

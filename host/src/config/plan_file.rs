@@ -26,6 +26,13 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::location::{Location, find_key, strip_location_suffix};
+use super::yaml_guard::{check_yaml, nesting_error};
+use crate::bounded_read::{self, PLAN_FILE_MAX};
+
+/// Most packages one plan may list (real plans list a handful).
+pub const MAX_PLAN_PACKAGES: usize = 64;
+/// Most `steps:` entries one plan may list.
+pub const MAX_PLAN_STEPS: usize = 1000;
 use super::plan_locate::{key_in_item, sequence_items};
 use super::plan_package::{PackageSource, RawPackage, parse_package};
 
@@ -145,13 +152,14 @@ struct RawStep {
 }
 
 /// Reads and parses the plan at `path`.
+/// Bounded: a FIFO, a device or a file past [`PLAN_FILE_MAX`] is refused before parsing.
 pub fn load_plan(path: &Path) -> Result<PlanFile, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let error = PlanError::new(path, None, format!("cannot read the plan: {e}"));
-        if e.kind() == std::io::ErrorKind::NotFound {
+    let text = bounded_read::read_text(path, PLAN_FILE_MAX, "plan file").map_err(|e| {
+        let error = PlanError::new(path, None, format!("cannot read the plan: {}", e.reason()));
+        if e.is_not_found() {
             error.with_hint("pass the path of a plan file (.yaml) or of a step package (.wasm)")
         } else {
-            error
+            error.with_hint(e.hint())
         }
     })?;
     parse_plan(&text, path)
@@ -159,16 +167,42 @@ pub fn load_plan(path: &Path) -> Result<PlanFile, PlanError> {
 
 /// Parses plan text; `path` names the file in errors and anchors relative paths.
 pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
+    check_yaml(text).map_err(|e| {
+        PlanError::new(path, e.location, e.message)
+            .with_hint("a plan is a short YAML file; check that this is the right file")
+    })?;
     let raw: RawPlan = serde_yaml::from_str(text).map_err(|e| {
         let location = e.location().map(|l| Location::new(l.line(), l.column()));
         let message = match location {
             Some(l) => strip_location_suffix(&e.to_string(), l.line, l.column),
             None => e.to_string(),
         };
+        let message = nesting_error(&message).unwrap_or(message);
         PlanError::new(path, location, message).with_hint(
             "a plan has `packages: {name: {path|url|oci, sha256}}` and `steps: [{use: package/step, name, worker, params}]`; see docs/sharing-steps.md",
         )
     })?;
+    // Each package and step is located by scanning the text, so their counts are capped
+    // to keep that linear in practice.
+    for (count, what, max, key) in [
+        (
+            raw.packages.len(),
+            "packages",
+            MAX_PLAN_PACKAGES,
+            "packages",
+        ),
+        (raw.steps.len(), "steps", MAX_PLAN_STEPS, "steps"),
+    ] {
+        if count > max {
+            let at = find_key(text, &[key]).map(|s| s.key);
+            return Err(PlanError::new(
+                path,
+                at,
+                format!("the plan lists {count} {what}; at most {max} are allowed"),
+            )
+            .with_hint("split the plan into several plans"));
+        }
+    }
     let dir = path.parent().unwrap_or(Path::new(""));
     let mut packages = Vec::with_capacity(raw.packages.len());
     for (name, package) in raw.packages {

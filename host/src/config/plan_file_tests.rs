@@ -11,6 +11,62 @@ fn plan(text: &str) -> Result<PlanFile, PlanError> {
 }
 
 #[test]
+fn too_many_packages_or_steps_are_refused_at_their_key() {
+    let packages: String = (0..=MAX_PLAN_PACKAGES)
+        .map(|i| format!("  p{i}:\n    path: p.wasm\n"))
+        .collect();
+    let err = plan(&format!("packages:\n{packages}steps:\n  - use: p0\n")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:1:1: the plan lists 65 packages; at most 64 are allowed"
+    );
+    let steps = "  - use: p\n".repeat(MAX_PLAN_STEPS + 1);
+    let err = plan(&format!(
+        "packages:\n  p:\n    path: p.wasm\nsteps:\n{steps}"
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("tests/plan.yaml:4:1: the plan lists 1001 steps"),
+        "{err}"
+    );
+    let ok = "  - use: p\n".repeat(MAX_PLAN_STEPS);
+    let started = std::time::Instant::now();
+    let p = plan(&format!("packages:\n  p:\n    path: p.wasm\nsteps:\n{ok}")).expect("at the cap");
+    assert_eq!(p.steps.len(), MAX_PLAN_STEPS);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "did not hang"
+    );
+}
+
+#[test]
+fn deep_nesting_in_a_plan_is_refused_at_its_line() {
+    let deep = format!(
+        "packages:\n  p:\n    path: p.wasm\nsteps:\n  - use: p\n    params: {}{}\n",
+        "{a: ".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    let err = plan(&deep).unwrap_err();
+    assert!(err.to_string().starts_with("tests/plan.yaml:6:"), "{err}");
+    assert!(err.to_string().contains("nested more than 128"), "{err}");
+}
+
+#[test]
+fn a_plan_that_is_a_fifo_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plan.yaml");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let err = load_plan(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("plan.yaml: cannot read the plan: is a FIFO, not a regular file"),
+        "{err}"
+    );
+    assert_eq!(err.hint().as_deref(), Some("name a regular file"));
+}
+
+#[test]
 fn a_plan_resolves_paths_against_its_directory_and_keeps_order() {
     let text = format!(
         "packages:\n  audit:\n    path: ../shared/audit.wasm\n    sha256: {}\n  hello:\n    path: hello.wasm\nsteps:\n  - use: hello\n  - use: audit/audit-health\n    name: audit-2\n    worker: worker2\n    params: {{target: worker1, retries: 2}}\n",

@@ -15,6 +15,9 @@ pub(crate) struct ItemSpan {
     pub dash: Location,
     /// 0-based index of the item's first line.
     first_line: usize,
+    /// Byte offset of the item's first line in the text, so that looking inside one item
+    /// does not rescan the lines before it.
+    first_offset: usize,
     /// 0-based index one past the item's last line.
     end_line: usize,
 }
@@ -55,6 +58,8 @@ pub(crate) fn sequence_items(text: &str, key: &str) -> Vec<ItemSpan> {
         items.push(ItemSpan {
             dash: Location::new(index + 1, indent + 1),
             first_line: index,
+            // `line` is a slice of `text`.
+            first_offset: line.as_ptr() as usize - text.as_ptr() as usize,
             end_line: lines.len(),
         });
     }
@@ -67,12 +72,10 @@ pub(crate) fn sequence_items(text: &str, key: &str) -> Vec<ItemSpan> {
 /// Where `key:`'s value starts inside `item` (or the key when the value is a block), if
 /// the key is written in block style on its own line or right after the item's `- `.
 pub(crate) fn key_in_item(text: &str, item: &ItemSpan, key: &str) -> Option<Location> {
-    for (index, line) in text
+    let lines = text[item.first_offset..]
         .lines()
-        .enumerate()
-        .take(item.end_line)
-        .skip(item.first_line)
-    {
+        .take(item.end_line.saturating_sub(item.first_line));
+    for (index, line) in (item.first_line..).zip(lines) {
         let mut body = line.trim_start_matches(' ');
         let mut indent = line.len() - body.len();
         if index == item.first_line {

@@ -254,6 +254,9 @@ pub(crate) fn worker_env(
     }
 }
 
+/// Most bytes a worker's `command` may hold after expansion, all elements together.
+const COMMAND_EXPANDED_MAX: usize = 2 << 20;
+
 /// Expands `${VAR}` in every element from the worker's environment; a relative program
 /// containing `/` is made absolute against the tests directory, a bare name is left for
 /// PATH lookup.
@@ -263,7 +266,7 @@ fn expand_command(
     tests_dir: &Path,
 ) -> Result<(String, Vec<String>), ConfigErrorKind> {
     let lookup = |name: &str| env.get(name).cloned();
-    let mut argv = command
+    let argv = command
         .iter()
         .map(|element| expand(element, lookup))
         .collect::<Result<Vec<_>, _>>()
@@ -273,8 +276,25 @@ fn expand_command(
                 key: "command".into(),
                 message: format!("malformed `{text}`; write ${{NAME}} or ${{NAME:-default}}"),
             },
-        })?
-        .into_iter();
+            ExpandError::TooLong => ConfigErrorKind::InvalidValue {
+                key: "command".into(),
+                message: format!("an element {}", ExpandError::too_long_message()),
+            },
+        })?;
+    // Each element is capped by `expand`; the whole command is capped too, since a long
+    // list of `${BIG}` elements would otherwise multiply the cap.
+    let total: usize = argv.iter().map(String::len).sum();
+    if total > COMMAND_EXPANDED_MAX {
+        return Err(ConfigErrorKind::InvalidValue {
+            key: "command".into(),
+            message: format!(
+                "is {total} bytes after `${{...}}` expansion, more than the most, {} (what \
+                 Linux accepts for a program's arguments); shorten it",
+                crate::bounded_read::human(COMMAND_EXPANDED_MAX as u64)
+            ),
+        });
+    }
+    let mut argv = argv.into_iter();
     let program = argv.next().unwrap_or_default();
     if program.is_empty() {
         return Err(ConfigErrorKind::InvalidValue {

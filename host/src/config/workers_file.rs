@@ -18,6 +18,10 @@ use super::worker_probe::{ReadyEntry, ResetHook, parse_ready, parse_reset};
 /// Keys of an entry that are not copied into [`super::WorkerSpec::data`] (as the reference).
 pub(crate) const PRIVATE_KEYS: &[&str] = &["env_vars", "keypairs"];
 
+/// Most workers one workers file may list: each local worker holds its own copy of the
+/// layered environment (up to the `.env` caps) and a port, so the count bounds memory.
+pub(crate) const MAX_WORKERS: usize = 64;
+
 /// Keys whose errors carry a line:column (those of external workers and probes; older keys
 /// keep their established messages).
 const LOCATED_KEYS: &[&str] = &["external", "url", "ready", "reset"];
@@ -61,6 +65,15 @@ pub(crate) fn parse_workers(text: &str, path: &Path) -> Result<Vec<WorkerEntry>,
             ),
         }));
     };
+    if workers.len() > MAX_WORKERS {
+        return Err(error(ConfigErrorKind::InvalidDocument {
+            message: format!(
+                "lists {} workers; at most {MAX_WORKERS} are run (each gets its own copy of \
+                 the environment and a port); split the test",
+                workers.len()
+            ),
+        }));
+    }
     workers
         .into_iter()
         .map(|(name, entry)| {
@@ -236,6 +249,37 @@ mod tests {
 
     fn parse(text: &str) -> Result<Vec<WorkerEntry>, ConfigError> {
         parse_workers(text, Path::new("tests/workers.json"))
+    }
+
+    #[test]
+    fn more_than_64_workers_or_deep_nesting_are_refused_naming_the_file() {
+        let at_cap: Vec<String> = (0..MAX_WORKERS)
+            .map(|i| format!("\"w{i}\": {{}}"))
+            .collect();
+        assert_eq!(
+            parse(&format!("{{{}}}", at_cap.join(","))).unwrap().len(),
+            MAX_WORKERS
+        );
+        let over: Vec<String> = (0..=MAX_WORKERS)
+            .map(|i| format!("\"w{i}\": {{}}"))
+            .collect();
+        let err = parse(&format!("{{{}}}", over.join(",")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("tests/workers.json: lists 65 workers; at most 64"),
+            "{err}"
+        );
+        let n = 100_000;
+        let deep = format!("{{\"w\": {{\"x\": {}{}}}}}", "[".repeat(n), "]".repeat(n));
+        let started = std::time::Instant::now();
+        let err = parse(&deep).unwrap_err().to_string();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "did not hang"
+        );
+        assert!(err.starts_with("tests/workers.json:1:"), "{err}");
+        assert!(err.contains("recursion limit exceeded"), "{err}");
     }
 
     #[test]

@@ -20,10 +20,12 @@ pub enum CallKind {
     Http,
     /// A MongoDB operation.
     Mongo,
-    /// `state.set` (reads are not shown: they cannot change anything).
+    /// `state.set`, `state.get`.
     State,
     /// `worker.*` reads and `worker.sign`/`verify`.
     Worker,
+    /// `config.get`.
+    Config,
 }
 
 impl CallKind {
@@ -34,6 +36,7 @@ impl CallKind {
             CallKind::Mongo => "mongo",
             CallKind::State => "state",
             CallKind::Worker => "worker",
+            CallKind::Config => "config",
         }
     }
 }

@@ -37,9 +37,14 @@ impl ComponentInterface {
 
     /// Reads and compiles the component at `path` (without linking it) for its interface.
     pub fn read(engine: &StepEngine, path: &Path) -> Result<Self, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        let bytes = crate::bounded_read::read_bytes(
+            path,
+            crate::bounded_read::PACKAGE_FILE_MAX,
+            "step package",
+        )
+        .map_err(|e| PluginError::Read {
             path: path.to_path_buf(),
-            source,
+            source: e.into_io_error(),
         })?;
         check_component_header(path, &bytes)?;
         let component =

@@ -2,10 +2,12 @@
 
 use wasmtime::component::HasData;
 
+use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::config::{Host, Json};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::lookup_dotted;
-use crate::plugin::record::Recorder;
+use crate::plugin::record::show::shown_part;
+use crate::plugin::record::{Args, Recorder, Shown, no_args};
 
 /// What a guest's `config` calls see: the run's configuration.
 pub struct ConfigView<'a> {
@@ -20,19 +22,26 @@ impl<'a> ConfigView<'a> {
     }
 }
 
-// Reads are kept for a replay (which has no config.yaml) but not shown.
+// Reads are kept for a replay (which has no config.yaml); `config.get` is shown too.
 impl Host for ConfigView<'_> {
     async fn task_id(&mut self) -> wasmtime::Result<String> {
         let live = async { self.run.task_id.clone() };
         self.rec
-            .call("config.task_id", serde_json::json!({}), live, |_| None)
+            .call("config.task_id", no_args(), live, |_| None)
             .await
     }
 
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
-        let args = serde_json::json!({ "key": &key });
+        let args = Args::new(key.len(), || serde_json::json!({ "key": &key }));
         let live = async { lookup_dotted(&self.run.config, &key).map(|v| v.to_string()) };
-        self.rec.call("config.get", args, live, |_| None).await
+        let show = |value: &Option<String>| {
+            let summary = format!("config.get {}", shown_part(&key));
+            Some(
+                Shown::new(CallKind::Config, summary)
+                    .response(value.as_deref().unwrap_or("(none)"), false),
+            )
+        };
+        self.rec.call("config.get", args, live, show).await
     }
 }
 

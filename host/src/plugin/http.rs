@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::redirect;
 use wasmtime::component::HasData;
 
@@ -15,7 +16,7 @@ use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::Budgets;
 use crate::plugin::policy::{Denied, NetworkPolicy};
-use crate::plugin::record::{Recorder, traces};
+use crate::plugin::record::{Args, Recorder, traces};
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
@@ -98,7 +99,42 @@ impl HttpCtx {
     }
 
     /// Sends one guest request under the policy.
-    pub async fn send(&self, request: Request) -> Result<Response, HttpError> {
+    pub async fn send(&self, mut request: Request) -> Result<Response, HttpError> {
+        let body = request.body.take().map(Bytes::from);
+        self.send_parts(&request, body).await
+    }
+
+    /// Whether `request` (its body apart, as `body`) is within the request caps: refused
+    /// before anything else is done with it, or `None`.
+    fn too_large(&self, request: &Request, body: Option<&Bytes>) -> Option<HttpError> {
+        let head = head_bytes(request);
+        if head > MAX_REQUEST_HEAD_BYTES {
+            return Some(HttpError::TooLarge(format!(
+                "the request's method, URL and headers take {head} bytes, more than the \
+                 {MAX_REQUEST_HEAD_BYTES} a request may have (servers refuse far less)"
+            )));
+        }
+        let body_len = body.map_or(0, Bytes::len);
+        (body_len > self.body_limit).then(|| {
+            HttpError::TooLarge(format!(
+                "request body of {body_len} bytes exceeds the limit of {} ({BODY_KEY})",
+                mib(self.body_limit)
+            ))
+        })
+    }
+
+    /// Sends `request` with `body` (a shared buffer: the recording may keep it without a
+    /// copy) under the policy.
+    async fn send_parts(
+        &self,
+        request: &Request,
+        body: Option<Bytes>,
+    ) -> Result<Response, HttpError> {
+        // Refused before the URL is parsed or a connection is made: a body past the cap
+        // ends the call at once, not on the step's time limit.
+        if let Some(error) = self.too_large(request, body.as_ref()) {
+            return Err(error);
+        }
         let url = reqwest::Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
         self.policy
@@ -106,13 +142,6 @@ impl HttpCtx {
             .map_err(|d| HttpError::Denied(d.to_string()))?;
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("bad method `{}`", request.method)))?;
-        let body_len = request.body.as_ref().map_or(0, Vec::len);
-        if body_len > self.body_limit {
-            return Err(HttpError::TooLarge(format!(
-                "request body of {body_len} bytes exceeds the limit of {} ({BODY_KEY})",
-                mib(self.body_limit)
-            )));
-        }
         // A request may ask for less time than the budget, never more.
         let timeout = request
             .timeout_ms
@@ -122,7 +151,7 @@ impl HttpCtx {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if let Some(body) = request.body {
+        if let Some(body) = body {
             builder = builder.body(body);
         }
         let mut response = builder
@@ -140,7 +169,17 @@ impl HttpCtx {
                 )
             })
             .collect();
-        let mut body = Vec::new();
+        // A declared length past the cap is refused before any of the body is read; the
+        // buffer grows against the cap either way.
+        let declared = response.content_length().unwrap_or(0);
+        if declared > self.body_limit as u64 {
+            return Err(HttpError::TooLarge(format!(
+                "response body of {} declares {declared} bytes, more than the limit of {} ({BODY_KEY})",
+                request.url,
+                mib(self.body_limit)
+            )));
+        }
+        let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
         while let Some(chunk) = response
             .chunk()
             .await
@@ -161,6 +200,102 @@ impl HttpCtx {
             body,
         })
     }
+}
+
+/// Most bytes of a request's method, URL and headers together: servers refuse far less
+/// (8 to 64 KiB), and a guest's 60 MiB header would otherwise be copied into every trace
+/// and recording.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 256 << 10;
+
+/// The bytes of a request's method, URL and headers.
+fn head_bytes(request: &Request) -> usize {
+    request.method.len()
+        + request.url.len()
+        + request
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+}
+
+/// What a byte list costs a recording in memory: a UTF-8 body is kept as a string (its
+/// length), any other as a JSON array of numbers (a value of some 40 bytes per byte).
+fn body_cost(body: &[u8]) -> usize {
+    if std::str::from_utf8(body).is_ok() {
+        body.len()
+    } else {
+        body.len().saturating_mul(BINARY_BYTE_COST)
+    }
+}
+
+/// Memory one byte of a binary body takes as a JSON array element.
+const BINARY_BYTE_COST: usize = 40;
+
+/// A body as a recording holds it: text when it is UTF-8, else the array of byte numbers
+/// (the form `compact_http` gives; built directly, never as an array first).
+fn body_value(body: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::Value::String(text.to_string()),
+        Err(_) => serde_json::Value::Array(body.iter().map(|&b| b.into()).collect()),
+    }
+}
+
+/// An `http.send`'s arguments as a recording holds them. A request refused as too large
+/// is kept as its sizes: what was refused is dropped at once, and the record is the same
+/// in a replay.
+fn recorded_request(request: &Request, body: Option<&Bytes>, refused: bool) -> serde_json::Value {
+    if refused {
+        return serde_json::json!({ "request": {
+            "too_large": { "head": head_bytes(request), "body": body.map_or(0, Bytes::len) }
+        } });
+    }
+    let head = Request {
+        method: request.method.clone(),
+        url: request.url.clone(),
+        headers: request.headers.clone(),
+        body: None,
+        timeout_ms: request.timeout_ms,
+    };
+    let mut value = serde_json::to_value(&head).unwrap_or(serde_json::Value::Null);
+    if let (Some(body), Some(map)) = (body, value.as_object_mut()) {
+        map.insert("body".into(), body_value(body));
+    }
+    serde_json::json!({ "request": value })
+}
+
+/// An `http.send`'s answer as a recording holds it, when it fits `room` bytes.
+fn recorded_response(
+    result: &Result<Response, HttpError>,
+    room: usize,
+) -> Option<(usize, serde_json::Value)> {
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            let bytes = crate::store::limits::json_text_bytes(error);
+            return (bytes <= room)
+                .then(|| (bytes, serde_json::to_value(error).unwrap_or_default()))
+                .map(|(b, v)| (b, serde_json::json!({ "Err": v })));
+        }
+    };
+    let headers: usize = response
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 8)
+        .sum();
+    let bytes = headers + body_cost(&response.body) + 32;
+    if bytes > room {
+        return None;
+    }
+    let head = Response {
+        status: response.status,
+        headers: response.headers.clone(),
+        body: Vec::new(),
+    };
+    let mut value = serde_json::to_value(&head).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("body".into(), body_value(&response.body));
+    }
+    Some((bytes, serde_json::json!({ "Ok": value })))
 }
 
 /// The config.yaml key of the body budget, named in `too-large` errors.
@@ -210,11 +345,23 @@ impl<'a> HttpView<'a> {
 }
 
 impl Host for HttpView<'_> {
-    async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        let args = serde_json::json!({ "request": &request });
-        let show = traces::http(&request);
+    async fn send(
+        &mut self,
+        mut request: Request,
+    ) -> wasmtime::Result<Result<Response, HttpError>> {
+        // The body becomes a shared buffer: sending and recording it copy nothing.
+        let body = request.body.take().map(Bytes::from);
+        let refused = self.ctx.too_large(&request, body.as_ref()).is_some();
+        let cost = if refused {
+            64
+        } else {
+            head_bytes(&request) + body.as_deref().map_or(0, body_cost)
+        };
+        let args = Args::new(cost, || recorded_request(&request, body.as_ref(), refused));
+        let show = traces::http(&request, body.as_deref());
+        let live = self.ctx.send_parts(&request, body.clone());
         self.rec
-            .call("http.send", args, self.ctx.send(request), show)
+            .call_kept_as("http.send", args, live, show, recorded_response)
             .await
     }
 }
@@ -269,6 +416,18 @@ mod tests {
         p.allow_url(&format!("http://localhost:{port}"), "worker w")
             .unwrap();
         HttpCtx::new(p, &Budgets::default())
+    }
+
+    /// A context allowing `http://127.0.0.1:PORT` with bodies capped at `cap` bytes.
+    fn ctx_with_body_cap(port: u16, cap: usize) -> HttpCtx {
+        let mut p = NetworkPolicy::deny_all();
+        p.allow_url(&format!("http://127.0.0.1:{port}"), "t")
+            .unwrap();
+        let budgets = Budgets {
+            http_body_bytes: cap,
+            ..Budgets::default()
+        };
+        HttpCtx::new(p, &budgets)
     }
 
     #[tokio::test]
@@ -332,14 +491,7 @@ mod tests {
             body.len()
         ))
         .await;
-        let mut p = NetworkPolicy::deny_all();
-        p.allow_url(&format!("http://127.0.0.1:{port}"), "t")
-            .unwrap();
-        let budgets = Budgets {
-            http_body_bytes: 1024,
-            ..Budgets::default()
-        };
-        let err = HttpCtx::new(p, &budgets)
+        let err = ctx_with_body_cap(port, 1024)
             .send(get(&format!("http://127.0.0.1:{port}/")))
             .await
             .unwrap_err();
@@ -366,5 +518,86 @@ mod tests {
             ctx.send(req).await.unwrap_err(),
             HttpError::InvalidRequest(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn oversized_request_body_is_too_large_before_any_connection() {
+        let (port, hits) = server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let ctx = ctx_with_body_cap(port, 1024);
+        let mut req = get(&format!("http://127.0.0.1:{port}/"));
+        req.method = "POST".into();
+        req.body = Some(vec![b'x'; 2048]);
+        let started = std::time::Instant::now();
+        let err = ctx.send(req.clone()).await.unwrap_err();
+        match err {
+            HttpError::TooLarge(m) => assert!(
+                m.contains("request body of 2048 bytes exceeds the limit of 1024 bytes"),
+                "{m}"
+            ),
+            other => panic!("expected too-large, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "did not hang");
+        // Headers past the cap are refused the same way.
+        req.body = None;
+        req.headers = vec![("x-big".into(), "h".repeat(MAX_REQUEST_HEAD_BYTES))];
+        assert!(matches!(
+            ctx.send(req).await.unwrap_err(),
+            HttpError::TooLarge(m) if m.contains("method, URL and headers")
+        ));
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_response_declaring_a_body_past_the_cap_is_refused_unread() {
+        let (port, _) =
+            server("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\nxx".into()).await;
+        let err = ctx_with_body_cap(port, 1024)
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::TooLarge(ref m) if m.contains("declares 1000000000 bytes")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn recorded_bodies_are_text_when_utf8_and_sizes_when_refused() {
+        let req = Request {
+            method: "POST".into(),
+            url: "http://x/".into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: None,
+        };
+        let body = Bytes::from_static(b"hi");
+        let value = recorded_request(&req, Some(&body), false);
+        assert_eq!(value["request"]["body"], serde_json::json!("hi"));
+        // The same form compact_http gives the derived serialisation.
+        let mut whole = req.clone();
+        whole.body = Some(b"hi".to_vec());
+        assert_eq!(
+            value,
+            crate::plugin::record::show::compact_http(serde_json::json!({ "request": &whole }))
+        );
+        let refused = recorded_request(&req, Some(&body), true);
+        assert_eq!(
+            refused["request"]["too_large"]["body"],
+            serde_json::json!(2)
+        );
+        let response: Result<Response, HttpError> = Ok(Response {
+            status: 200,
+            headers: vec![],
+            body: vec![255, 0],
+        });
+        let (_, kept) = recorded_response(&response, 1 << 20).unwrap();
+        assert_eq!(
+            kept,
+            crate::plugin::record::show::compact_http(serde_json::to_value(&response).unwrap())
+        );
+        assert!(
+            recorded_response(&response, 10).is_none(),
+            "binary bodies cost more"
+        );
     }
 }

@@ -15,8 +15,9 @@ use crate::plugin::bindings::prometheus::step::mongo::{
 };
 use crate::plugin::ctx::HostState;
 use crate::plugin::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES, MAX_RESULT_TEXT_BYTES};
-use crate::plugin::record::Recorder;
+use crate::plugin::record::show::shown_part;
 use crate::plugin::record::traces::mongo as shown;
+use crate::plugin::record::{Args, Recorder};
 use crate::store::limits::json_value_count;
 use crate::store::mongo::{
     Database, FindOptions, MongoError, Update, UpdateResult, check_collection_name,
@@ -98,36 +99,57 @@ pub fn parse_doc(what: &str, text: &str) -> Result<Document, MongoError> {
     match parse_value(what, text)? {
         Bson::Document(d) => Ok(d),
         other => Err(MongoError::Invalid(format!(
-            "{what} must be a JSON object, got {other}"
+            "{what} must be a JSON object, got {}",
+            kind(&other)
         ))),
     }
 }
 
 fn parse_docs(what: &str, text: &str) -> Result<Vec<Document>, MongoError> {
-    match parse_value(what, text)? {
+    docs_of(what, parse_value(what, text)?)
+}
+
+/// The documents of a parsed array (moved, not copied).
+fn docs_of(what: &str, value: Bson) -> Result<Vec<Document>, MongoError> {
+    match value {
         Bson::Array(items) => items
             .into_iter()
             .enumerate()
             .map(|(i, item)| match item {
                 Bson::Document(d) => Ok(d),
                 other => Err(MongoError::Invalid(format!(
-                    "{what}: item {} must be a JSON object, got {other}",
-                    i + 1
+                    "{what}: item {} must be a JSON object, got {}",
+                    i + 1,
+                    kind(&other)
                 ))),
             })
             .collect(),
         other => Err(MongoError::Invalid(format!(
-            "{what} must be a JSON array, got {other}"
+            "{what} must be a JSON array, got {}",
+            kind(&other)
         ))),
+    }
+}
+
+/// What a value is, for an error message: its type and, when short, the value itself
+/// (a wrong value may be 48 MB; the message stays a line).
+fn kind(value: &Bson) -> String {
+    match value {
+        Bson::Array(items) => format!("an array of {} items", items.len()),
+        Bson::String(s) => format!("a string of {} bytes", s.len()),
+        Bson::Document(d) => format!("an object of {} fields", d.len()),
+        other => crate::plugin::json::preview(&other.to_string()),
     }
 }
 
 fn parse_update(text: &str) -> Result<Update, MongoError> {
     match parse_value("update", text)? {
         Bson::Document(d) => Ok(Update::Operators(d)),
-        Bson::Array(_) => Ok(Update::Pipeline(parse_docs("update pipeline", text)?)),
+        // Parsed once: the pipeline is the array already parsed.
+        pipeline @ Bson::Array(_) => Ok(Update::Pipeline(docs_of("update pipeline", pipeline)?)),
         other => Err(MongoError::Invalid(format!(
-            "update must be a JSON object or array, got {other}"
+            "update must be a JSON object or array, got {}",
+            kind(&other)
         ))),
     }
 }
@@ -164,42 +186,44 @@ pub fn check_pipeline(pipeline: &[Document], database: &str) -> Result<(), Mongo
             _ => Ok(()),
         }
     }
+    fn walk_doc(d: &Document, database: &str) -> Result<(), MongoError> {
+        for (k, inner) in d {
+            match (k.as_str(), inner) {
+                ("$currentOp" | "$listSessions" | "$listLocalSessions", _) => {
+                    return Err(MongoError::Invalid(format!(
+                        "stage {k} reaches beyond the test's database and is refused"
+                    )));
+                }
+                ("$out" | "$unionWith", Bson::Document(spec)) => {
+                    check_db(spec.get("db"), database)?
+                }
+                ("$merge", Bson::Document(spec)) => {
+                    if let Some(Bson::Document(into)) = spec.get("into") {
+                        check_db(into.get("db"), database)?;
+                    }
+                }
+                ("$lookup" | "$graphLookup", Bson::Document(spec)) => {
+                    if let Some(Bson::Document(from)) = spec.get("from") {
+                        check_db(from.get("db"), database)?;
+                    }
+                }
+                _ => {}
+            }
+            walk(inner, database)?;
+        }
+        Ok(())
+    }
     fn walk(v: &Bson, database: &str) -> Result<(), MongoError> {
         match v {
-            Bson::Document(d) => {
-                for (k, inner) in d {
-                    match (k.as_str(), inner) {
-                        ("$currentOp" | "$listSessions" | "$listLocalSessions", _) => {
-                            return Err(MongoError::Invalid(format!(
-                                "stage {k} reaches beyond the test's database and is refused"
-                            )));
-                        }
-                        ("$out" | "$unionWith", Bson::Document(spec)) => {
-                            check_db(spec.get("db"), database)?
-                        }
-                        ("$merge", Bson::Document(spec)) => {
-                            if let Some(Bson::Document(into)) = spec.get("into") {
-                                check_db(into.get("db"), database)?;
-                            }
-                        }
-                        ("$lookup" | "$graphLookup", Bson::Document(spec)) => {
-                            if let Some(Bson::Document(from)) = spec.get("from") {
-                                check_db(from.get("db"), database)?;
-                            }
-                        }
-                        _ => {}
-                    }
-                    walk(inner, database)?;
-                }
-                Ok(())
-            }
+            Bson::Document(d) => walk_doc(d, database),
             Bson::Array(items) => items.iter().try_for_each(|i| walk(i, database)),
             _ => Ok(()),
         }
     }
+    // Walked in place: a 48 MB pipeline is not copied to be checked.
     pipeline
         .iter()
-        .try_for_each(|stage| walk(&Bson::Document(stage.clone()), database))
+        .try_for_each(|stage| walk_doc(stage, database))
 }
 
 fn update_result(r: UpdateResult) -> WitUpdateResult {
@@ -215,7 +239,7 @@ impl MongoView<'_> {
         &self,
         collection: &str,
         filter: &str,
-        options: WitFindOptions,
+        options: &WitFindOptions,
         one: bool,
     ) -> Result<Vec<String>, MongoError> {
         let db = self.ctx.db()?;
@@ -290,6 +314,17 @@ impl MongoView<'_> {
     }
 }
 
+/// The texts of sort and projection, charged with a `find`'s arguments.
+fn options_bytes(options: &WitFindOptions) -> usize {
+    options.sort.as_ref().map_or(0, String::len)
+        + options.projection.as_ref().map_or(0, String::len)
+}
+
+/// A filter and an update as a trace shows them, without copying either whole.
+fn two(filter: &str, update: &str) -> String {
+    format!("{}\n{}", shown_part(filter), shown_part(update))
+}
+
 type Reply<T> = wasmtime::Result<Result<T, WitError>>;
 
 impl Host for MongoView<'_> {
@@ -299,10 +334,13 @@ impl Host for MongoView<'_> {
         filter: Json,
         options: WitFindOptions,
     ) -> Reply<Vec<Json>> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options });
+        let args = Args::new(
+            collection.len() + filter.len() + options_bytes(&options),
+            || serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options }),
+        );
         let show = shown("find", &collection, &filter);
         let live = async {
-            self.find_impl(&collection, &filter, options, false)
+            self.find_impl(&collection, &filter, &options, false)
                 .await
                 .map_err(to_wit)
         };
@@ -315,10 +353,13 @@ impl Host for MongoView<'_> {
         filter: Json,
         options: WitFindOptions,
     ) -> Reply<Option<Json>> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options });
+        let args = Args::new(
+            collection.len() + filter.len() + options_bytes(&options),
+            || serde_json::json!({ "collection": &collection, "filter": &filter, "options": &options }),
+        );
         let show = shown("find_one", &collection, &filter);
         let live = async {
-            self.find_impl(&collection, &filter, options, true)
+            self.find_impl(&collection, &filter, &options, true)
                 .await
                 .map(|docs| docs.into_iter().next())
                 .map_err(to_wit)
@@ -327,7 +368,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn insert_one(&mut self, collection: String, document: Json) -> Reply<Json> {
-        let args = serde_json::json!({ "collection": &collection, "document": &document });
+        let args = Args::new(
+            collection.len() + document.len(),
+            || serde_json::json!({ "collection": &collection, "document": &document }),
+        );
         let show = shown("insert_one", &collection, &document);
         let live = async {
             let doc = parse_doc("document", &document)?;
@@ -339,7 +383,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn insert_many(&mut self, collection: String, documents: Json) -> Reply<Vec<Json>> {
-        let args = serde_json::json!({ "collection": &collection, "documents": &documents });
+        let args = Args::new(
+            collection.len() + documents.len(),
+            || serde_json::json!({ "collection": &collection, "documents": &documents }),
+        );
         let show = shown("insert_many", &collection, &documents);
         let live = async {
             let docs = parse_docs("documents", &documents)?;
@@ -356,8 +403,11 @@ impl Host for MongoView<'_> {
         update: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert });
-        let show = shown("update_one", &collection, &format!("{filter}\n{update}"));
+        let args = Args::new(
+            collection.len() + filter.len() + update.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert }),
+        );
+        let show = shown("update_one", &collection, &two(&filter, &update));
         let live = async {
             self.update_impl(&collection, &filter, &update, false, upsert)
                 .await
@@ -373,8 +423,11 @@ impl Host for MongoView<'_> {
         update: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert });
-        let show = shown("update_many", &collection, &format!("{filter}\n{update}"));
+        let args = Args::new(
+            collection.len() + filter.len() + update.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter, "update": &update, "upsert": upsert }),
+        );
+        let show = shown("update_many", &collection, &two(&filter, &update));
         let live = async {
             self.update_impl(&collection, &filter, &update, true, upsert)
                 .await
@@ -390,12 +443,11 @@ impl Host for MongoView<'_> {
         replacement: Json,
         upsert: bool,
     ) -> Reply<WitUpdateResult> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter, "replacement": &replacement, "upsert": upsert });
-        let show = shown(
-            "replace_one",
-            &collection,
-            &format!("{filter}\n{replacement}"),
+        let args = Args::new(
+            collection.len() + filter.len() + replacement.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter, "replacement": &replacement, "upsert": upsert }),
         );
+        let show = shown("replace_one", &collection, &two(&filter, &replacement));
         let live = async {
             let db = self.ctx.db()?;
             check_collection_name(&collection)?;
@@ -411,7 +463,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn delete_one(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let args = Args::new(
+            collection.len() + filter.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter }),
+        );
         let show = shown("delete_one", &collection, &filter);
         let live = async {
             self.delete_impl(&collection, &filter, false)
@@ -422,7 +477,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn delete_many(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let args = Args::new(
+            collection.len() + filter.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter }),
+        );
         let show = shown("delete_many", &collection, &filter);
         let live = async {
             self.delete_impl(&collection, &filter, true)
@@ -433,7 +491,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn count_documents(&mut self, collection: String, filter: Json) -> Reply<u64> {
-        let args = serde_json::json!({ "collection": &collection, "filter": &filter });
+        let args = Args::new(
+            collection.len() + filter.len(),
+            || serde_json::json!({ "collection": &collection, "filter": &filter }),
+        );
         let show = shown("count_documents", &collection, &filter);
         let live = async {
             let db = self.ctx.db()?;
@@ -447,7 +508,10 @@ impl Host for MongoView<'_> {
     }
 
     async fn aggregate(&mut self, collection: String, pipeline: Json) -> Reply<Vec<Json>> {
-        let args = serde_json::json!({ "collection": &collection, "pipeline": &pipeline });
+        let args = Args::new(
+            collection.len() + pipeline.len(),
+            || serde_json::json!({ "collection": &collection, "pipeline": &pipeline }),
+        );
         let show = shown("aggregate", &collection, &pipeline);
         let live = async {
             let db = self.ctx.db()?;

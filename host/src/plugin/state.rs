@@ -9,7 +9,8 @@ use crate::plugin::bindings::prometheus::step::state::{Host, Json, Scope};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::{lookup_dotted, parse_guest_json, preview};
 use crate::plugin::limits::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
-use crate::plugin::record::{Recorder, Shown};
+use crate::plugin::record::show::shown_part;
+use crate::plugin::record::{Args, Recorder, Shown, no_args};
 use crate::store::limits::{
     JSON_VALUE_COST, json_cost, json_text_bytes, json_value_count, json_values,
 };
@@ -92,15 +93,23 @@ impl<'a> StateView<'a> {
 
 impl Host for StateView<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
-        let args = serde_json::json!({ "key": &key });
+        let args = Args::new(key.len(), || serde_json::json!({ "key": &key }));
         let live = async {
             if let Some(v) = self.state.get(&key) {
                 return Some(v.to_string());
             }
             lookup_dotted(&self.run.config, &key).map(|v| v.to_string())
         };
-        // Reads are kept for a replay but not shown: they cannot change anything.
-        self.rec.call("state.get", args, live, |_| None).await
+        // Shown like every call (-vv, a failure's call list): what a step read explains
+        // what it did next.
+        let show = |value: &Option<String>| {
+            let summary = format!("state.get {}", shown_part(&key));
+            Some(
+                Shown::new(CallKind::State, summary)
+                    .response(value.as_deref().unwrap_or("(none)"), false),
+            )
+        };
+        self.rec.call("state.get", args, live, show).await
     }
 
     async fn set(
@@ -109,41 +118,40 @@ impl Host for StateView<'_> {
         value: Json,
         scope: Scope,
     ) -> wasmtime::Result<Result<(), String>> {
-        let args = serde_json::json!({ "key": &key, "value": &value, "scope": scope });
+        // Nothing here copies the value whole: the recording builds its arguments only
+        // when it keeps the call (charged first), the trace takes what it shows.
+        let args = Args::new(
+            key.len() + value.len(),
+            || serde_json::json!({ "key": &key, "value": &value, "scope": scope }),
+        );
         let scope_name = match scope {
             Scope::Round => "round",
             Scope::Global => "global",
         };
-        let summary = format!("state.set {scope_name} {key}");
-        let request = value.clone();
+        let summary = format!("state.set {scope_name} {}", shown_part(&key));
+        let shown = Shown::new(CallKind::State, summary).request(&value);
         let rec = self.rec;
         let show = |result: &Result<(), String>| {
-            let shown = Shown::new(CallKind::State, summary).request(request);
             Some(match result {
                 Ok(()) => shown,
-                Err(e) => shown.response(e.clone(), true),
+                Err(e) => shown.response(e, true),
             })
         };
-        let live = self.set_live(key, value, scope);
+        let live = self.set_live(&key, &value, scope);
         rec.call("state.set", args, live, show).await
     }
 
     async fn current_round(&mut self) -> wasmtime::Result<u32> {
         let round = self.state.current_round;
         self.rec
-            .call(
-                "state.current_round",
-                serde_json::json!({}),
-                async { round },
-                |_| None,
-            )
+            .call("state.current_round", no_args(), async { round }, |_| None)
             .await
     }
 }
 
 impl StateView<'_> {
     /// `set` as it changes the state: budget checks, then the write.
-    async fn set_live(&mut self, key: String, value: Json, scope: Scope) -> Result<(), String> {
+    async fn set_live(&mut self, key: &str, value: &str, scope: Scope) -> Result<(), String> {
         // Refused before parsing: the parsed form takes more memory than the text, and one
         // value obeys the same 16 MiB as a document.
         let room = self.budget.limit.saturating_sub(self.budget.used);
@@ -151,20 +159,20 @@ impl StateView<'_> {
             return Err(format!(
                 "the value of state.set(\"{}\") is {} KiB of JSON, more than one value may be ({} KiB); \
                  store large data elsewhere (a worker, the database) and keep a reference in the state",
-                preview(&key),
+                preview(key),
                 value.len().div_ceil(1024),
                 MAX_DOCUMENT_BYTES.min(self.budget.limit) >> 10
             ));
         }
-        let replaced = self.replaced(&key, scope);
+        let replaced = self.replaced(key, scope);
         // The value's cost, estimated from the text: refused before the parsed form exists.
-        let estimate = value.len() + json_value_count(&value) * JSON_VALUE_COST;
+        let estimate = value.len() + json_value_count(value) * JSON_VALUE_COST;
         if estimate > room.saturating_add(replaced) {
             let needed = self.budget.used.saturating_sub(replaced) + estimate;
-            return Err(self.budget.refused(&key, needed));
+            return Err(self.budget.refused(key, needed));
         }
-        let what = format!("the value of state.set(\"{}\")", preview(&key));
-        let value = parse_guest_json(&value, &what)?;
+        let what = format!("the value of state.set(\"{}\")", preview(key));
+        let value = parse_guest_json(value, &what)?;
         // The key's last part and its quotes, colon and comma.
         let added = json_cost(&value) + key.rsplit('.').next().map_or(0, str::len) + 4;
         let needed = self
@@ -173,9 +181,9 @@ impl StateView<'_> {
             .saturating_sub(replaced)
             .saturating_add(added);
         if added > replaced && needed > self.budget.limit {
-            return Err(self.budget.refused(&key, needed));
+            return Err(self.budget.refused(key, needed));
         }
-        match self.state.set(&key, value, store_scope(scope)) {
+        match self.state.set(key, value, store_scope(scope)) {
             Ok(()) => {
                 self.budget.used = needed;
                 Ok(())

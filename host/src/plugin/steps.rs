@@ -151,6 +151,11 @@ pub trait StepLog: Send + Sync {
     fn recorded(&self, path: &std::path::Path) {
         let _ = path;
     }
+
+    /// The step's own work ended now: what a wrapper does after it (waiting for news of a
+    /// worker that died meanwhile) is not the step's time. The step's reported duration
+    /// ends at the first call; without one, when `run_step` returns.
+    fn ended(&self) {}
 }
 
 /// A loaded step package, ready to run steps.

@@ -7,8 +7,9 @@ use crate::koii::{self, KeyKind as Kind};
 use crate::plugin::CallKind;
 use crate::plugin::bindings::prometheus::step::worker::{Host, Json, KeyKind, SigningError};
 use crate::plugin::ctx::{HostState, RunCtx, WorkerInfo};
+use crate::plugin::record::show::shown_part;
 use crate::plugin::record::traces::{signing as answered, worker_read as read};
-use crate::plugin::record::{Recorder, Shown};
+use crate::plugin::record::{Args, Recorder, Shown, no_args};
 
 /// What a guest's `worker` calls see: every worker, and which one the step runs against.
 pub struct WorkerView<'a> {
@@ -25,7 +26,7 @@ impl<'a> WorkerView<'a> {
 
     /// `name` or the current worker, for traces.
     fn who(&self, name: Option<&str>) -> String {
-        name.unwrap_or(self.current).to_string()
+        shown_part(name.unwrap_or(self.current)).to_string()
     }
 
     fn find(&self, name: Option<&str>) -> Option<&'a WorkerInfo> {
@@ -56,7 +57,9 @@ fn kind_of(kind: KeyKind) -> Kind {
 
 fn signing_error(error: koii::SignatureError) -> SigningError {
     match error {
-        koii::SignatureError::InvalidPayload(_) | koii::SignatureError::PayloadTooLarge { .. } => {
+        koii::SignatureError::InvalidPayload(_)
+        | koii::SignatureError::PayloadTooLarge { .. }
+        | koii::SignatureError::PayloadTextTooLarge { .. } => {
             SigningError::InvalidPayload(error.to_string())
         }
         _ => SigningError::InvalidSignature(error.to_string()),
@@ -67,20 +70,27 @@ impl Host for WorkerView<'_> {
     async fn current(&mut self) -> wasmtime::Result<String> {
         let live = async { self.current.to_string() };
         self.rec
-            .call("worker.current", serde_json::json!({}), live, |_| None)
+            .call("worker.current", no_args(), live, |_| None)
             .await
     }
 
     async fn names(&mut self) -> wasmtime::Result<Vec<String>> {
         let live = async { self.run.workers.iter().map(|w| w.name.clone()).collect() };
         self.rec
-            .call("worker.names", serde_json::json!({}), live, |_| None)
+            .call("worker.names", no_args(), live, |_| None)
             .await
     }
 
     async fn get(&mut self, worker: Option<String>, key: String) -> wasmtime::Result<Option<Json>> {
-        let args = serde_json::json!({ "worker": &worker, "key": &key });
-        let summary = format!("worker.get {} {key}", self.who(worker.as_deref()));
+        let args = Args::new(
+            key.len() + worker.as_ref().map_or(0, String::len),
+            || serde_json::json!({ "worker": &worker, "key": &key }),
+        );
+        let summary = format!(
+            "worker.get {} {}",
+            self.who(worker.as_deref()),
+            shown_part(&key)
+        );
         let live = async {
             self.find(worker.as_deref())
                 .and_then(|w| w.data.get(&key))
@@ -95,8 +105,15 @@ impl Host for WorkerView<'_> {
         worker: Option<String>,
         name: String,
     ) -> wasmtime::Result<Option<String>> {
-        let args = serde_json::json!({ "worker": &worker, "name": &name });
-        let summary = format!("worker.env {} {name}", self.who(worker.as_deref()));
+        let args = Args::new(
+            name.len() + worker.as_ref().map_or(0, String::len),
+            || serde_json::json!({ "worker": &worker, "name": &name }),
+        );
+        let summary = format!(
+            "worker.env {} {}",
+            self.who(worker.as_deref()),
+            shown_part(&name)
+        );
         let live = async {
             self.find(worker.as_deref())
                 .and_then(|w| w.env.get(&name))
@@ -111,7 +128,10 @@ impl Host for WorkerView<'_> {
         worker: Option<String>,
         kind: KeyKind,
     ) -> wasmtime::Result<Option<String>> {
-        let args = serde_json::json!({ "worker": &worker, "kind": kind });
+        let args = Args::new(
+            worker.as_ref().map_or(0, String::len),
+            || serde_json::json!({ "worker": &worker, "kind": kind }),
+        );
         let summary = format!(
             "worker.public_key {} {}",
             self.who(worker.as_deref()),
@@ -133,14 +153,23 @@ impl Host for WorkerView<'_> {
         payload: Json,
     ) -> wasmtime::Result<Result<String, SigningError>> {
         // The signature is recorded as the answer; the private key never leaves the host.
-        let args = serde_json::json!({ "worker": &worker, "kind": kind, "payload": &payload });
+        let args = Args::new(
+            payload.len() + worker.as_ref().map_or(0, String::len),
+            || serde_json::json!({ "worker": &worker, "kind": kind, "payload": &payload }),
+        );
         let summary = format!(
             "worker.sign {} {}",
             self.who(worker.as_deref()),
             kind_of(kind)
         );
-        let request = payload.clone();
+        let request = shown_part(&payload);
         let live = async {
+            // Refused before anything else: a huge payload costs only its length.
+            if payload.len() > koii::MAX_PAYLOAD_TEXT_BYTES {
+                return Err(signing_error(koii::SignatureError::PayloadTextTooLarge {
+                    len: payload.len(),
+                }));
+            }
             let keypair = self
                 .keypair(worker.as_deref(), kind)
                 .map_err(SigningError::NoKeypair)?;
@@ -160,9 +189,12 @@ impl Host for WorkerView<'_> {
         signature: String,
         public_key: String,
     ) -> wasmtime::Result<Result<Json, SigningError>> {
-        let args = serde_json::json!({ "signature": &signature, "public_key": &public_key });
-        let summary = format!("worker.verify {public_key}");
-        let request = signature.clone();
+        let args = Args::new(
+            signature.len() + public_key.len(),
+            || serde_json::json!({ "signature": &signature, "public_key": &public_key }),
+        );
+        let summary = format!("worker.verify {}", shown_part(&public_key));
+        let request = shown_part(&signature);
         let live = async { koii::verify(&signature, &public_key).map_err(signing_error) };
         let show = |r: &Result<Json, SigningError>| {
             Some(answered(

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::plugin::manifest::{MAX_STEP_NAME_BYTES, MAX_WORKER_NAME_BYTES};
 use crate::plugin::{HostCall, LogLevel, StepOutcome};
 use crate::report::clock::rfc3339_now;
 use crate::report::history::{
@@ -15,6 +16,7 @@ use crate::report::history::{
 };
 use crate::report::model::{Outline, PackageId, RunReport};
 use crate::report::redact::Redactor;
+use crate::report::sanitize::{MESSAGE_MAX_BYTES, bounded_line, cut};
 use crate::runner::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver};
 
 /// Collects step results for the report files; see the module docs.
@@ -79,7 +81,7 @@ impl ReportCollector {
             writer = Some(match existing {
                 Some(found) => {
                     started.torn_tail = found.torn_tail;
-                    entries = found.entries;
+                    entries = found.entries.into_iter().map(restored).collect();
                     ResultsWriter::append_to(path, found.good_len)?
                 }
                 None => {
@@ -210,7 +212,7 @@ impl ReportCollector {
         inner.pending = None;
         entry.worker = worker.to_owned();
         entry.status = status;
-        entry.detail = detail.map(|d| self.redactor.redact(&d).into_owned());
+        entry.detail = detail.map(|d| self.bound(&d));
         entry.duration_ms = ms(duration);
         inner.record(Entry::Step(entry));
     }
@@ -258,7 +260,7 @@ impl RunObserver for ReportCollector {
                 let entry = self.pending(&mut inner, *round, step, None);
                 entry.logs.push(LogEntry {
                     level: level_name(*level).to_owned(),
-                    message: self.redactor.redact(message).into_owned(),
+                    message: self.bound(message),
                 });
             }
             RunEvent::HostCalled { round, step, call } => {
@@ -320,10 +322,19 @@ impl ReportCollector {
         }
     }
 
+    /// A message as the model keeps it: [cut](cut) to [`MESSAGE_MAX_BYTES`] first (a 100 MiB
+    /// failure message must not be copied, redacted or journaled whole), then redacted.
+    /// Control characters stay raw until a writer sanitizes them.
+    fn bound(&self, text: &str) -> String {
+        self.redactor
+            .redact(&cut(text, MESSAGE_MAX_BYTES))
+            .into_owned()
+    }
+
     fn call_entry(&self, call: &HostCall) -> CallEntry {
         // Already cut and masked where they were built; redacted again for secrets only
         // the run knows (`--secret`).
-        let r = |s: &str| self.redactor.redact(s).into_owned();
+        let r = |s: &str| self.bound(s);
         CallEntry {
             kind: call.kind.as_str().to_owned(),
             summary: r(&call.summary),
@@ -332,6 +343,62 @@ impl ReportCollector {
             failed: call.failed,
             duration_ms: ms(call.duration),
         }
+    }
+}
+
+/// An entry read back from a results journal, which anyone who can write `data_dir` may have
+/// written, as it enters the report model: every free text cut to [`MESSAGE_MAX_BYTES`],
+/// step and worker names to the longest a manifest may declare (no real one is longer;
+/// a name is quoted in the reason of every step not reached), and the fields the writers show as they are
+/// (times, signals, log levels, call kinds: this program's own words when it wrote them)
+/// sanitized, so that no writer prints a raw control character from a journal.
+fn restored(entry: Entry) -> Entry {
+    let cut_to = |max: usize| {
+        move |s: String| match cut(&s, max) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(c) => c,
+        }
+    };
+    let cut = cut_to(MESSAGE_MAX_BYTES);
+    // Rendered, a name's escapes take at most 5 bytes per byte: a name a manifest may
+    // declare is never cut, so it still matches its step.
+    let name = cut_to(8 * MAX_STEP_NAME_BYTES.max(MAX_WORKER_NAME_BYTES));
+    let word = |s: String| bounded_line(&s);
+    match entry {
+        Entry::Invocation(i) => Entry::Invocation(InvocationEntry {
+            started_at: word(i.started_at),
+            resume: cut(i.resume),
+            ..i
+        }),
+        Entry::Interrupted(i) => Entry::Interrupted(InterruptedEntry {
+            signal: word(i.signal),
+            ..i
+        }),
+        Entry::Step(s) => Entry::Step(StepEntry {
+            step: name(s.step),
+            worker: name(s.worker),
+            detail: s.detail.map(cut),
+            logs: s
+                .logs
+                .into_iter()
+                .map(|l| LogEntry {
+                    level: word(l.level),
+                    message: cut(l.message),
+                })
+                .collect(),
+            calls: s
+                .calls
+                .into_iter()
+                .map(|c| CallEntry {
+                    kind: word(c.kind),
+                    summary: cut(c.summary),
+                    request: cut(c.request),
+                    response: cut(c.response),
+                    ..c
+                })
+                .collect(),
+            ..s
+        }),
     }
 }
 

@@ -27,13 +27,6 @@ pub(crate) fn write_atomically(
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    crate::atomic_file::write(path, bytes, false).map_err(err)?;
     Ok(())
 }

@@ -18,16 +18,22 @@
 //! newer format is refused rather than misread. A fresh run (`--reset`, no saved state, a
 //! completed run) starts a new journal. Texts are stored redacted; reports scrub them again.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::crash_point::{abort_at, crash_point, reached};
+
 /// The journal's name inside `data_dir`, beside `test_state.json`.
 pub const RESULTS_FILE_NAME: &str = "test_state.results.jsonl";
 /// The format version this build writes and the newest it reads.
 pub const RESULTS_VERSION: u32 = 1;
+/// The most bytes a results journal may hold when it is read back (every message in it is
+/// cut to [`MESSAGE_MAX_BYTES`](super::sanitize::MESSAGE_MAX_BYTES) when written): a journal
+/// is a file in `data_dir` that anyone who can write there may have replaced.
+pub const RESULTS_MAX_BYTES: u64 = 256 * crate::bounded_read::MIB;
 /// The header's `journal` value: tells this file apart from any other JSON Lines file.
 const RESULTS_MAGIC: &str = "prometheus-wasm results journal";
 
@@ -154,6 +160,16 @@ pub enum HistoryError {
         #[source]
         source: io::Error,
     },
+    /// The journal is not a regular file (a FIFO, a device) or is larger than
+    /// [`RESULTS_MAX_BYTES`].
+    #[error(
+        "cannot read the results journal: {source}; delete it (the reports then cover this invocation only) or run with --reset"
+    )]
+    Unreadable {
+        /// Why, naming the file.
+        #[source]
+        source: crate::bounded_read::ReadError,
+    },
     /// A line other than the last is not a record (or the header is wrong).
     #[error(
         "the results journal {} is damaged at line {line}: {reason}; delete it (the reports then cover this invocation only) or run with --reset",
@@ -195,16 +211,18 @@ pub struct History {
 
 /// Reads the journal at `path`; `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<History>, HistoryError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+    use crate::bounded_read::{ReadError, read_bytes_if_exists};
+    let bytes = match read_bytes_if_exists(path, RESULTS_MAX_BYTES, "results journal") {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(ReadError::Io { source, .. }) => {
             return Err(HistoryError::Io {
                 action: "read",
                 path: path.to_owned(),
                 source,
             });
         }
+        Err(source) => return Err(HistoryError::Unreadable { source }),
     };
     let damaged = |line: usize, reason: String| HistoryError::Damaged {
         path: path.to_owned(),
@@ -294,7 +312,9 @@ impl ResultsWriter {
             .map_err(err)?;
         let header = serde_json::json!({"journal": RESULTS_MAGIC, "version": RESULTS_VERSION});
         writeln!(temp, "{header}").map_err(err)?;
+        crash_point("results.create.after-write");
         let file = temp.persist(path).map_err(|e| err(e.error))?;
+        crash_point("results.create.after-rename");
         Ok(Self::over(path, file))
     }
 
@@ -325,13 +345,20 @@ impl ResultsWriter {
         self.buffer.clear();
         serde_json::to_writer(&mut self.buffer, entry).expect("entries serialize");
         self.buffer.push(b'\n');
+        crash_point("results.append.before-write");
+        if reached("results.append.torn-write") {
+            let _ = self.file.write_all(&self.buffer[..self.buffer.len() / 2]);
+            abort_at("results.append.torn-write");
+        }
         self.file
             .write_all(&self.buffer)
             .map_err(|source| HistoryError::Io {
                 action: "write",
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        crash_point("results.append.after-write");
+        Ok(())
     }
 }
 

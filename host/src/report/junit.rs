@@ -216,10 +216,12 @@ pub(crate) fn attempt_text(
     redactor: &Redactor,
 ) -> String {
     let mut out = String::with_capacity(256);
-    let invocation = report
-        .invocations
-        .iter()
-        .find(|i| i.invocation == attempt.invocation);
+    // Invocations are numbered from 1 in journal order: looked up by index, so writing every
+    // attempt stays linear however many invocations a (hostile) journal lists.
+    let invocation = (attempt.invocation as usize)
+        .checked_sub(1)
+        .and_then(|i| report.invocations.get(i))
+        .filter(|i| i.invocation == attempt.invocation);
     let _ = writeln!(
         out,
         "round {}, worker {}, attempt {number} of {}: {} (invocation {} of {}{})",

@@ -25,3 +25,7 @@ pub use error::ReportError;
 pub use model::{Outline, PackageId, RunReport};
 pub use redact::Redactor;
 pub use terminal::{TerminalReport, Verbosity};
+
+#[cfg(test)]
+#[path = "bounded_tests.rs"]
+mod bounded_tests;

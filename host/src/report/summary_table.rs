@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::report::redact::Redactor;
+use crate::report::sanitize::{MESSAGE_MAX_BYTES, cut};
 use crate::runner::{RunOutcome, RunSummary, StepStatus};
 
 use super::style::Style;
@@ -82,7 +83,7 @@ pub(crate) fn render_summary(summary: &RunSummary, style: Style, redactor: &Reda
             redactor.scrub_line(worker),
             redactor.scrub_line(
                 redactor
-                    .redact(&failure.to_string())
+                    .redact(&cut(&failure.to_string(), MESSAGE_MAX_BYTES))
                     .lines()
                     .next()
                     .unwrap_or_default()

@@ -2,7 +2,8 @@
 //! worker name, host calls (`-vv`), a failed step's context, and the summary table
 //! (`summary_table.rs`). Every text from a guest, a worker or the CLI is scrubbed (secrets
 //! masked, control characters rendered visibly) before it is styled, and every written line
-//! is redacted once more.
+//! is redacted once more. Every message is cut to
+//! [`MESSAGE_MAX_BYTES`](super::sanitize::MESSAGE_MAX_BYTES) before it is redacted.
 //!
 //! How much is shown is a [`Verbosity`]: `-q` keeps failures (with their context),
 //! warnings and the closing line.
@@ -12,7 +13,7 @@ use std::sync::Mutex;
 
 use crate::plugin::{LogLevel, StepOutcome};
 use crate::report::redact::Redactor;
-use crate::report::sanitize::sanitize_line;
+use crate::report::sanitize::{MESSAGE_MAX_BYTES, cut, sanitize_line};
 use crate::runner::{RunEvent, RunObserver, RunSummary};
 
 use super::context::{FailureContext, call_lines};
@@ -43,6 +44,9 @@ pub struct TerminalReport {
     verbosity: Verbosity,
     /// What a failed step shows.
     context: Mutex<FailureContext>,
+    /// The command that ran this run, without its selection: a failure shows it with
+    /// `--step S --round R` as the way to rerun that step.
+    rerun: Option<String>,
 }
 
 impl TerminalReport {
@@ -70,7 +74,15 @@ impl TerminalReport {
             min_level,
             verbosity: Verbosity::Normal,
             context: Mutex::new(FailureContext::default()),
+            rerun: None,
         }
+    }
+
+    /// The same report naming `command` (this run's command line without its selection
+    /// flags, already shell-quoted) as the way to rerun a failed step.
+    pub fn with_rerun(mut self, command: String) -> Self {
+        self.rerun = Some(command);
+        self
     }
 
     /// The same report at `verbosity`: `-v` and more show debug lines too.
@@ -175,7 +187,12 @@ impl TerminalReport {
         duration: std::time::Duration,
     ) {
         let s = self.style;
-        let text = self.redactor.redact(&failure.to_string()).into_owned();
+        // Cut before anything else reads it: the message of a guest can be 100 MiB.
+        let text = failure.to_string();
+        let text = self
+            .redactor
+            .redact(&cut(&text, MESSAGE_MAX_BYTES))
+            .into_owned();
         let mut lines = text.lines().map(sanitize_line);
         self.write_line(&format!(
             "  {} {} failed (round {round}, worker {}, {}): {}",
@@ -204,6 +221,15 @@ impl TerminalReport {
         for l in context {
             self.write_line(&l);
         }
+        // The next command, also under -q (what CI runs): a plain rerun resumes here too.
+        if let Some(command) = &self.rerun {
+            self.write_line(&format!(
+                "    {} {command} {}",
+                s.dim("rerun it:"),
+                self.redactor
+                    .scrub_line(&crate::runner::select_args(step, round))
+            ));
+        }
     }
 }
 
@@ -217,7 +243,12 @@ impl RunObserver for TerminalReport {
             RunEvent::HostCalled { call, .. } => self.context().call(call),
             _ => {}
         }
-        if self.quiet() && !matches!(event, RunEvent::StepFailed { .. }) {
+        if self.quiet()
+            && !matches!(
+                event,
+                RunEvent::StepFailed { .. } | RunEvent::StepRecorded { .. }
+            )
+        {
             return;
         }
         match event {
@@ -230,10 +261,15 @@ impl RunObserver for TerminalReport {
                 s.bold("run:"),
                 line(&resume.to_string())
             )),
-            RunEvent::PostLoadStarted => self.note("running post-load"),
-            RunEvent::PostLoadFinished { duration } => {
+            // Every package has a post-load (most do nothing in it): its lines show as they
+            // come, the bracket around them only with -v.
+            RunEvent::PostLoadStarted if self.verbosity >= Verbosity::Verbose => {
+                self.note("running post-load")
+            }
+            RunEvent::PostLoadFinished { duration } if self.verbosity >= Verbosity::Verbose => {
                 self.note(&format!("post-load done ({})", fmt_duration(*duration)))
             }
+            RunEvent::PostLoadStarted | RunEvent::PostLoadFinished { .. } => {}
             RunEvent::RoundStarted { round, max_rounds } => {
                 self.write_line("");
                 self.write_line(&s.bold(&format!("━━ round {round}/{max_rounds} ━━")));
@@ -255,7 +291,8 @@ impl RunObserver for TerminalReport {
             RunEvent::StepLogged { level, message, .. } => {
                 if *level >= self.min_level {
                     // Redacted whole (a secret split across lines), then shown line by line.
-                    for l in self.redactor.redact(message).lines() {
+                    let message = cut(message, MESSAGE_MAX_BYTES);
+                    for l in self.redactor.redact(&message).lines() {
                         let l = sanitize_line(l);
                         self.write_line(&format!("    {} {l}", self.level_tag(*level)));
                     }

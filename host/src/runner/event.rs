@@ -173,15 +173,18 @@ pub fn replay_command(path: &std::path::Path, step: &str, round: u32) -> String 
     )
 }
 
-/// `word` as one shell word: as it is when it holds only safe characters, else in single
-/// quotes.
-fn shell_word(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+/// `--step STEP --round N`: the flags that select one step of one round, shell-quoted.
+pub fn select_args(step: &str, round: u32) -> String {
+    format!("--step {} --round {round}", shell_word(step))
+}
+
+/// `word` as one shell word (quoted by shlex when it needs it; a word shlex cannot quote,
+/// one with a NUL, is shown in single quotes as it is).
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(
+        |_| format!("'{}'", word.replace('\'', "'\\''")),
+        |quoted| quoted.into_owned(),
+    )
 }
 
 /// Receives [`RunEvent`]s as they happen. Called from the runner's task; keep it quick.

@@ -23,7 +23,9 @@ mod select;
 mod summary;
 
 pub use error::RunError;
-pub use event::{POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command};
+pub use event::{
+    POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command, select_args, shell_word,
+};
 pub use plan::{RunOptions, plan_start};
 pub use run::{post_load, run};
 pub use select::{SelectError, SelectSpec, Selection, run_selected};

@@ -140,10 +140,16 @@ pub(super) async fn attempt<S: Steps>(
         round,
         step: step.name.clone(),
         recording: Mutex::default(),
+        ended: Mutex::default(),
     });
     let step_started = Instant::now();
     let result = steps.run_step(step, state, log.clone()).await;
-    let duration = step_started.elapsed();
+    // Up to where the step's own work ended (`StepLog::ended`), not what a wrapper waited
+    // after it.
+    let ended = log.ended.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let duration = ended
+        .unwrap_or_else(Instant::now)
+        .saturating_duration_since(step_started);
     if let Err(failure) = &result {
         log.report_failure(step, failure, duration);
     }
@@ -221,6 +227,7 @@ pub async fn post_load<S: Steps>(
         round: state.current_round,
         step: POST_LOAD_STEP.to_owned(),
         recording: Mutex::default(),
+        ended: Mutex::default(),
     });
     let mut working = state.clone();
     let started = Instant::now();
@@ -239,6 +246,8 @@ struct ObserverLog {
     round: u32,
     step: String,
     recording: Mutex<Option<PathBuf>>,
+    /// When the step's own work ended, if a wrapper said so ([`StepLog::ended`]).
+    ended: Mutex<Option<Instant>>,
 }
 
 impl ObserverLog {
@@ -286,5 +295,12 @@ impl StepLog for ObserverLog {
 
     fn recorded(&self, path: &Path) {
         *self.recording.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_path_buf());
+    }
+
+    fn ended(&self) {
+        self.ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Instant::now);
     }
 }

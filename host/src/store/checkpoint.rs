@@ -4,6 +4,7 @@
 use super::journal::JournalWriter;
 use super::state::ChangedKey;
 use super::{RunState, StateError, StateFile};
+use crate::crash_point::crash_point;
 
 /// A round end compacts once the journal holds at least 1/`COMPACT_RATIO` of the state
 /// file's size. Keeps the total cost of compactions linear in the run (each one rewrites
@@ -80,7 +81,9 @@ impl JournalCheckpoint {
     fn compact(&mut self, state: &RunState) -> Result<(), StateError> {
         // Close the old journal first: it is about to be replaced.
         self.journal = None;
+        crash_point("compact.before");
         let base = self.file.write_state(state)?;
+        crash_point("compact.after-state");
         let meta = std::fs::metadata(self.file.path()).ok();
         self.compacted_bytes = meta.as_ref().map_or(0, |m| m.len());
         self.journal = Some(JournalWriter::create(
@@ -88,6 +91,7 @@ impl JournalCheckpoint {
             &base,
             meta.map(|m| m.permissions()),
         )?);
+        crash_point("compact.after-journal");
         Ok(())
     }
 }

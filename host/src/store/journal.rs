@@ -18,7 +18,7 @@
 //! This module never imports `plugin` or `runner`.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,8 @@ use sha2::{Digest, Sha256};
 
 use super::StateError;
 use super::state::{ChangedKey, RunState, Scope};
-use super::state_file::{TEMP_PREFIXES, sync_dir, temp_builder};
+use super::state_file::{TEMP_PREFIXES, read_capped, sync_dir, temp_builder};
+use crate::crash_point::{abort_at, crash_point, reached};
 
 /// The journal's name inside `data_dir`.
 pub const JOURNAL_FILE_NAME: &str = "test_state.journal";
@@ -122,15 +123,8 @@ pub fn base_of(bytes: &[u8]) -> String {
 /// line other than the last is not a complete record in sequence: steps after it cannot be
 /// trusted, and skipping them silently would skip steps.
 pub fn read(path: &Path) -> Result<Option<JournalContents>, StateError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StateError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
+    let Some(bytes) = read_capped(path, "checkpoint journal")? else {
+        return Ok(None);
     };
     let damaged = |line: usize, reason: String| StateError::JournalDamaged {
         path: path.to_owned(),
@@ -264,9 +258,13 @@ impl JournalWriter {
         let mut line = serde_json::to_vec(&header).expect("the header serializes");
         line.push(b'\n');
         temp.as_file().write_all(&line).map_err(write_error)?;
+        crash_point("journal.create.after-write");
         temp.as_file().sync_all().map_err(write_error)?;
+        crash_point("journal.create.after-sync");
         let file = temp.persist(path).map_err(|e| write_error(e.error))?;
+        crash_point("journal.create.after-rename");
         sync_dir(dir).map_err(write_error)?;
+        crash_point("journal.create.after-dir-sync");
         Ok(JournalWriter {
             path: path.to_owned(),
             file,
@@ -319,9 +317,16 @@ impl JournalWriter {
         };
         // One write call: the record reaches the file whole or, after a crash, as a torn
         // tail that `read` ignores.
+        crash_point("journal.append.before-write");
+        if reached("journal.append.torn-write") {
+            let _ = self.file.write_all(&self.buffer[..self.buffer.len() / 2]);
+            abort_at("journal.append.torn-write");
+        }
         self.file.write_all(&self.buffer).map_err(write_error)?;
+        crash_point("journal.append.after-write");
         if durable {
             self.file.sync_data().map_err(write_error)?;
+            crash_point("journal.append.after-sync");
         }
         self.seq += 1;
         self.record_bytes += self.buffer.len() as u64;

@@ -28,8 +28,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 pub const MAX_RESULT_BYTES: usize = 16 << 20;
 
 /// Largest output of one aggregation stage that multiplies documents (`$unwind`, `$group`)
-/// in the embedded store, as BSON: MongoDB's per-stage memory limit without disk use.
-/// Before it, `$unwind` of a large array cloned a 120 KB document per element: 3 GiB.
+/// in the embedded store, as host memory ([`bson_memory`]): MongoDB's per-stage memory
+/// limit without disk use. Before it, `$unwind` of a large array cloned a 120 KB document
+/// per element: 3 GiB.
 pub const MAX_STAGE_BYTES: usize = 100 << 20;
 
 /// What each JSON value (number, string, array, object, ...) counts in
@@ -155,6 +156,39 @@ pub fn bson_bytes(value: &Bson) -> usize {
     let (mut docs, mut arrays) = (Vec::new(), Vec::new());
     let own = value_bytes(value, &mut docs, &mut arrays);
     own + encoded_bytes(docs, arrays)
+}
+
+/// Host memory one BSON value takes beyond its encoding in the embedded store's
+/// in-memory form: the `Bson` value itself and, in a document, its entry (key string and
+/// hash). Without it, `$unwind` of an 8000-element array of small numbers beside another
+/// was counted at 10 bytes per number and took 1.16 GiB under a 100 MiB stage limit.
+pub const BSON_VALUE_COST: usize = std::mem::size_of::<Bson>() + 32;
+
+/// What `value` takes in host memory, about: its encoding plus [`BSON_VALUE_COST`] per
+/// value in it (itself included). Iterative.
+pub fn bson_memory(value: &Bson) -> usize {
+    bson_bytes(value) + bson_values(value) * BSON_VALUE_COST
+}
+
+/// What `doc` takes in host memory, about (see [`bson_memory`]).
+pub fn document_memory(doc: &Document) -> usize {
+    document_bytes(doc) + (1 + doc.values().map(bson_values).sum::<usize>()) * BSON_VALUE_COST
+}
+
+/// How many values `value` holds, itself included. Iterative.
+fn bson_values(value: &Bson) -> usize {
+    let mut count = 0usize;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        match v {
+            Bson::Document(d) => stack.extend(d.values()),
+            Bson::Array(items) => stack.extend(items),
+            Bson::JavaScriptCodeWithScope(c) => stack.extend(c.scope.values()),
+            _ => {}
+        }
+    }
+    count
 }
 
 /// Size of the documents and arrays given, and everything in them.
@@ -293,6 +327,23 @@ mod tests {
         assert_eq!(
             bson_bytes(&bson!([1, "xy"])),
             document_bytes(&with) - document_bytes(&without) - 3
+        );
+    }
+
+    #[test]
+    fn memory_counts_each_value_not_only_its_encoding() {
+        let numbers = Bson::Array((0..8000).map(Bson::Int32).collect());
+        let encoded = bson_bytes(&numbers);
+        // Ten-odd bytes of BSON per number, several times that in memory.
+        assert!(
+            bson_memory(&numbers) > 5 * encoded,
+            "{}",
+            bson_memory(&numbers)
+        );
+        let doc = bson::doc! {"a": numbers.clone(), "b": numbers};
+        assert_eq!(
+            document_memory(&doc),
+            document_bytes(&doc) + (1 + 2 + 2 * 8000) * BSON_VALUE_COST
         );
     }
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{self, JOURNAL_FILE_NAME, STALE_JOURNAL_FILE_NAME};
 use super::{RunState, StateError};
+use crate::bounded_read;
+use crate::crash_point::crash_point;
 
 /// The state file's name inside `data_dir`, as the reference named it.
 pub const STATE_FILE_NAME: &str = "test_state.json";
@@ -79,16 +81,7 @@ impl StateFile {
     /// what a compaction cut short by a crash left and is simply outdated; otherwise it is
     /// moved to `test_state.journal.stale`, and the file as it is now wins.
     pub fn recover(&self) -> Result<Recovered, StateError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => Some(bytes),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-            Err(source) => {
-                return Err(StateError::Read {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
-        };
+        let bytes = read_capped(&self.path, "state file")?;
         let state: Option<RunState> = match &bytes {
             Some(bytes) => {
                 Some(serde_json::from_slice(bytes).map_err(|err| malformed(&self.path, &err))?)
@@ -149,7 +142,10 @@ impl StateFile {
     pub fn save(&self, state: &RunState) -> Result<(), StateError> {
         self.write_state(state)?;
         match fs::remove_file(self.journal_path()) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crash_point("state.after-journal-remove");
+                Ok(())
+            }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(StateError::Write {
                 path: self.journal_path(),
@@ -199,11 +195,16 @@ impl StateFile {
                 .set_permissions(permissions)
                 .map_err(write_error)?;
         }
+        crash_point("state.before-write");
         temp.as_file().write_all(&bytes).map_err(write_error)?;
+        crash_point("state.after-write");
         temp.as_file().sync_all().map_err(write_error)?;
+        crash_point("state.after-sync");
         temp.persist(&self.path)
             .map_err(|err| write_error(err.error))?;
+        crash_point("state.after-rename");
         sync_dir(dir).map_err(write_error)?;
+        crash_point("state.after-dir-sync");
         Ok(journal::base_of(&bytes))
     }
 
@@ -214,15 +215,8 @@ impl StateFile {
     /// run simply overwrites a readable file). Only the file itself is judged: a journal
     /// beside it is replaced by the fresh run's.
     pub fn set_aside_broken(&self) -> Result<Option<PathBuf>, StateError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(StateError::Read {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+        let Some(bytes) = read_capped(&self.path, "state file")? else {
+            return Ok(None);
         };
         if serde_json::from_slice::<RunState>(&bytes).is_ok() {
             return Ok(None);
@@ -253,6 +247,24 @@ impl StateFile {
             .parent()
             .expect("StateFile::new joins a file name onto data_dir")
     }
+}
+
+/// The most bytes a state file or checkpoint journal may hold when it is read back: far
+/// more than any state the default budgets allow (`limits.state_max_mb`, 64 MiB by
+/// default), so that only something that is not a state file (or a state grown with a
+/// raised budget past any sensible size) is refused instead of being read into memory.
+pub const MAX_STATE_READ_BYTES: u64 = 1024 * bounded_read::MIB;
+
+/// The bytes of the state file or journal at `path` (`what` says which), `None` when
+/// there is none; through `bounded_read`, so a FIFO, a device or a directory there is an
+/// error at once instead of a hang, and a file past [`MAX_STATE_READ_BYTES`] is refused.
+pub(super) fn read_capped(path: &Path, what: &'static str) -> Result<Option<Vec<u8>>, StateError> {
+    bounded_read::read_bytes_if_exists(path, MAX_STATE_READ_BYTES, what).map_err(|error| {
+        StateError::Read {
+            path: path.to_owned(),
+            source: io::Error::other(error),
+        }
+    })
 }
 
 /// Removes the temp files a run killed during a save left in `dir`. Best effort: a file

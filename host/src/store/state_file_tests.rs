@@ -324,3 +324,23 @@ fn keys_and_values_past_the_nesting_limit_are_refused_and_change_nothing() {
     assert!(err.hint().is_some());
     assert_eq!(state, RunState::default());
 }
+
+#[test]
+fn a_fifo_as_state_file_or_journal_is_an_error_not_a_hang() {
+    let fifo = |path: &std::path::Path| {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    };
+    // No writer ever opens these FIFOs: a blocking open would wait forever.
+    let (_dir, file) = temp_state_file();
+    fifo(file.path());
+    let err = file.recover().expect_err("a FIFO is no state file");
+    assert!(matches!(err, StateError::Read { .. }), "{err:?}");
+    assert!(format!("{err:?}").contains("FIFO"), "{err:?}");
+    assert!(file.set_aside_broken().is_err());
+
+    let (_dir, file) = temp_state_file();
+    file.save(&RunState::default()).expect("save");
+    fifo(&file.journal_path());
+    let err = file.recover().expect_err("a FIFO is no journal");
+    assert!(format!("{err:?}").contains("FIFO"), "{err:?}");
+}

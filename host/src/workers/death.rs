@@ -6,11 +6,35 @@
 //! Exits caused by `stop`, `kill_now` or `Drop` are never published.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::error::exit_tail;
+use super::process::WorkerProcess;
+
+/// `PF_EXITING` in `/proc/<pid>/stat`'s flags: set when the process starts to exit, before
+/// it closes its files (and sockets) — so a step that saw its connection refused can tell
+/// at once whether the worker is on its way out.
+const PF_EXITING: u64 = 0x4;
+
+/// Whether process `pid` is exiting, a zombie, or gone (reaped).
+fn is_exiting(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // After the command name, which may hold spaces and parentheses: state, ppid, pgrp,
+    // session, tty_nr, tpgid, flags.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("");
+    let flags: u64 = fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0
+}
 
 /// A worker that died during the run: who, how, and its last words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,18 +73,54 @@ impl fmt::Display for WorkerDeath {
 /// Tells whether, and which, worker died during the run. Cheap to clone; outlives the
 /// fleet (it then never reports a death again).
 #[derive(Debug, Clone)]
-pub struct DeathWatch(pub(super) watch::Receiver<Option<WorkerDeath>>);
+pub struct DeathWatch {
+    pub(super) news: watch::Receiver<Option<WorkerDeath>>,
+    /// The fleet's workers (their group leaders): whether one is exiting is known from the
+    /// kernel at once, before the death is reaped, drained and published.
+    pub(super) workers: Arc<[WorkerProcess]>,
+    /// Raised once the fleet stops: exits from then on are not deaths.
+    pub(super) stopping: Arc<AtomicBool>,
+}
 
 impl DeathWatch {
     /// The first worker that died so far, if any.
     pub fn first(&self) -> Option<WorkerDeath> {
-        self.0.borrow().clone()
+        self.news.borrow().clone()
+    }
+
+    /// Whether a worker has died or is dying right now, even though the news of it is not
+    /// published yet (its exit is being reaped, its last lines drained): its process is
+    /// exiting, a zombie, or already reaped. Cheap (one small `/proc` read per worker), so
+    /// it is asked after every step.
+    pub fn dying(&self) -> bool {
+        if self.first().is_some() {
+            return true;
+        }
+        if self.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.workers
+            .iter()
+            .any(|worker| worker.exit.borrow().is_some() || is_exiting(worker.pid))
+    }
+
+    /// The death of a worker that died or is dying now ([`DeathWatch::dying`]), once its
+    /// news is published (at most `patience`); `None` at once when no worker is dying, so
+    /// that a run where no worker died never waits here.
+    pub async fn settle(&mut self, patience: Duration) -> Option<WorkerDeath> {
+        if let Some(death) = self.first() {
+            return Some(death);
+        }
+        if !self.dying() {
+            return None;
+        }
+        self.died_within(patience).await
     }
 
     /// Waits until a worker dies and returns the first death. Never resolves if none dies.
     pub async fn died(&mut self) -> WorkerDeath {
         // The guard is dropped before any other await (it is not Send).
-        let death = match self.0.wait_for(Option::is_some).await {
+        let death = match self.news.wait_for(Option::is_some).await {
             Ok(death) => death.clone(),
             Err(_) => None,
         };

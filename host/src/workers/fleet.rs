@@ -32,6 +32,11 @@ use super::watchdog::Watchdog;
 /// the I/O returns; the run must end anyway.
 const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// After a worker died on its own and the rest of its group was killed, how long to wait
+/// for its pipes to reach EOF before its death is told without its last lines: only a
+/// process that left the group (`setsid`) and kept the pipes can hold them open that long.
+const DEATH_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The running workers of one test run. Start with [`Fleet::start`], end with
 /// [`Fleet::stop`]; dropping it kills what is left.
 pub struct Fleet {
@@ -162,7 +167,11 @@ impl Fleet {
     /// Tells whether, and which, worker died on its own during the run (not through
     /// `stop`, `kill_now` or `Drop`).
     pub fn deaths(&self) -> DeathWatch {
-        DeathWatch(self.deaths.subscribe())
+        DeathWatch {
+            news: self.deaths.subscribe(),
+            workers: self.workers.clone().into(),
+            stopping: Arc::clone(&self.stopping),
+        }
     }
 
     /// Stops every worker: SIGTERM to each process group, then waits up to the grace
@@ -255,8 +264,12 @@ impl Fleet {
             if stopping.load(Ordering::SeqCst) {
                 return;
             }
-            // Let its last lines reach the sink before the news of its death.
-            worker.drain.wait(OUTPUT_DRAIN_TIMEOUT).await;
+            // What it left running in its group (a server it started, a child holding
+            // its pipes) goes too: the system under test is broken and the run ends at
+            // this death, and only then do its pipes reach EOF, so that every line it
+            // printed is read before the news of its death is told.
+            signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+            worker.drain.wait(DEATH_DRAIN_TIMEOUT).await;
             let death = WorkerDeath {
                 worker: worker.name.to_string(),
                 status: status.clone(),

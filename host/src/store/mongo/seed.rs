@@ -97,6 +97,11 @@ pub struct SeedPlan {
 }
 
 impl SeedPlan {
+    /// Whether config.yaml names any collection to seed (with or without a data file).
+    pub fn seeds_anything(&self) -> bool {
+        !self.collections.is_empty()
+    }
+
     /// Reads and checks every `data_file` of `mongodb.collections` (relative to
     /// `data_dir`). A missing file is an error only when `required_count > 0`; a single
     /// object is taken as a list of one; an empty list is fine.
@@ -108,9 +113,19 @@ impl SeedPlan {
                 None => None,
                 Some(file) => {
                     let path = config.data_dir.join(file);
-                    match std::fs::read_to_string(&path) {
+                    let limit = config
+                        .limits
+                        .store_max_mb
+                        .map_or(crate::bounded_read::DATA_FILE_MAX, |mb| {
+                            mb.saturating_mul(crate::bounded_read::MIB)
+                        });
+                    match crate::bounded_read::read_text(
+                        &path,
+                        limit,
+                        "data file (at most the store budget, limits.store_max_mb)",
+                    ) {
                         Ok(text) => Some(parse_documents(&path, &text, &config.task_id)?),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(e) if e.is_not_found() => {
                             if coll.required_count > 0 {
                                 return Err(SeedError::Missing {
                                     path,
@@ -123,7 +138,7 @@ impl SeedPlan {
                         Err(e) => {
                             return Err(SeedError::Read {
                                 path,
-                                message: e.to_string(),
+                                message: format!("{} ({})", e.reason(), e.hint()),
                             });
                         }
                     }

@@ -177,3 +177,41 @@ async fn a_hurried_stop_kills_at_once_and_a_stop_reports_no_death() {
     assert_no_survivors(&tag).await;
     assert_eq!(deaths.first(), None, "a stop is not a death");
 }
+
+#[tokio::test]
+async fn settle_waits_for_a_dying_worker_only() {
+    let (tag, port) = (new_tag(), free_port());
+    let sink = Arc::new(RecordingSink::default());
+    let fleet = Fleet::start(
+        vec![http_server(&tag, "victim", port, "")],
+        options(),
+        sink.clone(),
+    )
+    .await
+    .expect("the server starts");
+    let mut deaths = fleet.deaths();
+    // Nobody is dying: no wait (a patience of 600 s would outlast the 30 s bound).
+    let patience = std::time::Duration::from_secs(600);
+    let settled = tokio::time::timeout(super::support::PATIENCE / 2, deaths.settle(patience)).await;
+    assert_eq!(settled, Ok(None), "settle waited with no worker dying");
+    assert!(!deaths.dying());
+
+    let pid = fleet.pids()[0].1;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the worker");
+    super::support::eventually(|| deaths.dying().then_some(()))
+        .await
+        .expect("the kernel says the worker is dying");
+    let death = tokio::time::timeout(super::support::PATIENCE, deaths.settle(patience))
+        .await
+        .expect("settle returns once the death is published")
+        .expect("a death");
+    assert_eq!(death.worker, "victim");
+    assert!(death.status.contains("SIGKILL"), "{death:?}");
+
+    fleet.stop().await;
+    assert_no_survivors(&tag).await;
+}

@@ -28,34 +28,11 @@ impl EmbeddedDatabase {
             .limit
             .filter(|&l| l > 0)
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let page: Vec<Document> = {
-            let all = self
-                .collections
-                .lock()
-                .expect("no panics while holding the lock");
-            let docs = all.get(collection).map_or(&[][..], Vec::as_slice);
-            let hits = filtered(docs, &filter, cancel)?;
-            match &options.sort {
-                // Sorting needs every match (at most the store's budget) ...
-                Some(spec) => {
-                    let mut matched: Vec<Document> =
-                        hits.iter().map(|&i| docs[i].clone()).collect();
-                    drop(all);
-                    query::sort(&mut matched, spec)?;
-                    matched.into_iter().skip(skip).take(limit).collect()
-                }
-                // ... otherwise only the page is copied out of the store.
-                None => hits
-                    .into_iter()
-                    .skip(skip)
-                    .take(limit)
-                    .map(|i| docs[i].clone())
-                    .collect(),
-            }
-        };
+        // Every document leaves the store counted: the reply grows against
+        // MAX_RESULT_BYTES, not to the whole collection before it is measured.
         let mut bytes = 0usize;
-        let mut out = Vec::with_capacity(page.len());
-        for d in page {
+        let mut out = Vec::new();
+        let mut take = |d: Document| -> Result<(), MongoError> {
             let d = match &projection {
                 Some(p) => p.apply(d),
                 None => d,
@@ -65,6 +42,31 @@ impl EmbeddedDatabase {
                 return Err(result_too_large());
             }
             out.push(d);
+            Ok(())
+        };
+        let all = self
+            .collections
+            .lock()
+            .expect("no panics while holding the lock");
+        let docs = all.get(collection).map_or(&[][..], Vec::as_slice);
+        let hits = filtered(docs, &filter, cancel)?;
+        match &options.sort {
+            // Sorting needs every match (at most the store's budget) ...
+            Some(spec) => {
+                let mut matched: Vec<Document> = hits.iter().map(|&i| docs[i].clone()).collect();
+                drop(all);
+                query::sort(&mut matched, spec)?;
+                for d in matched.into_iter().skip(skip).take(limit) {
+                    take(d)?;
+                }
+            }
+            // ... otherwise only the page is copied out of the store, one counted
+            // document at a time.
+            None => {
+                for i in hits.into_iter().skip(skip).take(limit) {
+                    take(docs[i].clone())?;
+                }
+            }
         }
         Ok(out)
     }

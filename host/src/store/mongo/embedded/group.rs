@@ -4,14 +4,21 @@
 
 use bson::{Bson, Document};
 
+use super::cancel::Cancel;
 use super::query::{contains, eval};
 use super::value::{compare, number};
-use crate::store::limits::bson_bytes;
+use crate::store::limits::bson_memory;
 use crate::store::mongo::MongoError;
 use crate::store::mongo::checks::StageBytes;
 
 /// Groups `docs` by `spec._id`, in order of each key's first appearance.
-pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document>, MongoError> {
+/// Checks `cancel` once per document: the key lookup is linear in the groups, so a
+/// `$group` of many distinct keys runs long and must stop with the step.
+pub(crate) fn group(
+    docs: Vec<Document>,
+    spec: &Document,
+    cancel: &Cancel,
+) -> Result<Vec<Document>, MongoError> {
     let Some(id_expr) = spec.get("_id") else {
         return Err(MongoError::Server {
             code: 15955,
@@ -56,6 +63,7 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
     // (key, values per accumulator)
     let mut groups: Vec<(Bson, Vec<Vec<Bson>>)> = Vec::new();
     for doc in &docs {
+        cancel.check()?;
         let key = eval(doc, id_expr)?.unwrap_or(Bson::Null);
         let mut index = None;
         for (i, (k, _)) in groups.iter().enumerate() {
@@ -69,7 +77,7 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
         let i = match index {
             Some(i) => i,
             None => {
-                budget.add(bson_bytes(&key))?;
+                budget.add(bson_memory(&key))?;
                 groups.push((key, vec![Vec::new(); accs.len()]));
                 groups.len() - 1
             }
@@ -81,7 +89,7 @@ pub(crate) fn group(docs: Vec<Document>, spec: &Document) -> Result<Vec<Document
                 eval(doc, arg)?
             };
             if let Some(v) = value {
-                budget.add(bson_bytes(&v))?;
+                budget.add(bson_memory(&v))?;
                 groups[i].1[j].push(v);
             } else if matches!(op.as_str(), "$first" | "$last") {
                 groups[i].1[j].push(Bson::Null);

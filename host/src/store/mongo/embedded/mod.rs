@@ -80,7 +80,12 @@ impl EmbeddedDatabase {
                     else {
                         continue;
                     };
-                    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+                    let text = crate::bounded_read::read_text(
+                        &path,
+                        crate::bounded_read::STORE_COLLECTION_FILE_MAX,
+                        "store collection file",
+                    )
+                    .map_err(|e| io(&path, e.into_io_error()))?;
                     let mut docs = Vec::new();
                     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
                         let corrupt = |m: String| MongoError::Io {

@@ -10,7 +10,7 @@ use bson::{Bson, Document};
 use super::cancel::Cancel;
 use super::filter::Matcher;
 use super::value::{compare, equal, field_value, lookup};
-use crate::store::limits::{bson_bytes, document_bytes};
+use crate::store::limits::{bson_memory, document_memory};
 use crate::store::mongo::MongoError;
 use crate::store::mongo::checks::StageBytes;
 
@@ -217,7 +217,7 @@ pub(crate) fn aggregate(
                 }
             }
             ("$unwind", spec) => unwind(docs, spec)?,
-            ("$group", Bson::Document(spec)) => super::group::group(docs, spec)?,
+            ("$group", Bson::Document(spec)) => super::group::group(docs, spec, cancel)?,
             (name, _) => return Err(unsupported(format!("aggregation stage {name}"))),
         };
     }
@@ -245,9 +245,11 @@ fn unwind(docs: Vec<Document>, spec: &Bson) -> Result<Vec<Document>, MongoError>
     for d in docs {
         match d.get(field) {
             Some(array @ Bson::Array(items)) => {
-                let rest = document_bytes(&d) - bson_bytes(array);
+                // Counted as host memory, not as BSON: a copy of small values takes
+                // ten times its encoding.
+                let rest = document_memory(&d).saturating_sub(bson_memory(array));
                 for item in items {
-                    budget.add(rest + bson_bytes(item))?;
+                    budget.add(rest + bson_memory(item))?;
                     let mut copy = d.clone();
                     copy.insert(field, item.clone());
                     out.push(copy);
@@ -255,7 +257,7 @@ fn unwind(docs: Vec<Document>, spec: &Bson) -> Result<Vec<Document>, MongoError>
             }
             None | Some(Bson::Null) => {}
             Some(_) => {
-                budget.add(document_bytes(&d))?;
+                budget.add(document_memory(&d))?;
                 out.push(d);
             }
         }
