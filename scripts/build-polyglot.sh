@@ -12,8 +12,9 @@
 # and so misses the compiled-code cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/setup.sh
 
-out=target/polyglot
+out=$(cargo_target_dir)/polyglot
 mkdir -p "$out"
 
 # Tools -----------------------------------------------------------------------------------

@@ -6,16 +6,17 @@
 set -euo pipefail
 # (grep without -q below: -q exits at the first match, and pipefail would then fail tar.)
 cd "$(dirname "$0")/.."
+source scripts/setup.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== cargo package -p prometheus-step"
-# In target/: the verify build reuses its earlier builds (seconds, not minutes, in CI
+# In the target directory (CARGO_TARGET_DIR honoured): the verify build reuses its earlier builds (seconds, not minutes, in CI
 # once target/ is cached).
 cargo package --quiet -p prometheus-step --allow-dirty
 version=$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "prometheus-step"))')
-crate=target/package/prometheus-step-$version.crate
+crate=$(cargo_target_dir)/package/prometheus-step-$version.crate
 tar -tzf "$crate" | grep -x 'prometheus-step-[0-9.]*/wit/step.wit' >/dev/null \
     || { echo "the packaged crate lacks wit/step.wit" >&2; exit 1; }
 

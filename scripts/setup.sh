@@ -17,3 +17,10 @@ if command -v rustup >/dev/null 2>&1; then
 else
     echo "setup: rustup not found; make sure the wasm32-wasip2 target is installed" >&2
 fi
+
+# Where cargo puts what it builds: CARGO_TARGET_DIR or a config's build.target-dir when set
+# (a common CI cache setting), else target/. Scripts ask this instead of assuming target/.
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}

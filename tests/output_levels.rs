@@ -115,3 +115,53 @@ fn host_calls_show_under_a_failure_with_vv_and_in_junit() {
     // With -vv the failure does not repeat the calls already shown.
     assert!(!out.stdout.contains("host calls ("), "{out}");
 }
+
+#[test]
+fn a_failure_names_the_rerun_and_the_replay_also_under_quiet() {
+    let t = TestDir::hello();
+    t.set_config("fail_step", "audit-greeting".into());
+    let out = t.run_steps(&["--reset", "-q"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let rerun = "prometheus-wasm run tests/steps.wasm -q --step audit-greeting --round 1";
+    assert!(
+        out.stdout.contains(&format!("    rerun it: {rerun}\n")),
+        "the rerun drops --reset and adds the step:\n{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("    replay it without workers: prometheus-wasm replay "),
+        "{out}"
+    );
+
+    // The printed command is the one that reruns the step: once the fault is gone, it passes.
+    t.remove_config("fail_step");
+    let args: Vec<&str> = rerun.split(' ').skip(1).collect();
+    let again = t.run(&args);
+    assert_eq!(again.code(), 0, "{again}");
+    assert!(again.stdout.contains("PASSED: 1 passed"), "{again}");
+}
+
+#[test]
+fn very_verbose_shows_every_host_call_reads_included() {
+    let t = TestDir::hello();
+    let out = t.run_steps(&["-vv"]);
+    assert_eq!(out.code(), 0, "{out}");
+    for read in [
+        "⇄ config config.get fail_step",
+        "⇄ state state.get greeting_ids",
+    ] {
+        assert!(out.stdout.contains(read), "-vv lacks `{read}`:\n{out}");
+    }
+}
+
+#[test]
+fn a_run_that_never_touches_the_store_says_nothing_about_it() {
+    // hello imports no mongo interface and seeds no collection.
+    let t = TestDir::hello();
+    let out = t.run_steps(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stdout.contains("embedded store"), "{out}");
+    assert!(!out.stdout.contains("running post-load"), "-v only: {out}");
+    let out = t.run_steps(&["--reset", "-v"]);
+    assert!(out.stdout.contains("running post-load"), "{out}");
+}

@@ -56,7 +56,14 @@ impl Lang {
                 let cache = fresh_shared_cache(self.component);
                 let t = TestDir::example(self.example, &polyglot_component(self.component))
                     .with_cache_dir(cache.clone());
-                let entries = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+                // Entries only: the cache's HMAC key (`.cache-key`) sits beside them.
+                let entries = || {
+                    std::fs::read_dir(&cache).map_or(0, |d| {
+                        d.flatten()
+                            .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+                            .count()
+                    })
+                };
                 assert_eq!(entries(), 0, "the shared cache starts empty");
                 let out = t.run(&["list", "tests/steps.wasm"]);
                 assert_eq!(out.code(), 0, "{out}");

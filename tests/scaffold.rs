@@ -4,11 +4,25 @@ use std::process::Command;
 
 use system_tests::{free_ports, repo_root, run_in, runner_bin};
 
+/// The user's cargo and rustup homes, named explicitly: the scaffold tests run with `HOME`
+/// pointed at a fresh folder (nothing of the user's home may be needed), and rustup and
+/// cargo find their homes through `HOME` otherwise.
+fn toolchain_homes() -> [(String, std::path::PathBuf); 2] {
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let var = |name: &str, default: &str| {
+        std::env::var_os(name).map_or_else(|| home.join(default), std::path::PathBuf::from)
+    };
+    [
+        ("CARGO_HOME".into(), var("CARGO_HOME", ".cargo")),
+        ("RUSTUP_HOME".into(), var("RUSTUP_HOME", ".rustup")),
+    ]
+}
+
 #[test]
-fn a_rust_scaffold_builds_and_its_first_run_passes() {
+fn a_rust_scaffold_builds_outside_the_checkout_and_its_first_run_passes() {
     let root = tempfile::tempdir().expect("tempdir");
-    let sdk = repo_root().join("guest-sdk").display().to_string();
-    let out = run_in(root.path(), &["new", "e2e", "--sdk-path", &sdk]);
+    let home = tempfile::tempdir().expect("fresh HOME");
+    let out = run_in(root.path(), &["new", "e2e"]);
     assert_eq!(out.code(), 0, "{out}");
     let e2e = root.path().join("e2e");
     for file in [
@@ -17,50 +31,46 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
         "config.yaml",
         "workers.json",
         "plan.yaml",
+        "build.sh",
+        "sdk/prometheus-step/Cargo.toml",
+        "sdk/prometheus-step/wit/step.wit",
+        "sdk/prometheus-step/src/lib.rs",
     ] {
         assert!(e2e.join(file).is_file(), "{file} missing");
     }
+    assert!(
+        out.stdout.contains("e2e/build.sh"),
+        "the next command is the build script:\n{out}"
+    );
     let manifest = std::fs::read_to_string(e2e.join("steps/Cargo.toml")).expect("Cargo.toml");
     assert!(
-        manifest.contains("prometheus-step = \"0.1\""),
-        "the scaffold depends on a version, not on this checkout:\n{manifest}"
-    );
-    assert!(
-        manifest.contains(&format!("prometheus-step = {{ path = \"{sdk}\" }}")),
-        "--sdk-path patches it to the checkout:\n{manifest}"
+        manifest.contains("name = \"e2e-steps\"")
+            && manifest.contains("prometheus-step = { path = \"../sdk/prometheus-step\" }"),
+        "the package is named for the folder and builds on the SDK copy beside it:\n{manifest}"
     );
 
     // The workspace's lock keeps the scaffold on the versions already built here, and a
-    // target dir inside the workspace's reuses its compiled dependencies between runs.
+    // target dir inside the workspace's reuses its compiled dependencies between runs; the
+    // build script must find the component there (CARGO_TARGET_DIR honoured).
     std::fs::copy(repo_root().join("Cargo.lock"), e2e.join("steps/Cargo.lock")).expect("lock");
     let target = repo_root().join("target/scaffold-test");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"])
-        .arg("--manifest-path")
-        .arg(e2e.join("steps/Cargo.toml"))
+    let output = Command::new(e2e.join("build.sh"))
+        .current_dir(root.path())
+        .env("HOME", home.path())
+        .envs(toolchain_homes())
         .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("run cargo");
+        .env("PROMETHEUS_WASM", runner_bin())
+        .output()
+        .expect("run build.sh");
     assert!(
-        status.success(),
-        "the scaffold's step package does not build"
+        output.status.success(),
+        "the scaffold's build script fails:\n{}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    let built = e2e.join("steps/target/wasm32-wasip2/release");
-    std::fs::create_dir_all(&built).expect("mkdir");
-    std::fs::copy(
-        target.join("wasm32-wasip2/release/test_steps.wasm"),
-        built.join("test_steps.wasm"),
-    )
-    .expect("copy the component where the plan expects it");
-    let component = built.join("test_steps.wasm").display().to_string();
-    let cargo_toml = e2e.join("steps/Cargo.toml").display().to_string();
-    let out = run_in(
-        root.path(),
-        &["metadata", &component, "--cargo", &cargo_toml],
+    assert!(
+        e2e.join("steps.wasm").is_file(),
+        "build.sh puts the package where plan.yaml looks"
     );
-    assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("test-steps@0.1.0"), "{out}");
 
     let config = e2e.join("config.yaml");
     let text = std::fs::read_to_string(&config).expect("config");
@@ -70,12 +80,37 @@ fn a_rust_scaffold_builds_and_its_first_run_passes() {
     let out = run_in(root.path(), &["run", "e2e/plan.yaml"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(
-        out.stdout.contains("test-steps@0.1.0"),
-        "the run names the package:\n{out}"
+        out.stdout.contains("e2e-steps@0.1.0"),
+        "the run names the package (build.sh wrote its metadata):\n{out}"
     );
     assert!(out.stdout.contains("✓ worker-answers"), "{out}");
     assert!(out.stdout.contains("PASSED: 1 passed"), "{out}");
     assert!(e2e.join("plan.lock").is_file(), "first run writes the lock");
+}
+
+#[test]
+fn a_rust_scaffold_with_sdk_path_builds_on_the_checkout_and_takes_a_name() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let sdk = repo_root().join("guest-sdk").display().to_string();
+    let out = run_in(
+        root.path(),
+        &["new", "e2e", "--sdk-path", &sdk, "--name", "Payments API"],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let e2e = root.path().join("e2e");
+    let manifest = std::fs::read_to_string(e2e.join("steps/Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        manifest.contains(&format!("prometheus-step = {{ path = \"{sdk}\" }}")),
+        "--sdk-path points the dependency at the checkout:\n{manifest}"
+    );
+    assert!(
+        manifest.contains("name = \"payments-api-steps\""),
+        "{manifest}"
+    );
+    assert!(
+        !e2e.join("sdk").exists(),
+        "no SDK copy when the checkout's is used"
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@ use crate::koii::Keyring;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::{Budgets, Plan as StepPlan, RunCtx, Steps};
 use crate::report::Redactor;
+use crate::report::sanitize::{bounded_line, bounded_text};
 use crate::runner::{RunOptions, plan_start};
 
 /// Options of `check`.
@@ -132,17 +133,24 @@ fn render_secrets(secrets: &Secrets) -> String {
     } else {
         out.push_str("secrets (masked in every output and report):\n");
     }
-    for v in &secrets.variables {
-        let short = if v.is_masked() {
+    // One line per variable with all its reasons (they come sorted by name, then reason).
+    for same in secrets.variables.chunk_by(|a, b| a.name == b.name) {
+        let short = if same.iter().any(|v| v.is_masked()) {
             String::new()
         } else {
             format!("; shorter than {MIN_SECRET_LEN} characters: not masked")
         };
-        out.push_str(&format!("  {} ({}{short})\n", v.name, v.reason));
+        let reasons: Vec<String> = same.iter().map(|v| v.reason.to_string()).collect();
+        out.push_str(&format!(
+            "  {} ({}{short})\n",
+            bounded_line(&same[0].name),
+            bounded_line(&reasons.join("; "))
+        ));
     }
     for name in &secrets.unknown {
         out.push_str(&format!(
-            "warning: --secret {name}: no variable {name} in the environment, the .env files or a worker's env\n"
+            "warning: --secret {name}: no variable {name} in the environment, the .env files or a worker's env\n",
+            name = bounded_line(name)
         ));
     }
     out
@@ -153,13 +161,24 @@ fn render_steps(plan: &StepPlan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "resolved steps ({} per round):", plan.manifest().len());
     for (index, step) in plan.manifest().iter().enumerate() {
-        let _ = write!(out, "  {}. {} @ {}", index + 1, step.name, step.worker);
+        // Names, paths and params come from manifests and plans: one line each.
+        let _ = write!(
+            out,
+            "  {}. {} @ {}",
+            index + 1,
+            bounded_line(&step.name),
+            bounded_line(&step.worker)
+        );
         if let Some((package, _)) = plan.target(index) {
-            let _ = write!(out, " ({})", package.display());
+            let _ = write!(out, " ({})", bounded_line(&package.display().to_string()));
         }
         out.push('\n');
         if step.params.as_object().is_some_and(|p| !p.is_empty()) {
-            let _ = writeln!(out, "     params: {}", step.params);
+            let _ = writeln!(
+                out,
+                "     params: {}",
+                bounded_line(&step.params.to_string())
+            );
         }
     }
     out
@@ -209,12 +228,15 @@ async fn check_steps(
     let mut out = notes
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|note| bounded_text(note))
+        .collect::<Vec<_>>()
         .join("\n");
     out.push('\n');
     out.push_str(&render_steps(&plan));
     if let Source::Plan(file) = source {
         for line in plan_source::check_lock(file, &plan, false)?.describe() {
-            out.push_str(&line);
+            out.push_str(&bounded_line(&line));
             out.push('\n');
         }
     }
@@ -245,7 +267,7 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
     };
     let mut text = String::new();
     for set in &args.sets {
-        let _ = writeln!(text, "override: --set {set}");
+        let _ = writeln!(text, "override: --set {}", bounded_line(set));
     }
     text.push_str(&render(&plan));
     match (&steps, &target.missing) {
@@ -259,7 +281,8 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
         (None, None) => {}
     }
     text.push_str(&render_secrets(&secrets));
-    print!("{}", redactor.scrub(&text));
+    // Built here from bounded parts (config, manifest): scrubbed whole, not cut.
+    print!("{}", redactor.scrub_document(&text));
     println!("ok: the test folder is valid (nothing was started)");
     Ok(EXIT_PASSED)
 }

@@ -60,6 +60,39 @@ pub fn in_folder(path: &Path) -> Result<PathBuf, UserError> {
     ))
 }
 
+/// Refuses a file that exists, is not named `.wasm` and is not WebAssembly (`run lib.rs`)
+/// before anything reads config.yaml beside it: the mistake is the path, and saying so beats
+/// a complaint about a file the user never named. A missing file is left to the loader,
+/// whose message carries the build command.
+fn refuse_what_is_not_a_component(path: &Path) -> Result<(), UserError> {
+    use std::io::Read;
+    // A .wasm is the loader's to judge (it says what kind of wasm it is not).
+    if path
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("wasm"))
+    {
+        return Ok(());
+    }
+    let Ok(mut file) = crate::bounded_read::open_regular(path) else {
+        return Ok(());
+    };
+    let mut magic = [0u8; 4];
+    if file.read_exact(&mut magic).is_ok() && &magic == b"\0asm" {
+        return Ok(());
+    }
+    Err(UserError::usage(
+        anyhow!(
+            "{} is not a step package (a WebAssembly component), a plan (.yaml) or a test folder",
+            crate::report::sanitize::sanitize_line(&path.display().to_string())
+        ),
+        Some(
+            "pass the built .wasm (for Rust: target/wasm32-wasip2/release/NAME.wasm), a \
+             plan.yaml, or the test folder that holds them"
+                .into(),
+        ),
+    ))
+}
+
 impl Source {
     /// Reads `path`: a plan when it ends in `.yaml`/`.yml`, a test folder's plan.yaml or
     /// steps.wasm ([`in_folder`]), else a step package.
@@ -70,6 +103,7 @@ impl Source {
                 .map(Source::Plan)
                 .map_err(UserError::usage_from)
         } else {
+            refuse_what_is_not_a_component(path)?;
             Ok(Source::Package(path.to_path_buf()))
         }
     }
