@@ -240,7 +240,9 @@ def phases(cmd, folder, env):
     """The phases of one run, from the --json report's timings (milliseconds)."""
     report = folder / "timings.json"
     timed(cmd + ["--json", str(report)], folder, env)
-    t = json.loads(report.read_text())["timings"]
+    t = json.loads(report.read_text()).get("timings")
+    if t is None:
+        return None  # a build from before `timings` (a before/after comparison)
     steps = t["steps_total"]
     count = max(steps["count"], 1)
     return {**{k.removesuffix("_ms"): v for k, v in t["phases"].items()},
@@ -310,6 +312,9 @@ def main():
           + " | per step µs | checkpoint µs/step | round ends ms |")
     print("|---|---|" + "---|" * (len(keys) + 3))
     for label, name, p in breakdown:
+        if p is None:
+            print(f"| {label} | {name} | " + " | ".join(["—"] * (len(keys) + 3)) + " |")
+            continue
         cells = " | ".join(f"{p.get(k, 0):.1f}" for k in keys)
         print(f"| {label} | {name} | {cells} | {p['per_step_us']:.0f} | "
               f"{p['checkpoint_us']:.0f} | {p['round_ends']:.1f} |")
