@@ -128,13 +128,13 @@ mod tests {
             "timings (wall 10.0 ms)\n\
              \x20 load                1.0 ms\n\
              \x20 steps               4.5 ms  2 step(s)\n\
-             \x20   instantiate     200 µs      100 µs per step\n\
-             \x20   prepare         400 µs      200 µs per step\n\
-             \x20   execute         600 µs      300 µs per step\n\
-             \x20   host calls      800 µs      400 µs per step\n\
-             \x20   checkpoint      1.0 ms      500 µs per step\n\
-             \x20   other           1.0 ms      500 µs per step\n\
-             \x20   round ends      300 µs"
+             \x20   instantiate       200 µs      100 µs per step\n\
+             \x20   prepare           400 µs      200 µs per step\n\
+             \x20   execute           600 µs      300 µs per step\n\
+             \x20   host calls        800 µs      400 µs per step\n\
+             \x20   checkpoint        1.0 ms      500 µs per step\n\
+             \x20   other             1.0 ms      500 µs per step\n\
+             \x20   round ends        300 µs"
         );
     }
 }
