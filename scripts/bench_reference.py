@@ -14,6 +14,14 @@ that both frameworks run unchanged:
 The reference runs steps.py through e2e.py; prometheus-wasm runs plan.yaml (the
 bench-task component, one use per step). Each is timed wall-clock from process start to
 exit, --reset/fresh each time, median of REPEATS runs. Prints a Markdown table.
+
+The floor is what the machine allows for the same work, with no framework at all: start
+the same workers together, poll their ports until the slowest answers, then make the
+steps' HTTP requests directly (one keep-alive connection per worker, bodies signed
+beforehand). Every scenario prints wall / floor for both of our backends. With
+REFERENCE=0 (or when prometheus-test could not be installed) the reference is left out and
+the rest runs alone. After the timed runs, one more run per backend with --json gives
+the phases of the run (the report's `timings`), printed under the table.
 """
 
 import json
@@ -26,9 +34,14 @@ import sys
 import time
 from pathlib import Path
 
+import http.client
+
 import nacl.signing
 
 REPEATS = int(os.environ.get("REPEATS", "3"))
+REFERENCE = os.environ.get("REFERENCE", "1") != "0"
+# (workers, rounds, steps); SCENARIOS="3x3x3,3x100x3" picks some.
+ALL_SCENARIOS = [(3, 3, 3), (10, 10, 10), (3, 100, 3)]
 DOCS = 200
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,6 +186,71 @@ def scenario(root, workers, rounds, steps):
     return folder, env
 
 
+def floor(folder, workers, rounds, steps):
+    """Seconds from spawning the workers to the last of the steps' requests answered."""
+    config = (folder / "config.yaml").read_text()
+    base = int(next(l.split(":")[1] for l in config.splitlines() if l.startswith("base_port")))
+    keys = [nacl.signing.SigningKey(bytes([w]) * 32) for w in range(1, workers + 1)]
+    bodies = {}
+    for r in range(1, rounds + 1):
+        for n in range(steps):
+            w = n % workers
+            payload = json.dumps({"taskId": "bench", "roundNumber": r, "step": f"step{n}",
+                                  "docIndex": (r * 1000 + n) % DOCS}, sort_keys=True)
+            signed = keys[w].sign(payload.encode())
+            bodies[(r, n)] = json.dumps({"signature": signed.hex(),
+                                         "stakingKey": keys[w].verify_key.encode().hex()})
+    env = dict(os.environ)
+    started = time.monotonic()
+    procs = [subprocess.Popen(["python3", str(folder / "worker.py")],
+                              env=dict(env, PORT=str(base + w)), cwd=folder)
+             for w in range(workers)]
+    try:
+        pending = set(range(workers))
+        while pending:
+            for w in list(pending):
+                try:
+                    socket.create_connection(("127.0.0.1", base + w), 0.05).close()
+                    pending.discard(w)
+                except OSError:
+                    pass
+            if pending:
+                time.sleep(0.001)
+        ready = time.monotonic()
+        conns = [http.client.HTTPConnection("127.0.0.1", base + w) for w in range(workers)]
+        for r in range(1, rounds + 1):
+            for n in range(steps):
+                c = conns[n % workers]
+                c.request("POST", "/submit", body=bodies[(r, n)],
+                          headers={"Content-Type": "application/json"})
+                answer = json.loads(c.getresponse().read())
+                assert answer.get("success"), answer
+        ended = time.monotonic()
+        for c in conns:
+            c.close()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+    return ended - started, ready - started
+
+
+def phases(cmd, folder, env):
+    """The phases of one run, from the --json report's timings (milliseconds)."""
+    report = folder / "timings.json"
+    timed(cmd + ["--json", str(report)], folder, env)
+    t = json.loads(report.read_text()).get("timings")
+    if t is None:
+        return None  # a build from before `timings` (a before/after comparison)
+    steps = t["steps_total"]
+    count = max(steps["count"], 1)
+    return {**{k.removesuffix("_ms"): v for k, v in t["phases"].items()},
+            "per_step_us": 1000 * steps["duration_ms"] / count,
+            "checkpoint_us": 1000 * steps["checkpoint_ms"] / count,
+            "round_ends": steps["round_ends_ms"]}
+
+
 def timed(cmd, cwd, env):
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -187,8 +265,12 @@ def timed(cmd, cwd, env):
 def main():
     mongo_uri, venv_python, runner, out = sys.argv[1:5]
     root = Path(out)
+    wanted = os.environ.get("SCENARIOS")
+    scenarios = [sc for sc in ALL_SCENARIOS
+                 if not wanted or "x".join(map(str, sc)) in wanted.split(",")]
     rows = []
-    for workers, rounds, steps in [(3, 3, 3), (10, 10, 10)]:
+    breakdown = []
+    for workers, rounds, steps in scenarios:
         folder, keys = scenario(root, workers, rounds, steps)
         base = dict(os.environ, **keys)
         base.pop("RUST_BACKTRACE", None)
@@ -201,23 +283,41 @@ def main():
             env["PROMETHEUS_WASM_CACHE_DIR"] = str(root / "cache")
         # One warm-up run compiles the component into the cache, as any second run finds it.
         timed(cmd, folder, ours_embedded)
-        times = {"reference": [], "remote": [], "embedded": []}
+        times = {"reference": [], "remote": [], "embedded": [], "floor": [], "ready": []}
         for _ in range(REPEATS):
-            times["reference"].append(timed([venv_python, "e2e.py"], folder, ref_env))
+            if REFERENCE:
+                times["reference"].append(timed([venv_python, "e2e.py"], folder, ref_env))
             times["remote"].append(timed(cmd, folder, ours_remote))
             times["embedded"].append(timed(cmd, folder, ours_embedded))
-        med = {k: statistics.median(v) for k, v in times.items()}
+            total, ready = floor(folder, workers, rounds, steps)
+            times["floor"].append(total)
+            times["ready"].append(ready)
+        med = {k: statistics.median(v) for k, v in times.items() if v}
         rows.append((workers, rounds, steps, med))
-    print(f"| scenario (workers × rounds × steps) | prometheus-test 0.1.10 | "
+        for name, env in (("wire", ours_remote), ("embedded", ours_embedded)):
+            breakdown.append((f"{workers} × {rounds} × {steps}", name, phases(cmd, folder, env)))
+    ref_head = " prometheus-test 0.1.10 |" if REFERENCE else ""
+    print(f"| scenario (workers × rounds × steps) | floor (workers ready) |{ref_head} "
           f"prometheus-wasm, MongoDB wire | prometheus-wasm, embedded store | "
-          f"ratio (wire) | ratio (embedded) |")
-    print("|---|---|---|---|---|---|")
+          f"wire / floor | embedded / floor |")
+    print("|---|---|" + ("---|" if REFERENCE else "") + "---|---|---|---|")
     for workers, rounds, steps, med in rows:
-        print(f"| {workers} × {rounds} × {steps} | {med['reference']:.2f} s | "
-              f"{med['remote']:.2f} s | {med['embedded']:.2f} s | "
-              f"{med['reference'] / med['remote']:.1f}× | "
-              f"{med['reference'] / med['embedded']:.1f}× |")
+        ref = f" {med['reference']:.3f} s |" if REFERENCE else ""
+        print(f"| {workers} × {rounds} × {steps} | {med['floor']:.3f} s ({med['ready']:.3f} s) |"
+              f"{ref} {med['remote']:.3f} s | {med['embedded']:.3f} s | "
+              f"{med['remote'] / med['floor']:.2f} | {med['embedded'] / med['floor']:.2f} |")
     print(f"\nmedian of {REPEATS} runs each; wall time from process start to exit")
+    keys = ["load", "preflight", "seeding", "workers_ready", "post_load", "steps", "stop"]
+    print("\n| scenario | backend | " + " | ".join(f"{k} ms" for k in keys)
+          + " | per step µs | checkpoint µs/step | round ends ms |")
+    print("|---|---|" + "---|" * (len(keys) + 3))
+    for label, name, p in breakdown:
+        if p is None:
+            print(f"| {label} | {name} | " + " | ".join(["—"] * (len(keys) + 3)) + " |")
+            continue
+        cells = " | ".join(f"{p.get(k, 0):.1f}" for k in keys)
+        print(f"| {label} | {name} | {cells} | {p['per_step_us']:.0f} | "
+              f"{p['checkpoint_us']:.0f} | {p['round_ends']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -18,4 +18,5 @@ pub mod plugin;
 pub mod report;
 pub mod runner;
 pub mod store;
+pub mod timings;
 pub mod workers;

@@ -159,6 +159,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
+    /// At the end, print where the run's time went: load, preflight, seeding, workers
+    /// ready, post-load, steps (each split into instantiate, prepare, execute, host calls
+    /// and checkpoint), stop and reports. Not with -q; the JSON report always has them.
+    #[arg(long)]
+    pub timings: bool,
+
     /// Also write a self-contained HTML page of the whole run (summary, timeline per
     /// worker and round, failures with their log and host calls) to FILE.
     #[arg(long, value_name = "FILE")]

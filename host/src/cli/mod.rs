@@ -22,6 +22,7 @@ mod run;
 mod run_flags;
 mod run_reports;
 mod run_state;
+mod run_timings;
 mod run_workers;
 mod sign;
 mod signals;

@@ -24,12 +24,14 @@ use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
+use crate::timings::{RunPhase, Timings};
 use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
 use super::run_reports::{
     Tee, check_report_paths, package_identity, start_collector, write_reports,
 };
 use super::run_state;
+use super::run_timings::{TimedCheckpoint, TimedSteps};
 use super::run_workers::{launch_specs, watchdog, worker_error};
 use super::watched::Watched;
 
@@ -51,6 +53,7 @@ impl OutputSink for WorkerOutput {
 
 /// Runs a test; returns the exit code.
 pub async fn run(args: RunArgs) -> Result<u8, UserError> {
+    let timings = Timings::new(Instant::now());
     // Handlers first: a signal during start-up must still stop what was started.
     let signals = install_signals()?;
 
@@ -79,12 +82,17 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         keys,
         &secrets,
         redactor.clone(),
+        &timings,
     )
     .await
     .map_err(|e| e.redacted(&redactor))
 }
 
 /// The rest of [`run`], once the secrets are known.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what run() validated, handed over once; a struct would only rename them"
+)]
 async fn run_redacted(
     args: RunArgs,
     mut signals: StopSignals,
@@ -93,6 +101,7 @@ async fn run_redacted(
     keys: Keyring,
     secrets: &Secrets,
     redactor: Redactor,
+    timings: &Timings,
 ) -> Result<u8, UserError> {
     let rerun = super::run_flags::rerun_command(
         std::env::args_os()
@@ -141,6 +150,7 @@ async fn run_redacted(
     if !select.is_empty() {
         run_state::check_steps(&select, package.manifest())?;
     }
+    timings.phase_ended(RunPhase::Load);
 
     // External workers must be up before anything is seeded or deleted for them.
     let startup_timeout = args
@@ -179,6 +189,7 @@ async fn run_redacted(
     }
 
     let existing = run_state::load_state(&state_file, args.reset, &report)?;
+    timings.phase_ended(RunPhase::Preflight);
     let before_seed = async || super::external::reset(&external, &report).await;
     let start = if select.is_empty() {
         let (state, resume, options) = test_db
@@ -218,6 +229,7 @@ async fn run_redacted(
     if start.is_fresh() {
         run_state::remove_databases(&config.data_dir, &report)?;
     }
+    timings.phase_ended(RunPhase::Seeding);
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
@@ -232,6 +244,7 @@ async fn run_redacted(
         fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(worker_error)?,
         stop = signals.recv() => return Ok(interrupted(stop, &report)),
     };
+    timings.phase_ended(RunPhase::WorkersReady);
     report.note(&format!(
         "workers ready in {}: {}",
         crate::report::terminal::fmt_duration(started.elapsed()),
@@ -248,13 +261,24 @@ async fn run_redacted(
 
     // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
     let observer: Arc<dyn RunObserver> = Arc::new(Tee(report.clone(), collector.clone()));
-    let watched = Watched {
+    let timed = TimedSteps {
         steps: &package,
+        timings,
+    };
+    let watched = Watched {
+        steps: &timed,
         deaths: fleet.deaths(),
     };
     let selective = matches!(start, Start::Selected(_));
     let outcome = signals
-        .until(run_steps(&watched, &state_file, start, observer, &report))
+        .until(run_steps(
+            &watched,
+            &state_file,
+            start,
+            observer,
+            &report,
+            timings,
+        ))
         .await;
     report.note("stopping workers…");
     // A (second) Ctrl-C or SIGTERM during the grace period kills the workers at once.
@@ -275,7 +299,8 @@ async fn run_redacted(
             "{e}; the journal beside it keeps the completed steps, the next run resumes from both"
         ));
     }
-    match outcome {
+    timings.phase_ended(RunPhase::Stop);
+    let ended = match outcome {
         Ok(Ok((code, _summary))) => {
             if let Some(e) = collector.take_error() {
                 report.warning(&format!(
@@ -287,6 +312,7 @@ async fn run_redacted(
                 &collector,
                 &package_identity(&source, &package),
                 &redactor,
+                timings,
             )?;
             Ok(code)
         }
@@ -298,6 +324,7 @@ async fn run_redacted(
                     &collector,
                     &package_identity(&source, &package),
                     &redactor,
+                    timings,
                 )
             {
                 report.warning(&format!("{:#}", e.error));
@@ -313,12 +340,18 @@ async fn run_redacted(
                 &collector,
                 &package_identity(&source, &package),
                 &redactor,
+                timings,
             ) {
                 report.warning(&format!("{:#}", e.error));
             }
             Ok(interrupted(stop, &report))
         }
+    };
+    timings.phase_ended(RunPhase::Reports);
+    if args.timings {
+        report.timings(&timings.snapshot());
     }
+    ended
 }
 
 /// Where the steps start: a whole run (fresh or resumed) or a selection.
@@ -345,6 +378,7 @@ async fn run_steps(
     start: Start,
     observer: Arc<dyn RunObserver>,
     report: &TerminalReport,
+    timings: &Timings,
 ) -> Result<(u8, RunSummary), UserError> {
     let fresh = start.is_fresh();
     let (mut state, resume) = match &start {
@@ -357,9 +391,13 @@ async fn run_steps(
             None,
         ));
     }
+    timings.phase_ended(RunPhase::PostLoad);
     let summary = match &start {
         Start::Full(_, _, options) => {
-            let mut checkpoint = JournalCheckpoint::new(state_file.clone());
+            let mut checkpoint = TimedCheckpoint {
+                inner: JournalCheckpoint::new(state_file.clone()),
+                timings,
+            };
             runner::run(package, &mut checkpoint, state, resume, options, observer)
                 .await
                 .map_err(UserError::usage_from)?
@@ -368,6 +406,7 @@ async fn run_steps(
             runner::run_selected(package, state, &s.selection, s.max_rounds, resume, observer).await
         }
     };
+    timings.phase_ended(RunPhase::Steps);
     report.summary(&summary);
     let code = if summary.is_passed() {
         EXIT_PASSED

@@ -18,6 +18,7 @@ use crate::report::model::Selection;
 use crate::report::{Outline, PackageId, Redactor, ReportCollector, TerminalReport};
 use crate::runner::{RunEvent, RunObserver};
 use crate::store::StateFile;
+use crate::timings::Timings;
 
 use super::run::Start;
 
@@ -127,6 +128,7 @@ pub(super) fn write_reports(
     collector: &ReportCollector,
     package: &PackageId,
     redactor: &Redactor,
+    timings: &Timings,
 ) -> Result<(), UserError> {
     let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
     collector.with_report(package, |run| {
@@ -134,7 +136,8 @@ pub(super) fn write_reports(
             crate::report::junit::write(path, run, redactor).map_err(fail)?;
         }
         if let Some(path) = &args.json {
-            crate::report::json::write(path, run, redactor).map_err(fail)?;
+            crate::report::json::write(path, run, Some(&timings.snapshot()), redactor)
+                .map_err(fail)?;
         }
         if let Some(path) = &args.html {
             crate::report::html::write(path, run, redactor).map_err(fail)?;

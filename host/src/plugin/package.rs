@@ -26,6 +26,7 @@ use crate::plugin::record::PackageRef;
 use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
+use crate::timings::StepPart;
 
 /// How a package was loaded, for progress lines and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,13 +370,15 @@ impl Steps for Package {
         state: &mut RunState,
         log: Arc<dyn StepLog>,
     ) -> Result<StepOutcome, StepFailure> {
+        let started = Instant::now();
         let mut store = self.store(&step.worker, std::mem::take(state), log.clone());
         // Epoch interruption stops guest code at the deadline; this timer stops a step
         // that waits in a host call (HTTP, sleep) past it. Dropping the call drops the
         // instance, which is never used again.
         let deadline = store.data().deadline;
         let mut phase = Phase::Prepare;
-        let result = bounded(deadline, self.call_step(&mut store, step, &mut phase))
+        let call = self.call_step(&mut store, step, &mut phase, started, &*log);
+        let result = bounded(deadline, call)
             .await
             .unwrap_or_else(|| Err(self.timed_out(phase)));
         flush_output(&store, &*log);
@@ -435,13 +438,20 @@ impl Package {
         store: &mut Store<HostState>,
         step: &StepInfo,
         phase: &mut Phase,
+        started: Instant,
+        log: &dyn StepLog,
     ) -> Result<StepOutcome, StepFailure> {
         let instance = self.instantiate(store, Phase::Prepare).await?;
+        // `run --timings`: the store and instantiation, then each export (the host calls
+        // made inside are reported apart and taken out of it).
+        log.timed(StepPart::Instantiate, started.elapsed());
         let params = step.params.to_string();
-        let prepared = match instance
+        let export = Instant::now();
+        let prepared = instance
             .call_prepare(&mut *store, &step.name, &params)
-            .await
-        {
+            .await;
+        log.timed(StepPart::Prepare, export.elapsed());
+        let prepared = match prepared {
             Ok(Ok(json)) => json,
             Ok(Err(message)) => {
                 return Err(StepFailure::Failed {
@@ -458,10 +468,12 @@ impl Package {
             });
         }
         *phase = Phase::Execute;
-        match instance
+        let export = Instant::now();
+        let executed = instance
             .call_execute(&mut *store, &step.name, &params, &prepared)
-            .await
-        {
+            .await;
+        log.timed(StepPart::Execute, export.elapsed());
+        match executed {
             Ok(Ok(Outcome::Done(json))) => parse_guest_json(&json, "the result of execute")
                 .map(StepOutcome::Done)
                 .map_err(|message| StepFailure::Failed {

@@ -156,6 +156,12 @@ pub trait StepLog: Send + Sync {
     /// worker that died meanwhile) is not the step's time. The step's reported duration
     /// ends at the first call; without one, when `run_step` returns.
     fn ended(&self) {}
+
+    /// A part of the step took `took` (`run --timings`): the store and instantiation,
+    /// each export, each host call. Most receivers ignore it.
+    fn timed(&self, part: crate::timings::StepPart, took: std::time::Duration) {
+        let _ = (part, took);
+    }
 }
 
 /// A loaded step package, ready to run steps.

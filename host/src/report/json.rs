@@ -11,6 +11,7 @@ use crate::report::error::{ReportError, write_atomically};
 use crate::report::history::StepEntry;
 use crate::report::model::{Case, RunReport};
 use crate::report::redact::Redactor;
+use crate::timings::TimingsSnapshot;
 
 /// The `version` of the document this build writes; raised when a field changes meaning
 /// or goes away (new fields do not raise it).
@@ -127,10 +128,57 @@ fn text(detail: Option<&str>, redactor: &Redactor) -> Value {
     Value::String(redactor.scrub(detail.unwrap_or_default()))
 }
 
-/// Writes the JSON report to `path`.
-pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result<(), ReportError> {
-    let mut text =
-        serde_json::to_string_pretty(&render(report, redactor)).expect("JSON values serialize");
+/// The `timings` object (`run --timings`; docs/report-format.md): the phases measured
+/// until the report was written, and every step's parts, in milliseconds.
+pub fn render_timings(t: &TimingsSnapshot, redactor: &Redactor) -> Value {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let phases: serde_json::Map<String, Value> = t
+        .phases
+        .iter()
+        .map(|(p, d)| (format!("{}_ms", p.key()), json!(ms(*d))))
+        .collect();
+    let parts = |duration, p: &crate::timings::StepParts| {
+        let mut o = serde_json::Map::new();
+        o.insert("duration_ms".into(), json!(ms(duration)));
+        for (name, d) in p.named() {
+            o.insert(format!("{name}_ms"), json!(ms(d)));
+        }
+        o
+    };
+    let mut totals = parts(t.steps_total, &t.step_totals);
+    totals.insert("count".into(), json!(t.steps.len()));
+    totals.insert("round_ends_ms".into(), json!(ms(t.round_ends)));
+    let steps: Vec<Value> = t
+        .steps
+        .iter()
+        .map(|s| {
+            let mut o = serde_json::Map::new();
+            o.insert("round".into(), json!(s.round));
+            o.insert("step".into(), json!(redactor.scrub_line(&s.step)));
+            o.extend(parts(s.duration, &s.parts));
+            Value::Object(o)
+        })
+        .collect();
+    json!({
+        "wall_ms": ms(t.wall),
+        "phases": phases,
+        "steps_total": totals,
+        "steps": steps,
+    })
+}
+
+/// Writes the JSON report to `path`, with the run's `timings` when given.
+pub fn write(
+    path: &Path,
+    report: &RunReport<'_>,
+    timings: Option<&TimingsSnapshot>,
+    redactor: &Redactor,
+) -> Result<(), ReportError> {
+    let mut doc = render(report, redactor);
+    if let (Some(t), Value::Object(o)) = (timings, &mut doc) {
+        o.insert("timings".into(), render_timings(t, redactor));
+    }
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
     text.push('\n');
     write_atomically("JSON", path, text.as_bytes())
 }

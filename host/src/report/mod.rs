@@ -19,6 +19,7 @@ pub mod sanitize;
 pub(crate) mod style;
 pub(crate) mod summary_table;
 pub mod terminal;
+pub(crate) mod timings_table;
 
 pub use collect::ReportCollector;
 pub use error::ReportError;

@@ -166,6 +166,14 @@ impl TerminalReport {
         }
     }
 
+    /// The `--timings` table (`timings_table.rs`); not with `-q`.
+    pub fn timings(&self, timings: &crate::timings::TimingsSnapshot) {
+        if !self.quiet() {
+            self.write_line("");
+            self.write_line(&super::timings_table::render_timings(timings, self.style));
+        }
+    }
+
     fn level_tag(&self, level: LogLevel) -> String {
         match level {
             LogLevel::Trace => self.style.dim("trace"),

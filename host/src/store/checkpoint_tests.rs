@@ -62,7 +62,8 @@ fn steps_are_appended_and_recovered_without_rewriting_the_file() {
 
 #[test]
 fn round_ends_compact_the_journal_into_the_file() {
-    let (_dir, file, mut checkpoint) = temp_checkpoint();
+    let (_dir, file, checkpoint) = temp_checkpoint();
+    let mut checkpoint = checkpoint.with_compact_min_bytes(0);
     let mut state = RunState::default();
     checkpoint.save(&state).unwrap();
     complete_step(&mut checkpoint, &mut state, 1, "a");
@@ -85,8 +86,29 @@ fn round_ends_compact_the_journal_into_the_file() {
 }
 
 #[test]
-fn a_large_state_is_compacted_only_once_the_journal_is_a_quarter_of_it() {
+fn a_small_journal_is_not_compacted_before_the_last_round_ends() {
     let (_dir, file, mut checkpoint) = temp_checkpoint();
+    let mut state = RunState::default();
+    checkpoint.save(&state).unwrap();
+    for round in 1..=3 {
+        complete_step(&mut checkpoint, &mut state, round, "a");
+        checkpoint.round_finished(&state, false).unwrap();
+    }
+    assert_eq!(journal_lines(&file), 4, "the header and three records");
+    assert_eq!(
+        file.load().unwrap(),
+        Some(state.clone()),
+        "recovered from both"
+    );
+    checkpoint.round_finished(&state, true).unwrap();
+    assert_eq!(file_state(&file), state, "the last round always compacts");
+    assert_eq!(journal_lines(&file), 1);
+}
+
+#[test]
+fn a_large_state_is_compacted_only_once_the_journal_is_a_quarter_of_it() {
+    let (_dir, file, checkpoint) = temp_checkpoint();
+    let mut checkpoint = checkpoint.with_compact_min_bytes(0);
     let mut state = RunState::default();
     let big: String = "x".repeat(40_000);
     state.set("big", json!(big), Scope::Global).unwrap();

@@ -2,9 +2,11 @@
 //! connections; or `GET path` answers the expected status, which also catches "port open
 //! but not serving yet") before the startup timeout, and it has not exited.
 //!
-//! Polling starts fast, because most servers listen within tens of milliseconds, and
-//! backs off so that a slow starter is not hammered with connection attempts; a `ready`
-//! entry with an `interval` polls at that pace instead.
+//! Polling is tight at first, because most servers listen within tens of milliseconds: one
+//! attempt every [`FIRST_POLL_INTERVAL`] for [`TIGHT_POLL_PHASE`], so a ready worker is
+//! noticed within about a millisecond. Then it backs off so that a slow starter is not
+//! hammered with connection attempts; a `ready` entry with an `interval` polls at that pace
+//! instead.
 
 use std::time::Duration;
 
@@ -16,9 +18,15 @@ use super::probe::{self, Target};
 use super::process::WorkerProcess;
 use crate::config::{ReadyCheck, ReadyProbe};
 
-/// First pause between connection attempts: a typical server is ready after 40–80 ms, so
-/// this costs at most ~10 ms of a run's start.
-pub(super) const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Pause between connection attempts during the [`TIGHT_POLL_PHASE`]: a refused connect on
+/// loopback costs some 20–50 µs, so polling every millisecond notices a ready worker within
+/// ~1 ms for a few percent of one core (measured in docs/performance.md; it was 10 ms,
+/// doubling, which cost up to ~20 ms of a run's start).
+pub(super) const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(1);
+
+/// How long polling stays at [`FIRST_POLL_INTERVAL`] before backing off: a typical server is
+/// ready after 40–80 ms, a Python one on a loaded machine after a few hundred.
+const TIGHT_POLL_PHASE: Duration = Duration::from_millis(300);
 
 /// Longest pause between connection attempts: bounds the delay after a slow server becomes
 /// ready while keeping a 30 s wait at a few hundred attempts.
@@ -40,6 +48,7 @@ pub(super) async fn wait_ready(
     let mut exit = worker.exit.clone();
     let mut interval = ready.interval.unwrap_or(FIRST_POLL_INTERVAL);
     let target = Target::Local(worker.port);
+    let tight_until = Instant::now() + TIGHT_POLL_PHASE;
     loop {
         // Cloned out first: the watch guard must not be held across an await.
         let status = exit.borrow_and_update().clone();
@@ -79,7 +88,7 @@ pub(super) async fn wait_ready(
                 }
             }
         }
-        if ready.interval.is_none() {
+        if ready.interval.is_none() && Instant::now() >= tight_until {
             interval = (interval * 2).min(MAX_POLL_INTERVAL);
         }
     }

@@ -202,6 +202,8 @@ impl Recorder {
             }
         };
         let duration = started.elapsed();
+        self.log
+            .timed(crate::timings::StepPart::HostCalls, duration);
         if let Some(shown) = show(&result) {
             self.log.call(&shown.into_call(duration, &self.mask));
         }
