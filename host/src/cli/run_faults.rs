@@ -72,9 +72,7 @@ pub(super) fn proxies(
         if let Some(port) = proxies.port(&worker.name) {
             let url = format!("http://localhost:{port}");
             worker.url = url.clone();
-            if let Some(data) = worker.data.as_object_mut() {
-                data.insert("url".into(), url.clone().into());
-            }
+            worker.data.insert("url".into(), url.clone().into());
             peers.push((peer_variable(&worker.name), url));
         }
     }

@@ -12,7 +12,7 @@
 //! (`kill -9`), a watchdog process kills every group (`watchdog.rs`), and each worker also
 //! gets SIGKILL from the kernel. [`preflight`] checks what can be checked before anything
 //! is started, and [`Fleet::deaths`] tells who died during the run. [`Fleet::control`] applies
-the test's process faults (kill, stop, pause, resume, start, restart) to its own workers.
+//! the test's process faults (kill, stop, pause, resume, start, restart) to its own workers.
 //!
 //! This module takes plain values and imports only config's plain probe and hook types (it
 //! sits right after `config` in the data flow, and must never import store, plugin, runner

@@ -43,6 +43,9 @@ const REQUEST_HEAD_MAX_BYTES: usize = 64 * 1024;
 /// How long the proxy waits for a request head before it answers an `http_error` anyway.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The pause after a failed accept (out of file descriptors): the loop must not spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
 /// A fault in force on one proxy, and how long it lasts.
 #[derive(Debug, Clone)]
 struct Active {
@@ -154,6 +157,8 @@ impl Proxies {
             tokio::spawn(async move {
                 loop {
                     let Ok((client, _)) = listener.accept().await else {
+                        // Out of file descriptors, most likely: wait instead of spinning.
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                         continue;
                     };
                     let proxy = Arc::clone(&proxy);
@@ -219,7 +224,7 @@ impl Proxies {
 /// changes.
 async fn connection(client: TcpStream, proxy: Arc<Proxy>) {
     let mut changes = proxy.fault.subscribe();
-    changes.borrow_and_update();
+    let _ = changes.borrow_and_update();
     let fault = proxy.current();
     if let Some(fault) = &fault {
         if fault.hang {
@@ -229,7 +234,7 @@ async fn connection(client: TcpStream, proxy: Arc<Proxy>) {
         let reset = fault.reset_rate > 0.0 && proxy.draw(|r| r.random_bool(fault.reset_rate));
         if reset {
             // Linger 0: close() sends RST instead of FIN.
-            let _ = client.set_linger(Some(Duration::ZERO));
+            let _ = client.set_zero_linger();
             drop(client);
             return;
         }
@@ -245,7 +250,7 @@ async fn connection(client: TcpStream, proxy: Arc<Proxy>) {
     else {
         // The worker is down (killed by a fault): the client sees the connection close,
         // as it would see a refused connection.
-        let _ = client.set_linger(Some(Duration::ZERO));
+        let _ = client.set_zero_linger();
         return;
     };
     let _ = client.set_nodelay(true);
