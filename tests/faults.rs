@@ -94,7 +94,10 @@ fn restart_keeps_the_workers_data() {
     let starts = starts_of(&out, "worker1");
     assert_eq!(starts.len(), 2, "worker1 started twice: {out}");
     assert_eq!(starts[0].1, 0, "a fresh run starts with no greeting: {out}");
-    assert_eq!(starts[1].1, 1, "the restarted worker kept round 1's greeting: {out}");
+    assert_eq!(
+        starts[1].1, 1,
+        "the restarted worker kept round 1's greeting: {out}"
+    );
     assert_ne!(starts[0].0, starts[1].0, "{out}");
     assert!(!is_alive(starts[0].0), "the old process is gone");
     let faults = fault_lines(&out);
@@ -183,12 +186,12 @@ fn faults_show_in_every_report() {
     ]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(
-        out.stdout.contains("⚡ fault (round start): restarted worker2 (pid"),
+        out.stdout
+            .contains("⚡ fault (round start): restarted worker2 (pid"),
         "{out}"
     );
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report"))
-            .expect("json");
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report")).expect("json");
     let text = report.to_string();
     assert!(text.contains("\"when\":\"round start\""), "{text}");
     assert!(text.contains("restarted worker2 (pid"), "{text}");
@@ -199,7 +202,10 @@ fn faults_show_in_every_report() {
     );
     let html = std::fs::read_to_string(&html).expect("html");
     assert!(html.contains("class=\"fault\""), "timeline marker");
-    assert!(html.contains("round start: restarted worker2"), "marker title");
+    assert!(
+        html.contains("round start: restarted worker2"),
+        "marker title"
+    );
     let recording =
         std::fs::read_to_string(dir.tests().join("data/recording.jsonl")).expect("recording");
     assert!(
@@ -226,26 +232,30 @@ fn refused(dir: &TestDir) -> RunOutput {
 fn bad_schedules_are_refused_before_anything_starts() {
     let out = refused(&hello_with_faults("- at: {round: 1}\n  kill: worker3\n"));
     assert!(
-        out.stderr
-            .contains("invalid `faults[0].kill`: no worker `worker3` in workers.json; did you mean `worker1`?"),
+        out.stderr.contains(
+            "invalid `faults[0].kill`: no worker `worker3` in workers.json; did you mean `worker1`?"
+        ),
         "{out}"
     );
     let out = refused(&hello_with_faults(
         "- at: {round: 1, after: sumary}\n  kill: worker1\n",
     ));
     assert!(
-        out.stderr.contains("no step `sumary` in round 1 of the package; did you mean `summary`?"),
+        out.stderr
+            .contains("no step `sumary` in round 1 of the package; did you mean `summary`?"),
         "{out}"
     );
     let out = refused(&hello_with_faults("- at: {round: 1}\n  start: worker1\n"));
     assert!(
-        out.stderr
-            .contains("worker `worker1` is running at round 1 at the round's start: cannot start it"),
+        out.stderr.contains(
+            "worker `worker1` is running at round 1 at the round's start: cannot start it"
+        ),
         "{out}"
     );
     let out = refused(&hello_with_faults("- at: {round: 3}\n  kill: worker1\n"));
     assert!(
-        out.stderr.contains("round 3 is never reached: the test has 2 round(s)"),
+        out.stderr
+            .contains("round 3 is never reached: the test has 2 round(s)"),
         "{out}"
     );
     let out = refused(&hello_with_faults(
@@ -320,7 +330,10 @@ fn latency_delays_steps_and_worker_to_worker_traffic_through_the_proxy() {
     let json = dir.tests().join("run.json");
     let out = dir.run_steps(&["--json", json.to_str().expect("utf-8"), "--seed", "7"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("seed 7 (--seed 7 repeats them)"), "{out}");
+    assert!(
+        out.stdout.contains("seed 7 (--seed 7 repeats them)"),
+        "{out}"
+    );
     let proxy_port: u16 = out
         .stdout
         .split("proxies: worker1 localhost:")
@@ -329,22 +342,27 @@ fn latency_delays_steps_and_worker_to_worker_traffic_through_the_proxy() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("the banner names worker1's proxy: {out}"));
     assert!(
-        out.stdout
-            .contains("(before check-health): network worker1: latency 300 ms, until the step ends"),
+        out.stdout.contains(
+            "(before check-health): network worker1: latency 300 ms, until the step ends"
+        ),
         "{out}"
     );
     assert!(
-        out.stdout.contains("(ended check-health): network worker1: restored"),
+        out.stdout
+            .contains("(ended check-health): network worker1: restored"),
         "{out}"
     );
 
     // The step's request to worker1 went through the proxy and waited the latency.
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report"))
-            .expect("json");
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report")).expect("json");
     let through_proxy = format!("localhost:{proxy_port}/health");
     let delayed = call_durations(&report, 1, "check-health", &through_proxy);
-    assert_eq!(delayed.len(), 1, "one call to worker1 through its proxy: {report}");
+    assert_eq!(
+        delayed.len(),
+        1,
+        "one call to worker1 through its proxy: {report}"
+    );
     assert!(delayed[0] >= 300.0, "delayed by the latency: {delayed:?}");
 
     // The relay worker reached worker1 through the proxy too: its own measure, in round 1
@@ -365,8 +383,15 @@ fn latency_delays_steps_and_worker_to_worker_traffic_through_the_proxy() {
                 .expect("elapsed ms")
         })
         .collect();
-    assert_eq!(relayed.len(), 2, "one relay per round's health check: {out}");
-    assert!(relayed[0] >= 300, "worker-to-worker traffic delayed: {relayed:?}");
+    assert_eq!(
+        relayed.len(),
+        2,
+        "one relay per round's health check: {out}"
+    );
+    assert!(
+        relayed[0] >= 300,
+        "worker-to-worker traffic delayed: {relayed:?}"
+    );
 }
 
 #[test]

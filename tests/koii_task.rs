@@ -164,7 +164,14 @@ fn an_auditor_offline_in_round_2_leaves_that_round_unaudited_and_audits_again_wh
     let rounds: Vec<u64> = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a document a line"))
-        .map(|audit| audit["roundNumber"].as_u64().expect("roundNumber"))
+        .map(|audit| {
+            // Stored as Extended JSON: a plain number or {"$numberInt": "2"}.
+            let n = &audit["roundNumber"];
+            n.as_u64()
+                .or_else(|| n["$numberInt"].as_str()?.parse().ok())
+                .or_else(|| n["$numberLong"].as_str()?.parse().ok())
+                .unwrap_or_else(|| panic!("no roundNumber in {audit}"))
+        })
         .collect();
     assert_eq!(rounds, [1, 3], "{text}");
 }

@@ -12,11 +12,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::config::FaultScope;
 use crate::config::{FaultAction, FaultMoment, FaultSpec};
-use crate::plugin::{FaultNotes, HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::{
+    FaultNotes, HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps,
+};
 use crate::runner::{FaultWhen, RunEvent, RunObserver};
 use crate::store::state::RunState;
-use crate::config::FaultScope;
 use crate::workers::{FleetControl, Proxies};
 
 /// Checks the test's `faults:` against the package's steps and the rounds, before

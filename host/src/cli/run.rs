@@ -26,12 +26,12 @@ use crate::store::state::RunState;
 use crate::store::{JournalCheckpoint, StateFile};
 use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
+use super::faulted::Faulted;
 use super::run_reports::{
     Tee, check_report_paths, package_identity, start_collector, write_reports,
 };
 use super::run_state;
 use super::run_workers::{launch_specs, watchdog, worker_error};
-use super::faulted::Faulted;
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -125,7 +125,11 @@ async fn run_redacted(
     let seed = super::run_faults::seed(args.seed);
     let proxies = super::run_faults::proxies(&mut config, seed)?;
     if !config.faults.is_empty() {
-        report.note(&super::run_faults::banner(&config, proxies.as_deref(), seed));
+        report.note(&super::run_faults::banner(
+            &config,
+            proxies.as_deref(),
+            seed,
+        ));
     }
     let test_db = super::mongo::open(&args, &config, &report).await?;
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.

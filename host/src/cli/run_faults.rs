@@ -109,6 +109,9 @@ mod tests {
     #[test]
     fn peer_variables_are_shell_names() {
         assert_eq!(peer_variable("worker1"), "PROMETHEUS_WORKER_WORKER1_URL");
-        assert_eq!(peer_variable("audit-2.b"), "PROMETHEUS_WORKER_AUDIT_2_B_URL");
+        assert_eq!(
+            peer_variable("audit-2.b"),
+            "PROMETHEUS_WORKER_AUDIT_2_B_URL"
+        );
     }
 }

@@ -12,8 +12,8 @@ use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
 use super::did_you_mean::closest;
-use super::faults::{FaultKeys, FaultSpec, check_faults};
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::faults::{FaultKeys, FaultSpec, check_faults};
 use super::limits::{LimitsConfig, LimitsKeys, check_limits};
 use super::location::{Location, find_key, split_key_path, strip_location_suffix};
 use super::yaml_guard::{check_yaml, nesting_error};

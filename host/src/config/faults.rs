@@ -224,7 +224,10 @@ impl NetworkFault {
             parts.push(format!("bandwidth {kbps} KiB/s"));
         }
         if self.reset_rate > 0.0 {
-            parts.push(format!("reset {}% of connections", percent(self.reset_rate)));
+            parts.push(format!(
+                "reset {}% of connections",
+                percent(self.reset_rate)
+            ));
         }
         if let Some(e) = self.http_error {
             parts.push(format!(
@@ -277,8 +280,7 @@ impl NetworkFault {
             Some(0) => {
                 return Err((
                     "bandwidth_kbps",
-                    "0 KiB/s passes nothing; use `hang: true` for a link that never answers"
-                        .into(),
+                    "0 KiB/s passes nothing; use `hang: true` for a link that never answers".into(),
                 ));
             }
             Some(v) if v > MAX_BANDWIDTH_KBPS => {
@@ -397,10 +399,7 @@ pub(crate) fn check_faults(
     if keys.len() > MAX_FAULTS {
         return Err(invalid(
             "faults".into(),
-            format!(
-                "{} entries is more than the most, {MAX_FAULTS}",
-                keys.len()
-            ),
+            format!("{} entries is more than the most, {MAX_FAULTS}", keys.len()),
         ));
     }
     keys.into_iter()
@@ -611,7 +610,8 @@ pub fn check_fault_steps(
             ),
         ));
     }
-    check_states(faults, steps).map_err(|(fault, message)| error(fault, fault.action_key(), message))
+    check_states(faults, steps)
+        .map_err(|(fault, message)| error(fault, fault.action_key(), message))
 }
 
 impl FaultSpec {
@@ -736,10 +736,16 @@ mod tests {
     fn impossible_values_are_refused_naming_the_field() {
         let cases = [
             ("- at: {round: 0}\n    kill: w", "faults[0].at.round"),
-            ("- at: {round: 1, before: a, after: b}\n    kill: w", "faults[0].at"),
+            (
+                "- at: {round: 1, before: a, after: b}\n    kill: w",
+                "faults[0].at",
+            ),
             ("- at: {round: 1}\n    kill: w\n    stop: w", "faults[0]"),
             ("- at: {round: 1}", "faults[0]"),
-            ("- at: {round: 1}\n    kill: w\n    for: step", "faults[0].for"),
+            (
+                "- at: {round: 1}\n    kill: w\n    for: step",
+                "faults[0].for",
+            ),
             (
                 "- at: {round: 1}\n    network: {worker: w, latency_ms: 10, jitter_ms: 20}",
                 "faults[0].network.jitter_ms",
@@ -756,7 +762,10 @@ mod tests {
                 "- at: {round: 1}\n    network: {worker: w, bandwidth_kbps: 0}",
                 "faults[0].network.bandwidth_kbps",
             ),
-            ("- at: {round: 1}\n    network: {worker: w}", "faults[0].network"),
+            (
+                "- at: {round: 1}\n    network: {worker: w}",
+                "faults[0].network",
+            ),
         ];
         for (entry, key) in cases {
             let text = format!("task_id: t\nfaults:\n  {entry}\n");

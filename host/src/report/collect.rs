@@ -316,7 +316,9 @@ impl RunObserver for ReportCollector {
                     worker: self.bound(worker),
                     fault: self.bound(fault),
                 };
-                self.pending(&mut inner, *round, &step, None).faults.push(entry);
+                self.pending(&mut inner, *round, &step, None)
+                    .faults
+                    .push(entry);
             }
             _ => {}
         }

@@ -246,7 +246,8 @@ async fn connection(client: TcpStream, proxy: Arc<Proxy>) {
             return;
         }
     }
-    let Ok(upstream) = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, proxy.upstream))).await
+    let Ok(upstream) =
+        TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, proxy.upstream))).await
     else {
         // The worker is down (killed by a fault): the client sees the connection close,
         // as it would see a refused connection.
