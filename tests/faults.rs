@@ -424,3 +424,42 @@ fn resets_and_error_statuses_fail_the_step_that_meets_them() {
         "answered by the proxy, not the worker: {out}"
     );
 }
+
+#[test]
+fn a_step_failed_by_a_fault_replays_to_the_same_failure_offline() {
+    let dir = hello_with_faults(
+        "- at: {round: 1, before: submit-greeting}\n  network: {worker: worker1, http_error: {status: 503, rate: 1.0}}\n",
+    );
+    let out = dir.run_steps(&["--seed", "11"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let recording = dir.tests().join("data/recording.jsonl");
+    let text = std::fs::read_to_string(&recording).expect("the failed step is recorded");
+    assert!(text.contains("\"fault_seed\":11"), "{text}");
+    // The workers are gone: the replay is answered from the recording alone.
+    let replay = dir.run(&[
+        "replay",
+        recording.to_str().expect("utf-8"),
+        "--step",
+        "submit-greeting",
+        "--round",
+        "1",
+    ]);
+    assert_eq!(replay.code(), 1, "{replay}");
+    assert!(
+        replay
+            .stdout
+            .contains("recorded under the test's faults (network seed 11):"),
+        "{replay}"
+    );
+    assert!(
+        replay.stdout.contains(
+            "before: network worker1: HTTP 503 for 100% of requests, until the round ends"
+        ),
+        "{replay}"
+    );
+    assert!(
+        replay.stdout.contains("the same failure as recorded"),
+        "{replay}"
+    );
+    assert!(replay.stdout.contains("503"), "{replay}");
+}

@@ -346,3 +346,44 @@ async fn answer_error(mut client: TcpStream, status: u16) {
     let _ = client.write_all(answer.as_bytes()).await;
     let _ = client.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn latency(worker: &str) -> NetworkFault {
+        NetworkFault {
+            worker: worker.into(),
+            latency_ms: 10,
+            ..NetworkFault::default()
+        }
+    }
+
+    #[test]
+    fn faults_end_with_their_scope() {
+        let proxies = Proxies::bind(&[("w1".into(), 1), ("w2".into(), 2)], 5).expect("bind");
+        proxies.set(latency("w1"), FaultScope::Step).expect("w1");
+        proxies.set(latency("w2"), FaultScope::Round).expect("w2");
+        assert_eq!(proxies.expire(FaultScope::Step), ["w1"]);
+        assert!(proxies.expire(FaultScope::Step).is_empty());
+        assert_eq!(proxies.expire(FaultScope::Run), ["w2"]);
+        assert!(!proxies.clear("w2"), "nothing left to clear");
+        let err = proxies
+            .set(latency("w3"), FaultScope::Run)
+            .expect_err("no proxy");
+        assert!(err.contains("workers with one: w1, w2"), "{err}");
+    }
+
+    #[test]
+    fn the_same_seed_makes_the_same_decisions() {
+        let draws = |seed| {
+            let proxies = Proxies::bind(&[("w1".into(), 1)], seed).expect("bind");
+            let proxy = &proxies.proxies["w1"];
+            (0..8)
+                .map(|_| proxy.draw(|r| r.random_bool(0.5)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draws(42), draws(42));
+        assert_ne!(draws(42), draws(43), "another seed, other decisions");
+    }
+}
