@@ -423,6 +423,27 @@ fn resets_and_error_statuses_fail_the_step_that_meets_them() {
         !out.stdout.contains("[worker1] POST /greetings"),
         "answered by the proxy, not the worker: {out}"
     );
+
+    // A hung link: accepted, never answered; the step's request times out.
+    let dir = hello_with_faults(
+        "- at: {round: 1, before: submit-greeting}\n  network: {worker: worker1, hang: true}\n",
+    );
+    dir.set_config(
+        "limits",
+        serde_yaml::from_str("{http_timeout: 1}").expect("yaml"),
+    );
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stdout.contains("hang every connection"), "{out}");
+    assert!(out.stdout.contains("submit-greeting failed"), "{out}");
+    assert!(
+        out.all().contains("timeout"),
+        "the request timed out: {out}"
+    );
+    assert!(
+        !out.stdout.contains("[worker1] POST /greetings"),
+        "the hung request never reached the worker: {out}"
+    );
 }
 
 #[test]
