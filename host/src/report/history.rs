@@ -125,7 +125,7 @@ pub struct StepEntry {
 /// (crate::runner::RunEvent::FaultApplied)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultEntry {
-    /// `round start`, `before`, `after`, `during` or `ended`.
+    /// `round start`, `before`, `after` or `ended`.
     pub when: String,
     /// The worker it acted on.
     pub worker: String,

@@ -156,12 +156,12 @@ pub enum RunEvent {
         /// The recording file.
         path: std::path::PathBuf,
     },
-    /// A fault was applied on purpose (the test's `faults:` schedule, or a step that asked
-    /// through the faults interface), or a network fault's time ran out.
+    /// A fault of the test's `faults:` schedule was applied on purpose, or a network
+    /// fault's time ran out.
     FaultApplied {
         /// The round, from 1.
         round: u32,
-        /// The step it came before, after or during; `None` at the round's start.
+        /// The step it came before or after; `None` at the round's start.
         step: Option<String>,
         /// When, relative to the step.
         when: FaultWhen,
@@ -187,8 +187,6 @@ pub enum FaultWhen {
     Before,
     /// After the step completed.
     After,
-    /// While the step ran, because it asked (the faults interface).
-    During,
     /// A network fault ended: its `for:` ran out (step, round or run).
     Ended,
 }
@@ -199,7 +197,6 @@ impl fmt::Display for FaultWhen {
             FaultWhen::RoundStart => "round start",
             FaultWhen::Before => "before",
             FaultWhen::After => "after",
-            FaultWhen::During => "during",
             FaultWhen::Ended => "ended",
         })
     }

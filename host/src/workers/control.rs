@@ -80,12 +80,6 @@ impl FleetControl {
         self.crew.specs.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// The pid of `worker`'s current process, if it is running (also when paused).
-    pub fn pid(&self, worker: &str) -> Option<u32> {
-        let current = self.current(worker).ok()?;
-        current.exit.borrow().is_none().then_some(current.pid)
-    }
-
     /// Applies `action` to `worker` and returns what changed. `start` (and the start half
     /// of `restart`) returns once the worker is ready.
     ///

@@ -237,9 +237,8 @@ impl WorkerError {
                     .to_owned(),
             ),
             WorkerErrorKind::FaultRefused { .. } => Some(
-                "fix the order of the test's faults (faults: in config.yaml, or the step that \
-                 calls the faults interface) so that each action finds the worker in the state \
-                 it needs"
+                "fix the order of the test's faults (faults: in config.yaml) so that each \
+                 action finds the worker in the state it needs"
                     .to_owned(),
             ),
             WorkerErrorKind::NotReady { port, .. } => Some(format!(

@@ -174,7 +174,7 @@ impl Proxies {
     ///
     /// # Errors
     /// The worker has no proxy in this run (only workers named by a network fault of the
-    /// schedule have one, unless steps may set faults).
+    /// schedule have one).
     pub fn set(&self, fault: NetworkFault, scope: FaultScope) -> Result<(), String> {
         let proxy = self.proxies.get(&fault.worker).ok_or_else(|| {
             format!(
