@@ -128,3 +128,50 @@ fn a_submission_signed_with_another_workers_key_is_rejected_by_the_server() {
     );
     assert!(!all.contains("audited valid"), "{all}");
 }
+
+#[test]
+fn an_auditor_offline_in_round_2_leaves_that_round_unaudited_and_audits_again_when_back() {
+    // `faults:` stops the auditor (worker2) as round 2 starts and starts it again, with
+    // its data, as round 3 starts: round 2's audit must not happen (nothing signed by an
+    // offline node reaches the leader or `audits`), rounds 1 and 3 are audited as usual.
+    let t = koii_task();
+    let faults: serde_yaml::Value = serde_yaml::from_str(
+        "- at: {round: 2}\n  stop: worker2\n- at: {round: 3}\n  start: worker2\n",
+    )
+    .expect("yaml");
+    t.set_config("faults", faults);
+    let out = run(&t, None);
+    assert_eq!(out.code(), 0, "{out}");
+    for line in [
+        "⚡ fault (round start): stopped worker2 (pid",
+        "round 2: auditor worker2 is offline, round not audited",
+        "⚡ fault (round start): started worker2 (pid",
+        "round 1: worker1's submission audited valid",
+        "round 3: worker1's submission audited valid",
+        "PASSED: 5 passed, 3 skipped, 0 failed",
+    ] {
+        assert!(out.stdout.contains(line), "no `{line}` in:\n{out}");
+    }
+    assert!(
+        !out.stdout.contains("round 2: worker1's submission audited"),
+        "{out}"
+    );
+    let path = t
+        .tests()
+        .join("data/embedded-mongo/koii_task_example/audits.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{out}", path.display()));
+    let rounds: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a document a line"))
+        .map(|audit| {
+            // Stored as Extended JSON: a plain number or {"$numberInt": "2"}.
+            let n = &audit["roundNumber"];
+            n.as_u64()
+                .or_else(|| n["$numberInt"].as_str()?.parse().ok())
+                .or_else(|| n["$numberLong"].as_str()?.parse().ok())
+                .unwrap_or_else(|| panic!("no roundNumber in {audit}"))
+        })
+        .collect();
+    assert_eq!(rounds, [1, 3], "{text}");
+}

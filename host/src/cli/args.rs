@@ -133,6 +133,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
     pub recording_max_mb: Option<u64>,
 
+    /// The seed of every random decision of the test's network faults (which connections
+    /// are reset or answered with an error, each jitter) [default: a random seed, printed
+    /// in the banner so that a run can be repeated with it].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
     /// Where compiled components are cached
     /// [default: $PROMETHEUS_WASM_CACHE_DIR, $XDG_CACHE_HOME/prometheus-wasm or ~/.cache/prometheus-wasm].
     #[arg(long, value_name = "DIR")]

@@ -218,6 +218,7 @@ async fn check_steps(
         Err(stop) => return Ok(Err(stopped(stop))),
     };
     plan_source::check_workers(&plan, config)?;
+    super::faulted::check_schedule(config, plan.manifest())?;
     // The step names and a fixed number of rounds, as the runner refuses them.
     let options = RunOptions {
         max_rounds: config.max_rounds.unwrap_or(1),

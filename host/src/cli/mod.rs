@@ -4,6 +4,7 @@
 mod args;
 mod check;
 mod external;
+mod faulted;
 mod fetch_args;
 mod inspect;
 mod keygen;
@@ -19,6 +20,7 @@ mod pull;
 mod push;
 mod replay;
 mod run;
+mod run_faults;
 mod run_flags;
 mod run_reports;
 mod run_state;

@@ -59,6 +59,9 @@ pub struct ReplayArgs {
 /// Bytes of a step or worker name as printed.
 const NAME_MAX_BYTES: usize = 256;
 
+/// Faults of a recorded step listed by `replay`; a hostile recording may hold thousands.
+const FAULTS_SHOWN_MAX: usize = 20;
+
 /// Bytes of the recorded outcome's line as printed.
 const OUTCOME_MAX_BYTES: usize = 4096;
 
@@ -175,6 +178,19 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         bounded_line(&package_path, MESSAGE_MAX_BYTES),
     );
     println!("  recorded outcome: {}", first_line(&recorded.outcome));
+    // The recorded answers already carry these faults' effect: nothing is applied again.
+    if !recorded.faults.is_empty() || recorded.fault_seed.is_some() {
+        let seed = recorded
+            .fault_seed
+            .map_or(String::new(), |s| format!(" (network seed {s})"));
+        println!("  recorded under the test's faults{seed}:");
+        for fault in recorded.faults.iter().take(FAULTS_SHOWN_MAX) {
+            println!("    {}", bounded_line(fault, MESSAGE_MAX_BYTES));
+        }
+        if recorded.faults.len() > FAULTS_SHOWN_MAX {
+            println!("    … {} more", recorded.faults.len() - FAULTS_SHOWN_MAX);
+        }
+    }
 
     let mut state = RunState {
         current_round: recorded.round,

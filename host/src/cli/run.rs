@@ -27,6 +27,7 @@ use crate::store::{JournalCheckpoint, StateFile};
 use crate::timings::{RunPhase, Timings};
 use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
+use super::faulted::Faulted;
 use super::run_reports::{
     Tee, check_report_paths, package_identity, start_collector, write_reports,
 };
@@ -97,7 +98,7 @@ async fn run_redacted(
     args: RunArgs,
     mut signals: StopSignals,
     source: Source,
-    config: TestConfig,
+    mut config: TestConfig,
     keys: Keyring,
     secrets: &Secrets,
     redactor: Redactor,
@@ -128,6 +129,17 @@ async fn run_redacted(
             "--secret {name}: no variable {name} in the environment, the .env files or a worker's env; nothing to mask"
         ));
     }
+    // Before the steps' grants are built from the workers' URLs: a proxied worker's URL
+    // is its proxy's.
+    let seed = super::run_faults::seed(args.seed);
+    let proxies = super::run_faults::proxies(&mut config, seed)?;
+    if !config.faults.is_empty() {
+        report.note(&super::run_faults::banner(
+            &config,
+            proxies.as_deref(),
+            seed,
+        ));
+    }
     let test_db = super::mongo::open(&args, &config, &report).await?;
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
     let (package, lock) = match signals
@@ -140,6 +152,7 @@ async fn run_redacted(
         Err(stop) => return Ok(interrupted(stop, &report)),
     };
     plan_source::check_workers(&package, &config)?;
+    super::faulted::check_schedule(&config, package.manifest())?;
     let uses_mongo = package.packages().any(|(_, p)| {
         p.imports()
             .iter()
@@ -259,14 +272,23 @@ async fn run_redacted(
             .join(", ")
     ));
 
-    // 4. Steps, failed when a worker dies, with the workers stopped whatever happens.
+    // 4. Steps, with the test's faults applied at their boundaries, failed when a worker
+    // dies (not when a fault killed it), with the workers stopped whatever happens.
     let observer: Arc<dyn RunObserver> = Arc::new(Tee(report.clone(), collector.clone()));
+    // Faults are applied outside the timed part, so a step's time is its own.
     let timed = TimedSteps {
         steps: &package,
         timings,
     };
-    let watched = Watched {
+    let faulted = Faulted {
         steps: &timed,
+        schedule: &config.faults,
+        control: fleet.control(),
+        network: proxies.clone(),
+        observer: observer.clone(),
+    };
+    let watched = Watched {
+        steps: &faulted,
         deaths: fleet.deaths(),
     };
     let selective = matches!(start, Start::Selected(_));

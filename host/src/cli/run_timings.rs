@@ -92,6 +92,10 @@ impl StepLog for TimingLog {
         self.clock().add(part, took);
         self.inner.timed(part, took);
     }
+
+    fn faults(&self) -> crate::plugin::FaultNotes {
+        self.inner.faults()
+    }
 }
 
 /// `inner`, each step's save and each round end timed into `timings`.

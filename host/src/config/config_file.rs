@@ -13,6 +13,7 @@ use serde_yaml::Value as Yaml;
 
 use super::did_you_mean::closest;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
+use super::faults::{FaultKeys, FaultSpec, check_faults};
 use super::limits::{LimitsConfig, LimitsKeys, check_limits};
 use super::location::{Location, find_key, split_key_path, strip_location_suffix};
 use super::yaml_guard::{check_yaml, nesting_error};
@@ -31,6 +32,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "startup_timeout",
     "mongodb",
     "limits",
+    "faults",
 ];
 const MONGODB_KEYS: &[&str] = &["database", "uri", "collections"];
 const COLLECTION_KEYS: &[&str] = &["data_file", "required_count"];
@@ -51,6 +53,7 @@ pub(crate) struct KnownKeys {
     pub startup_timeout: Option<f64>,
     pub mongodb: Option<MongoKeys>,
     pub limits: Option<LimitsKeys>,
+    pub faults: Option<Vec<FaultKeys>>,
 }
 
 /// The `mongodb:` block as written.
@@ -76,6 +79,8 @@ pub(crate) struct ParsedConfig {
     pub known: KnownKeys,
     /// The `limits:` block, range-checked.
     pub limits: LimitsConfig,
+    /// The `faults:` schedule, checked on its own (workers and steps are checked later).
+    pub faults: Vec<FaultSpec>,
     pub raw: Json,
     pub warnings: Vec<String>,
 }
@@ -93,6 +98,7 @@ pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, Conf
         return Ok(ParsedConfig {
             known: KnownKeys::default(),
             limits: LimitsConfig::default(),
+            faults: Vec::new(),
             raw: Json::Object(serde_json::Map::new()),
             warnings: Vec::new(),
         });
@@ -107,13 +113,15 @@ pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, Conf
     }
     // `<<: *anchor` merge keys, as PyYAML's safe_load applies them.
     document.apply_merge().map_err(|e| yaml_error(&e, path))?;
-    let known: KnownKeys = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
+    let mut known: KnownKeys = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
     check_ranges(&known, text, path)?;
     let limits = check_limits(&known.limits.unwrap_or_default(), text, path)?;
+    let faults = check_faults(known.faults.take().unwrap_or_default(), text, path)?;
     let warnings = typo_warnings(&document, text, path);
     Ok(ParsedConfig {
         known,
         limits,
+        faults,
         raw: yaml_to_json(&document),
         warnings,
     })

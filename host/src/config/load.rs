@@ -10,6 +10,7 @@ use super::config_file::ParsedConfig;
 use super::env::layer_env;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
 use super::external::check_port_conflicts;
+use super::faults::check_fault_workers;
 use super::overrides::{Override, parse_with};
 use super::test_config::{
     CollectionConfig, DEFAULT_BASE_PORT, DEFAULT_DATA_DIR, DEFAULT_ROUNDS_COLLECTION,
@@ -51,6 +52,7 @@ pub fn load_with(
     let ParsedConfig {
         known,
         limits,
+        faults,
         raw,
         warnings,
     } = parse_with(&text, config_path, overrides)?;
@@ -109,6 +111,7 @@ pub fn load_with(
         .map(|(index, entry)| build_worker(entry, index, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
     check_port_conflicts(&workers, &ctx)?;
+    check_fault_workers(&faults, &workers, &text, config_path)?;
 
     Ok(TestConfig {
         config_path: absolute.clone(),
@@ -126,6 +129,7 @@ pub fn load_with(
         startup_timeout,
         mongodb,
         limits,
+        faults,
         raw,
         env: layered.vars,
         dotenv_names: layered.from_files,

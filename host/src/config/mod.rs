@@ -13,6 +13,7 @@ mod did_you_mean;
 mod env;
 mod error;
 mod external;
+mod faults;
 mod json_locate;
 mod limits;
 mod load;
@@ -37,6 +38,10 @@ mod load_tests;
 
 pub(crate) use did_you_mean::closest;
 pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
+pub use faults::{
+    FaultAction, FaultAt, FaultMoment, FaultScope, FaultSpec, HttpErrorFault, MAX_FAULTS,
+    NetworkFault, ProcessAction, check_fault_steps,
+};
 pub use limits::LimitsConfig;
 pub use load::{load, load_with};
 pub use location::Location;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::faults::FaultSpec;
 use super::limits::LimitsConfig;
 use super::worker_spec::WorkerSpec;
 
@@ -65,6 +66,9 @@ pub struct TestConfig {
     pub mongodb: MongoConfig,
     /// The `limits:` block: per-step budgets, `None` where the runner's default applies.
     pub limits: LimitsConfig,
+    /// The `faults:` schedule: faults injected on purpose at step boundaries, checked
+    /// against the workers (the steps are checked once the package is loaded).
+    pub faults: Vec<FaultSpec>,
     /// The whole `config.yaml` as a JSON object (an empty object for an empty file), unknown
     /// keys included, values as written; read it with [`TestConfig::get`].
     pub raw: Value,

@@ -49,4 +49,4 @@ pub use package::{CodeSource, Package};
 pub use plan::{Plan, StepOrigin};
 pub use policy::NetworkPolicy;
 pub use record::{RecordCtx, RecordMode, Recorder};
-pub use steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+pub use steps::{FaultNotes, LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};

@@ -426,7 +426,8 @@ impl Package {
         let data = store.data();
         let package = PackageRef::of(&self.sha256, &self.path);
         let round = data.state.current_round;
-        match (self.run.record).keep(&data.recorder, step, round, package, result) {
+        let faults = log.faults();
+        match (self.run.record).keep(&data.recorder, step, round, package, result, faults) {
             Some(Ok(path)) => log.recorded(&path),
             Some(Err(e)) => log.line(LogLevel::Warn, &e.to_string()),
             None => {}

@@ -236,6 +236,7 @@ fn name_package(failure: StepFailure, package: &str) -> StepFailure {
         },
         // Not the package's doing: the worker is named, the package is not.
         died @ StepFailure::WorkerDied { .. } => died,
+        fault @ StepFailure::FaultFailed { .. } => fault,
     }
 }
 

@@ -89,6 +89,15 @@ pub enum StepFailure {
         /// The step's own failure, when it failed too (usually because of the death).
         step_error: Option<Box<StepFailure>>,
     },
+    /// A fault the test scheduled before or after the step could not be applied (the
+    /// worker was not in the state the action needs, or did not come back after a start).
+    #[error("fault {fault} could not be applied: {error}")]
+    FaultFailed {
+        /// The fault, as `faults[2] (round 1, after submit): kill worker1`.
+        fault: String,
+        /// Why, naming the worker and what to do.
+        error: String,
+    },
 }
 
 /// `worker `w` died during this step (exit status: 3); the step's own error: …; last
@@ -115,7 +124,7 @@ impl StepFailure {
             StepFailure::WorkerDied { step_error, .. } => {
                 step_error.as_deref().and_then(StepFailure::backtrace)
             }
-            StepFailure::Failed { .. } => None,
+            StepFailure::Failed { .. } | StepFailure::FaultFailed { .. } => None,
         }
     }
 }
@@ -162,6 +171,22 @@ pub trait StepLog: Send + Sync {
     fn timed(&self, part: crate::timings::StepPart, took: std::time::Duration) {
         let _ = (part, took);
     }
+
+    /// The faults applied on purpose before this step and the seed of the network
+    /// faults' decisions, for its recording: a replay shows under which faults the
+    /// recorded answers were given.
+    fn faults(&self) -> FaultNotes {
+        FaultNotes::default()
+    }
+}
+
+/// What a step's recording keeps about the faults of its run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultNotes {
+    /// The seed of the run's network fault decisions, when the run has fault proxies.
+    pub seed: Option<u64>,
+    /// The faults applied before the step, in order: `before x: killed worker1 (pid 123)`.
+    pub applied: Vec<String>,
 }
 
 /// A loaded step package, ready to run steps.

@@ -11,7 +11,7 @@ use crate::plugin::manifest::{MAX_STEP_NAME_BYTES, MAX_WORKER_NAME_BYTES};
 use crate::plugin::{HostCall, LogLevel, StepOutcome};
 use crate::report::clock::rfc3339_now;
 use crate::report::history::{
-    self, CallEntry, Entry, HistoryError, InterruptedEntry, InvocationEntry, LogEntry,
+    self, CallEntry, Entry, FaultEntry, HistoryError, InterruptedEntry, InvocationEntry, LogEntry,
     ResultsWriter, Status, StepEntry,
 };
 use crate::report::model::{Outline, PackageId, RunReport};
@@ -193,6 +193,7 @@ impl ReportCollector {
                 duration_ms: 0.0,
                 logs: Vec::new(),
                 calls: Vec::new(),
+                faults: Vec::new(),
             });
         }
         inner.pending.as_mut().expect("set above")
@@ -296,6 +297,29 @@ impl RunObserver for ReportCollector {
                 *duration,
             ),
             RunEvent::StepRecorded { round, step, path } => self.recorded(*round, step, path),
+            RunEvent::FaultApplied {
+                round,
+                step,
+                when,
+                worker,
+                fault,
+            } => {
+                let mut inner = self.lock();
+                // A fault at the round's start is applied as its first step starts.
+                let step = match (step, &inner.pending) {
+                    (Some(step), _) => step.clone(),
+                    (None, Some(pending)) => pending.step.clone(),
+                    (None, None) => return,
+                };
+                let entry = FaultEntry {
+                    when: when.to_string(),
+                    worker: self.bound(worker),
+                    fault: self.bound(fault),
+                };
+                self.pending(&mut inner, *round, &step, None)
+                    .faults
+                    .push(entry);
+            }
             _ => {}
         }
     }
@@ -384,6 +408,15 @@ fn restored(entry: Entry) -> Entry {
                 .map(|l| LogEntry {
                     level: word(l.level),
                     message: cut(l.message),
+                })
+                .collect(),
+            faults: s
+                .faults
+                .into_iter()
+                .map(|f| FaultEntry {
+                    when: word(f.when),
+                    worker: name(f.worker),
+                    fault: cut(f.fault),
                 })
                 .collect(),
             calls: s

@@ -115,6 +115,22 @@ pub struct StepEntry {
     pub logs: Vec<LogEntry>,
     /// The host calls it made, in order.
     pub calls: Vec<CallEntry>,
+    /// The faults applied on purpose at its boundaries or while it ran, in order (absent
+    /// from entries written before faults existed, and when there were none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultEntry>,
+}
+
+/// A fault applied at a step's boundary or during it ([`RunEvent::FaultApplied`]
+/// (crate::runner::RunEvent::FaultApplied)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEntry {
+    /// `round start`, `before`, `after` or `ended`.
+    pub when: String,
+    /// The worker it acted on.
+    pub worker: String,
+    /// What was done: `killed worker1 (pid 123)`.
+    pub fault: String,
 }
 
 /// A line a step logged.

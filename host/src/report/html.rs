@@ -33,6 +33,7 @@ td,th{border:1px solid #d0d7de;padding:4px 6px;vertical-align:top;text-align:lef
 .passed .chip,.chip.passed{background:#2da44e}.chip.failed{background:#cf222e}
 .chip.skipped{background:#8c959f}.chip.not_run{background:#eaeef2;color:#57606a}
 .chip.flaky{outline:2px solid #d4a72c}
+.fault{display:inline-block;margin:1px;font-size:11px;line-height:14px;color:#9a6700;cursor:help}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow-x:auto;white-space:pre-wrap;word-break:break-word;margin:4px 0}
 .status-failed{color:#cf222e;font-weight:600}.status-passed{color:#1a7f37}
 .status-skipped,.status-not_run{color:#57606a}
@@ -141,6 +142,21 @@ fn timeline(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
         for r in &rounds {
             page.push_str("<td>");
             for (i, c) in by_round.get(r).map(Vec::as_slice).unwrap_or_default() {
+                // A fault applied at this step (before, during or after it) is marked just
+                // before its chip, each fault in the marker's title.
+                let faults: Vec<String> = c
+                    .attempts
+                    .iter()
+                    .flat_map(|a| a.faults.iter())
+                    .map(|f| format!("{}: {}", f.when, f.fault))
+                    .collect();
+                if !faults.is_empty() {
+                    let _ = write!(
+                        page,
+                        "<span class=\"fault\" title=\"{}\">⚡</span>",
+                        esc_line(&faults.join("; "), redactor)
+                    );
+                }
                 // The chip shows the step's position in the round; its title the rest.
                 let position = i % steps_per_round + 1;
                 let _ = write!(

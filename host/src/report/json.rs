@@ -113,6 +113,17 @@ fn attempt(number: usize, a: &StepEntry, redactor: &Redactor) -> Value {
             })
         })
         .collect();
+    let faults: Vec<Value> = a
+        .faults
+        .iter()
+        .map(|f| {
+            json!({
+                "when": f.when,
+                "worker": redactor.scrub_line(&f.worker),
+                "fault": redactor.scrub_line(&f.fault),
+            })
+        })
+        .collect();
     json!({
         "attempt": number,
         "invocation": a.invocation,
@@ -121,6 +132,7 @@ fn attempt(number: usize, a: &StepEntry, redactor: &Redactor) -> Value {
         "duration_ms": a.duration_ms,
         "logs": logs,
         "calls": calls,
+        "faults": faults,
     })
 }
 

@@ -236,6 +236,14 @@ pub(crate) fn attempt_text(
             redactor.scrub_line(&i.resume)
         )),
     );
+    for fault in &attempt.faults {
+        let _ = writeln!(
+            out,
+            "[fault] ({}) {}",
+            redactor.scrub_line(&fault.when),
+            redactor.scrub_line(&fault.fault)
+        );
+    }
     for log in &attempt.logs {
         let _ = writeln!(out, "[{}] {}", log.level, redactor.scrub_line(&log.message));
     }

@@ -344,6 +344,20 @@ impl RunObserver for TerminalReport {
                 s.dim("replay it without workers:"),
                 line(&crate::runner::replay_command(path, step, *round))
             )),
+            RunEvent::FaultApplied {
+                step, when, fault, ..
+            } => {
+                let at = match (when, step) {
+                    (crate::runner::FaultWhen::RoundStart, _) | (_, None) => when.to_string(),
+                    (when, Some(step)) => format!("{when} {}", line(step)),
+                };
+                self.write_line(&format!(
+                    "  {} {} {}",
+                    s.yellow("⚡ fault"),
+                    s.dim(&format!("({at}):")),
+                    line(fault)
+                ));
+            }
             RunEvent::RoundFinished { .. } => {}
         }
     }

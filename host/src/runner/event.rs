@@ -156,11 +156,50 @@ pub enum RunEvent {
         /// The recording file.
         path: std::path::PathBuf,
     },
+    /// A fault of the test's `faults:` schedule was applied on purpose, or a network
+    /// fault's time ran out.
+    FaultApplied {
+        /// The round, from 1.
+        round: u32,
+        /// The step it came before or after; `None` at the round's start.
+        step: Option<String>,
+        /// When, relative to the step.
+        when: FaultWhen,
+        /// The worker it acted on.
+        worker: String,
+        /// What was done, e.g. `killed worker1 (pid 123)` or
+        /// `network worker1: latency 300 ms, until the round ends`.
+        fault: String,
+    },
     /// Every step of the round completed.
     RoundFinished {
         /// The round, from 1.
         round: u32,
     },
+}
+
+/// When a [`RunEvent::FaultApplied`] happened, relative to its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultWhen {
+    /// Before the round's first step.
+    RoundStart,
+    /// Before the step started.
+    Before,
+    /// After the step completed.
+    After,
+    /// A network fault ended: its `for:` ran out (step, round or run).
+    Ended,
+}
+
+impl fmt::Display for FaultWhen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultWhen::RoundStart => "round start",
+            FaultWhen::Before => "before",
+            FaultWhen::After => "after",
+            FaultWhen::Ended => "ended",
+        })
+    }
 }
 
 /// The command that replays `step` of `round` from the recording at `path`, quoted for a

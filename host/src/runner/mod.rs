@@ -24,7 +24,8 @@ mod summary;
 
 pub use error::RunError;
 pub use event::{
-    POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command, select_args, shell_word,
+    FaultWhen, POST_LOAD_STEP, ResumePoint, RunEvent, RunObserver, replay_command, select_args,
+    shell_word,
 };
 pub use plan::{RunOptions, plan_start};
 pub use run::{post_load, run};

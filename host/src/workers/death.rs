@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::error::exit_tail;
-use super::process::WorkerProcess;
+use super::fleet::{Roster, lock};
 
 /// `PF_EXITING` in `/proc/<pid>/stat`'s flags: set when the process starts to exit, before
 /// it closes its files (and sockets) — so a step that saw its connection refused can tell
@@ -77,7 +77,7 @@ pub struct DeathWatch {
     pub(super) news: watch::Receiver<Option<WorkerDeath>>,
     /// The fleet's workers (their group leaders): whether one is exiting is known from the
     /// kernel at once, before the death is reaped, drained and published.
-    pub(super) workers: Arc<[WorkerProcess]>,
+    pub(super) workers: Roster,
     /// Raised once the fleet stops: exits from then on are not deaths.
     pub(super) stopping: Arc<AtomicBool>,
 }
@@ -99,9 +99,11 @@ impl DeathWatch {
         if self.stopping.load(Ordering::SeqCst) {
             return false;
         }
-        self.workers
-            .iter()
-            .any(|worker| worker.exit.borrow().is_some() || is_exiting(worker.pid))
+        // A worker a fault killed or stopped on purpose is not dying: its exit is expected.
+        lock(&self.workers).iter().any(|worker| {
+            !worker.on_purpose.load(Ordering::SeqCst)
+                && (worker.exit.borrow().is_some() || is_exiting(worker.pid))
+        })
     }
 
     /// The death of a worker that died or is dying now ([`DeathWatch::dying`]), once its

@@ -138,6 +138,12 @@ pub enum WorkerErrorKind {
         /// What came back: `HTTP 404 Not Found: …`, or the connection error.
         answer: String,
     },
+    /// A process fault the test asked for cannot be applied to the worker now.
+    #[error("cannot apply the fault: {reason}")]
+    FaultRefused {
+        /// Why, e.g. `it is running (pid 123); stop or kill it first`.
+        reason: String,
+    },
 }
 
 impl WorkerError {
@@ -228,6 +234,11 @@ impl WorkerError {
             WorkerErrorKind::ResetFailed { .. } => Some(
                 "fix the worker's reset endpoint or the `reset` entry in workers.json; nothing \
                  was seeded or deleted"
+                    .to_owned(),
+            ),
+            WorkerErrorKind::FaultRefused { .. } => Some(
+                "fix the order of the test's faults (faults: in config.yaml) so that each \
+                 action finds the worker in the state it needs"
                     .to_owned(),
             ),
             WorkerErrorKind::NotReady { port, .. } => Some(format!(

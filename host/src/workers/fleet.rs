@@ -8,8 +8,8 @@
 //! watchdog the fleet started (`watchdog.rs`) kills the groups.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -37,18 +37,83 @@ const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 /// process that left the group (`setsid`) and kept the pipes can hold them open that long.
 const DEATH_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The fleet's current worker processes, in start order: shared with its [`DeathWatch`]
+/// and [`FleetControl`](super::FleetControl), since a fault the test asks for replaces a
+/// worker's process (`start`, `restart`).
+pub(super) type Roster = Arc<Mutex<Vec<WorkerProcess>>>;
+
+/// Locks `roster`; a panic elsewhere while it was held leaves the list intact (every
+/// change is one push, replace or take), so a poisoned lock is used as it is.
+pub(super) fn lock(roster: &Roster) -> MutexGuard<'_, Vec<WorkerProcess>> {
+    roster.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the fleet and its control share: the workers, what started them, and where their
+/// news goes.
+#[derive(Clone)]
+pub(super) struct Crew {
+    pub workers: Roster,
+    /// What each worker was started from, to start it again (same program, env, data).
+    pub specs: Arc<[LaunchSpec]>,
+    pub grace: Duration,
+    pub startup_timeout: Duration,
+    pub sink: Arc<dyn OutputSink>,
+    /// Set once stopping or killing began: exits from then on are expected, not reported.
+    pub stopping: Arc<AtomicBool>,
+    /// The first worker that died on its own during the run.
+    pub deaths: Arc<watch::Sender<Option<WorkerDeath>>>,
+    /// Kills the groups if the runner dies; `None` when the options ask for none.
+    pub watchdog: Option<Arc<Watchdog>>,
+}
+
+impl Crew {
+    /// Tells the watchdog a group was SIGKILLed by us, so it forgets the group id.
+    pub fn release(&self, pgid: u32) {
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.release(pgid);
+        }
+    }
+
+    /// Watches a ready worker and tells the sink if it exits on its own (not on purpose).
+    pub fn watch_exit(&self, worker: WorkerProcess) {
+        let sink = Arc::clone(&self.sink);
+        let stopping = Arc::clone(&self.stopping);
+        let deaths = Arc::clone(&self.deaths);
+        tokio::spawn(async move {
+            let Some(status) = worker.exited().await else {
+                return;
+            };
+            // `stop`, `kill_now` and the fault actions raise their flag before they
+            // signal, so an exit they caused always sees it.
+            if stopping.load(Ordering::SeqCst) || worker.on_purpose.load(Ordering::SeqCst) {
+                return;
+            }
+            // What it left running in its group (a server it started, a child holding
+            // its pipes) goes too: the system under test is broken and the run ends at
+            // this death, and only then do its pipes reach EOF, so that every line it
+            // printed is read before the news of its death is told.
+            signal_group(&worker.name, worker.pid, Signal::SIGKILL);
+            worker.drain.wait(DEATH_DRAIN_TIMEOUT).await;
+            let death = WorkerDeath {
+                worker: worker.name.to_string(),
+                status: status.clone(),
+                stderr: worker.tail.lines(Stream::Stderr),
+                stdout: worker.tail.lines(Stream::Stdout),
+            };
+            deaths.send_if_modified(|first| {
+                let news = first.is_none();
+                first.get_or_insert(death);
+                news
+            });
+            sink.exited(&worker.name, &status);
+        });
+    }
+}
+
 /// The running workers of one test run. Start with [`Fleet::start`], end with
 /// [`Fleet::stop`]; dropping it kills what is left.
 pub struct Fleet {
-    workers: Vec<WorkerProcess>,
-    grace: Duration,
-    sink: Arc<dyn OutputSink>,
-    /// Set once stopping or killing began: exits from then on are expected, not reported.
-    stopping: Arc<AtomicBool>,
-    /// The first worker that died on its own during the run.
-    deaths: Arc<watch::Sender<Option<WorkerDeath>>>,
-    /// Kills the groups if the runner dies; `None` when the options ask for none.
-    watchdog: Option<Watchdog>,
+    crew: Crew,
 }
 
 impl Fleet {
@@ -85,7 +150,7 @@ impl Fleet {
             // No worker, nothing to guard.
             _ if specs.is_empty() => None,
             None => None,
-            Some(command) => Some(Watchdog::spawn(command).map_err(|source| {
+            Some(command) => Some(Arc::new(Watchdog::spawn(command).map_err(|source| {
                 let first = specs.first().map_or("", |spec| spec.name.as_str());
                 WorkerError::new(
                     first,
@@ -94,23 +159,27 @@ impl Fleet {
                         source,
                     },
                 )
-            })?),
+            })?)),
         };
         // From here on, `fleet` owns every spawned worker: an early return or a cancelled
         // future drops it, and `Drop` kills them.
-        let mut fleet = Fleet {
-            workers: Vec::with_capacity(specs.len()),
-            grace: options.grace,
-            sink,
-            stopping: Arc::new(AtomicBool::new(false)),
-            deaths: Arc::new(watch::channel(None).0),
-            watchdog,
+        let fleet = Fleet {
+            crew: Crew {
+                workers: Arc::new(Mutex::new(Vec::with_capacity(specs.len()))),
+                specs: specs.clone().into(),
+                grace: options.grace,
+                startup_timeout: options.startup_timeout,
+                sink,
+                stopping: Arc::new(AtomicBool::new(false)),
+                deaths: Arc::new(watch::channel(None).0),
+                watchdog,
+            },
         };
         // Spawned here, on the thread polling this future, never on a blocking thread.
         for spec in &specs {
-            let watchdog = fleet.watchdog.as_ref().map(Watchdog::fd);
-            match process::spawn(spec, &fleet.sink, watchdog) {
-                Ok(worker) => fleet.workers.push(worker),
+            let watchdog = fleet.crew.watchdog.as_deref().map(Watchdog::fd);
+            match process::spawn(spec, &fleet.crew.sink, watchdog) {
+                Ok(worker) => lock(&fleet.crew.workers).push(worker),
                 Err(error) => {
                     fleet.stop().await;
                     return Err(error);
@@ -119,7 +188,8 @@ impl Fleet {
         }
 
         let mut pending = JoinSet::new();
-        for (index, worker) in fleet.workers.iter().enumerate() {
+        let started = lock(&fleet.crew.workers).clone();
+        for (index, worker) in started.iter().enumerate() {
             let worker = worker.clone();
             let limit = options.startup_timeout;
             let ready = specs[index].ready.clone();
@@ -129,7 +199,7 @@ impl Fleet {
         while let Some(joined) = pending.join_next().await {
             let (index, result) = joined.expect("readiness tasks neither panic nor get aborted");
             match result {
-                Ok(()) => fleet.report_exit_of(index),
+                Ok(()) => fleet.crew.watch_exit(started[index].clone()),
                 Err(error) => {
                     failures.push((index, error));
                     break;
@@ -158,7 +228,7 @@ impl Fleet {
     /// The name and pid of every worker still owned, in start order. The pid is also the
     /// worker's process group id. Empty after [`Fleet::kill_now`].
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.workers
+        lock(&self.crew.workers)
             .iter()
             .map(|worker| (worker.name.to_string(), worker.pid))
             .collect()
@@ -168,10 +238,16 @@ impl Fleet {
     /// `stop`, `kill_now` or `Drop`).
     pub fn deaths(&self) -> DeathWatch {
         DeathWatch {
-            news: self.deaths.subscribe(),
-            workers: self.workers.clone().into(),
-            stopping: Arc::clone(&self.stopping),
+            news: self.crew.deaths.subscribe(),
+            workers: Arc::clone(&self.crew.workers),
+            stopping: Arc::clone(&self.crew.stopping),
         }
+    }
+
+    /// A handle that applies process faults to the fleet's workers while the run goes on
+    /// (kill, stop, pause, resume, start, restart); it does nothing once the fleet stops.
+    pub fn control(&self) -> super::FleetControl {
+        super::FleetControl::new(self.crew.clone())
     }
 
     /// Stops every worker: SIGTERM to each process group, then waits up to the grace
@@ -185,18 +261,20 @@ impl Fleet {
 
     /// [`Fleet::stop`], except that the grace period ends as soon as `hurry` resolves
     /// (a second Ctrl-C): the groups get SIGKILL at once. Returns whether it hurried.
-    pub async fn stop_or_kill(mut self, hurry: impl Future<Output = ()>) -> bool {
-        self.stopping.store(true, Ordering::SeqCst);
-        let workers = std::mem::take(&mut self.workers);
+    pub async fn stop_or_kill(self, hurry: impl Future<Output = ()>) -> bool {
+        self.crew.stopping.store(true, Ordering::SeqCst);
+        let workers = gone_on_purpose_left_out(std::mem::take(&mut *lock(&self.crew.workers)));
         if workers.is_empty() {
             return false;
         }
         for worker in &workers {
             signal_group(&worker.name, worker.pid, Signal::SIGTERM);
+            // A worker paused by a fault would hold the SIGTERM until the grace ends.
+            signal_group(&worker.name, worker.pid, Signal::SIGCONT);
         }
         // All got SIGTERM at the same moment, so waiting for them one after the other
         // against one deadline is the same as waiting for them concurrently.
-        let deadline = Instant::now() + self.grace;
+        let deadline = Instant::now() + self.crew.grace;
         let grace = async {
             for worker in &workers {
                 let _ = timeout_at(deadline, worker.exited()).await;
@@ -210,7 +288,7 @@ impl Fleet {
         // its group, and they had the same grace period as the worker itself.
         for worker in &workers {
             signal_group(&worker.name, worker.pid, Signal::SIGKILL);
-            self.release(worker.pid);
+            self.crew.release(worker.pid);
         }
         let deadline = Instant::now() + REAP_TIMEOUT;
         for worker in &workers {
@@ -235,55 +313,23 @@ impl Fleet {
     /// tasks (or to the runtime's orphan reaper). The fleet owns no worker afterwards, so
     /// a later `stop` returns at once.
     pub fn kill_now(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for worker in std::mem::take(&mut self.workers) {
+        self.crew.stopping.store(true, Ordering::SeqCst);
+        let workers = gone_on_purpose_left_out(std::mem::take(&mut *lock(&self.crew.workers)));
+        for worker in workers {
             signal_group(&worker.name, worker.pid, Signal::SIGKILL);
-            self.release(worker.pid);
+            self.crew.release(worker.pid);
         }
     }
+}
 
-    /// Tells the watchdog a group was SIGKILLed by us, so it forgets the group id.
-    fn release(&self, pgid: u32) {
-        if let Some(watchdog) = &self.watchdog {
-            watchdog.release(pgid);
-        }
-    }
-
-    /// Watches a ready worker and tells the sink if it exits on its own.
-    fn report_exit_of(&self, index: usize) {
-        let worker = self.workers[index].clone();
-        let sink = Arc::clone(&self.sink);
-        let stopping = Arc::clone(&self.stopping);
-        let deaths = Arc::clone(&self.deaths);
-        tokio::spawn(async move {
-            let Some(status) = worker.exited().await else {
-                return;
-            };
-            // `stop` and `kill_now` raise the flag before they signal, so an exit they
-            // caused always sees it.
-            if stopping.load(Ordering::SeqCst) {
-                return;
-            }
-            // What it left running in its group (a server it started, a child holding
-            // its pipes) goes too: the system under test is broken and the run ends at
-            // this death, and only then do its pipes reach EOF, so that every line it
-            // printed is read before the news of its death is told.
-            signal_group(&worker.name, worker.pid, Signal::SIGKILL);
-            worker.drain.wait(DEATH_DRAIN_TIMEOUT).await;
-            let death = WorkerDeath {
-                worker: worker.name.to_string(),
-                status: status.clone(),
-                stderr: worker.tail.lines(Stream::Stderr),
-                stdout: worker.tail.lines(Stream::Stdout),
-            };
-            deaths.send_if_modified(|first| {
-                let news = first.is_none();
-                first.get_or_insert(death);
-                news
-            });
-            sink.exited(&worker.name, &status);
-        });
-    }
+/// `workers` without those a fault killed or stopped on purpose and that were reaped: their
+/// groups were SIGKILLed and released then, and their ids may belong to another process
+/// by now, which must never get a signal from the run.
+fn gone_on_purpose_left_out(workers: Vec<WorkerProcess>) -> Vec<WorkerProcess> {
+    workers
+        .into_iter()
+        .filter(|w| !(w.on_purpose.load(Ordering::SeqCst) && w.exit.borrow().is_some()))
+        .collect()
 }
 
 impl Drop for Fleet {
@@ -296,7 +342,7 @@ impl std::fmt::Debug for Fleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fleet")
             .field("workers", &self.pids())
-            .field("grace", &self.grace)
+            .field("grace", &self.crew.grace)
             .finish_non_exhaustive()
     }
 }

@@ -11,12 +11,14 @@
 //! dropping a [`Fleet`] SIGKILLs them at once. If the runner dies without either
 //! (`kill -9`), a watchdog process kills every group (`watchdog.rs`), and each worker also
 //! gets SIGKILL from the kernel. [`preflight`] checks what can be checked before anything
-//! is started, and [`Fleet::deaths`] tells who died during the run.
+//! is started, and [`Fleet::deaths`] tells who died during the run. [`Fleet::control`] applies
+//! the test's process faults (kill, stop, pause, resume, start, restart) to its own workers.
 //!
 //! This module takes plain values and imports only config's plain probe and hook types (it
 //! sits right after `config` in the data flow, and must never import store, plugin, runner
 //! or report).
 
+mod control;
 mod death;
 mod error;
 mod external;
@@ -26,6 +28,7 @@ mod ports;
 mod preflight;
 mod probe;
 mod process;
+mod proxy;
 mod readiness;
 mod spec;
 mod watchdog;
@@ -33,6 +36,7 @@ mod watchdog;
 #[cfg(test)]
 mod tests;
 
+pub use control::{FleetControl, ProcessChange};
 pub use death::{DeathWatch, WorkerDeath};
 pub use error::{WorkerError, WorkerErrorKind};
 pub use external::{
@@ -41,5 +45,6 @@ pub use external::{
 pub use fleet::Fleet;
 pub use output::{CUT_MARK, OutputSink, Stream};
 pub use preflight::preflight;
+pub use proxy::Proxies;
 pub use spec::{DEFAULT_GRACE, DEFAULT_STARTUP_TIMEOUT, LaunchSpec, SupervisorOptions};
 pub use watchdog::{WATCHDOG_SUBCOMMAND, WatchdogCommand, serve as serve_watchdog};

@@ -19,6 +19,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use nix::errno::Errno;
 use nix::sys::prctl;
@@ -47,6 +48,9 @@ pub(super) struct WorkerProcess {
     pub tail: Arc<OutputTail>,
     /// Tells when its pipes are closed.
     pub drain: OutputDrain,
+    /// Raised before the run kills, stops or signals this process on purpose (a fault the
+    /// test asked for): its exit is then expected, not a death that fails the run.
+    pub on_purpose: Arc<AtomicBool>,
 }
 
 impl WorkerProcess {
@@ -137,6 +141,7 @@ pub(super) fn spawn(
         exit: exit_rx,
         tail,
         drain,
+        on_purpose: Arc::new(AtomicBool::new(false)),
     })
 }
 

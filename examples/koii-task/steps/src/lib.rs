@@ -8,7 +8,7 @@
 //! | step | worker | does |
 //! |---|---|---|
 //! | `submit` | worker1 | reads the round's todo from MongoDB, does the work (a string result), signs `{taskId, roundNumber, todo, result, stakingKey, pubKey}` with its staking key (`ctx.sign`) and posts `{signature, stakingKey}` to its own server's `/submit` (which verifies it) |
-//! | `audit` | worker2 | gets worker1's submission back (`GET /submission/{round}`), opens it with worker1's staking key (`ctx.verify`), checks the payload against the todo and a recomputed result, posts a signed audit to the leader's `/audit`, records it in the `audits` collection and the state |
+//! | `audit` | worker2 | skips the round when its own node does not answer `/health` (offline: the round is not audited); otherwise gets worker1's submission back (`GET /submission/{round}`), opens it with worker1's staking key (`ctx.verify`), checks the payload against the todo and a recomputed result, posts a signed audit to the leader's `/audit`, records it in the `audits` collection and the state |
 //!
 //! Tampering for the tests: config.yaml `sign_submission_as: <worker>` makes `submit` sign
 //! with that worker's staking key while still claiming its own, which the server rejects
@@ -128,6 +128,20 @@ fn audit_execute(ctx: &Ctx, _params: (), todo: Option<Todo>) -> Result<Outcome, 
     let Some(todo) = todo else {
         return Ok(Outcome::skip(format!("no todo for round {round}")));
     };
+    // An auditor node that is offline cannot audit: the round stays unaudited (no audit
+    // reaches the leader or the `audits` collection) and the task goes on; the test with
+    // `faults:` in tests/koii_task.rs takes worker2 offline in round 2.
+    let own = ctx.worker_endpoint(None, "/health")?;
+    if !prometheus_step::get(&own).is_ok_and(|health| health.is_success()) {
+        ctx.warn(format!(
+            "round {round}: auditor {} is offline, round not audited",
+            ctx.worker()
+        ));
+        return Ok(Outcome::skip(format!(
+            "auditor {} offline in round {round}",
+            ctx.worker()
+        )));
+    }
     let url = ctx.worker_endpoint(Some(SUBMITTER), &format!("/submission/{round}"))?;
     let stored: Stored = prometheus_step::get(&url)?.expect_status(200)?.json()?;
     let submitter_key = ctx.public_key(Some(SUBMITTER), KeyKind::Staking)?;

@@ -99,6 +99,13 @@ pub struct StepRecording {
     /// Calls were dropped from the end to stay within the size bound.
     #[serde(default)]
     pub truncated: bool,
+    /// The faults the test applied on purpose before the step (`killed worker1 (pid
+    /// 123)`): the recorded answers already carry their effect. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
+    /// The seed of the run's network fault decisions (`--seed`), when it had fault proxies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_seed: Option<u64>,
 }
 
 /// A recording file as read.

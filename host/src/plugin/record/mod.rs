@@ -143,8 +143,8 @@ pub struct RecordCtx {
 }
 
 impl RecordCtx {
-    /// Writes `step`'s run (its calls and clock readings taken from `recorder`) when the
-    /// mode keeps it: `None` when it does not, else where it went or why it could not.
+    /// Writes `step`'s run (its calls and clock readings taken from `recorder`, the faults
+    /// applied before it) when the mode keeps it: `None` when it does not, else where it went or why it could not.
     pub fn keep(
         &self,
         recorder: &Recorder,
@@ -152,6 +152,7 @@ impl RecordCtx {
         round: u32,
         package: PackageRef,
         result: &Result<StepOutcome, StepFailure>,
+        faults: crate::plugin::FaultNotes,
     ) -> Option<Result<PathBuf, RecordError>> {
         let sink = self.sink.as_ref()?;
         let wanted = match self.mode {
@@ -180,6 +181,8 @@ impl RecordCtx {
             calls: recorder.take_calls(),
             clock: recorder.clock.record(),
             truncated: recorder.truncated(),
+            faults: faults.applied.iter().map(|f| self.mask.text(f)).collect(),
+            fault_seed: faults.seed,
         }))
     }
 }
