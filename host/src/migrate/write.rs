@@ -27,7 +27,7 @@ pub const ENTRY_MODULE: &str = "prometheus_wasm_entry";
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.0";
 
 /// What `wasm/` gets besides the user's modules: (path in wasm/, contents).
-const HELPERS: [(&str, &str); 12] = [
+const HELPERS: [(&str, &str); 13] = [
     ("wit/step.wit", include_str!("../../../wit/step.wit")),
     (
         "helpers/prometheus_step.py",
@@ -48,6 +48,10 @@ const HELPERS: [(&str, &str); 12] = [
     (
         "helpers/prometheus_test/_sandbox.py",
         include_str!("../../../guest-python/prometheus_test/_sandbox.py"),
+    ),
+    (
+        "helpers/prometheus_test/_state.py",
+        include_str!("../../../guest-python/prometheus_test/_state.py"),
     ),
     (
         "helpers/prometheus_test/_steps.py",
