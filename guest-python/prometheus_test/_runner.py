@@ -1,11 +1,12 @@
 """prometheus-test's runner, as steps see it: `get`/`set` with scopes, `config.<key>`,
 `current_round`, `state[...]`, `get_worker`, `mongo_client`.
 
-`runner.state` is a view of the runner's state, not a copy: `state["rounds"][str(round)]`
-(the current round only) and `state["global"]` read keys by name with `runner.get`'s
-lookup (round, then global, then config.yaml), and assigning through them is
-`runner.set(key, value, scope)`. Other rounds cannot be read from a step, and the state
-cannot be listed: keep what later rounds need with `runner.set(key, value, scope="global")`.
+`runner.state` is a view of the runner's state, not a copy (`_state.py`): its scopes are
+read and written by key with `runner.get`'s lookup (round, then global, then config.yaml)
+and `runner.set`; the values under their keys are plain dicts and lists that are written
+back when they change. `get` and `set` here go through the same per-step store, so
+`runner.get` sees what a step changed through `runner.state`, and the views see what
+`runner.set` stored.
 """
 
 from typing import Any, Optional
@@ -14,6 +15,7 @@ import prometheus_step as _native
 
 from ._db import MongoClient
 from ._sandbox import SandboxError
+from ._state import RunnerState, StateStore
 from ._worker import Worker
 
 # The seed's TestConfig fields: reading one that config.yaml does not set gives None
@@ -42,107 +44,14 @@ class _Config:
         return _native.Runner().config(key, default)
 
 
-class _Scope:
-    """A state object of one scope (the current round, or global), read and written by key.
-    Nested objects come back as views too, so `state["global"]["a"]["b"] = 1` sets `a.b`."""
-
-    def __init__(self, runner: "Runner", scope: str, prefix: str = ""):
-        self._runner = runner
-        self._scope = scope
-        self._prefix = prefix
-
-    def _key(self, key: Any) -> str:
-        return f"{self._prefix}{key}"
-
-    def _wrap(self, key: str, value: Any) -> Any:
-        return _Scope(self._runner, self._scope, key + ".") if isinstance(value, dict) else value
-
-    def __getitem__(self, key: Any) -> Any:
-        full = self._key(key)
-        value = self._runner.get(full)
-        if value is None:
-            raise KeyError(key)
-        return self._wrap(full, value)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        full = self._key(key)
-        value = self._runner.get(full)
-        return default if value is None else self._wrap(full, value)
-
-    def __contains__(self, key: Any) -> bool:
-        return self._runner.get(self._key(key)) is not None
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._runner.set(self._key(key), value, scope=self._scope)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def update(self, values: Any = (), **more: Any) -> None:
-        for key, value in dict(values, **more).items():
-            self[key] = value
-
-    def __iter__(self) -> Any:
-        raise SandboxError("listing the state is not available to steps: read keys by name (runner.get(key))")
-
-    keys = items = values = __iter__
-
-
-class _Rounds:
-    """`runner.state["rounds"]`: only the current round is readable from a step."""
-
-    def __init__(self, runner: "Runner"):
-        self._runner = runner
-
-    def __getitem__(self, round_key: Any) -> _Scope:
-        current = self._runner.current_round
-        if str(round_key) != str(current):
-            raise SandboxError(
-                f"runner.state['rounds'][{round_key!r}]: a step can read only the current round "
-                f"({current}); keep what later rounds need with runner.set(key, value, scope='global')"
-            )
-        return _Scope(self._runner, "round")
-
-    get = __getitem__
-
-    def __contains__(self, round_key: Any) -> bool:
-        return str(round_key) == str(self._runner.current_round)
-
-
-class _State:
-    """`runner.state`, the seed's dict, as a view of the runner's state."""
-
-    def __init__(self, runner: "Runner"):
-        self._runner = runner
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "rounds":
-            return _Rounds(self._runner)
-        if key == "global":
-            return _Scope(self._runner, "global")
-        if key in ("current_round", "last_completed_step"):
-            return self._runner.get(key)
-        raise KeyError(
-            f"{key!r}: runner.state holds rounds, global, current_round and last_completed_step; "
-            f"use runner.get({key!r})"
-        )
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-
 class Runner:
     """The `runner` passed to prepare and execute."""
 
     def __init__(self) -> None:
         self._native = _native.Runner()
+        self._store = StateStore()
         self.config = _Config()
-        self.state = _State(self)
+        self.state = RunnerState(self._store)
 
     @property
     def current_round(self) -> int:
@@ -152,6 +61,8 @@ class Runner:
     def get(self, key: str) -> Any:
         """The value under `key`: the current round, then global, then config.yaml; dot
         notation walks nested objects; None when absent."""
+        # What the step changed through runner.state under this key is written first.
+        self._store.flush_key(key)
         return self._native.get(key)
 
     def set(self, key: str, value: Any, scope: str = "round") -> None:
@@ -161,7 +72,14 @@ class Runner:
                 f"runner.set({key!r}, scope='execution'): the runner owns current_round and "
                 "last_completed_step; a step cannot move them"
             )
+        # Pending changes through runner.state go first; the views then read anew.
+        self._store.settle(key)
         self._native.set(key, value, scope=scope)
+
+    def _flush_state(self) -> None:
+        """Writes back what the step changed through runner.state (the export shim calls
+        it when prepare or execute returns)."""
+        self._store.flush()
 
     def get_worker(self, name: str) -> Worker:
         """The worker called `name`."""

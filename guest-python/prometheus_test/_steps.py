@@ -126,13 +126,18 @@ def export_steps(steps: List[TestStep], post_load: Optional[Callable[[Any], None
         step = find(name)
         runner = Runner()
         data = _call(step.prepare, json.loads(params or "{}"), runner, Worker(step_worker())) if step.prepare else None
+        runner._flush_state()
         return json.dumps(data)
 
     def execute(name: str, params: str, prepared: str) -> Any:
         step = find(name)
         runner = Runner()
         data = json.loads(prepared or "null")
-        result = _outcome(step, _call(step.execute, json.loads(params or "{}"), runner, Worker(step_worker()), data))
+        returned = _call(step.execute, json.loads(params or "{}"), runner, Worker(step_worker()), data)
+        # Changes made in place to values of runner.state are saved like the seed saved its
+        # dict: the step's function has returned, nothing else will change them.
+        runner._flush_state()
+        result = _outcome(step, returned)
         if isinstance(result, _native.Skip):
             return _native._types.Outcome_Skip(result.reason)
         return _native._types.Outcome_Done(json.dumps(result))

@@ -58,13 +58,15 @@ pub fn migrate(args: MigrateArgs) -> Result<u8, UserError> {
         );
     }
     if suite.findings.is_empty() {
-        println!("everything was carried over");
+        println!("{}", migrate::NOTHING_FOUND);
     } else {
         println!("could not be carried over ({}):", suite.findings.len());
         for line in migrate::finding_lines(&suite.findings) {
             println!("  {}", sanitize_line(&line));
         }
     }
+    // The list comes from reading the source: say what was looked at, never "everything".
+    println!("{}", migrate::CHECKED);
     // A command to copy: each path quoted as one shell word, so pasting it runs only it.
     let word = |p: std::path::PathBuf| {
         let text = p.display().to_string();

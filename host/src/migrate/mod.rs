@@ -18,6 +18,7 @@ mod error;
 mod imports;
 mod lexer;
 mod rules;
+mod state_uses;
 mod suite;
 mod write;
 
@@ -31,4 +32,7 @@ pub use suite::{
     FILE_LIMIT, Finding, Limits, MODULE_LIMIT, PostLoad, StepsSource, Suite, TOTAL_LIMIT, analyse,
     analyse_with,
 };
-pub use write::{COMPONENTIZE_PY_VERSION, OUTPUT_DIR, Written, entry_module, finding_lines, write};
+pub use write::{
+    CHECKED, COMPONENTIZE_PY_VERSION, NOTHING_FOUND, OUTPUT_DIR, Written, entry_module,
+    finding_lines, write,
+};

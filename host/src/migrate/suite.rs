@@ -1,6 +1,7 @@
 //! Reads a prometheus-test `tests/` folder: steps.py, the project modules it imports
 //! (followed transitively), where the steps list comes from, the post-load callback of
-//! e2e.py, and every place that cannot be carried over into the sandbox.
+//! e2e.py, and every place that cannot be carried over into the sandbox (imports, calls,
+//! and uses of `runner.state` that need the list of a scope's keys).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use super::MigrateError;
 use super::imports::{Import, imports};
 use super::lexer::{LogicalLine, logical_lines};
 use super::rules::{self, Module, UNKNOWN_MODULE};
+use super::state_uses::state_uses;
 
 /// The steps module every prometheus-test folder has.
 pub const STEPS_FILE: &str = "steps.py";
@@ -346,7 +348,11 @@ impl Walk {
                     stack.extend(inits.into_iter().rev().map(Task::Visit));
                 }
                 Task::Scan(file) => {
-                    let lines = logical_lines(&self.read(&file)?);
+                    let source = self.read(&file)?;
+                    let lines = logical_lines(&source);
+                    for u in state_uses(&source, &lines) {
+                        self.note(&file, u.line, u.what, u.why.to_owned());
+                    }
                     for l in &lines {
                         for (offset, pattern, why) in rules::calls(&l.text) {
                             self.note(

@@ -184,3 +184,67 @@ fn dotted_names() {
         "tests.stages"
     );
 }
+
+#[test]
+fn state_listings_are_findings_with_file_and_line_and_the_report_says_what_was_checked() {
+    let dir = project(&[
+        (
+            "tests/steps.py",
+            "from prometheus_test import TestStep\nfrom .stages import audit\nsteps = []\n",
+        ),
+        (
+            "tests/stages/audit.py",
+            "import json\n\ndef execute(runner, worker, data):\n    round_state = runner.state[\"rounds\"].setdefault(str(runner.current_round), {})\n    round_state[\"pr_urls\"] = {}\n    for key in round_state:\n        print(key, json.dumps(round_state[\"pr_urls\"]))\n    return len(runner.state['global'])\n",
+        ),
+    ]);
+    let suite = analyse(&dir.path().join("tests")).expect("analyse");
+    let found: Vec<(String, usize, String)> = suite
+        .findings
+        .iter()
+        .map(|f| (f.file.display().to_string(), f.line, f.what.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "tests/stages/audit.py".to_owned(),
+                6,
+                "iteration (`for ... in`) of runner.state['rounds'][round] (`round_state`)"
+                    .to_owned()
+            ),
+            (
+                "tests/stages/audit.py".to_owned(),
+                8,
+                "`len()` of runner.state['global']".to_owned()
+            ),
+        ]
+    );
+    assert!(
+        suite.findings[0]
+            .why
+            .contains("raises SandboxError at run time")
+    );
+    let written = write(&suite, false).expect("write");
+    let report = std::fs::read_to_string(written.dir.join("MIGRATION.txt")).expect("report");
+    assert!(
+        report.contains("tests/stages/audit.py:6: iteration (`for ... in`) of runner.state"),
+        "{report}"
+    );
+    assert!(report.contains(super::CHECKED), "{report}");
+    assert!(!report.to_lowercase().contains("everything"), "{report}");
+}
+
+#[test]
+fn a_suite_with_nothing_to_list_says_what_was_checked_not_that_everything_was_carried_over() {
+    let dir = project(&[(
+        "tests/steps.py",
+        "from prometheus_test import TestStep\nsteps = []\n",
+    )]);
+    let suite = analyse(&dir.path().join("tests")).expect("analyse");
+    assert!(suite.findings.is_empty(), "{:?}", suite.findings);
+    let written = write(&suite, false).expect("write");
+    let report = std::fs::read_to_string(written.dir.join("MIGRATION.txt")).expect("report");
+    assert!(report.contains(super::NOTHING_FOUND), "{report}");
+    assert!(report.contains(super::CHECKED), "{report}");
+    assert!(!report.to_lowercase().contains("everything"), "{report}");
+}
