@@ -92,6 +92,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub update_lock: bool,
 
+    /// Refuse a plan's packages asking for capabilities its lock does not grant, the
+    /// folder's own unpinned package too (as `CI=true` does); without it, outside CI, the
+    /// lock follows that package and says what changed.
+    #[arg(long, conflicts_with = "update_lock")]
+    pub locked: bool,
+
     /// Bound on the compiled-code cache, in MiB; least recently used entries are evicted
     /// [default: $PROMETHEUS_WASM_CACHE_MAX_MIB, else 1024].
     #[arg(long, value_name = "MIB")]

@@ -14,6 +14,7 @@ mod migrate;
 mod mongo;
 mod new;
 mod plan;
+mod prepare;
 mod progress;
 mod pull;
 mod push;
