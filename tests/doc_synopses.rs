@@ -36,15 +36,19 @@ fn flags(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The word after `prometheus-wasm` on this line, with the rest of the line.
+/// The command of a line that runs `prometheus-wasm CMD` (after an optional `$ ` prompt),
+/// with the rest of the line; `None` for other lines (prose naming the binary, flags of
+/// the binary itself such as `--version`).
 fn command_at(line: &str) -> Option<(String, &str)> {
-    let start = line.find("prometheus-wasm ")?;
-    let rest = &line[start + "prometheus-wasm ".len()..];
+    let line = line.trim_start();
+    let line = line.strip_prefix("$ ").unwrap_or(line);
+    let rest = line.strip_prefix("prometheus-wasm ")?;
     let word: String = rest
         .chars()
         .take_while(|c| c.is_ascii_lowercase() || *c == '-')
         .collect();
-    (!word.is_empty()).then(|| (word.clone(), &rest[word.len()..]))
+    word.starts_with(|c: char| c.is_ascii_lowercase())
+        .then(|| (word.clone(), &rest[word.len()..]))
 }
 
 /// Every command line of `doc`: in fenced blocks a line naming `prometheus-wasm CMD` and
@@ -79,11 +83,7 @@ fn synopses(doc: &str) -> Vec<Synopsis> {
             continue;
         }
         for span in line.split('`').skip(1).step_by(2) {
-            if let Some((command, rest)) = span
-                .starts_with("prometheus-wasm ")
-                .then(|| command_at(span))
-                .flatten()
-            {
+            if let Some((command, rest)) = command_at(span) {
                 found.push(Synopsis {
                     at: at.clone(),
                     command,
@@ -135,10 +135,16 @@ fn every_documented_command_line_matches_the_binarys_help() {
                 }
                 // `-vv` is `-v` twice.
                 let shown = if flag == "-vv" { "-v" } else { flag.as_str() };
+                // Only the option lines' own names count, not a flag named in the
+                // description of another.
                 let listed = help.lines().any(|l| {
-                    l.trim_start()
-                        .split([',', ' ', '='])
-                        .any(|word| word == shown)
+                    let l = l.trim_start();
+                    l.starts_with('-')
+                        && l.split("  ")
+                            .next()
+                            .unwrap_or_default()
+                            .split([',', ' ', '=', '<'])
+                            .any(|word| word == shown)
                 });
                 if !listed {
                     problems.push(format!(

@@ -109,7 +109,6 @@ async fn run_redacted(
             "--secret {name}: no variable {name} in the environment, the .env files or a worker's env; nothing to mask"
         ));
     }
-    let test_db = super::mongo::open(&args, &config, &report).await?;
     // 2. Everything `check` checks too, before any data is touched (prepare.rs): the
     // packages and the lock, the workers (ports, programs, directories), data_dir (their
     // databases live there), the report files, the manifest and rounds. Loading runs guest
@@ -128,6 +127,9 @@ async fn run_redacted(
         grants,
         specs,
     } = prepared;
+    // The database once data_dir exists (the embedded store lives there): its errors are
+    // then about the database, not about a folder `check` has already judged.
+    let test_db = super::mongo::open(&args, &config, &report).await?;
     let mut grants = grants.with_keys(keys);
     grants.mongo = MongoCtx::new(test_db.db.clone());
     grants.record = record_ctx(&args, &config, &redactor);
