@@ -48,7 +48,7 @@ pub enum Command {
     /// Create a test folder with a working step package, ready to run.
     New(NewArgs),
     /// Validate a test folder and print the resolved plan, starting nothing.
-    Check(super::check::CheckArgs),
+    Check(Box<super::check::CheckArgs>),
     /// Sign a JSON payload with a keypair file, as Koii's create_signature does.
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
