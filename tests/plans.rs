@@ -60,10 +60,9 @@ fn a_plan_runs_a_shared_package_per_use_with_its_own_worker_and_params() {
         ),
         "{out}"
     );
-    assert!(
-        out.stdout.contains("package `audit` is not pinned"),
-        "{out}"
-    );
+    // Both packages sit in the test folder beside the plan: they are the folder's own,
+    // rebuilt all day, and a "not pinned" note about them would be noise.
+    assert!(!out.stdout.contains("is not pinned"), "{out}");
     let state = t.state();
     assert_eq!(state["last_completed_step"], json!("summary"));
     assert_eq!(
@@ -182,7 +181,8 @@ fn a_package_asking_for_more_than_the_lock_fails_until_update_lock() {
         &serde_json::to_string_pretty(&lock).expect("json"),
     );
 
-    let out = t.run(&["run", "tests/plan.yaml"]);
+    // `--locked` (what CI=true implies): even the folder's own package may not grow.
+    let out = t.run(&["run", "tests/plan.yaml", "--locked"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
         out.stderr
@@ -301,12 +301,139 @@ fn check_loads_the_plan_and_compares_the_lock_without_writing_it() {
         "plan.lock",
         &serde_json::to_string_pretty(&lock).expect("json"),
     );
-    let out = t.run(&["check", "tests/plan.yaml"]);
+    let out = t.run(&["check", "tests/plan.yaml", "--locked"]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
         out.stderr
             .contains("a package asks for capabilities the lock does not grant"),
         "{out}"
+    );
+}
+
+/// The shared example with a lock granting `audit` no HTTP, as an older build of it left.
+fn shared_with_an_older_lock() -> TestDir {
+    let t = shared();
+    assert_eq!(t.run(&["lock", "tests/plan.yaml"]).code(), 0);
+    let mut lock = lock_json(&t);
+    lock["packages"]["audit"]["imports"]
+        .as_array_mut()
+        .expect("imports")
+        .retain(|i| i != "prometheus:step/http@0.1.0");
+    t.write(
+        "plan.lock",
+        &serde_json::to_string_pretty(&lock).expect("json"),
+    );
+    t
+}
+
+/// Runs `args` with `CI` unset (a developer's machine) or set to `ci`.
+fn run_with_ci(t: &TestDir, args: &[&str], ci: Option<&str>) -> RunOutput {
+    let mut command = t.command(args);
+    match ci {
+        Some(value) => command.env("CI", value),
+        None => command.env_remove("CI"),
+    };
+    system_tests::wait_output(command.spawn().expect("spawn the runner"))
+}
+
+fn audit_imports_http(t: &TestDir) -> bool {
+    lock_json(t)["packages"]["audit"]["imports"]
+        .as_array()
+        .expect("imports")
+        .contains(&json!("prometheus:step/http@0.1.0"))
+}
+
+#[test]
+fn the_lock_follows_the_folders_own_package_outside_ci_and_says_what_changed() {
+    let t = shared_with_an_older_lock();
+    // `check` says what `run` will record, and writes nothing.
+    let out = run_with_ci(&t, &["check", "tests"], None);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("package `audit` (this folder's own) now imports prometheus:step/http@0.1.0"),
+        "{out}"
+    );
+    assert!(!audit_imports_http(&t), "check wrote the lock");
+
+    let out = run_with_ci(&t, &["run", "tests/plan.yaml"], None);
+    assert_eq!(out.code(), 0, "{out}");
+    let changed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("(this folder's own)"))
+        .collect();
+    assert_eq!(changed.len(), 1, "one line per capability added:\n{out}");
+    assert!(
+        changed[0].contains("plan.lock: package `audit` (this folder's own) now imports prometheus:step/http@0.1.0 (HTTP requests"),
+        "{out}"
+    );
+    assert!(audit_imports_http(&t), "the lock follows the package");
+
+    // And back: a capability the package no longer imports is one line too.
+    let mut lock = lock_json(&t);
+    lock["packages"]["audit"]["imports"]
+        .as_array_mut()
+        .expect("imports")
+        .push(json!("prometheus:step/mongo@0.1.0"));
+    t.write(
+        "plan.lock",
+        &serde_json::to_string_pretty(&lock).expect("json"),
+    );
+    let out = run_with_ci(&t, &["run", "tests/plan.yaml", "--reset"], None);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("package `audit` no longer imports prometheus:step/mongo@0.1.0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ci_refuses_the_folders_own_package_asking_for_more() {
+    let t = shared_with_an_older_lock();
+    for command in ["check", "run"] {
+        let out = run_with_ci(&t, &[command, "tests/plan.yaml"], Some("true"));
+        assert_eq!(out.code(), 2, "{command}: {out}");
+        assert!(
+            out.stderr
+                .contains("a package asks for capabilities the lock does not grant"),
+            "{command}: {out}"
+        );
+        assert!(
+            out.stderr.contains("only outside CI and without --locked"),
+            "the hint says why its own package was not followed:\n{out}"
+        );
+        assert_nothing_started(&out);
+    }
+    assert!(!audit_imports_http(&t), "CI changed the lock");
+}
+
+#[test]
+fn a_package_from_outside_the_folder_is_noted_and_never_followed() {
+    let t = shared_with_an_older_lock();
+    // The same bytes, one folder up: no longer the test folder's own.
+    let root = t.tests().parent().expect("root").to_path_buf();
+    std::fs::rename(t.tests().join("audit.wasm"), root.join("audit.wasm")).expect("move");
+    t.write(
+        "plan.yaml",
+        &plan_text(&t).replace("path: audit.wasm", "path: ../audit.wasm"),
+    );
+    let out = run_with_ci(&t, &["run", "tests/plan.yaml"], None);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stdout.contains("package `audit` is not pinned"),
+        "the note stays for packages from elsewhere:\n{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("a package asks for capabilities the lock does not grant"),
+        "{out}"
+    );
+    assert_nothing_started(&out);
+    assert!(
+        !audit_imports_http(&t),
+        "the lock followed an outside package"
     );
 }
 

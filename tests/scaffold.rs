@@ -125,22 +125,34 @@ fn new_refuses_a_folder_that_is_not_empty() {
     );
 }
 
-/// Scaffolds `lang` into a temp folder, builds it with the repository's pinned tool
-/// (`env` names the build script's override variable), and runs it once.
-fn guest_scaffold_builds_and_runs(lang: &str, env: &str, tool: &str) {
-    guest_scaffold_with_steps(lang, env, tool, None, "worker-answers");
+/// How a guest scaffold's build.sh finds the repository's pinned tool (installed by
+/// scripts/build-polyglot.sh, so the suite never downloads it twice): through the build
+/// script's override variable, or on PATH as a user's installed tool would be.
+#[derive(Clone, Copy)]
+enum Tool<'a> {
+    /// `VAR=<tool>`.
+    Env(&'a str),
+    /// The tool's folder first on PATH.
+    OnPath,
+}
+
+/// Scaffolds `lang` into a temp folder outside the checkout, builds it there with a fresh
+/// `HOME` and the repository's pinned `tool` (found as `how` says), and runs it once.
+fn guest_scaffold_builds_and_runs(lang: &str, how: Tool, tool: &str) {
+    guest_scaffold_with_steps(lang, how, tool, None, "worker-answers");
 }
 
 /// Like [`guest_scaffold_builds_and_runs`], with `steps` (file name, source) replacing the
 /// scaffold's step module; the run must pass `step`.
 fn guest_scaffold_with_steps(
     lang: &str,
-    env: &str,
+    how: Tool,
     tool: &str,
     steps: Option<(&str, &str)>,
     step: &str,
 ) {
     let root = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("fresh HOME");
     let out = run_in(root.path(), &["new", "e2e", "--lang", lang]);
     assert_eq!(out.code(), 0, "{out}");
     let e2e = root.path().join("e2e");
@@ -164,12 +176,40 @@ fn guest_scaffold_with_steps(
         "{} is missing: scripts/test.sh installs it",
         tool.display()
     );
-    let status = Command::new(e2e.join("build.sh"))
-        .env(env, &tool)
-        .env("PROMETHEUS_WASM", runner_bin())
-        .status()
-        .expect("run build.sh");
-    assert!(status.success(), "the {lang} scaffold does not build");
+    let mut build = Command::new(e2e.join("build.sh"));
+    build
+        .current_dir(root.path())
+        .env("HOME", home.path())
+        .env_remove("COMPONENTIZE_PY")
+        .env_remove("COMPONENTIZE_QJS")
+        .env("PROMETHEUS_WASM", runner_bin());
+    match how {
+        Tool::Env(var) => {
+            build.env(var, &tool);
+        }
+        Tool::OnPath => {
+            let dir = tool.parent().expect("the tool's folder").to_path_buf();
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let path =
+                std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path)))
+                    .expect("PATH");
+            build.env("PATH", path);
+        }
+    }
+    let output = build.output().expect("run build.sh");
+    assert!(
+        output.status.success(),
+        "the {lang} scaffold does not build:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        e2e.join("steps.wasm").is_file(),
+        "build.sh puts the package where plan.yaml looks"
+    );
+    assert!(
+        !e2e.join(".venv").exists() && !e2e.join("node_modules").exists(),
+        "build.sh installed a tool it had been given"
+    );
 
     let config = e2e.join("config.yaml");
     let text = std::fs::read_to_string(&config).expect("config");
@@ -188,14 +228,14 @@ fn guest_scaffold_with_steps(
 
 #[test]
 fn a_python_scaffold_builds_and_its_first_run_passes() {
-    guest_scaffold_builds_and_runs("python", "COMPONENTIZE_PY", ".venv/bin/componentize-py");
+    guest_scaffold_builds_and_runs("python", Tool::OnPath, ".venv/bin/componentize-py");
 }
 
 #[test]
 fn a_js_scaffold_builds_and_its_first_run_passes() {
     guest_scaffold_builds_and_runs(
         "js",
-        "COMPONENTIZE_QJS",
+        Tool::OnPath,
         "guest-js/node_modules/.bin/componentize-qjs",
     );
 }
@@ -254,7 +294,7 @@ export const { manifest, prepare, execute, postLoad } = exportSteps([
 fn a_python_step_uses_the_test_database_through_the_helper() {
     guest_scaffold_with_steps(
         "python",
-        "COMPONENTIZE_PY",
+        Tool::Env("COMPONENTIZE_PY"),
         ".venv/bin/componentize-py",
         Some(("steps.py", PYTHON_MONGO_STEPS)),
         "notes",
@@ -265,7 +305,7 @@ fn a_python_step_uses_the_test_database_through_the_helper() {
 fn a_js_step_uses_the_test_database_through_the_helper() {
     guest_scaffold_with_steps(
         "js",
-        "COMPONENTIZE_QJS",
+        Tool::Env("COMPONENTIZE_QJS"),
         "guest-js/node_modules/.bin/componentize-qjs",
         Some(("steps.js", JS_MONGO_STEPS)),
         "notes",

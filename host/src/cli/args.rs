@@ -48,7 +48,7 @@ pub enum Command {
     /// Create a test folder with a working step package, ready to run.
     New(NewArgs),
     /// Validate a test folder and print the resolved plan, starting nothing.
-    Check(super::check::CheckArgs),
+    Check(Box<super::check::CheckArgs>),
     /// Sign a JSON payload with a keypair file, as Koii's create_signature does.
     Sign(super::sign::SignArgs),
     /// Open a signature: check it against a public key and print the signed payload.
@@ -91,6 +91,12 @@ pub struct RunArgs {
     /// rewrite the lock.
     #[arg(long)]
     pub update_lock: bool,
+
+    /// Refuse a plan's packages asking for capabilities its lock does not grant, the
+    /// folder's own unpinned package too (as `CI=true` does); without it, outside CI, the
+    /// lock follows that package and says what changed.
+    #[arg(long, conflicts_with = "update_lock")]
+    pub locked: bool,
 
     /// Bound on the compiled-code cache, in MiB; least recently used entries are evicted
     /// [default: $PROMETHEUS_WASM_CACHE_MAX_MIB, else 1024].

@@ -1,10 +1,13 @@
-//! `prometheus-wasm check`: validates a test folder — everything `run` validates before a
-//! worker starts — and prints the resolved plan, starting nothing and writing nothing.
+//! `prometheus-wasm check`: everything `run` does before it starts a worker — the same
+//! preparation (`prepare.rs`), so `check` passes exactly when `run` would start — and prints
+//! the resolved plan, starting nothing and writing nothing.
 //!
 //! Checked: config.yaml (with `--set`), workers.json, the environment, keypairs, data
 //! files, the network grant, then the plan file or step package: every package loaded
 //! (pins checked, compiled, its manifest read), the capability lock compared (never
-//! written), each step's worker, the step names and rounds.
+//! written), each step's worker, the selection, the workers' ports, programs and
+//! directories, data_dir and the report paths (created by `run`, only judged here), the
+//! step names and rounds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,16 +17,14 @@ use clap::Args;
 
 use crate::check::{Plan, render};
 use crate::cli::args::BudgetArgs;
-use crate::cli::plan::{self as plan_source, FOLDER_ENTRIES, Source};
+use crate::cli::plan::{self as plan_source, FOLDER_ENTRIES, LockPolicy, Source};
+use crate::cli::prepare::{Inputs, Mode, Options, ReportPaths, check_start, inputs, prepare};
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::{MIN_SECRET_LEN, Secrets, TestConfig};
-use crate::koii::Keyring;
 use crate::plugin::http::HttpCtx;
-use crate::plugin::{Budgets, Plan as StepPlan, RunCtx, Steps};
-use crate::report::Redactor;
+use crate::plugin::{Budgets, Plan as StepPlan, Steps};
 use crate::report::sanitize::{bounded_line, bounded_text};
-use crate::runner::{RunOptions, plan_start};
 
 /// Options of `check`.
 #[derive(Debug, Args)]
@@ -59,6 +60,44 @@ pub struct CheckArgs {
     /// Fetching a plan's url/oci packages (into the package store `run` uses).
     #[command(flatten)]
     pub fetch: super::fetch_args::FetchArgs,
+
+    /// Check as `run --update-lock` would: new capabilities are approved (nothing is
+    /// written).
+    #[arg(long)]
+    pub update_lock: bool,
+
+    /// Check as `run --locked` would (as under `CI=true`): a package asking for more than
+    /// the lock grants fails, the folder's own too.
+    #[arg(long, conflicts_with = "update_lock")]
+    pub locked: bool,
+
+    /// The steps `run` would run (`--step`, `--from`, `--to`, `--round`, `--rounds`),
+    /// checked against the manifest.
+    #[command(flatten)]
+    pub select: super::run_flags::SelectArgs,
+
+    /// Check that `run --junit FILE` could write its report there (nothing is created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Check that `run --json FILE` could write its report there.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Check that `run --html FILE` could write its report there.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    /// The report paths, as `run` checks them.
+    fn reports(&self) -> ReportPaths<'_> {
+        [
+            ("--junit", self.junit.as_deref()),
+            ("--json", self.json.as_deref()),
+            ("--html", self.html.as_deref()),
+        ]
+    }
 }
 
 /// What `check` was pointed at: config.yaml, and the plan or package if there is one.
@@ -184,16 +223,14 @@ fn render_steps(plan: &StepPlan) -> String {
     out
 }
 
-/// Loads and checks the plan or package as `run` does before starting a worker, and
-/// renders what was found; `Err` of the inner result is the exit code of a signal that
-/// stopped the loading. Writes nothing (not even the lock).
+/// Prepares the run as `run` does before it starts a worker, and renders what was found;
+/// `Err` of the inner result is the exit code of a signal that stopped the loading. Writes
+/// nothing (not even the lock).
 async fn check_steps(
     args: &CheckArgs,
     source: &Source,
     config: &TestConfig,
 ) -> Result<Result<String, u8>, UserError> {
-    let budgets = args.budgets.budgets(&config.limits);
-    let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, None);
     let notes = std::sync::Mutex::new(Vec::<String>::new());
     let note = |line: &str| {
         notes
@@ -201,31 +238,23 @@ async fn check_steps(
             .unwrap_or_else(|p| p.into_inner())
             .push(line.into())
     };
-    // Loading runs each package's manifest: under the budgets, stopped by a signal.
     let resolver = args.fetch.resolver(args.cache_dir.clone())?;
+    let select = args.select.spec();
+    let options = Options {
+        budgets: args.budgets.budgets(&config.limits),
+        cache: plan_source::code_cache(args.cache_dir.clone(), args.no_cache, None),
+        resolver: &resolver,
+        lock: LockPolicy::from_flags(args.update_lock, args.locked),
+        reports: args.reports(),
+        select: &select,
+        mode: Mode::Check,
+    };
+    // Loading runs each package's manifest: under the budgets, stopped by a signal.
     let mut signals = install_signals()?;
-    let plan = match signals
-        .until(plan_source::load(
-            source,
-            cache.as_ref(),
-            &budgets,
-            &resolver,
-            &note,
-        ))
-        .await
-    {
-        Ok(plan) => plan?,
+    let prepared = match signals.until(prepare(source, config, options, &note)).await {
+        Ok(prepared) => prepared?,
         Err(stop) => return Ok(Err(stopped(stop))),
     };
-    plan_source::check_workers(&plan, config)?;
-    super::faulted::check_schedule(config, plan.manifest())?;
-    // The step names and a fixed number of rounds, as the runner refuses them.
-    let options = RunOptions {
-        max_rounds: config.max_rounds.unwrap_or(1),
-        reset: true,
-    };
-    plan_start(None, plan.manifest(), &options).map_err(UserError::usage_from)?;
-    RunCtx::from_config(config, budgets).map_err(UserError::usage_from)?;
     let mut out = notes
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
@@ -234,9 +263,9 @@ async fn check_steps(
         .collect::<Vec<_>>()
         .join("\n");
     out.push('\n');
-    out.push_str(&render_steps(&plan));
-    if let Source::Plan(file) = source {
-        for line in plan_source::check_lock(file, &plan, false)?.describe() {
+    out.push_str(&render_steps(&prepared.plan));
+    if let Some(lock) = &prepared.lock {
+        for line in lock.describe() {
             out.push_str(&bounded_line(&line));
             out.push('\n');
         }
@@ -248,10 +277,12 @@ async fn check_steps(
 /// values are masked).
 pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
     let target = target(&args)?;
-    let config = super::load_config(&target.config, &args.sets)?;
-    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
-    let secrets = config.secrets(&args.secrets);
-    let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
+    let Inputs {
+        config,
+        keys,
+        secrets,
+        redactor,
+    } = inputs(&target.config, &args.sets, &args.secrets, None)?;
     let http = HttpCtx::from_config(&config, &Budgets::default())
         .map_err(|e| UserError::usage_from(e).redacted(&redactor))?;
     let plan = Plan::build(&config, &keys, http.policy())
@@ -264,7 +295,12 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
             Ok(text) => Some(text),
             Err(code) => return Ok(code),
         },
-        None => None,
+        // No steps yet: what refuses a start whatever the steps is still checked.
+        None => {
+            check_start(&config, &args.reports(), Mode::Check)
+                .map_err(|e| e.redacted(&redactor))?;
+            None
+        }
     };
     let mut text = String::new();
     for set in &args.sets {

@@ -6,7 +6,7 @@
 use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
-use crate::cli::plan::{Source, check_lock, code_cache, is_plan_path, load};
+use crate::cli::plan::{LockPolicy, Source, check_lock, code_cache, is_plan_path, load};
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
@@ -52,7 +52,7 @@ pub async fn lock(args: LockArgs) -> Result<u8, UserError> {
         Ok(plan) => plan?,
         Err(stop) => return Ok(stopped(stop)),
     };
-    check_lock(file, &plan, true)?.write(&note)?;
+    check_lock(file, &plan, LockPolicy::Update)?.write(&note)?;
     println!(
         "pins for {}:",
         bounded_line(&file.path.display().to_string())

@@ -15,6 +15,7 @@ mod migrate;
 mod mongo;
 mod new;
 mod plan;
+mod prepare;
 mod progress;
 mod pull;
 mod push;
@@ -194,7 +195,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Push(args) => push::push(args).await,
             Command::Pull(args) => pull::pull(args).await,
             Command::New(args) => new::new(args),
-            Command::Check(args) => check::check(args).await,
+            Command::Check(args) => check::check(*args).await,
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),
             Command::Keygen(args) => keygen::keygen(args),

@@ -182,6 +182,10 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
                 .replace("{{dir}}", &dir.display().to_string())
                 .replace("{{lang}}", lang)
                 .replace("{{tool}}", tool)
+                .replace(
+                    "{{componentize_py}}",
+                    crate::migrate::COMPONENTIZE_PY_VERSION,
+                )
         };
         write(&dir.join(relative), &text)?;
     }

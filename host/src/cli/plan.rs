@@ -9,9 +9,9 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::cli::UserError;
-use crate::config::{PackageSource, PlanError, PlanFile, TestConfig, load_plan};
+use crate::config::{PackageSource, PlanError, PlanFile, PlanPackage, TestConfig, load_plan};
 use crate::fetch::{FetchErrorKind, Origin, Resolver};
-use crate::plugin::lock::compare;
+use crate::plugin::lock::{compare, describe};
 use crate::plugin::{Budgets, CodeCache, CodeSource, LockFile, Package, Plan, StepEngine, Steps};
 
 /// What the user asked to run.
@@ -253,7 +253,9 @@ pub async fn load(
         Source::Plan(file) => {
             let mut packages = Vec::with_capacity(file.packages.len());
             for p in &file.packages {
-                if p.sha256.is_none() {
+                // The folder's own package is unpinned on purpose (it is rebuilt all day):
+                // the note is for packages that come from elsewhere.
+                if p.sha256.is_none() && !is_own_package(file, p) {
                     note(&format!(
                         "package `{}` is not pinned: any file at {} is accepted (add its sha256 to the plan to pin it)",
                         p.name, p.source
@@ -330,11 +332,82 @@ impl PendingLock {
     }
 }
 
+/// Whether a plan package is the test folder's own: a path package, unpinned, whose file
+/// lies inside the folder that holds the plan. Only such a package is rebuilt during
+/// development, so only its capabilities may follow it into the lock outside CI; a pinned,
+/// fetched (url:/oci:) or outside package is someone else's and is never approved silently.
+pub fn is_own_package(file: &PlanFile, package: &PlanPackage) -> bool {
+    let PackageSource::Path(path) = &package.source else {
+        return false;
+    };
+    if package.sha256.is_some() {
+        return false;
+    }
+    let folder = file
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Symlinks and `..` resolved where the files exist, so `../tests/x.wasm` or a link out
+    // of the folder is judged by where the bytes are.
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| lexical(p));
+    real(path).starts_with(real(folder))
+}
+
+/// `path` made absolute and without `.`/`..`, for a file that does not exist (yet).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// How the lock meets a package asking for more than it grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockPolicy {
+    /// `--update-lock`: every new capability is approved and recorded.
+    Update,
+    /// Local development: the folder's own package ([`is_own_package`]) may grow, and the
+    /// lock follows it with one line per capability; any other package is refused.
+    FollowOwn,
+    /// `--locked` or `CI=true`: nothing grows without `--update-lock`.
+    Locked,
+}
+
+impl LockPolicy {
+    /// The policy of `--update-lock`, `--locked` and the `CI` variable (set to anything but
+    /// empty, `false` or `0`, as CI services set it).
+    pub fn from_flags(update_lock: bool, locked: bool) -> Self {
+        let ci = std::env::var("CI")
+            .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+        if update_lock {
+            LockPolicy::Update
+        } else if locked || ci {
+            LockPolicy::Locked
+        } else {
+            LockPolicy::FollowOwn
+        }
+    }
+}
+
 /// Checks the plan's packages against its lock file: refuses packages that import more
-/// than the lock grants (unless `update`), and says what a run writes — the lock when there
-/// is none, changes within the grants, approved new capabilities. Writes nothing: the
-/// caller writes the [`PendingLock`] once every other check has passed.
-pub fn check_lock(file: &PlanFile, plan: &Plan, update: bool) -> Result<PendingLock, UserError> {
+/// than the lock grants (unless the `policy` approves them), and says what a run writes —
+/// the lock when there is none, changes within the grants, approved new capabilities.
+/// Writes nothing: the caller writes the [`PendingLock`] once every other check has passed.
+pub fn check_lock(
+    file: &PlanFile,
+    plan: &Plan,
+    policy: LockPolicy,
+) -> Result<PendingLock, UserError> {
     let path = LockFile::path_for(&file.path);
     let lock_error = UserError::usage_from::<crate::plugin::LockError>;
     let current = LockFile::of(plan);
@@ -345,8 +418,30 @@ pub fn check_lock(file: &PlanFile, plan: &Plan, update: bool) -> Result<PendingL
             change: LockChange::New,
         });
     };
-    let diff = compare(&locked, &current);
-    if diff.is_violation() && !update {
+    let mut diff = compare(&locked, &current);
+    // Outside CI the folder's own package takes its new capabilities into the lock, said
+    // one line each; the rest of `grown` is what the lock refuses.
+    let own = |name: &str| {
+        file.packages
+            .iter()
+            .any(|p| p.name == name && is_own_package(file, p))
+    };
+    let mut followed = Vec::new();
+    if policy == LockPolicy::FollowOwn {
+        let (own_grown, others): (Vec<_>, Vec<_>) =
+            diff.grown.drain(..).partition(|g| own(&g.package));
+        diff.grown = others;
+        for grown in own_grown {
+            followed.extend(followed_lines(&path, &locked, &current, &grown));
+        }
+    }
+    if diff.is_violation() && policy != LockPolicy::Update {
+        let own_locked = policy == LockPolicy::Locked && diff.grown.iter().any(|g| own(&g.package));
+        let why = if own_locked {
+            " (the folder's own package follows the lock only outside CI and without --locked)"
+        } else {
+            ""
+        };
         return Err(UserError::usage(
             anyhow!(
                 "{}: a package asks for capabilities the lock does not grant:\n{}",
@@ -355,20 +450,20 @@ pub fn check_lock(file: &PlanFile, plan: &Plan, update: bool) -> Result<PendingL
             ),
             Some(format!(
                 "review the new capabilities; if they are expected, run again with --update-lock \
-                 (or `prometheus-wasm lock {}`) and commit {}",
+                 (or `prometheus-wasm lock {}`) and commit {}{why}",
                 file.path.display(),
                 path.display()
             )),
         ));
     }
-    if diff.is_unchanged() {
+    if diff.is_unchanged() && followed.is_empty() {
         return Ok(PendingLock {
             path,
             current,
             change: LockChange::Unchanged,
         });
     }
-    let mut lines = Vec::new();
+    let mut lines = followed;
     if diff.is_violation() {
         lines.push(format!(
             "{}: approved new capabilities:\n{}",
@@ -384,6 +479,43 @@ pub fn check_lock(file: &PlanFile, plan: &Plan, update: bool) -> Result<PendingL
         current,
         change: LockChange::Changed(lines),
     })
+}
+
+/// One line per capability the folder's own package gained or dropped (and its WIT
+/// target, if that moved), for a lock that follows it.
+fn followed_lines(
+    path: &Path,
+    locked: &LockFile,
+    current: &LockFile,
+    grown: &crate::plugin::lock::Grown,
+) -> Vec<String> {
+    let name = &grown.package;
+    let path = path.display();
+    let mut lines = Vec::new();
+    if let Some((old, new)) = &grown.wit {
+        lines.push(format!(
+            "{path}: package `{name}` (this folder's own) now targets {new} instead of {old}"
+        ));
+    }
+    for import in &grown.added {
+        lines.push(format!(
+            "{path}: package `{name}` (this folder's own) now imports {import} ({}); recorded",
+            describe(import)
+        ));
+    }
+    let now = current
+        .packages
+        .get(name)
+        .map(|p| &p.imports[..])
+        .unwrap_or(&[]);
+    if let Some(then) = locked.packages.get(name) {
+        for import in then.imports.iter().filter(|i| !now.contains(i)) {
+            lines.push(format!(
+                "{path}: package `{name}` (this folder's own) no longer imports {import}; recorded"
+            ));
+        }
+    }
+    lines
 }
 
 /// Every step must name a worker of workers.json: checked before any worker starts. Plan

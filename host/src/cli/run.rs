@@ -13,13 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use crate::cli::args::RunArgs;
-use crate::cli::plan::{self as plan_source, PendingLock, Source};
+use crate::cli::plan::{self as plan_source, LockPolicy, Source};
 use crate::cli::signals::{Stop, StopSignals, install_signals};
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
-use crate::config::{Secrets, TestConfig};
-use crate::koii::Keyring;
+use crate::config::TestConfig;
 use crate::plugin::record::{Masker, RecordSink};
-use crate::plugin::{Budgets, MongoCtx, Plan, RecordCtx, RunCtx, Steps};
+use crate::plugin::{Budgets, MongoCtx, RecordCtx, Steps};
 use crate::report::{Redactor, TerminalReport};
 use crate::runner::{self, ResumePoint, RunObserver, RunOptions, RunSummary};
 use crate::store::state::RunState;
@@ -28,12 +27,10 @@ use crate::timings::{RunPhase, Timings};
 use crate::workers::{Fleet, OutputSink, Stream, SupervisorOptions};
 
 use super::faulted::Faulted;
-use super::run_reports::{
-    Tee, check_report_paths, package_identity, start_collector, write_reports,
-};
+use super::run_reports::{Tee, package_identity, start_collector, write_reports};
 use super::run_state;
 use super::run_timings::{TimedCheckpoint, TimedSteps};
-use super::run_workers::{launch_specs, watchdog, worker_error};
+use super::run_workers::{watchdog, worker_error};
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -64,46 +61,34 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .config
         .clone()
         .unwrap_or_else(|| source.default_config());
-    let config = super::load_config(&config_path, &args.sets)?;
-    // Keypairs are read and checked before anything starts; their private halves join
-    // the secrets the report masks.
-    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
-    let mut secrets = config.secrets(&args.secrets);
-    if let Some(uri) = &args.mongo_uri {
-        secrets.add_uri("--mongo-uri", uri);
-    }
-    let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
+    let inputs = super::prepare::inputs(
+        &config_path,
+        &args.sets,
+        &args.secrets,
+        args.mongo_uri.as_deref(),
+    )?;
+    let redactor = inputs.redactor.clone();
     // From here on every error is redacted before cli prints it (a post-load failure
     // quoting a token, a worker's last stderr lines).
-    run_redacted(
-        args,
-        signals,
-        source,
-        config,
-        keys,
-        &secrets,
-        redactor.clone(),
-        &timings,
-    )
-    .await
-    .map_err(|e| e.redacted(&redactor))
+    run_redacted(args, signals, source, inputs, &timings)
+        .await
+        .map_err(|e| e.redacted(&redactor))
 }
 
 /// The rest of [`run`], once the secrets are known.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "what run() validated, handed over once; a struct would only rename them"
-)]
 async fn run_redacted(
     args: RunArgs,
     mut signals: StopSignals,
     source: Source,
-    mut config: TestConfig,
-    keys: Keyring,
-    secrets: &Secrets,
-    redactor: Redactor,
+    inputs: super::prepare::Inputs,
     timings: &Timings,
 ) -> Result<u8, UserError> {
+    let super::prepare::Inputs {
+        mut config,
+        keys,
+        secrets,
+        redactor,
+    } = inputs;
     let rerun = super::run_flags::rerun_command(
         std::env::args_os()
             .skip(1)
@@ -140,29 +125,37 @@ async fn run_redacted(
             seed,
         ));
     }
-    let test_db = super::mongo::open(&args, &config, &report).await?;
+    // 2. Everything `check` checks too, before any data is touched (prepare.rs): the
+    // packages and the lock, the workers (ports, programs, directories), data_dir (their
+    // databases live there), the report files, the manifest, the faults and rounds.
     // Loading runs guest code (instantiation, `manifest`): a signal stops it like a step.
-    let (package, lock) = match signals
-        .until(load_package(
-            &args, &source, &config, keys, &report, &test_db, &redactor,
-        ))
+    let select = args.select.spec();
+    let prepared = match signals
+        .until(prepare_run(&args, &source, &config, &select, &report))
         .await
     {
-        Ok(package) => package?,
+        Ok(prepared) => prepared?,
         Err(stop) => return Ok(interrupted(stop, &report)),
     };
-    plan_source::check_workers(&package, &config)?;
-    super::faulted::check_schedule(&config, package.manifest())?;
+    let super::prepare::Prepared {
+        plan,
+        lock,
+        grants,
+        specs,
+    } = prepared;
+    // The database once data_dir exists (the embedded store lives there): its errors are
+    // then about the database, not about a folder `check` has already judged.
+    let test_db = super::mongo::open(&args, &config, &report).await?;
+    let mut grants = grants.with_keys(keys);
+    grants.mongo = MongoCtx::new(test_db.db.clone());
+    grants.record = record_ctx(&args, &config, &redactor);
+    let package = plan.with_run(grants);
     let uses_mongo = package.packages().any(|(_, p)| {
         p.imports()
             .iter()
             .any(|i| i.starts_with("prometheus:step/mongo"))
     });
     test_db.announce(uses_mongo, &report);
-    let select = args.select.spec();
-    if !select.is_empty() {
-        run_state::check_steps(&select, package.manifest())?;
-    }
     timings.phase_ended(RunPhase::Load);
 
     // External workers must be up before anything is seeded or deleted for them.
@@ -177,25 +170,6 @@ async fn run_redacted(
     }
 
     let state_file = StateFile::new(&config.data_dir);
-    // 2. Everything else that can refuse the run, before any data is touched: the workers
-    // (ports, programs, directories), data_dir (their databases live there) and the
-    // report files. `TestDb::start` checks the manifest and rounds before it seeds.
-    let specs = launch_specs(&config);
-    crate::workers::preflight(&specs).map_err(worker_error)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        UserError::usage(
-            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
-            Some("check data_dir in config.yaml and the permissions of its parent".into()),
-        )
-    })?;
-    check_report_paths(&args)?;
-    // The step names and a `max_rounds` of 0, as the runner will refuse them (a count of
-    // `rounds_collection` is checked once counted).
-    let provisional = RunOptions {
-        max_rounds: config.max_rounds.unwrap_or(1),
-        reset: true,
-    };
-    runner::plan_start(None, package.manifest(), &provisional).map_err(UserError::usage_from)?;
     // Every check passed: only now does the plan's lock change.
     if let Some(lock) = lock {
         lock.write(&|line: &str| report.note(line))?;
@@ -446,32 +420,29 @@ fn interrupted(stop: Stop, report: &TerminalReport) -> u8 {
     stop.exit_code()
 }
 
-/// Loads the package or plan, checks its lock (the lock to write comes back: it is written
-/// once every check has passed), and grants it the run.
-async fn load_package(
+/// [`super::prepare::prepare`] with `run`'s flags.
+async fn prepare_run(
     args: &RunArgs,
     source: &Source,
     config: &TestConfig,
-    keys: Keyring,
+    select: &crate::runner::SelectSpec,
     report: &TerminalReport,
-    test_db: &super::mongo::TestDb,
-    redactor: &Redactor,
-) -> Result<(Plan, Option<PendingLock>), UserError> {
-    let cache = plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib);
-    let note = |line: &str| report.note(line);
-    let budgets = budgets(args, config);
+) -> Result<super::prepare::Prepared, UserError> {
     let resolver = args.fetch.resolver(args.cache_dir.clone())?;
-    let package = plan_source::load(source, cache.as_ref(), &budgets, &resolver, &note).await?;
-    let lock = match source {
-        Source::Plan(file) => Some(plan_source::check_lock(file, &package, args.update_lock)?),
-        Source::Package(_) => None,
+    let options = super::prepare::Options {
+        budgets: budgets(args, config),
+        cache: plan_source::code_cache(args.cache_dir.clone(), args.no_cache, args.cache_max_mib),
+        resolver: &resolver,
+        lock: LockPolicy::from_flags(args.update_lock, args.locked),
+        reports: [
+            ("--junit", args.junit.as_deref()),
+            ("--json", args.json.as_deref()),
+            ("--html", args.html.as_deref()),
+        ],
+        select,
+        mode: super::prepare::Mode::Run,
     };
-    let mut run = RunCtx::from_config(config, budgets)
-        .map_err(UserError::usage_from)?
-        .with_keys(keys);
-    run.mongo = MongoCtx::new(test_db.db.clone());
-    run.record = record_ctx(args, config, redactor);
-    Ok((package.with_run(run), lock))
+    super::prepare::prepare(source, config, options, &|line: &str| report.note(line)).await
 }
 
 /// Default `limits.recording_max_mb`.

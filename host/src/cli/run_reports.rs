@@ -4,7 +4,6 @@
 //! starts, written when the run ends).
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::anyhow;
@@ -144,39 +143,4 @@ pub(super) fn write_reports(
         }
         Ok(())
     })
-}
-
-/// `--junit`, `--json` and `--html` are written after the run: a report that cannot be written
-/// would lose the run's result, so its directory is made now (as `mkdir -p` would, like
-/// pytest's `--junitxml`) and a path that cannot hold a file is refused before anything
-/// starts.
-pub(super) fn check_report_paths(args: &RunArgs) -> Result<(), UserError> {
-    for (flag, path) in [
-        ("--junit", &args.junit),
-        ("--json", &args.json),
-        ("--html", &args.html),
-    ] {
-        let Some(path) = path else { continue };
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let refused = |why: String| {
-            UserError::usage(
-                anyhow!(
-                    "cannot write the {flag} report to {}: {why}",
-                    path.display()
-                ),
-                Some(format!(
-                    "pass a file path whose directory ({}) exists or can be created",
-                    parent.display()
-                )),
-            )
-        };
-        if path.is_dir() {
-            return Err(refused("it is a directory".into()));
-        }
-        std::fs::create_dir_all(parent).map_err(|e| refused(e.to_string()))?;
-    }
-    Ok(())
 }
