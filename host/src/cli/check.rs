@@ -223,8 +223,8 @@ async fn check_steps(
         max_rounds: config.max_rounds.unwrap_or(1),
         reset: true,
     };
-    plan_start(None, plan.manifest(), &options).map_err(UserError::usage_from)?;
-    RunCtx::from_config(config, budgets).map_err(UserError::usage_from)?;
+    plan_start(None, plan.manifest(), &options).map_err(UserError::from)?;
+    RunCtx::from_config(config, budgets).map_err(UserError::from)?;
     let mut out = notes
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
@@ -248,11 +248,11 @@ async fn check_steps(
 pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
     let target = target(&args)?;
     let config = super::load_config(&target.config, &args.sets)?;
-    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
+    let keys = Keyring::load(&config).map_err(UserError::from)?;
     let secrets = config.secrets(&args.secrets);
     let redactor = Redactor::new(secrets.values().into_iter().chain(keys.secret_values()));
     let http = HttpCtx::from_config(&config, &Budgets::default())
-        .map_err(|e| UserError::usage_from(e).redacted(&redactor))?;
+        .map_err(|e| UserError::from(e).redacted(&redactor))?;
     let plan = Plan::build(&config, &keys, http.policy())
         .map_err(|e| UserError::usage(anyhow!(e), None).redacted(&redactor))?;
     let steps = match &target.source {

@@ -30,7 +30,7 @@ use super::run_reports::{
     Tee, check_report_paths, package_identity, start_collector, write_reports,
 };
 use super::run_state;
-use super::run_workers::{launch_specs, watchdog, worker_error};
+use super::run_workers::{launch_specs, watchdog};
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -63,7 +63,7 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
     let config = super::load_config(&config_path, &args.sets)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
-    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
+    let keys = Keyring::load(&config).map_err(UserError::from)?;
     let mut secrets = config.secrets(&args.secrets);
     if let Some(uri) = &args.mongo_uri {
         secrets.add_uri("--mongo-uri", uri);
@@ -100,6 +100,8 @@ async fn run_redacted(
             .map(|a| a.to_string_lossy().into_owned()),
     );
     let report = Arc::new(args.output.report(redactor.clone()).with_rerun(rerun));
+    // Cache, store and supervisor warnings go through the report (redacted) from here on.
+    let _warnings = crate::report::warnings::route_to(report.clone());
     if !args.sets.is_empty() {
         report.line(&format!(
             "config: {} (over {})",
@@ -158,7 +160,7 @@ async fn run_redacted(
     // (ports, programs, directories), data_dir (their databases live there) and the
     // report files. `TestDb::start` checks the manifest and rounds before it seeds.
     let specs = launch_specs(&config);
-    crate::workers::preflight(&specs).map_err(worker_error)?;
+    crate::workers::preflight(&specs).map_err(UserError::from)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         UserError::usage(
             anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
@@ -172,7 +174,7 @@ async fn run_redacted(
         max_rounds: config.max_rounds.unwrap_or(1),
         reset: true,
     };
-    runner::plan_start(None, package.manifest(), &provisional).map_err(UserError::usage_from)?;
+    runner::plan_start(None, package.manifest(), &provisional).map_err(UserError::from)?;
     // Every check passed: only now does the plan's lock change.
     if let Some(lock) = lock {
         lock.write(&|line: &str| report.note(line))?;
@@ -229,7 +231,7 @@ async fn run_redacted(
     let started = Instant::now();
     let sink: Arc<dyn OutputSink> = Arc::new(WorkerOutput(report.clone()));
     let fleet = tokio::select! {
-        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(worker_error)?,
+        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(UserError::from)?,
         stop = signals.recv() => return Ok(interrupted(stop, &report)),
     };
     report.note(&format!(
@@ -362,7 +364,7 @@ async fn run_steps(
             let mut checkpoint = JournalCheckpoint::new(state_file.clone());
             runner::run(package, &mut checkpoint, state, resume, options, observer)
                 .await
-                .map_err(UserError::usage_from)?
+                .map_err(UserError::from)?
         }
         Start::Selected(s) => {
             runner::run_selected(package, state, &s.selection, s.max_rounds, resume, observer).await
@@ -406,7 +408,7 @@ async fn load_package(
         Source::Package(_) => None,
     };
     let mut run = RunCtx::from_config(config, budgets)
-        .map_err(UserError::usage_from)?
+        .map_err(UserError::from)?
         .with_keys(keys);
     run.mongo = MongoCtx::new(test_db.db.clone());
     run.record = record_ctx(args, config, redactor);

@@ -75,7 +75,7 @@ const HELPERS: [(&str, &str); 12] = [
     ),
 ];
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug)]
 pub struct Written {
     /// The wasm/ folder.
