@@ -30,8 +30,8 @@ impl WarningSink for TerminalReport {
     }
 }
 
-/// A [`Layer`] turning every `WARN` and `ERROR` event into a line for its sink: the
-/// message, then the event's other fields as `(name=value, …)`.
+/// A [`Layer`] turning every `WARN` and `ERROR` event of this crate into a line for its
+/// sink: the message, then the event's other fields as `(name=value, …)`.
 pub struct WarningLayer<S> {
     sink: S,
 }
@@ -45,14 +45,26 @@ impl<S: WarningSink> WarningLayer<S> {
 
 impl<S: WarningSink, C: Subscriber> Layer<C> for WarningLayer<S> {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, C>) {
-        // Levels compare by verbosity: WARN and ERROR are the ones "at most" WARN.
-        if *event.metadata().level() > Level::WARN {
+        // Levels compare by verbosity: WARN and ERROR are the ones "at most" WARN. Only
+        // this crate's events: the libraries under it (wasmtime, the MongoDB driver, the
+        // OCI client) log for their own developers, not for the person running a test.
+        let metadata = event.metadata();
+        if *metadata.level() > Level::WARN || !is_ours(metadata.target()) {
             return;
         }
         let mut line = Line::default();
         event.record(&mut line);
         self.sink.warning(&line.finish());
     }
+}
+
+/// Whether an event's target (its module path, unless set) is a module of this crate.
+fn is_ours(target: &str) -> bool {
+    let crate_name = env!("CARGO_CRATE_NAME");
+    target == crate_name
+        || target
+            .strip_prefix(crate_name)
+            .is_some_and(|rest| rest.starts_with("::"))
 }
 
 /// The text of one event: its message and its other fields.
@@ -148,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn warnings_become_lines_and_debug_events_are_dropped() {
+    fn warnings_become_lines_and_debug_and_library_events_are_dropped() {
         let lines = Lines::default();
         let subscriber = tracing_subscriber::registry().with(WarningLayer::new(lines.clone()));
         tracing::subscriber::with_default(subscriber, || {
@@ -159,6 +171,7 @@ mod tests {
             tracing::debug!("evicted cache entry x");
             tracing::warn!(worker = "w1", pgid = 42, "cannot signal worker");
             tracing::error!("boom");
+            tracing::warn!(target: "mongodb::connection", "a library's own warning");
         });
         assert_eq!(
             *lines.0.lock().unwrap(),
