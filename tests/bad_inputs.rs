@@ -3,14 +3,14 @@
 use std::net::TcpListener;
 
 use serde_json::json;
-use system_tests::{TestDir, component, is_alive};
+use system_tests::{TestDir, component, exit, is_alive};
 
 #[test]
 fn missing_config_names_the_file() {
     let t = TestDir::hello();
     std::fs::remove_file(t.tests().join("config.yaml")).expect("remove config");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("config.yaml"), "{out}");
     assert!(out.worker_pids().is_empty(), "{out}");
 }
@@ -27,7 +27,7 @@ fn explicit_config_flag_is_used() {
     )
     .expect("move workers");
     let out = t.run_steps(&["--config", "elsewhere.yaml"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn malformed_yaml_reports_line_and_column() {
         "task_id: hello\nmax_rounds: 2\nbase_port: [5000,\n",
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("config.yaml:4:1"), "{out}");
 }
 
@@ -47,7 +47,7 @@ fn wrong_type_reports_the_key_and_position() {
     let t = TestDir::hello();
     t.write("config.yaml", "task_id: hello\nmax_rounds: two\n");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("config.yaml:2:"), "{out}");
     assert!(out.stderr.contains("max_rounds"), "{out}");
 }
@@ -60,7 +60,7 @@ fn malformed_workers_json_reports_line_and_column() {
         "{\n  \"worker1\": {\n    \"env\": {,\n  }\n}\n",
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("workers.json:3:"), "{out}");
 }
 
@@ -69,7 +69,7 @@ fn missing_workers_json_is_found_before_anything_starts() {
     let t = TestDir::hello();
     std::fs::remove_file(t.tests().join("workers.json")).expect("remove workers.json");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("workers.json"), "{out}");
     assert!(
         !t.tests().join("data").exists(),
@@ -82,7 +82,7 @@ fn missing_max_rounds_is_a_configuration_error() {
     let t = TestDir::hello();
     t.remove_config("max_rounds");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("max_rounds"), "{out}");
 }
 
@@ -101,7 +101,7 @@ fn a_step_naming_an_unknown_worker_fails_before_workers_start() {
         .insert("helper".into(), w2);
     t.write_workers_json(&workers);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("step `audit-greeting`"), "{out}");
     assert!(out.stderr.contains("worker `worker2`"), "{out}");
     assert!(
@@ -116,7 +116,7 @@ fn a_core_module_is_not_a_component() {
     let t = TestDir::hello();
     t.write("steps.wasm", "\0asm\u{1}\0\0\0");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("core WebAssembly module"), "{out}");
     assert!(
         out.stderr.contains("wasm32-wasip2"),
@@ -129,7 +129,7 @@ fn a_text_file_is_not_a_component() {
     let t = TestDir::hello();
     t.write("steps.wasm", "console.log('hi')\n");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(
         out.stderr.contains("is not a WebAssembly component"),
         "{out}"
@@ -140,7 +140,7 @@ fn a_text_file_is_not_a_component() {
 fn a_missing_package_is_named() {
     let t = TestDir::hello();
     let out = t.run(&["run", "tests/nope.wasm"]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("tests/nope.wasm"), "{out}");
 }
 
@@ -149,7 +149,7 @@ fn a_component_of_another_world_is_refused() {
     let t = TestDir::hello();
     t.use_steps(&component("other_world"));
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(
         out.stderr.contains("does not export the `steps` world"),
         "{out}"
@@ -162,7 +162,7 @@ fn a_component_of_another_contract_version_names_both_versions() {
     let t = TestDir::hello();
     t.use_steps(&component("future_version"));
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("prometheus:step/log@0.2.0"), "{out}");
     assert!(out.stderr.contains("prometheus:step@0.1.0"), "{out}");
 }
@@ -174,7 +174,7 @@ fn a_worker_that_exits_at_start_fails_the_run_with_its_stderr() {
     workers["worker2"]["command"] = json!(["sh", "-c", "echo boom: no database >&2; exit 3"]);
     t.write_workers_json(&workers);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     assert!(out.stderr.contains("worker2"), "{out}");
     assert!(out.stderr.contains("boom: no database"), "{out}");
     assert!(out.stderr.contains("exit status: 3"), "{out}");
@@ -191,7 +191,7 @@ fn a_port_in_use_is_reported_before_any_worker_starts() {
     let port = t.base_port() + 1;
     let _taken = TcpListener::bind(("127.0.0.1", port)).expect("bind worker2's port");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains(&format!("port {port}")), "{out}");
     assert!(out.stderr.contains("worker2"), "{out}");
     assert!(out.worker_pids().is_empty(), "{out}");
@@ -204,7 +204,7 @@ fn an_unknown_worker_program_is_named() {
     workers["worker1"]["command"] = json!(["./no-such-server"]);
     t.write_workers_json(&workers);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("no-such-server"), "{out}");
 }
 
@@ -215,7 +215,7 @@ fn an_env_var_mapping_to_an_unset_variable_is_named() {
     workers["worker1"]["env_vars"] = json!({"API_TOKEN": "HELLO_TEST_UNSET_TOKEN"});
     t.write_workers_json(&workers);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(
         out.stderr.contains("API_TOKEN (HELLO_TEST_UNSET_TOKEN)"),
         "{out}"
@@ -233,7 +233,7 @@ fn secrets_from_dotenv_never_reach_the_output() {
         json!(["sh", "-c", "echo token=$SECRET; exec \"$HELLO_WORKER\""]);
     t.write_workers_json(&workers);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(out.stdout.contains("[worker1] token=***"), "{out}");
     assert!(!out.all().contains("sup3r-s3cret-value"), "{out}");
 }
@@ -243,7 +243,7 @@ fn a_negative_or_non_numeric_duration_flag_is_a_usage_error() {
     let t = TestDir::hello();
     for value in ["-1", "abc", "0"] {
         let out = t.run_steps(&[&format!("--startup-timeout={value}")]);
-        assert_eq!(out.code(), 2, "{out}");
+        assert_eq!(out.code(), exit::USAGE, "{out}");
         assert!(out.stderr.contains("--startup-timeout"), "{out}");
         assert!(out.worker_pids().is_empty(), "{out}");
     }

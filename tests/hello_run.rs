@@ -2,7 +2,7 @@
 //! is checkpointed, the workers are stopped.
 
 use serde_json::json;
-use system_tests::{TestDir, is_alive};
+use system_tests::{TestDir, exit, is_alive};
 
 const ROUND: [&str; 5] = [
     "check-health",
@@ -16,7 +16,7 @@ const ROUND: [&str; 5] = [
 fn full_run_passes_every_step_of_every_round() {
     let t = TestDir::hello();
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let expected: Vec<&str> = ROUND.iter().chain(ROUND.iter()).copied().collect();
     assert_eq!(out.started_steps(), expected, "{out}");
     assert!(out.stdout.contains("━━ round 1/2 ━━"), "{out}");
@@ -60,7 +60,7 @@ fn full_run_passes_every_step_of_every_round() {
 fn workers_are_stopped_when_the_run_ends() {
     let t = TestDir::hello();
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let pids = out.worker_pids();
     assert_eq!(pids.len(), 2, "{out}");
     for pid in pids {
@@ -81,7 +81,7 @@ fn workers_are_stopped_when_a_step_fails() {
     let t = TestDir::hello();
     t.set_config("fail_step", "summary".into());
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let pids = out.worker_pids();
     assert_eq!(pids.len(), 2, "{out}");
     assert!(pids.iter().all(|p| !is_alive(*p)), "{out}");
@@ -91,12 +91,12 @@ fn workers_are_stopped_when_a_step_fails() {
 fn list_prints_the_manifest() {
     let t = TestDir::hello();
     let out = t.run(&["list", "tests/steps.wasm"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(out.stdout.contains("1. check-health @ worker1"), "{out}");
     assert!(out.stdout.contains("params: {\"text\":\"hello\"}"), "{out}");
 
     let out = t.run(&["list", "tests/steps.wasm", "--json"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("list --json is JSON");
     let names: Vec<&str> = doc["steps"]
         .as_array()
@@ -113,10 +113,10 @@ fn list_prints_the_manifest() {
 fn second_run_loads_compiled_code_from_the_cache() {
     let t = TestDir::hello();
     let first = t.run_steps(&[]);
-    assert_eq!(first.code(), 0, "{first}");
+    assert_eq!(first.code(), exit::OK, "{first}");
     assert!(first.stdout.contains("compiled in"), "{first}");
     let second = t.run_steps(&["--reset"]);
-    assert_eq!(second.code(), 0, "{second}");
+    assert_eq!(second.code(), exit::OK, "{second}");
     assert!(second.stdout.contains("loaded from cache in"), "{second}");
     let third = t.run_steps(&["--reset", "--no-cache"]);
     assert!(third.stdout.contains("compiled in"), "{third}");
@@ -126,7 +126,7 @@ fn second_run_loads_compiled_code_from_the_cache() {
 fn corrupt_cache_entry_is_recompiled() {
     let t = TestDir::hello();
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let cache = t.tests().parent().expect("root").join("cache");
     let mut entries = 0;
     for entry in std::fs::read_dir(&cache).expect("cache dir exists") {
@@ -140,7 +140,7 @@ fn corrupt_cache_entry_is_recompiled() {
     }
     assert_eq!(entries, 1);
     let out = t.run_steps(&["--reset"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(out.stdout.contains("compiled in"), "{out}");
 }
 
@@ -149,11 +149,11 @@ fn help_is_available_for_every_command() {
     let t = TestDir::hello();
     for args in [&["--help"][..], &["run", "--help"], &["list", "--help"]] {
         let out = t.run(args);
-        assert_eq!(out.code(), 0, "{out}");
+        assert_eq!(out.code(), exit::OK, "{out}");
         assert!(out.stdout.contains("Usage: prometheus-wasm"), "{out}");
     }
     let out = t.run(&["run"]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn junit_and_json_reports_are_written() {
     t.set_config("fail_step", "audit-greeting".into());
     t.set_config("fail_round", 2.into());
     let out = t.run_steps(&["--junit", "reports/junit.xml", "--json", "reports/run.json"]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let root = t.tests().parent().expect("root").to_path_buf();
     let xml = std::fs::read_to_string(root.join("reports/junit.xml")).expect("junit report");
     assert!(

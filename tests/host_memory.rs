@@ -265,7 +265,7 @@ mod hostcalls {
     /// Runs `step` at 1, 10 and 100 times its volume: each run ends with `code`, its
     /// failure line (for exit 1) holds every one of `messages`, and its peak RSS stays
     /// within the bound. Prints the figures for the threat model's Bounds table.
-    fn bounded(step: &str, code: i32, messages: &[&str]) {
+    fn bounded(step: &str, code: u8, messages: &[&str]) {
         let bound = hostcall_bound_kib();
         for scale in [1, 10, 100] {
             let dir = folder(step, scale);

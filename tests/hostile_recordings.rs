@@ -292,6 +292,15 @@ fn a_planted_cache_entry_is_recompiled_not_loaded() {
                 && out.stdout.contains("passed up to the end of the recording"),
             "{what} entry: the greeter ran, not the planted code:\n{out}"
         );
+        // The cache says so: its warning reaches the user (it used to go to a tracing
+        // call no subscriber listened to).
+        assert!(
+            out.stderr.contains("warning: cache entry")
+                && out
+                    .stderr
+                    .contains("is not one this cache wrote; recompiling"),
+            "{what} entry: the cache's warning is shown:\n{out}"
+        );
         let now = std::fs::read(&entry).expect("entry rewritten");
         assert_ne!(now, planted, "{what} entry: recompiled and replaced");
     }

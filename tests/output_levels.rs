@@ -2,13 +2,13 @@
 //! worker's last lines) and the closing line, `--color` overrides the terminal check and
 //! `NO_COLOR`.
 
-use system_tests::{TestDir, component};
+use system_tests::{TestDir, component, exit};
 
 #[test]
 fn quiet_shows_only_the_failure_with_context_and_the_closing_line() {
     let t = TestDir::hello();
     let out = t.run_steps(&["-q"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(
@@ -18,7 +18,7 @@ fn quiet_shows_only_the_failure_with_context_and_the_closing_line() {
 
     t.set_config("fail_step", "audit-greeting".into());
     let out = t.run_steps(&["--reset", "-q"]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     assert!(
         out.stdout
             .starts_with("  ✗ audit-greeting failed (round 1, worker worker2, "),
@@ -52,13 +52,13 @@ fn color_always_and_never_override_no_color_and_the_pipe() {
         "--round",
         "1",
     ]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(out.stdout.contains("\x1b[32m✓\x1b[0m"), "{out}");
     let out = t.run_steps(&["--color", "never", "--step", "check-health", "--round", "1"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(!out.stdout.contains('\x1b'), "{out}");
     let out = t.run_steps(&["--color", "sometimes"]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(
         out.stderr
             .contains("[possible values: auto, always, never]"),
@@ -70,10 +70,10 @@ fn color_always_and_never_override_no_color_and_the_pipe() {
 fn very_verbose_shows_debug_lines() {
     let t = TestDir::hello();
     let out = t.run_steps(&["-vv", "--step", "check-health", "--round", "1"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(out.stdout.contains("▶ [1/5] check-health"), "{out}");
     let out = t.run_steps(&["-q", "-v"]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("cannot be used with"), "{out}");
 }
 
@@ -84,7 +84,7 @@ fn very_verbose_shows_debug_lines() {
 fn host_calls_show_under_a_failure_with_vv_and_in_junit() {
     let t = TestDir::example("hello", &component("replay_greeter"));
     let out = t.run_steps(&["--junit", "reports/junit.xml"]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let shown = out
         .stdout
         .split("✗ greet failed")
@@ -105,7 +105,7 @@ fn host_calls_show_under_a_failure_with_vv_and_in_junit() {
     assert!(junit.contains("HTTP 201 Created"), "{junit}");
 
     let out = t.run_steps(&["--reset", "-vv"]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let post = out
         .stdout
         .find("/greetings -> 201 Created")
@@ -121,7 +121,7 @@ fn a_failure_names_the_rerun_and_the_replay_also_under_quiet() {
     let t = TestDir::hello();
     t.set_config("fail_step", "audit-greeting".into());
     let out = t.run_steps(&["--reset", "-q"]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let rerun = "prometheus-wasm run tests/steps.wasm -q --step audit-greeting --round 1";
     assert!(
         out.stdout.contains(&format!("    rerun it: {rerun}\n")),
@@ -137,7 +137,7 @@ fn a_failure_names_the_rerun_and_the_replay_also_under_quiet() {
     t.remove_config("fail_step");
     let args: Vec<&str> = rerun.split(' ').skip(1).collect();
     let again = t.run(&args);
-    assert_eq!(again.code(), 0, "{again}");
+    assert_eq!(again.code(), exit::OK, "{again}");
     assert!(again.stdout.contains("PASSED: 1 passed"), "{again}");
 }
 
@@ -145,7 +145,7 @@ fn a_failure_names_the_rerun_and_the_replay_also_under_quiet() {
 fn very_verbose_shows_every_host_call_reads_included() {
     let t = TestDir::hello();
     let out = t.run_steps(&["-vv"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     for read in [
         "⇄ config config.get fail_step",
         "⇄ state state.get greeting_ids",
@@ -159,7 +159,7 @@ fn a_run_that_never_touches_the_store_says_nothing_about_it() {
     // hello imports no mongo interface and seeds no collection.
     let t = TestDir::hello();
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(!out.stdout.contains("embedded store"), "{out}");
     assert!(!out.stdout.contains("running post-load"), "-v only: {out}");
     let out = t.run_steps(&["--reset", "-v"]);

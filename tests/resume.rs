@@ -1,14 +1,14 @@
 //! Resume, --reset, and the reference framework's state bugs that must not come back.
 
 use serde_json::json;
-use system_tests::TestDir;
+use system_tests::{TestDir, exit};
 
 #[test]
 fn rerun_after_a_failure_resumes_at_the_failed_step() {
     let t = TestDir::hello();
     t.set_config("fail_step", "audit-greeting".into());
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     assert_eq!(
         out.started_steps(),
         ["check-health", "submit-greeting", "audit-greeting"]
@@ -30,7 +30,7 @@ fn rerun_after_a_failure_resumes_at_the_failed_step() {
     // The fix is made in config.yaml; the resumed run reads it as it is now.
     t.remove_config("fail_step");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(
         out.stdout
             .contains("resuming round 1 after step submit-greeting"),
@@ -55,14 +55,14 @@ fn failure_at_the_first_step_of_round_two_resumes_that_round() {
     t.set_config("fail_step", "check-health".into());
     t.set_config("fail_round", 2.into());
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.code(), exit::FAILED, "{out}");
     let state = t.state();
     assert_eq!(state["current_round"], json!(2));
     assert_eq!(state["last_completed_step"], json!(null));
 
     t.remove_config("fail_step");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(
         out.stdout.contains("resuming at the start of round 2"),
         "{out}"
@@ -76,10 +76,10 @@ fn failure_at_the_first_step_of_round_two_resumes_that_round() {
 fn reset_after_a_completed_run_runs_every_round_from_round_one() {
     // prometheus-test 0.1.2 kept the old round counter: only the last round ran.
     let t = TestDir::hello();
-    assert_eq!(t.run_steps(&[]).code(), 0);
+    assert_eq!(t.run_steps(&[]).code(), exit::OK);
     assert!(t.tests().join("data/database_worker1.db").exists());
     let out = t.run_steps(&["--reset"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(
         out.stdout.contains("starting a fresh run (--reset)"),
         "{out}"
@@ -100,9 +100,9 @@ fn reset_after_a_completed_run_runs_every_round_from_round_one() {
 #[test]
 fn a_completed_run_is_not_resumed_into_zero_steps() {
     let t = TestDir::hello();
-    assert_eq!(t.run_steps(&[]).code(), 0);
+    assert_eq!(t.run_steps(&[]).code(), exit::OK);
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert!(
         out.stdout
             .contains("the previous run completed all 2 rounds"),
@@ -120,7 +120,7 @@ fn malformed_state_file_is_an_error_and_reset_recovers() {
         "{\n  \"current_round\": 1,\n  oops\n}",
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("test_state.json:3:3"), "{out}");
     assert!(out.stderr.contains("--reset"), "{out}");
     assert!(
@@ -129,7 +129,7 @@ fn malformed_state_file_is_an_error_and_reset_recovers() {
     );
 
     let out = t.run_steps(&["--reset"]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert_eq!(t.state()["last_completed_step"], json!("summary"));
 }
 
@@ -142,7 +142,7 @@ fn out_of_range_round_in_the_state_is_an_error() {
         r#"{"rounds": {}, "global": {}, "current_round": 99, "last_completed_step": null}"#,
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("99"), "{out}");
     assert!(out.stderr.contains("--reset"), "{out}");
     assert!(out.started_steps().is_empty(), "{out}");
@@ -156,7 +156,7 @@ fn a_renamed_step_is_reported_with_the_reset_hint() {
         r#"{"rounds": {}, "global": {}, "current_round": 1, "last_completed_step": "old-step"}"#,
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 2, "{out}");
+    assert_eq!(out.code(), exit::USAGE, "{out}");
     assert!(out.stderr.contains("old-step"), "{out}");
     assert!(out.stderr.contains("--reset"), "{out}");
 }
@@ -175,7 +175,7 @@ fn a_state_file_in_the_reference_format_resumes() {
 }"#,
     );
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     let started = out.started_steps();
     assert_eq!(started[0], "summary", "{out}");
     assert_eq!(started.len(), 1 + 5, "{out}");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use system_tests::{TestDir, is_alive};
+use system_tests::{TestDir, exit, is_alive};
 
 /// Long enough that the run is surely inside `check-health` when the signal arrives.
 const PAUSE_MS: u64 = 60_000;
@@ -68,7 +68,7 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
-fn stop_with(signal: Signal, expected_code: i32) {
+fn stop_with(signal: Signal, expected_code: u8) {
     let t = TestDir::hello();
     let (mut child, pids, rx) = start_paused(&t);
     kill(Pid::from_raw(child.id() as i32), signal).expect("signal the runner");
@@ -79,7 +79,7 @@ fn stop_with(signal: Signal, expected_code: i32) {
     while let Ok(line) = rx.recv_timeout(PATIENCE) {
         rest.push(line);
     }
-    assert_eq!(status.code(), Some(expected_code), "{rest:#?}");
+    assert_eq!(status.code(), Some(i32::from(expected_code)), "{rest:#?}");
     for pid in &pids {
         assert!(!is_alive(*pid), "worker {pid} outlived the runner");
     }
@@ -106,18 +106,18 @@ fn stop_with(signal: Signal, expected_code: i32) {
     assert_eq!(t.state()["last_completed_step"], serde_json::Value::Null);
     t.remove_config("pause_ms");
     let out = t.run_steps(&[]);
-    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.code(), exit::OK, "{out}");
     assert_eq!(out.started_steps().len(), 10, "{out}");
 }
 
 #[test]
 fn sigint_stops_the_workers_and_exits_130() {
-    stop_with(Signal::SIGINT, 130);
+    stop_with(Signal::SIGINT, exit::INTERRUPTED);
 }
 
 #[test]
 fn sigterm_stops_the_workers_and_exits_143() {
-    stop_with(Signal::SIGTERM, 143);
+    stop_with(Signal::SIGTERM, exit::TERMINATED);
 }
 
 #[test]

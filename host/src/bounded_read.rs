@@ -17,6 +17,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::error::UserFacing;
+
 /// One mebibyte, for writing caps as `16 * MIB`.
 pub const MIB: u64 = 1024 * 1024;
 
@@ -104,19 +106,6 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            ReadError::NotFound { .. } => "check the path",
-            ReadError::NotRegular { .. } => "name a regular file",
-            ReadError::TooLarge { .. } => {
-                "this file is far larger than any real one of its kind; check that it is the right file"
-            }
-            ReadError::NotUtf8 { .. } => "save the file as UTF-8",
-            ReadError::Io { .. } => "check the file's permissions",
-        }
-    }
-
     /// The reason alone, without the path, for messages that name the file already.
     pub fn reason(&self) -> String {
         match self {
@@ -152,12 +141,30 @@ impl ReadError {
             ReadError::NotFound { .. } => return io::Error::from_raw_os_error(nix::libc::ENOENT),
             _ => {}
         }
-        io::Error::new(kind, format!("{} ({})", self.reason(), self.hint()))
+        io::Error::new(
+            kind,
+            format!("{} ({})", self.reason(), self.hint().unwrap_or_default()),
+        )
     }
 
     /// True when nothing was at the path (callers with an optional file treat it as absent).
     pub fn is_not_found(&self) -> bool {
         matches!(self, ReadError::NotFound { .. })
+    }
+}
+
+impl UserFacing for ReadError {
+    fn hint(&self) -> Option<String> {
+        let hint: &str = match self {
+            ReadError::NotFound { .. } => "check the path",
+            ReadError::NotRegular { .. } => "name a regular file",
+            ReadError::TooLarge { .. } => {
+                "this file is far larger than any real one of its kind; check that it is the right file"
+            }
+            ReadError::NotUtf8 { .. } => "save the file as UTF-8",
+            ReadError::Io { .. } => "check the file's permissions",
+        };
+        Some(hint.to_owned())
     }
 }
 

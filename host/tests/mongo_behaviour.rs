@@ -6,6 +6,7 @@ mod cases;
 
 use std::sync::Arc;
 
+use prometheus_wasm::error::UserFacing;
 use prometheus_wasm::store::mongo::{self, Backend, Database, Update};
 
 /// Runs every case against `open(case_index)`.

@@ -12,6 +12,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+/// The runner's exit codes, from the library itself: tests compare with these names, so a
+/// code cannot drift between what the binary returns and what the tests expect.
+pub use prometheus_wasm::exit;
+
 pub mod external;
 pub mod http_server;
 pub mod procs;
@@ -116,11 +120,13 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// The exit code (panics if killed by a signal).
-    pub fn code(&self) -> i32 {
-        self.status
+    /// The exit code (panics if killed by a signal); compare it with [`exit`]'s constants.
+    pub fn code(&self) -> u8 {
+        let code = self
+            .status
             .code()
-            .unwrap_or_else(|| panic!("runner killed by a signal:\n{self}"))
+            .unwrap_or_else(|| panic!("runner killed by a signal:\n{self}"));
+        u8::try_from(code).expect("an exit code is 0 to 255")
     }
 
     /// Stdout and stderr together, for `contains` checks.

@@ -284,7 +284,7 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
         redactor,
     } = inputs(&target.config, &args.sets, &args.secrets, None)?;
     let http = HttpCtx::from_config(&config, &Budgets::default())
-        .map_err(|e| UserError::usage_from(e).redacted(&redactor))?;
+        .map_err(|e| UserError::from(e).redacted(&redactor))?;
     let plan = Plan::build(&config, &keys, http.policy())
         .map_err(|e| UserError::usage(anyhow!(e), None).redacted(&redactor))?;
     let steps = match &target.source {

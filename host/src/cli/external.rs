@@ -6,12 +6,10 @@
 
 use std::time::Duration;
 
-use anyhow::anyhow;
-
 use crate::cli::UserError;
 use crate::config::{TestConfig, WorkerKind};
 use crate::report::TerminalReport;
-use crate::workers::{ExternalWorker, WorkerError, reset_external, wait_external};
+use crate::workers::{ExternalWorker, reset_external, wait_external};
 
 /// The external workers of the test, in workers.json order.
 pub(crate) fn external_workers(config: &TestConfig) -> Vec<ExternalWorker> {
@@ -51,7 +49,7 @@ pub(crate) async fn wait_ready(
     ));
     wait_external(workers, startup_timeout)
         .await
-        .map_err(external_error)
+        .map_err(UserError::from)
 }
 
 /// Before a fresh run's seeding: calls each external worker's reset hook, in order; the
@@ -62,7 +60,7 @@ pub(crate) async fn reset(
     report: &TerminalReport,
 ) -> Result<(), UserError> {
     for worker in workers {
-        match reset_external(worker).await.map_err(external_error)? {
+        match reset_external(worker).await.map_err(UserError::from)? {
             Some(done) => report.note(&format!(
                 "reset external worker {}: {} answered {}",
                 worker.name, done.request, done.status
@@ -75,11 +73,4 @@ pub(crate) async fn reset(
         }
     }
     Ok(())
-}
-
-/// A worker that answered wrongly or not at all fails the run (exit 1): the topology was
-/// valid, the system under test was not there.
-fn external_error(e: WorkerError) -> UserError {
-    let hint = e.hint();
-    UserError::failed(anyhow!(e), hint)
 }

@@ -9,6 +9,7 @@
 //! replay the faults of the steps it skips (its workers were started afresh), and a
 //! selective run applies those of the steps it runs.
 
+use crate::error::UserFacing as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +36,7 @@ pub(super) fn check_schedule(
         config.max_rounds,
         &config.config_path,
     )
-    .map_err(super::UserError::usage_from)
+    .map_err(super::UserError::from)
 }
 
 /// `steps` with `schedule` applied around them.

@@ -37,7 +37,7 @@ struct Report {
 
 /// Prints what the package at `args.package` is and asks for.
 pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
-    let usage = UserError::usage_from::<PluginError>;
+    let usage = <UserError as From<PluginError>>::from;
     let mut signals = install_signals()?;
     let budgets = args.budgets.budgets(&LimitsConfig::default());
     let engine = Arc::new(StepEngine::for_budgets(&budgets).map_err(usage)?);

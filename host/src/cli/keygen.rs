@@ -16,6 +16,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::error::UserFacing;
 use crate::koii::Keypair;
 use crate::report::sanitize::sanitize_line;
 
@@ -163,7 +164,7 @@ fn append_env(path: &Path, lines: &[String]) -> Result<(), UserError> {
         crate::bounded_read::DOTENV_FILE_MAX,
         ".env file",
     )
-    .map_err(|e| UserError::usage(anyhow!("{e}"), Some(e.hint().into())))?
+    .map_err(|e| UserError::usage(anyhow!("{e}"), e.hint()))?
     .unwrap_or_default();
     let mut text = String::new();
     if !existing.is_empty() && !existing.ends_with(b"\n") {

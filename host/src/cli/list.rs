@@ -38,7 +38,7 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
         .until(Package::load(engine, &steps, cache.as_ref(), &budgets))
         .await
     {
-        Ok(loaded) => loaded.map_err(UserError::usage_from)?,
+        Ok(loaded) => loaded.map_err(UserError::from)?,
         Err(stop) => return Ok(stopped(stop)),
     };
     if args.json {

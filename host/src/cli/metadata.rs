@@ -14,6 +14,7 @@ use tokio::process::Command;
 use crate::bounded_read;
 use crate::cli::signals::{install_signals, stopped};
 use crate::cli::{EXIT_PASSED, UserError};
+use crate::error::UserFacing;
 use crate::fetch::{MAX_PACKAGE_BYTES, PackageIdentity};
 use crate::report::sanitize::{bounded_line, sanitize_json};
 
@@ -64,7 +65,7 @@ pub async fn metadata(args: MetadataArgs) -> Result<u8, UserError> {
     // A regular file only, capped like a fetched package: a FIFO or a device named here is
     // refused at once instead of blocking the command where no signal can stop it.
     let bytes = bounded_read::read_bytes(&args.package, MAX_PACKAGE_BYTES, "step package")
-        .map_err(|e| UserError::usage(anyhow!("cannot read {e}"), Some(e.hint().into())))?;
+        .map_err(|e| UserError::usage(anyhow!("cannot read {e}"), e.hint()))?;
     let mut wanted = match &args.cargo {
         Some(manifest) => match signals.until(from_cargo(manifest)).await {
             Ok(identity) => identity?,

@@ -30,8 +30,8 @@ pub struct MigrateArgs {
 
 /// Runs `migrate`; returns the exit code.
 pub fn migrate(args: MigrateArgs) -> Result<u8, UserError> {
-    let suite = migrate::analyse(&args.tests_dir).map_err(UserError::usage_from)?;
-    let written = migrate::write(&suite, args.force).map_err(UserError::usage_from)?;
+    let suite = migrate::analyse(&args.tests_dir).map_err(UserError::from)?;
+    let written = migrate::write(&suite, args.force).map_err(UserError::from)?;
     // Paths and names come from the suite: printed through the sanitizer `run` uses, so a
     // folder named with escape sequences or a newline cannot drive the terminal.
     let shown = |p: &std::path::Path| sanitize_line(&p.display().to_string()).into_owned();

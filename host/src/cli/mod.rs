@@ -36,19 +36,16 @@ pub use args::{Cli, Command};
 
 use std::process::ExitCode;
 
+use crate::error::UserFacing;
 use crate::report::Redactor;
 use crate::report::sanitize::{MESSAGE_MAX_BYTES, bounded_text, cut};
 
-/// The run passed (or the command succeeded).
-pub const EXIT_PASSED: u8 = 0;
-/// A step failed, a worker failed, or post-load failed: the test ran and did not pass.
-pub const EXIT_FAILED: u8 = 1;
-/// Bad usage or configuration: nothing was tested.
-pub const EXIT_USAGE: u8 = 2;
-/// Stopped by SIGINT (Ctrl-C), after stopping the workers (128 + 2, the shell convention).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Stopped by SIGTERM, after stopping the workers (128 + 15).
-pub const EXIT_TERMINATED: u8 = 143;
+// The exit codes live in the library (`prometheus_wasm::exit`), where embedders and the
+// system tests read them; these names are what the commands use.
+pub use crate::exit::{
+    FAILED as EXIT_FAILED, INTERRUPTED as EXIT_INTERRUPTED, OK as EXIT_PASSED,
+    TERMINATED as EXIT_TERMINATED, USAGE as EXIT_USAGE,
+};
 
 /// How long the exit waits for work still running on blocking threads.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -84,36 +81,18 @@ impl UserError {
     }
 }
 
-/// A module error that can say what the user should do about it: every such error becomes
-/// a usage error (exit 2) with its hint through [`UserError::usage_from`].
-pub trait Hinted: std::error::Error + Send + Sync + 'static {
-    /// What to do, if the error knows.
-    fn user_hint(&self) -> Option<String>;
-}
-
-macro_rules! hinted {
-    ($($ty:ty => |$e:ident| $hint:expr;)*) => {
-        $(impl Hinted for $ty {
-            fn user_hint(&self) -> Option<String> {
-                let $e = self;
-                $hint
-            }
-        })*
-    };
-}
-
-hinted! {
-    crate::config::ConfigError => |e| e.hint();
-    crate::config::PlanError => |e| e.hint();
-    crate::fetch::FetchError => |e| e.hint();
-    crate::plugin::PluginError => |e| e.hint();
-    crate::plugin::LockError => |e| e.hint();
-    crate::runner::RunError => |e| e.hint().map(str::to_string);
-    crate::runner::SelectError => |e| e.hint();
-    crate::store::StateError => |e| e.hint().map(str::to_string);
-    crate::koii::KeyError => |e| Some(e.hint());
-    crate::store::mongo::seed::SeedError => |e| e.hint();
-    crate::migrate::MigrateError => |e| e.hint();
+/// The one place a library error becomes an exit code: its [`UserFacing::exit_class`]
+/// decides the code, its [`UserFacing::hint`] travels with it. `?` converts any module
+/// error this way.
+impl<E: UserFacing> From<E> for UserError {
+    fn from(error: E) -> Self {
+        let hint = error.hint();
+        Self {
+            code: error.exit_class().code(),
+            error: error.into(),
+            hint,
+        }
+    }
 }
 
 impl UserError {
@@ -133,15 +112,8 @@ impl UserError {
                 .map(|hint| redactor.redact(&cut(&hint, MESSAGE_MAX_BYTES)).into_owned()),
         }
     }
-
-    /// A usage error (exit 2) carrying the module error's own hint.
-    pub fn usage_from<E: Hinted>(error: E) -> Self {
-        let hint = error.user_hint();
-        Self::usage(error, hint)
-    }
 }
 
-/// Runs the parsed command line and returns the process exit code.
 /// config.yaml at `path` with the process environment and the `--set KEY=VALUE` overrides
 /// `sets`: what `run` and `check` read.
 fn load_config(
@@ -152,11 +124,12 @@ fn load_config(
         .iter()
         .map(|text| crate::config::Override::parse(text))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(UserError::usage_from)?;
+        .map_err(UserError::from)?;
     let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    crate::config::load_with(path, &process_env, &overrides).map_err(UserError::usage_from)
+    crate::config::load_with(path, &process_env, &overrides).map_err(UserError::from)
 }
 
+/// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
     if matches!(cli.command, Command::Watchdog) {
         // No runtime, no threads: it only reads its stdin and signals process groups.
@@ -175,6 +148,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             )
         };
     }
+    // Warnings of the layers below the report (code cache, package store, supervisor)
+    // reach the user as `warning:` lines, through the report while `run` has one.
+    crate::report::warnings::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,15 +197,5 @@ pub fn main_with(cli: Cli) -> ExitCode {
             }
             ExitCode::from(e.code)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cutters_mark_cuts_as_the_redactor_expects() {
-        // Worker lines, log lines and capped output are cut with the workers' mark; the
-        // report masks a secret's part next to its own mark: they must be the same.
-        assert_eq!(crate::workers::CUT_MARK, crate::report::redact::CUT_MARK);
     }
 }

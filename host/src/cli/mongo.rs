@@ -29,7 +29,7 @@ pub(crate) async fn open(
     config: &TestConfig,
     report: &TerminalReport,
 ) -> Result<TestDb, UserError> {
-    let plan = SeedPlan::load(config).map_err(UserError::usage_from)?;
+    let plan = SeedPlan::load(config).map_err(UserError::from)?;
     let backend = Backend::select(
         args.mongo_uri.as_deref(),
         config.env.get("MONGO_URI").map(String::as_str),
@@ -39,7 +39,7 @@ pub(crate) async fn open(
     let store_bytes = super::run::budgets(args, config).store_bytes;
     let db = mongo::open(&backend, &config.mongodb.database, store_bytes)
         .await
-        .map_err(|e| UserError::usage_from(SeedError::from(e)))?;
+        .map_err(|e| UserError::from(SeedError::from(e)))?;
     let mut embedded_note = None;
     match &backend {
         Backend::Embedded { dir } => {
@@ -74,23 +74,14 @@ impl TestDb {
     }
 
     async fn seed(&self, report: &TerminalReport) -> Result<(), UserError> {
-        for (collection, n) in self
-            .plan
-            .seed(&*self.db)
-            .await
-            .map_err(UserError::usage_from)?
-        {
+        for (collection, n) in self.plan.seed(&*self.db).await.map_err(UserError::from)? {
             report.note(&format!("seeded `{collection}` with {n} document(s)"));
         }
         Ok(())
     }
 
     pub(crate) async fn options(&self, reset: bool) -> Result<RunOptions, UserError> {
-        let max_rounds = self
-            .plan
-            .rounds(&*self.db)
-            .await
-            .map_err(UserError::usage_from)?;
+        let max_rounds = self.plan.rounds(&*self.db).await.map_err(UserError::from)?;
         Ok(RunOptions { max_rounds, reset })
     }
 
@@ -131,12 +122,12 @@ impl TestDb {
                 .plan
                 .unmet_requirement(&*self.db)
                 .await
-                .map_err(UserError::usage_from)?
+                .map_err(UserError::from)?
         {
             report.note(&format!("starting fresh: {reason}"));
             existing = None;
         }
-        let plan_error = UserError::usage_from::<crate::runner::RunError>;
+        let plan_error = <UserError as From<crate::runner::RunError>>::from;
         // Seeding empties the collections: first refuse what would refuse the run after
         // it, and does not depend on the seeded data (an empty manifest, duplicate step
         // names, `max_rounds: 0`, a rounds collection that seeding will not create).
@@ -144,7 +135,7 @@ impl TestDb {
             self.plan
                 .check_rounds_source(&*self.db)
                 .await
-                .map_err(UserError::usage_from)?;
+                .map_err(UserError::from)?;
             // Seeded or not, the collection then gives documents + 1 >= 1 rounds.
             1
         } else {

@@ -99,9 +99,7 @@ impl Source {
     pub fn read(path: &Path) -> Result<Self, UserError> {
         let path = &in_folder(path)?;
         if is_plan_path(path) {
-            load_plan(path)
-                .map(Source::Plan)
-                .map_err(UserError::usage_from)
+            load_plan(path).map(Source::Plan).map_err(UserError::from)
         } else {
             refuse_what_is_not_a_component(path)?;
             Ok(Source::Package(path.to_path_buf()))
@@ -192,7 +190,7 @@ pub async fn load(
                             .filter(|p| &p.sha256 == expected)
                             .and_then(|p| p.identity.clone());
                     }
-                    UserError::usage_from(e)
+                    UserError::from(e)
                 })?;
             let shown = match &source {
                 PackageSource::Path(p) => p.clone(),
@@ -216,7 +214,7 @@ pub async fn load(
                 ),
             )
             .await
-            .map_err(UserError::usage_from)?;
+            .map_err(UserError::from)?;
             let identity = package
                 .identity()
                 .label()
@@ -266,7 +264,7 @@ pub async fn load(
                     load_one(p.name.clone(), p.source.clone(), p.sha256.clone(), label).await?,
                 );
             }
-            Plan::resolve(file, packages).map_err(UserError::usage_from)
+            Plan::resolve(file, packages).map_err(UserError::from)
         }
     }
 }
@@ -295,7 +293,7 @@ enum LockChange {
 impl PendingLock {
     /// Writes the lock if anything changed, telling `note` what.
     pub fn write(self, note: &dyn Fn(&str)) -> Result<(), UserError> {
-        let lock_error = UserError::usage_from::<crate::plugin::LockError>;
+        let lock_error = <UserError as From<crate::plugin::LockError>>::from;
         match &self.change {
             LockChange::Unchanged => return Ok(()),
             LockChange::New => {
@@ -409,7 +407,7 @@ pub fn check_lock(
     policy: LockPolicy,
 ) -> Result<PendingLock, UserError> {
     let path = LockFile::path_for(&file.path);
-    let lock_error = UserError::usage_from::<crate::plugin::LockError>;
+    let lock_error = <UserError as From<crate::plugin::LockError>>::from;
     let current = LockFile::of(plan);
     let Some(locked) = LockFile::read(&path).map_err(lock_error)? else {
         return Ok(PendingLock {

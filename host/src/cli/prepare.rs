@@ -54,7 +54,7 @@ pub(super) fn inputs(
     let config = super::load_config(config_path, sets)?;
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
-    let keys = Keyring::load(&config).map_err(UserError::usage_from)?;
+    let keys = Keyring::load(&config).map_err(UserError::from)?;
     let mut secrets = config.secrets(secret_names);
     if let Some(uri) = mongo_uri {
         secrets.add_uri("--mongo-uri", uri);
@@ -133,7 +133,7 @@ pub(super) async fn prepare(
         Source::Plan(file) => Some(plan_source::check_lock(file, &plan, options.lock)?),
         Source::Package(_) => None,
     };
-    let grants = RunCtx::from_config(config, options.budgets).map_err(UserError::usage_from)?;
+    let grants = RunCtx::from_config(config, options.budgets).map_err(UserError::from)?;
     plan_source::check_workers(&plan, config)?;
     super::faulted::check_schedule(config, plan.manifest())?;
     if !options.select.is_empty() {
@@ -146,7 +146,7 @@ pub(super) async fn prepare(
         max_rounds: config.max_rounds.unwrap_or(1),
         reset: true,
     };
-    plan_start(None, plan.manifest(), &provisional).map_err(UserError::usage_from)?;
+    plan_start(None, plan.manifest(), &provisional).map_err(UserError::from)?;
     Ok(Prepared {
         plan,
         lock,
@@ -164,7 +164,7 @@ pub(super) fn check_start(
     mode: Mode,
 ) -> Result<Vec<LaunchSpec>, UserError> {
     let specs = super::run_workers::launch_specs(config);
-    crate::workers::preflight(&specs).map_err(super::run_workers::worker_error)?;
+    crate::workers::preflight(&specs).map_err(UserError::from)?;
     make_dir(&config.data_dir, mode).map_err(|e| {
         UserError::usage(
             anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),

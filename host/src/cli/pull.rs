@@ -51,7 +51,7 @@ pub async fn pull(args: PullArgs) -> Result<u8, UserError> {
     let fetched = resolver
         .resolve(&reference, &PackageSource::Oci(reference.clone()), None)
         .await
-        .map_err(UserError::usage_from)?;
+        .map_err(UserError::from)?;
     if let Some(output) = &args.output {
         crate::atomic_file::write(output, &fetched.bytes, false).map_err(|e| {
             UserError::usage(anyhow!("cannot write {}: {e}", output.display()), None)

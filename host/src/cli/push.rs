@@ -42,8 +42,7 @@ pub struct PushArgs {
 
 /// Pushes the package; returns the exit code.
 pub async fn push(args: PushArgs) -> Result<u8, UserError> {
-    let reference =
-        OciRef::parse(&args.reference, &args.reference).map_err(UserError::usage_from)?;
+    let reference = OciRef::parse(&args.reference, &args.reference).map_err(UserError::from)?;
     let mut options = args.registry.options()?;
     // The credentials typed or set for this command go to the registry it names.
     options.credentials = options
@@ -60,16 +59,16 @@ pub async fn push(args: PushArgs) -> Result<u8, UserError> {
         .until(Package::load(engine, &args.package, None, &budgets))
         .await
     {
-        Ok(package) => package.map_err(UserError::usage_from)?,
+        Ok(package) => package.map_err(UserError::from)?,
         Err(stop) => return Ok(stopped(stop)),
     };
-    let bytes = read_package(&args.package).map_err(UserError::usage_from)?;
+    let bytes = read_package(&args.package).map_err(UserError::from)?;
     let sha256 = sha256_hex(&bytes);
     let identity = PackageIdentity::read(&bytes);
     warn_when_the_tag_is_not_the_version(&reference, &identity);
     let url = oci::push(&reference, bytes, &options, args.force)
         .await
-        .map_err(UserError::usage_from)?;
+        .map_err(UserError::from)?;
     // Names from the package, the reference and the registry's URL, printed escaped.
     let line = |text: &str| sanitize_line(text).into_owned();
     println!(

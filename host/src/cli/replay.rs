@@ -124,7 +124,7 @@ pub async fn replay(args: ReplayArgs) -> Result<u8, UserError> {
         }
     };
     let (package, package_path) = match signals.until(load).await {
-        Ok(loaded) => loaded.map_err(UserError::usage_from)?,
+        Ok(loaded) => loaded.map_err(UserError::from)?,
         Err(stop) => return Ok(stopped(stop)),
     };
     let Some(step) = package

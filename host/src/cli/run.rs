@@ -30,7 +30,7 @@ use super::faulted::Faulted;
 use super::run_reports::{Tee, package_identity, start_collector, write_reports};
 use super::run_state;
 use super::run_timings::{TimedCheckpoint, TimedSteps};
-use super::run_workers::{watchdog, worker_error};
+use super::run_workers::watchdog;
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -95,6 +95,8 @@ async fn run_redacted(
             .map(|a| a.to_string_lossy().into_owned()),
     );
     let report = Arc::new(args.output.report(redactor.clone()).with_rerun(rerun));
+    // Cache, store and supervisor warnings go through the report (redacted) from here on.
+    let _warnings = crate::report::warnings::route_to(report.clone());
     if !args.sets.is_empty() {
         report.line(&format!(
             "config: {} (over {})",
@@ -228,7 +230,7 @@ async fn run_redacted(
     let started = Instant::now();
     let sink: Arc<dyn OutputSink> = Arc::new(WorkerOutput(report.clone()));
     let fleet = tokio::select! {
-        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(worker_error)?,
+        fleet = Fleet::start(specs, supervisor, sink) => fleet.map_err(UserError::from)?,
         stop = signals.recv() => return Ok(interrupted(stop, &report)),
     };
     timings.phase_ended(RunPhase::WorkersReady);
@@ -396,7 +398,7 @@ async fn run_steps(
             };
             runner::run(package, &mut checkpoint, state, resume, options, observer)
                 .await
-                .map_err(UserError::usage_from)?
+                .map_err(UserError::from)?
         }
         Start::Selected(s) => {
             runner::run_selected(package, state, &s.selection, s.max_rounds, resume, observer).await

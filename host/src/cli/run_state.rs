@@ -30,10 +30,7 @@ pub(super) fn load_state(
     report: &TerminalReport,
 ) -> Result<Option<RunState>, UserError> {
     if reset {
-        if let Some(kept) = state_file
-            .set_aside_broken()
-            .map_err(UserError::usage_from)?
-        {
+        if let Some(kept) = state_file.set_aside_broken().map_err(UserError::from)? {
             report.warning(&format!(
                 "{} could not be read; kept it as {} and starting fresh",
                 state_file.path().display(),
@@ -42,7 +39,7 @@ pub(super) fn load_state(
         }
         return Ok(None);
     }
-    let recovered = state_file.recover().map_err(UserError::usage_from)?;
+    let recovered = state_file.recover().map_err(UserError::from)?;
     if let Some(stale) = &recovered.set_aside {
         report.warning(&format!(
             "{} changed after the checkpoint journal was written; resuming from the file as it is, the journal's steps are kept in {}",
@@ -98,7 +95,7 @@ pub(super) fn check_steps(spec: &SelectSpec, manifest: &[StepInfo]) -> Result<()
     steps_only
         .resolve(manifest, 1)
         .map(drop)
-        .map_err(UserError::usage_from)
+        .map_err(UserError::from)
 }
 
 /// Where a selective run starts.
@@ -162,7 +159,7 @@ pub(super) async fn start_selected(
             if test_db.rounds_are_fixed() {
                 let max_rounds = test_db.options(reset).await?.max_rounds;
                 spec.resolve(manifest, max_rounds)
-                    .map_err(UserError::usage_from)?;
+                    .map_err(UserError::from)?;
             }
             let remove_saved = async || {
                 if reset {
@@ -179,7 +176,7 @@ pub(super) async fn start_selected(
     };
     let selection = spec
         .resolve(manifest, options.max_rounds)
-        .map_err(UserError::usage_from)?;
+        .map_err(UserError::from)?;
     Ok(SelectedStart {
         state,
         fresh,

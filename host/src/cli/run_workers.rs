@@ -1,25 +1,10 @@
-//! `run`'s worker helpers: what the supervisor starts, the watchdog, and how a worker
-//! error becomes an exit code.
+//! `run`'s worker helpers: what the supervisor starts and the watchdog. (How a worker
+//! error becomes an exit code is [`WorkerError`](crate::workers::WorkerError)'s
+//! [`UserFacing`](crate::error::UserFacing) impl.)
 
-use anyhow::anyhow;
-
-use crate::cli::UserError;
 use crate::config::TestConfig;
 use crate::report::TerminalReport;
 use crate::workers::{LaunchSpec, WatchdogCommand};
-
-/// A worker that could not be set up (port taken, program missing) is a usage error: nothing
-/// was tested. A worker that started and died, or never answered, fails the test.
-pub(super) fn worker_error(e: crate::workers::WorkerError) -> UserError {
-    use crate::workers::WorkerErrorKind as K;
-    let hint = e.hint();
-    match e.kind() {
-        K::ExitedAtStart { .. } | K::NotReady { .. } | K::ProbeFailed { .. } => {
-            UserError::failed(anyhow!(e), hint)
-        }
-        _ => UserError::usage(anyhow!(e), hint),
-    }
-}
 
 /// What the supervisor starts: one spec per local worker of workers.json (external
 /// workers run elsewhere).

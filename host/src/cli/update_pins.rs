@@ -38,7 +38,7 @@ pub async fn update_pins(
         let fetched = resolver
             .resolve(&p.name, &p.source, None)
             .await
-            .map_err(UserError::usage_from)?;
+            .map_err(UserError::from)?;
         if p.sha256.as_deref() == Some(fetched.sha256.as_str()) {
             continue;
         }

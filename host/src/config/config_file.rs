@@ -307,6 +307,7 @@ fn yaml_key(key: &Yaml) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::UserFacing;
 
     fn parse(text: &str) -> Result<ParsedConfig, ConfigError> {
         parse_config(text, Path::new("tests/config.yaml"))

@@ -242,6 +242,7 @@ pub(crate) fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::UserFacing;
     use std::fs;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::location::Location;
 use crate::bounded_read::ReadError;
+use crate::error::UserFacing;
 
 /// Which of the configuration files an error is about; it picks the hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub enum ConfigErrorKind {
         /// What is wrong with it, e.g. `is a FIFO, not a regular file`.
         reason: String,
         /// What to do about it.
-        hint: &'static str,
+        hint: String,
     },
     /// The file is not valid YAML, JSON or `.env` syntax.
     #[error("syntax error: {message}")]
@@ -78,7 +79,7 @@ pub enum ConfigErrorKind {
         .keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
     )]
     ExternalLaunchKeys {
-        /// The launch keys present, in [`LAUNCH_KEYS`](super::external::LAUNCH_KEYS) order.
+        /// The launch keys present, in `LAUNCH_KEYS` order.
         keys: Vec<String>,
     },
     /// An external worker on this host has the port of a local worker.
@@ -175,9 +176,10 @@ impl ConfigError {
     pub fn kind(&self) -> &ConfigErrorKind {
         &self.inner.kind
     }
+}
 
-    /// What the user can do about it, when there is something specific to say.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for ConfigError {
+    fn hint(&self) -> Option<String> {
         let path = self.inner.path.display();
         match (&self.inner.kind, self.inner.file) {
             (ConfigErrorKind::NotFound, ConfigFile::Config) => Some(
@@ -188,7 +190,7 @@ impl ConfigError {
                 "create {path} with one entry per worker, or set workers_config in config.yaml"
             )),
             (ConfigErrorKind::NotFound | ConfigErrorKind::Io(_), _) => None,
-            (ConfigErrorKind::Unreadable { hint, .. }, _) => Some((*hint).to_string()),
+            (ConfigErrorKind::Unreadable { hint, .. }, _) => Some(hint.clone()),
             (ConfigErrorKind::Syntax { .. }, ConfigFile::Config) => {
                 Some(format!("fix the YAML at that position in {path}"))
             }
@@ -240,7 +242,7 @@ impl ConfigErrorKind {
             ReadError::Io { source, .. } => ConfigErrorKind::Io(source),
             other => ConfigErrorKind::Unreadable {
                 reason: other.reason(),
-                hint: other.hint(),
+                hint: other.hint().unwrap_or_default(),
             },
         }
     }

@@ -1,6 +1,8 @@
 //! [`super::load()`] on workers files with external workers, probes and reset hooks: what
 //! they resolve to, and the errors (file:line:column, worker, what to do).
 
+use crate::error::UserFacing;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -125,6 +125,7 @@ pub(crate) fn check_limits(
 mod tests {
     use super::super::config_file::parse_config;
     use super::*;
+    use crate::error::UserFacing;
 
     fn parse(text: &str) -> Result<LimitsConfig, ConfigError> {
         parse_config(text, Path::new("tests/config.yaml")).map(|p| p.limits)

@@ -1,6 +1,8 @@
 //! End-to-end tests of [`super::load()`] on temporary test folders and on every folder of
 //! `tests/fixtures/peer-suites`.
 
+use crate::error::UserFacing;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;

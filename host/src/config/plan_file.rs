@@ -28,6 +28,7 @@ use serde::Deserialize;
 use super::location::{Location, find_key, strip_location_suffix};
 use super::yaml_guard::{check_yaml, nesting_error};
 use crate::bounded_read::{self, PLAN_FILE_MAX};
+use crate::error::UserFacing;
 
 /// Most packages one plan may list (real plans list a handful).
 pub const MAX_PLAN_PACKAGES: usize = 64;
@@ -113,9 +114,10 @@ impl PlanError {
     pub fn location(&self) -> Option<Location> {
         self.location
     }
+}
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for PlanError {
+    fn hint(&self) -> Option<String> {
         self.hint.clone()
     }
 }
@@ -159,7 +161,7 @@ pub fn load_plan(path: &Path) -> Result<PlanFile, PlanError> {
         if e.is_not_found() {
             error.with_hint("pass the path of a plan file (.yaml) or of a step package (.wasm)")
         } else {
-            error.with_hint(e.hint())
+            error.with_hint(e.hint().unwrap_or_default())
         }
     })?;
     parse_plan(&text, path)

@@ -194,6 +194,7 @@ pub fn rewrite_pin(text: &str, name: &str, pin: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use crate::config::parse_plan;
+    use crate::error::UserFacing;
 
     use super::*;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use base64::Engine as _;
 
 use super::credentials::Credentials;
+use crate::error::UserFacing;
 
 /// How to get a package that is not there yet: the build commands of each guest language.
 pub const BUILD_HINT: &str = "build the step package first: `cargo build --target wasm32-wasip2 --release` \
@@ -128,7 +129,7 @@ impl Redact {
         ));
     }
 
-    /// `text` with every secret replaced by `***`, cut to [`MAX_ERROR_TEXT`] bytes.
+    /// `text` with every secret replaced by `***`, cut to `MAX_ERROR_TEXT` bytes.
     pub fn apply(&self, text: &str) -> String {
         let text = self
             .secrets
@@ -214,9 +215,10 @@ impl FetchError {
             kind: Box::new(kind.map_text(|t| redact.apply(t))),
         }
     }
+}
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for FetchError {
+    fn hint(&self) -> Option<String> {
         Some(match &*self.kind {
             FetchErrorKind::BadReference(_) => {
                 "write `oci: REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:DIGEST` or `url: https://…`".into()

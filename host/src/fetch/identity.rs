@@ -48,7 +48,7 @@ impl PackageIdentity {
     }
 
     /// `name@version`, `name`, or `None` when the package carries no name. The name comes
-    /// from the package's author: cut at [`MAX_LABEL_CHARS`] characters (with `…`), so a
+    /// from the package's author: cut at `MAX_LABEL_CHARS` characters (with `…`), so a
     /// package named with megabytes cannot fill a terminal or an error.
     pub fn label(&self) -> Option<String> {
         let name = self.name.as_deref()?;

@@ -3,7 +3,7 @@
 //! component's imports and exports), laid out by the Bytecode Alliance's `oci-wasm` crate,
 //! so packages pushed by other Wasm tools (wkg, wash, spin) pull here and ours pull there.
 //!
-//! The requests themselves go through [`super::registry`] and the network policy of
+//! The requests themselves go through `fetch/registry.rs` and the network policy of
 //! [`super::policy`]: plain HTTP only to a registry on this machine (localhost,
 //! 127.0.0.0/8, ::1), or to any registry with `--insecure` (never with credentials); every
 //! body capped while it streams; every redirect, token realm, foreign layer URL and upload

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::error::UserFacing;
+
 /// An error of [`super::analyse`] or [`super::write`], naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -85,8 +87,17 @@ pub enum MigrateError {
 }
 
 impl MigrateError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        MigrateError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl UserFacing for MigrateError {
+    fn hint(&self) -> Option<String> {
         match self {
             MigrateError::NoSteps { .. } => Some(
                 "pass the prometheus-test folder that holds config.yaml and steps.py (usually tests/)".into(),
@@ -100,7 +111,7 @@ impl MigrateError {
             MigrateError::OutsideProject { .. } => Some(
                 "copy the file into the project (replacing the link) if it belongs to the suite, then run migrate again".into(),
             ),
-            MigrateError::Read(e) => Some(e.hint().into()),
+            MigrateError::Read(e) => e.hint(),
             MigrateError::SuiteTooLarge { .. } | MigrateError::TooManyModules { .. } => Some(
                 "real suites are far smaller: check that TESTS_DIR is the prometheus-test folder and that its imports do not pull in generated code".into(),
             ),
@@ -111,14 +122,6 @@ impl MigrateError {
                 "remove it (wasm/ is generated; only its .venv and steps.wasm are kept) and run migrate again".into(),
             ),
             MigrateError::Io { .. } => None,
-        }
-    }
-
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
-        MigrateError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
         }
     }
 }

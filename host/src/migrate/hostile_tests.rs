@@ -2,6 +2,8 @@
 //! project and into wasm/, names that are shell or Python code, paths smuggled in import
 //! names, oversized and deeply chained suites. Real folders, real links, real FIFOs.
 
+use crate::error::UserFacing;
+
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! `prometheus_test` compatibility layer (guest-python/).
 //!
 //! [`analyse`] reads the folder (steps.py, the project modules it imports, e2e.py's
-//! post-load callback) and finds every place that cannot run in the sandbox; [`write`]
+//! post-load callback) and finds every place that cannot run in the sandbox; [`write()`]
 //! writes `wasm/`. Reads and writes files only; of this crate it imports only the leaf
 //! `bounded_read`.
 //!

@@ -79,7 +79,7 @@ const HELPERS: [(&str, &str); 13] = [
     ),
 ];
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug)]
 pub struct Written {
     /// The wasm/ folder.

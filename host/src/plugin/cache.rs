@@ -23,7 +23,7 @@
 //!
 //! Writes are atomic (temp file + rename). The cache is bounded
 //! ([`DEFAULT_CACHE_MAX_BYTES`], [`CACHE_MAX_ENV`]): after a write, the least recently used
-//! entries are deleted until the rest fit (see [`super::cache_evict`]). Loading an entry
+//! entries are deleted until the rest fit (see `plugin/cache_evict.rs`). Loading an entry
 //! sets its modification time, the LRU clock. Several runs may share the directory:
 //! entries are only ever created by rename and deleted by unlink, never rewritten in place.
 

@@ -2,7 +2,7 @@
 
 use wasmtime::component::HasData;
 
-use crate::plugin::CallKind;
+use crate::model::CallKind;
 use crate::plugin::bindings::prometheus::step::config::{Host, Json};
 use crate::plugin::ctx::{HostState, RunCtx};
 use crate::plugin::json::lookup_dotted;

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::error::UserFacing;
+
 /// How to get a package that is not there yet (defined where a missing file is found).
 pub use crate::fetch::BUILD_HINT;
 
@@ -78,9 +80,8 @@ pub enum PluginError {
     Engine(String),
 }
 
-impl PluginError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for PluginError {
+    fn hint(&self) -> Option<String> {
         match self {
             PluginError::NotAComponent { .. } => Some(
                 "build steps as a component: `cargo build --target wasm32-wasip2` for Rust, \

@@ -1,7 +1,7 @@
-//! The one place where budgets meet guest code: [`guest_store`] builds the store of every
+//! The one place where budgets meet guest code: `guest_store` builds the store of every
 //! guest call — instantiation, `manifest`, `prepare`/`execute`, `post-load` — with the
 //! memory limiter, fuel, and a wall-clock deadline the epoch callback enforces, and
-//! [`bounded`] runs the call under the same deadline as a timer, so a guest waiting in a
+//! `bounded` runs the call under the same deadline as a timer, so a guest waiting in a
 //! host call is stopped too. No call site sets a budget of its own.
 //!
 //! Running guest code yields to the async executor every [`YIELD_TICKS`] epoch ticks, so

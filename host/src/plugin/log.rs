@@ -4,12 +4,13 @@
 
 use wasmtime::component::HasData;
 
+use crate::cut::CUT_MARK;
+use crate::model::LogLevel;
 use crate::plugin::bindings::prometheus::step::log::{Host, Level};
 use crate::plugin::ctx::HostState;
 use crate::plugin::limits::{Budget, BudgetExceeded};
 use crate::plugin::record::Recorder;
-use crate::plugin::steps::{LogLevel, StepLog};
-use crate::workers::CUT_MARK;
+use crate::plugin::steps::StepLog;
 
 /// Longest log line kept; longer lines are cut (ending with [`CUT_MARK`]) so one call cannot
 /// flood the terminal.

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use crate::model::{MAX_STEP_NAME_BYTES, MAX_WORKER_NAME_BYTES};
 use crate::plugin::bindings::prometheus::step::types::StepInfo as RawStep;
 use crate::plugin::json::parse_guest_json;
 use crate::plugin::steps::StepInfo;
@@ -15,11 +16,6 @@ use crate::plugin::steps::StepInfo;
 /// Most steps one package may list. Real suites have tens; a plan round, the summary
 /// table and the state file grow with it, so 10 000 keeps each of them small.
 pub const MAX_STEPS: usize = 10_000;
-/// Longest step name, in bytes: names are keys of the saved state and columns of the
-/// summary table.
-pub const MAX_STEP_NAME_BYTES: usize = 256;
-/// Longest worker name a step may name, in bytes (workers.json keys are short).
-pub const MAX_WORKER_NAME_BYTES: usize = 256;
 /// Longest step description, in bytes: it is one line of the step banner.
 pub const MAX_DESCRIPTION_BYTES: usize = 4096;
 /// Longest default params of one step, in bytes of JSON: they are parsed here and sent to

@@ -10,6 +10,7 @@ use wasmtime::component::Component;
 
 use crate::bounded_read;
 use crate::fetch::{MAX_PACKAGE_BYTES, PackageIdentity};
+use crate::model::{LogLevel, Phase, StepFailure, StepOutcome};
 use crate::plugin::bindings::prometheus::step::types::Outcome;
 use crate::plugin::bindings::{Steps as StepsBindings, StepsPre};
 use crate::plugin::cache::{CodeCache, PackageDigest};
@@ -23,7 +24,7 @@ use crate::plugin::limits::{Budget, Budgets};
 use crate::plugin::link::{check_component_header, link};
 use crate::plugin::manifest::check_manifest;
 use crate::plugin::record::PackageRef;
-use crate::plugin::steps::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::steps::{StepInfo, StepLog, Steps};
 use crate::plugin::trap::describe_trap;
 use crate::store::state::RunState;
 use crate::timings::StepPart;
@@ -350,7 +351,7 @@ fn flush_output(store: &Store<HostState>, log: &dyn StepLog) {
             // The last line of a full pipe was cut at the budget: marked, so the report
             // masks a secret cut in the middle.
             let cut = if lines.peek().is_none() && pipe.is_full() {
-                crate::workers::CUT_MARK.to_string()
+                crate::cut::CUT_MARK.to_string()
             } else {
                 String::new()
             };

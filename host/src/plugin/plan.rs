@@ -12,9 +12,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::{Location, PlanError, PlanFile, closest};
+use crate::model::{StepFailure, StepOutcome};
 use crate::plugin::ctx::RunCtx;
 use crate::plugin::package::Package;
-use crate::plugin::steps::{StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::steps::{StepInfo, StepLog, Steps};
 use crate::store::state::RunState;
 
 /// Where a planned step was written, for errors found after parsing (unknown worker).

@@ -4,7 +4,7 @@
 use wasmtime::component::HasData;
 
 use crate::koii::{self, KeyKind as Kind};
-use crate::plugin::CallKind;
+use crate::model::CallKind;
 use crate::plugin::bindings::prometheus::step::worker::{Host, Json, KeyKind, SigningError};
 use crate::plugin::ctx::{HostState, RunCtx, WorkerInfo};
 use crate::plugin::record::show::shown_part;

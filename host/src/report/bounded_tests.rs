@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use crate::plugin::{LogLevel, Phase, StepFailure};
+use crate::model::{LogLevel, Phase, StepFailure};
 use crate::report::collect::ReportCollector;
 use crate::report::collect::tests::{End, outline, package, redactor, step};
 use crate::report::history::RESULTS_FILE_NAME;

@@ -1,14 +1,13 @@
 //! [`ReportCollector`]: the [`RunObserver`] that keeps what the report files need — each
 //! step's log lines, host calls and result — and appends every step result to the results
-//! journal ([`history`](super::history)) as it happens, so that a run stopped by a crash or
+//! journal ([`history`]) as it happens, so that a run stopped by a crash or
 //! resumed later still has its whole story.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::plugin::manifest::{MAX_STEP_NAME_BYTES, MAX_WORKER_NAME_BYTES};
-use crate::plugin::{HostCall, LogLevel, StepOutcome};
+use crate::model::{HostCall, LogLevel, MAX_STEP_NAME_BYTES, MAX_WORKER_NAME_BYTES, StepOutcome};
 use crate::report::clock::rfc3339_now;
 use crate::report::history::{
     self, CallEntry, Entry, FaultEntry, HistoryError, InterruptedEntry, InvocationEntry, LogEntry,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::plugin::{CallKind, LogLevel, Phase, StepFailure};
+use crate::model::{CallKind, LogLevel, Phase, StepFailure};
 use crate::report::history::RESULTS_FILE_NAME;
 use crate::report::model::CaseStatus;
 

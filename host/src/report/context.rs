@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::plugin::HostCall;
+use crate::model::HostCall;
 use crate::report::redact::Redactor;
 use crate::report::sanitize::sanitize_line;
 
@@ -121,7 +121,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::plugin::CallKind;
+    use crate::model::CallKind;
 
     fn http(n: usize, failed: bool) -> HostCall {
         HostCall {

@@ -2,8 +2,9 @@
 //! (built from one [`RunReport`] of the whole run, kept across invocations by the results
 //! journal), secret redaction and the sanitizer of guest and worker text. Fed only by
 //! [`RunEvent`](crate::runner::RunEvent)s, the final
-//! [`RunSummary`](crate::runner::RunSummary) and lines the CLI hands it; never imports
-//! workers or store.
+//! [`RunSummary`](crate::runner::RunSummary), the values of [`model`](crate::model) and
+//! lines the CLI hands it; never imports plugin, workers or store (`host/tests/layers.rs`
+//! checks). Warnings of the layers below reach the user through [`warnings`].
 
 pub mod clock;
 pub mod collect;
@@ -20,6 +21,7 @@ pub(crate) mod style;
 pub(crate) mod summary_table;
 pub mod terminal;
 pub(crate) mod timings_table;
+pub mod warnings;
 
 pub use collect::ReportCollector;
 pub use error::ReportError;

@@ -117,13 +117,13 @@ pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Borrowed(text)
 }
 
-/// [`sanitize_text`] of `text` [cut](cut) to [`MESSAGE_MAX_BYTES`]: at most that many
+/// [`sanitize_text`] of `text` [cut] to [`MESSAGE_MAX_BYTES`]: at most that many
 /// bytes plus [`CUT_NOTE_ROOM`], whatever `text` holds.
 pub fn bounded_text(text: &str) -> String {
     sanitize_text(&cut(text, MESSAGE_MAX_BYTES)).into_owned()
 }
 
-/// [`sanitize_line`] of `text` [cut](cut) to [`MESSAGE_MAX_BYTES`].
+/// [`sanitize_line`] of `text` [cut] to [`MESSAGE_MAX_BYTES`].
 pub fn bounded_line(text: &str) -> String {
     sanitize_line(&cut(text, MESSAGE_MAX_BYTES)).into_owned()
 }

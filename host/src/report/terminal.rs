@@ -3,7 +3,7 @@
 //! (`summary_table.rs`). Every text from a guest, a worker or the CLI is scrubbed (secrets
 //! masked, control characters rendered visibly) before it is styled, and every written line
 //! is redacted once more. Every message is cut to
-//! [`MESSAGE_MAX_BYTES`](super::sanitize::MESSAGE_MAX_BYTES) before it is redacted.
+//! [`MESSAGE_MAX_BYTES`] before it is redacted.
 //!
 //! How much is shown is a [`Verbosity`]: `-q` keeps failures (with their context),
 //! warnings and the closing line.
@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use crate::plugin::{LogLevel, StepOutcome};
+use crate::model::{LogLevel, StepFailure, StepOutcome};
 use crate::report::redact::Redactor;
 use crate::report::sanitize::{MESSAGE_MAX_BYTES, cut, sanitize_line};
 use crate::runner::{RunEvent, RunObserver, RunSummary};
@@ -191,7 +191,7 @@ impl TerminalReport {
         round: u32,
         step: &str,
         worker: &str,
-        failure: &crate::plugin::StepFailure,
+        failure: &StepFailure,
         duration: std::time::Duration,
     ) {
         let s = self.style;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::tests::Buf;
 use super::*;
-use crate::plugin::{CallKind, HostCall, Phase, StepFailure};
+use crate::model::{CallKind, HostCall, Phase, StepFailure};
 use crate::runner::{ResumePoint, RunOutcome};
 
 fn call(n: u32, failed: bool) -> HostCall {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::plugin::{Phase, StepFailure};
+use crate::model::{Phase, StepFailure};
 use crate::report::style::Style;
 use crate::report::summary_table::render_summary;
 use crate::runner::StepRecord;

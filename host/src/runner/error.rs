@@ -1,6 +1,7 @@
 //! [`RunError`]: why the runner could not start or go on (not a step failure: those end
 //! the run normally, as [`super::RunOutcome::Failed`]).
 
+use crate::error::UserFacing;
 use crate::store::StateError;
 
 /// The hint for a saved state that does not fit the test any more.
@@ -65,10 +66,9 @@ pub enum RunError {
     },
 }
 
-impl RunError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
+impl UserFacing for RunError {
+    fn hint(&self) -> Option<String> {
+        let hint: Option<&str> = match self {
             RunError::EmptyManifest => Some("return at least one step from the package's manifest"),
             RunError::NoRounds => Some("set max_rounds to 1 or more in config.yaml"),
             RunError::DuplicateStep { .. } => {
@@ -80,8 +80,9 @@ impl RunError {
             RunError::RoundOutOfRange { .. } | RunError::AlreadyCompleted { .. } => {
                 Some(RESET_HINT)
             }
-            RunError::Checkpoint { source, .. } => source.hint(),
-        }
+            RunError::Checkpoint { source, .. } => return source.hint(),
+        };
+        hint.map(str::to_owned)
     }
 }
 

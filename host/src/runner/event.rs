@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::plugin::{HostCall, LogLevel, StepFailure, StepOutcome};
+use crate::model::{HostCall, LogLevel, StepFailure, StepOutcome};
 
 /// The name [`RunEvent::StepLogged`] carries for lines written by the package's
 /// `post-load` export, which is not a step of the manifest.

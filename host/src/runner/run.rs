@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::plugin::{HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::model::{HostCall, LogLevel, StepFailure, StepOutcome};
+use crate::plugin::{StepInfo, StepLog, Steps};
 use crate::store::{Checkpoint, RunState};
 
 use super::plan::{Position, check_test, position};

@@ -14,6 +14,7 @@ use std::time::Instant;
 use globset::{Glob, GlobMatcher};
 
 use crate::config::closest;
+use crate::error::UserFacing;
 use crate::plugin::{StepInfo, Steps};
 use crate::store::RunState;
 
@@ -111,9 +112,8 @@ fn suggest(suggestion: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-impl SelectError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for SelectError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             SelectError::UnknownStep { .. } | SelectError::NoMatch { .. } => {
                 "`prometheus-wasm list PACKAGE` prints the steps; patterns use *, ? and [..]".into()

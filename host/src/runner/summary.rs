@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::plugin::StepFailure;
+use crate::model::StepFailure;
 
 /// How one step run ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::UserFacing;
+
 /// What [`StateError::hint`] says for a state file that cannot be used as it is.
 const RESET_HINT: &str =
     "run with --reset to start fresh (the broken file is kept as test_state.json.broken)";
@@ -125,9 +127,26 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<&'static str> {
+    /// The state file the error is about, if it is about a file.
+    pub fn path(&self) -> Option<&Path> {
         match self {
+            StateError::Read { path, .. }
+            | StateError::Malformed { path, .. }
+            | StateError::Write { path, .. }
+            | StateError::SetAside { path, .. }
+            | StateError::JournalDamaged { path, .. }
+            | StateError::JournalVersion { path, .. } => Some(path),
+            StateError::InvalidKey { .. }
+            | StateError::ReservedKey { .. }
+            | StateError::TooDeep { .. }
+            | StateError::NotAnObject { .. } => None,
+        }
+    }
+}
+
+impl UserFacing for StateError {
+    fn hint(&self) -> Option<String> {
+        let hint: Option<&str> = match self {
             StateError::Malformed { .. } => Some(RESET_HINT),
             StateError::InvalidKey { .. } => {
                 Some("use keys like \"name\" or \"parent.child\", without empty parts")
@@ -150,23 +169,8 @@ impl StateError {
             StateError::Read { .. } | StateError::Write { .. } | StateError::SetAside { .. } => {
                 Some("check that the data_dir exists and is writable")
             }
-        }
-    }
-
-    /// The state file the error is about, if it is about a file.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            StateError::Read { path, .. }
-            | StateError::Malformed { path, .. }
-            | StateError::Write { path, .. }
-            | StateError::SetAside { path, .. }
-            | StateError::JournalDamaged { path, .. }
-            | StateError::JournalVersion { path, .. } => Some(path),
-            StateError::InvalidKey { .. }
-            | StateError::ReservedKey { .. }
-            | StateError::TooDeep { .. }
-            | StateError::NotAnObject { .. } => None,
-        }
+        };
+        hint.map(str::to_owned)
     }
 }
 

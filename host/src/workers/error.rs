@@ -7,7 +7,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A worker could not be started. The message names the worker; [`WorkerError::hint`]
+use crate::error::{ExitClass, UserFacing};
+
+/// A worker could not be started. The message names the worker; [`UserFacing::hint`]
 /// says what to do. Print it with `{:#}` or a cause-chain printer: the OS error of a failed
 /// spawn is the [`source`](Error::source), not part of the message.
 #[derive(Debug)]
@@ -163,9 +165,10 @@ impl WorkerError {
     pub fn kind(&self) -> &WorkerErrorKind {
         &self.kind
     }
+}
 
-    /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for WorkerError {
+    fn hint(&self) -> Option<String> {
         match &*self.kind {
             WorkerErrorKind::PortInUse { port } => Some(format!(
                 "another process listens on port {port} (a previous run's worker?); \
@@ -245,6 +248,19 @@ impl WorkerError {
                 "check that the worker listens on 127.0.0.1:{port}, or raise startup_timeout \
                  in config.yaml if it needs longer to start"
             )),
+        }
+    }
+
+    /// A worker that could not be set up (port taken, program missing) is a usage error:
+    /// nothing was tested. A worker that started and died, never answered, or whose reset
+    /// hook failed, fails the test: the topology was valid, the system under test was not.
+    fn exit_class(&self) -> ExitClass {
+        match &*self.kind {
+            WorkerErrorKind::ExitedAtStart { .. }
+            | WorkerErrorKind::NotReady { .. }
+            | WorkerErrorKind::ProbeFailed { .. }
+            | WorkerErrorKind::ResetFailed { .. } => ExitClass::Failed,
+            _ => ExitClass::Usage,
         }
     }
 }

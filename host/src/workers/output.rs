@@ -21,10 +21,10 @@ pub(super) const TAIL_LINES: usize = 20;
 /// from a worker that writes megabytes without a newline.
 pub(super) const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// Marks where a line longer than [`MAX_LINE_BYTES`] was split: the piece before ends with
+/// Marks where a line longer than `MAX_LINE_BYTES` was split: the piece before ends with
 /// it, the piece after starts with it. The report's redactor masks any part of a secret
-/// next to it (`report::redact::CUT_MARK`), so a split never leaks half a token.
-pub const CUT_MARK: char = '…';
+/// next to it, so a split never leaks half a token.
+pub use crate::cut::CUT_MARK;
 
 /// Read buffer per pipe: one typical burst of log output per read.
 const READ_BUFFER_BYTES: usize = 8 * 1024;

@@ -162,7 +162,7 @@ fn format_registration(pid: i32, out: &mut [u8; 24]) -> usize {
 }
 
 /// The watchdog process's main function: ignores the signals that stop a process group,
-/// then [`watch`]es `input` (its stdin). Returns the process exit code (0).
+/// then `watch`es `input` (its stdin). Returns the process exit code (0).
 pub fn serve(input: impl BufRead) -> u8 {
     for stop in [
         Signal::SIGINT,

@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use crate::bounded_read::{self, ReadError};
 use crate::config::closest;
+use crate::error::UserFacing;
+use crate::model::MAX_STEP_NAME_BYTES;
 use crate::plugin::cache::is_sha256_hex;
 use crate::plugin::log::truncate;
-use crate::plugin::manifest::MAX_STEP_NAME_BYTES;
 
 use super::clock::ClockRecord;
 use super::recorder::RecordedCall;
@@ -267,7 +268,7 @@ pub enum RecordError {
     },
     /// The file cannot be read as a recording at all: missing, not a regular file (a
     /// FIFO, a device), or larger than [`RECORDING_MAX_BYTES`].
-    #[error("cannot read recording {0}; nothing was run ({hint})", hint = .0.hint())]
+    #[error("cannot read recording {0}; nothing was run ({hint})", hint = .0.hint().unwrap_or_default())]
     Unreadable(ReadError),
     /// The recording reached its size bound; the step was not written.
     #[error("recording {} is full ({limit} bytes, limits.recording_max_mb or --recording-max-mb); step `{step}` was not recorded", path.display())]

@@ -3,7 +3,7 @@
 //! Every host call of a step instance goes through one [`Recorder`]: the interface files
 //! hand it the call's name, its arguments as JSON and the live future; the recorder runs
 //! the future (or, in a replay, answers from the [`Player`] without running it), shows
-//! the call to the step log as a [`HostCall`](super::HostCall) and keeps it for the
+//! the call to the step log as a [`HostCall`](crate::model::HostCall) and keeps it for the
 //! recording. The WASI clocks and randomness the guest is given go through it too
 //! ([`clock`]). [`RecordSink`] writes what a run keeps; [`pick_step`] reads one step back
 //! (streamed, bounded).
@@ -18,7 +18,8 @@ pub mod traces;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::plugin::steps::{StepFailure, StepInfo, StepOutcome};
+use crate::model::{StepFailure, StepOutcome};
+use crate::plugin::steps::StepInfo;
 
 pub use file::{
     FORMAT_VERSION, LISTED_STEPS_MAX, PackageRef, Picked, RECORDING_MAX_BYTES, RecordError,
@@ -72,7 +73,7 @@ fn bounded_outcome(outcome: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!(
         "{}{} [cut: {} more bytes]",
         &outcome[..end],
-        crate::workers::CUT_MARK,
+        crate::cut::CUT_MARK,
         outcome.len() - end
     ))
 }

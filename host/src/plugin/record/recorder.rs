@@ -97,7 +97,7 @@ pub struct Recorder {
 struct Discard;
 
 impl StepLog for Discard {
-    fn line(&self, _: crate::plugin::steps::LogLevel, _: &str) {}
+    fn line(&self, _: crate::model::LogLevel, _: &str) {}
 }
 
 /// What a replay keeps at most (for -vv): the recording it replays is bounded by the same
@@ -313,15 +313,15 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CallKind, HostCall};
     use crate::plugin::record::file::StepRecording;
-    use crate::plugin::{CallKind, HostCall};
     use serde_json::json;
 
     #[derive(Default)]
     struct Shows(Mutex<Vec<HostCall>>);
 
     impl StepLog for Shows {
-        fn line(&self, _: crate::plugin::steps::LogLevel, _: &str) {}
+        fn line(&self, _: crate::model::LogLevel, _: &str) {}
         fn call(&self, call: &HostCall) {
             self.0.lock().unwrap().push(call.clone());
         }

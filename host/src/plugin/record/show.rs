@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::Masker;
-use crate::plugin::calls::{CALL_TEXT_MAX_BYTES, CallKind, HostCall};
+use crate::cut::CUT_MARK;
+use crate::model::{CALL_TEXT_MAX_BYTES, CallKind, HostCall};
 use crate::plugin::log::truncate;
-use crate::workers::CUT_MARK;
 
 /// A host call as an interface describes it, before it is cut and masked.
 #[derive(Debug, Clone)]

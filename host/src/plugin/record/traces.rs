@@ -2,7 +2,7 @@
 //! (`POST http://127.0.0.1:5600/greetings -> 201 Created`, `insert_one todos -> ok`,
 //! `worker.sign worker1 staking -> ok`) and the request and answer texts.
 
-use crate::plugin::CallKind;
+use crate::model::CallKind;
 use crate::plugin::bindings::prometheus::step::http::{HttpError, Request, Response};
 use crate::plugin::bindings::prometheus::step::mongo::{
     Json, MongoError as WitError, UpdateResult as WitUpdateResult,

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::*;
-use crate::plugin::{LogLevel, Phase, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::model::{LogLevel, Phase, StepFailure, StepOutcome};
+use crate::plugin::{StepInfo, StepLog, Steps};
 use crate::store::{Checkpoint, RunState, Scope, StateError};
 
 /// The steps most tests run.

@@ -1,5 +1,7 @@
 //! `plan_start`: fresh or resumed, and the saved states it refuses.
 
+use crate::error::UserFacing;
+
 use super::*;
 
 fn plan(existing: Option<RunState>, max_rounds: u32) -> Result<(RunState, ResumePoint), RunError> {
@@ -143,7 +145,7 @@ fn renamed_step_is_steps_changed() {
         r#"state file says the last completed step is "old_name", which is not a step of this test (steps: a, b, c)"#
     );
     assert_eq!(
-        err.hint(),
+        err.hint().as_deref(),
         Some("the steps changed since the saved run; run with --reset to start over")
     );
 }

@@ -1,5 +1,7 @@
 //! `run` within one invocation: call order, checkpoints, failures, events, post-load.
 
+use crate::error::UserFacing;
+
 use super::*;
 
 #[tokio::test]

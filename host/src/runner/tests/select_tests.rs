@@ -1,6 +1,8 @@
 //! Selective runs: which steps and rounds a selection resolves to, its refusals, and
 //! that running it saves nothing.
 
+use crate::error::UserFacing;
+
 use super::*;
 
 fn spec(patterns: &[&str], from: Option<&str>, to: Option<&str>) -> SelectSpec {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::error::UserFacing;
+
 /// Why a MongoDB operation failed. The message reads after "error:"; [`MongoError::hint`]
 /// says what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -80,8 +82,17 @@ impl MongoError {
         }
     }
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+    /// The message with its hint, for a guest: `message (hint)`.
+    pub fn with_hint(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self}; {hint}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl UserFacing for MongoError {
+    fn hint(&self) -> Option<String> {
         match self {
             MongoError::Unsupported { .. } => Some(
                 "set MONGO_URI (or mongodb.uri, or --mongo-uri) to run against a MongoDB server; \
@@ -98,14 +109,6 @@ impl MongoError {
             }
             MongoError::Limit { hint, .. } => Some(hint.clone()),
             _ => None,
-        }
-    }
-
-    /// The message with its hint, for a guest: `message (hint)`.
-    pub fn with_hint(&self) -> String {
-        match self.hint() {
-            Some(hint) => format!("{self}; {hint}"),
-            None => self.to_string(),
         }
     }
 }

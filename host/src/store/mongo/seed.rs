@@ -10,6 +10,7 @@ use bson::{Bson, Document, doc};
 
 use super::{Database, MongoError};
 use crate::config::TestConfig;
+use crate::error::UserFacing;
 
 /// Why seeding could not be planned or done.
 #[derive(Debug, thiserror::Error)]
@@ -67,9 +68,8 @@ pub enum SeedError {
     Database(#[from] MongoError),
 }
 
-impl SeedError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl UserFacing for SeedError {
+    fn hint(&self) -> Option<String> {
         match self {
             SeedError::Missing { .. } => Some(
                 "create the file (paths are relative to data_dir) or set required_count to 0".into(),
@@ -138,7 +138,11 @@ impl SeedPlan {
                         Err(e) => {
                             return Err(SeedError::Read {
                                 path,
-                                message: format!("{} ({})", e.reason(), e.hint()),
+                                message: format!(
+                                    "{} ({})",
+                                    e.reason(),
+                                    e.hint().unwrap_or_default()
+                                ),
                             });
                         }
                     }

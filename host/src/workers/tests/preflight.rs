@@ -1,6 +1,8 @@
 //! `preflight`: every refusal that needs no process, each naming the worker, and the
 //! programs it must accept (found on the worker's own PATH, relative to its cwd).
 
+use crate::error::UserFacing;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 

@@ -1,5 +1,7 @@
 //! `Fleet::start`: readiness, output forwarding and every way a start can fail.
 
+use crate::error::UserFacing;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;

@@ -42,7 +42,7 @@ pub const EMBEDDED_DIR_NAME: &str = "embedded-mongo";
 const COLLECTION_EXT: &str = "jsonl";
 
 /// The embedded document store. Clones share the documents: each call runs on a clone,
-/// on a blocking thread ([`off_thread`]), so that a long scan neither blocks the async
+/// on a blocking thread (`off_thread`), so that a long scan neither blocks the async
 /// threads nor outlives the step that asked for it.
 #[derive(Clone)]
 pub struct EmbeddedDatabase {

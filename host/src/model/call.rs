@@ -2,7 +2,7 @@
 //! writes, worker reads, signing), as shown to people: `-vv` prints each one, a failed step
 //! shows its last few, and the reports carry them.
 //!
-//! The interfaces report calls through [`StepLog::call`](super::StepLog::call); the runner
+//! The interfaces report calls through [`StepLog::call`](crate::plugin::StepLog::call); the runner
 //! forwards them as [`RunEvent::HostCalled`](crate::runner::RunEvent::HostCalled). Texts
 //! are already cut to [`CALL_TEXT_MAX_BYTES`] and have secrets masked where they are built,
 //! so a consumer prints or stores them as they are.
