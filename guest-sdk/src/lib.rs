@@ -101,6 +101,7 @@ mod codec;
 pub mod config;
 mod ctx;
 mod error;
+pub mod faults;
 pub mod http;
 pub mod log;
 pub mod mongo;

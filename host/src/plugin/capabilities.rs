@@ -103,6 +103,10 @@ pub fn grant(name: &str) -> Grant {
                 "worker names, URLs, the variables the test sets for them, public keys and signing by the host"
             }
             "prometheus:step/log" | "prometheus:step/types" => "the step log",
+            "prometheus:step/faults" => {
+                "kill, stop, start, restart, pause, resume and degrade the network of the test's workers, \
+                 only when config.yaml sets faults_from_steps: true"
+            }
             "wasi:cli/environment" => "nothing: no variables, no arguments",
             "wasi:cli/stdout" | "wasi:cli/stderr" => {
                 "captured into the step log, up to limits.output_max_kb"
