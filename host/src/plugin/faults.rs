@@ -66,6 +66,10 @@ pub trait StepFaults: fmt::Debug + Send + Sync {
 /// grants are built before). Empty in `check`, `inspect` and a replay.
 pub type FaultsSlot = Arc<OnceLock<Arc<dyn StepFaults>>>;
 
+/// A call's answer as recorded: `Err` when the test does not grant faults (the step then
+/// traps), else what the guest gets.
+type Answer = Result<Result<String, String>, String>;
+
 /// What a guest's `faults` calls see.
 pub struct FaultsView<'a> {
     run: &'a RunCtx,
@@ -86,33 +90,38 @@ impl<'a> FaultsView<'a> {
         request: Result<FaultRequest, String>,
         args: serde_json::Value,
     ) -> wasmtime::Result<Result<String, String>> {
-        if !self.run.faults_granted {
-            // A trap, not an error value: a step must not go on as if it had broken
-            // nothing, and the message must reach the user whatever the guest does.
-            return Err(wasmtime::Error::msg(format!(
-                "{op} {}: the step called the faults interface, which this test does not grant; \
-                 set `{GRANT_KEY}: true` in config.yaml to let steps apply faults",
-                shown_part(worker)
-            )));
-        }
         let summary = format!("{op} {}", shown_part(worker));
+        // The outer error is the missing grant: recorded like any answer (so a replay
+        // fails the same way), then raised as a trap, not an error value, because a step
+        // must not go on as if it had broken nothing, whatever the guest does with errors.
         let live = async {
-            let request = request?;
-            match self.run.faults.get() {
-                Some(faults) => faults.apply(request).await,
-                None => Err("this run has no workers to apply faults to".to_string()),
+            if !self.run.faults_granted {
+                return Err(format!(
+                    "{op} {}: the step called the faults interface, which this test does not grant; \
+                     set `{GRANT_KEY}: true` in config.yaml to let steps apply faults",
+                    shown_part(worker)
+                ));
             }
+            Ok(match request {
+                Err(error) => Err(error),
+                Ok(request) => match self.run.faults.get() {
+                    Some(faults) => faults.apply(request).await,
+                    None => Err("this run has no workers to apply faults to".to_string()),
+                },
+            })
         };
-        let show = |r: &Result<String, String>| {
+        let show = |r: &Answer| {
+            let shown = Shown::new(CallKind::Worker, summary);
             Some(match r {
-                Ok(text) => Shown::new(CallKind::Worker, summary).response(text, false),
-                Err(error) => Shown::new(CallKind::Worker, summary).response(error, true),
+                Ok(Ok(text)) => shown.response(text, false),
+                Ok(Err(error)) | Err(error) => shown.response(error, true),
             })
         };
         let bytes = args.to_string().len();
         self.rec
             .call(op, Args::new(bytes, || args), live, show)
-            .await
+            .await?
+            .map_err(wasmtime::Error::msg)
     }
 
     async fn process(
