@@ -754,6 +754,26 @@ impl FaultSpec {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_steps_network_settings_are_checked_like_the_schedules() {
+        let (fault, lasts) =
+            step_network_fault("worker1", r#"{"latency_ms": 300, "for": "step"}"#).expect("valid");
+        assert_eq!(fault.worker, "worker1");
+        assert_eq!(fault.latency_ms, 300);
+        assert_eq!(lasts, FaultScope::Step);
+        let (_, lasts) = step_network_fault("w", r#"{"hang": true}"#).expect("valid");
+        assert_eq!(lasts, FaultScope::Round, "a round by default");
+        let err = step_network_fault("w", r#"{"latncy_ms": 3}"#).unwrap_err();
+        assert!(err.contains("latncy_ms"), "{err}");
+        let err = step_network_fault("w", r#"{"reset_rate": 2.0}"#).unwrap_err();
+        assert!(err.contains("reset_rate"), "{err}");
+        let err = step_network_fault("w", "{}").unwrap_err();
+        assert!(err.contains("degrades nothing"), "{err}");
+        let long = format!(r#"{{"hang": true, "x": "{}"}}"#, "a".repeat(5000));
+        let err = step_network_fault("w", &long).unwrap_err();
+        assert!(err.contains("more than the most"), "{err}");
+    }
+
     fn parse(text: &str) -> Result<Vec<FaultSpec>, ConfigError> {
         super::super::config_file::parse_config(text, Path::new("tests/config.yaml"))
             .map(|p| p.faults)

@@ -154,5 +154,11 @@ mod tests {
                 .grants
                 .contains("allowed_hosts")
         );
+        let faults = grant("prometheus:step/faults@0.1.0");
+        assert!(faults.provided, "an optional import the runner links");
+        assert!(
+            faults.grants.contains("faults_from_steps: true"),
+            "{faults:?}"
+        );
     }
 }
