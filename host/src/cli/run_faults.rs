@@ -47,7 +47,14 @@ pub(super) fn proxies(
     let mut named: Vec<(String, u16)> = Vec::new();
     // A step granted faults may degrade any worker's link, decided at run time.
     if config.faults_from_steps() {
-        named.extend(config.workers.iter().map(|w| (w.name.clone(), w.port)));
+        // External workers' traffic does not pass a proxy of ours: they get none.
+        named.extend(
+            config
+                .workers
+                .iter()
+                .filter(|w| !w.is_external())
+                .map(|w| (w.name.clone(), w.port)),
+        );
     }
     for fault in &config.faults {
         if let FaultAction::Network(n) = &fault.action
