@@ -543,3 +543,32 @@ fn a_step_without_the_grant_fails_naming_the_config_key() {
         "worker2 was not touched: {out}"
     );
 }
+
+#[test]
+fn inspect_lists_the_faults_capability_only_for_a_package_that_calls_it() {
+    let dir = step_faults_test(false);
+    let imports = |name: &str| {
+        let package = system_tests::component(name);
+        let out = dir.run(&["inspect", "--json", package.to_str().expect("utf-8 path")]);
+        assert_eq!(out.code(), 0, "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+        doc["imports"].as_array().expect("imports").clone()
+    };
+    let faults = imports("step_faults")
+        .into_iter()
+        .find(|i| i["name"] == "prometheus:step/faults@0.1.0")
+        .expect("the faults import");
+    assert_eq!(faults["provided"], true, "{faults}");
+    assert!(
+        faults["grants"]
+            .as_str()
+            .is_some_and(|g| g.contains("faults_from_steps: true")),
+        "{faults}"
+    );
+    assert!(
+        !imports("hello_steps")
+            .iter()
+            .any(|i| i["name"] == "prometheus:step/faults@0.1.0"),
+        "a package that never calls faults does not import it"
+    );
+}
