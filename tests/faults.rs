@@ -572,3 +572,41 @@ fn inspect_lists_the_faults_capability_only_for_a_package_that_calls_it() {
         "a package that never calls faults does not import it"
     );
 }
+
+/// `replay` of round 1's `kill-and-start` from the recording of `dir`'s run.
+fn replay_kill_and_start(dir: &TestDir) -> RunOutput {
+    let recording = dir.tests().join("data/recording.jsonl");
+    dir.run(&[
+        "replay",
+        recording.to_str().expect("utf-8"),
+        "--step",
+        "kill-and-start",
+        "--round",
+        "1",
+    ])
+}
+
+#[test]
+fn a_step_that_applied_faults_replays_offline_and_so_does_a_missing_grant() {
+    // Granted and recorded: the replay answers kill and start from the recording, with
+    // no worker left to touch, and the step passes as it did.
+    let dir = step_faults_test(true);
+    let out = dir.run_steps(&["--record", "all"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let replay = replay_kill_and_start(&dir);
+    assert_eq!(replay.code(), 0, "{replay}");
+    assert!(replay.stdout.contains("✓ kill-and-start"), "{replay}");
+    assert!(fault_lines(&replay).is_empty(), "nothing applied: {replay}");
+
+    // Not granted: the failed step is recorded, and its replay fails the same way.
+    let dir = step_faults_test(false);
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    let replay = replay_kill_and_start(&dir);
+    assert_eq!(replay.code(), 1, "{replay}");
+    assert!(
+        replay.stdout.contains("the same failure as recorded"),
+        "{replay}"
+    );
+    assert!(replay.stdout.contains("faults_from_steps"), "{replay}");
+}
