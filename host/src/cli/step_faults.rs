@@ -95,7 +95,8 @@ impl StepFaults for RunFaults {
                 .clone();
             self.observer.event(&RunEvent::FaultApplied {
                 round,
-                step: Some(step),
+                // Empty in `post-load`, which is no step.
+                step: (!step.is_empty()).then_some(step),
                 when: FaultWhen::FromStep,
                 worker,
                 fault: text.clone(),

@@ -347,6 +347,12 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_faults_capability_is_described_with_its_grant() {
+        let text = describe("prometheus:step/faults@0.1.0");
+        assert!(text.contains("faults_from_steps"), "{text}");
+    }
+
     fn lock(entries: &[(&str, &str, &[&str])]) -> LockFile {
         LockFile {
             version: LOCK_VERSION,
