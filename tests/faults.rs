@@ -484,3 +484,129 @@ fn a_step_failed_by_a_fault_replays_to_the_same_failure_offline() {
     );
     assert!(replay.stdout.contains("503"), "{replay}");
 }
+
+/// The hello test running the `step-faults` component (one step that kills worker2 and
+/// starts it again), for one round; `grant` sets `faults_from_steps: true`.
+fn step_faults_test(grant: bool) -> TestDir {
+    let dir = TestDir::example("hello", &system_tests::component("step_faults"));
+    dir.set_config("max_rounds", serde_yaml::Value::Number(1.into()));
+    if grant {
+        dir.set_config("faults_from_steps", serde_yaml::Value::Bool(true));
+    }
+    dir
+}
+
+#[test]
+fn a_granted_step_kills_and_starts_a_worker_with_a_new_pid() {
+    let dir = step_faults_test(true);
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    let faults = fault_lines(&out);
+    assert_eq!(faults.len(), 2, "{out}");
+    assert!(
+        faults[0].contains("(from step kill-and-start): killed worker2 (pid"),
+        "{out}"
+    );
+    assert!(
+        faults[1].contains("(from step kill-and-start): started worker2 (pid"),
+        "{out}"
+    );
+    let killed = *pids_in(faults[0]).last().expect("killed pid");
+    let started = *pids_in(faults[1]).last().expect("started pid");
+    let starts = starts_of(&out, "worker2");
+    assert_eq!(starts.len(), 2, "worker2 started twice: {out}");
+    assert_eq!(starts[0].0, killed, "the first process was killed: {out}");
+    assert_eq!(starts[1].0, started, "the second is the one started: {out}");
+    assert_ne!(killed, started, "a new process: {out}");
+    assert!(!is_alive(killed), "the killed pid {killed} is gone");
+    assert!(
+        !out.all().contains("exited during the run"),
+        "a kill from a step is not a death: {out}"
+    );
+}
+
+#[test]
+fn a_step_without_the_grant_fails_naming_the_config_key() {
+    let dir = step_faults_test(false);
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stdout.contains("kill-and-start failed"), "{out}");
+    assert!(
+        out.all()
+            .contains("set `faults_from_steps: true` in config.yaml"),
+        "the error names the key that grants faults: {out}"
+    );
+    assert!(fault_lines(&out).is_empty(), "nothing applied: {out}");
+    assert_eq!(
+        starts_of(&out, "worker2").len(),
+        1,
+        "worker2 was not touched: {out}"
+    );
+}
+
+#[test]
+fn inspect_lists_the_faults_capability_only_for_a_package_that_calls_it() {
+    let dir = step_faults_test(false);
+    let imports = |name: &str| {
+        let package = system_tests::component(name);
+        let out = dir.run(&["inspect", "--json", package.to_str().expect("utf-8 path")]);
+        assert_eq!(out.code(), 0, "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+        doc["imports"].as_array().expect("imports").clone()
+    };
+    let faults = imports("step_faults")
+        .into_iter()
+        .find(|i| i["name"] == "prometheus:step/faults@0.1.0")
+        .expect("the faults import");
+    assert_eq!(faults["provided"], true, "{faults}");
+    assert!(
+        faults["grants"]
+            .as_str()
+            .is_some_and(|g| g.contains("faults_from_steps: true")),
+        "{faults}"
+    );
+    assert!(
+        !imports("hello_steps")
+            .iter()
+            .any(|i| i["name"] == "prometheus:step/faults@0.1.0"),
+        "a package that never calls faults does not import it"
+    );
+}
+
+/// `replay` of round 1's `kill-and-start` from the recording of `dir`'s run.
+fn replay_kill_and_start(dir: &TestDir) -> RunOutput {
+    let recording = dir.tests().join("data/recording.jsonl");
+    dir.run(&[
+        "replay",
+        recording.to_str().expect("utf-8"),
+        "--step",
+        "kill-and-start",
+        "--round",
+        "1",
+    ])
+}
+
+#[test]
+fn a_step_that_applied_faults_replays_offline_and_so_does_a_missing_grant() {
+    // Granted and recorded: the replay answers kill and start from the recording, with
+    // no worker left to touch, and the step passes as it did.
+    let dir = step_faults_test(true);
+    let out = dir.run_steps(&["--record", "all"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let replay = replay_kill_and_start(&dir);
+    assert_eq!(replay.code(), 0, "{replay}");
+    assert!(replay.stdout.contains("✓ kill-and-start"), "{replay}");
+    assert!(fault_lines(&replay).is_empty(), "nothing applied: {replay}");
+
+    // Not granted: the failed step is recorded, and its replay fails the same way.
+    let dir = step_faults_test(false);
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), 1, "{out}");
+    let replay = replay_kill_and_start(&dir);
+    assert_eq!(replay.code(), 1, "{replay}");
+    assert!(
+        replay.stdout.contains("the same failure as recorded"),
+        "{replay}"
+    );
+    assert!(replay.stdout.contains("faults_from_steps"), "{replay}");
+}

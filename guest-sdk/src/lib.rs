@@ -101,6 +101,7 @@ mod codec;
 pub mod config;
 mod ctx;
 mod error;
+pub mod faults;
 pub mod http;
 pub mod log;
 pub mod mongo;
@@ -186,7 +187,8 @@ pub mod __private {
     pub mod bindings {
         wit_bindgen::generate!({
             path: "wit",
-            world: "steps",
+            // `steps` plus `faults`: a Rust package imports `faults` only if it calls it.
+            world: "steps-with-faults",
             pub_export_macro: true,
             export_macro_name: "__export_steps",
             default_bindings_module: "prometheus_step::__private::bindings",

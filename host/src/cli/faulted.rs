@@ -22,6 +22,8 @@ use crate::runner::{FaultWhen, RunEvent, RunObserver};
 use crate::store::state::RunState;
 use crate::workers::{FleetControl, Proxies};
 
+use super::step_faults::RunFaults;
+
 /// Checks the test's `faults:` against the package's steps and the rounds, before
 /// anything starts (unknown step: a did-you-mean; `start` of a running worker; a round
 /// never reached).
@@ -51,6 +53,8 @@ pub(super) struct Faulted<'a, S> {
     pub network: Option<Arc<Proxies>>,
     /// Where the applied faults are reported.
     pub observer: Arc<dyn RunObserver>,
+    /// The faults steps apply themselves, when config.yaml grants them.
+    pub from_steps: Option<Arc<RunFaults>>,
 }
 
 impl<S: Steps + Sync> Faulted<'_, S> {
@@ -144,6 +148,9 @@ impl<S: Steps + Sync> Steps for Faulted<'_, S> {
         log: Arc<dyn StepLog>,
     ) -> Result<StepOutcome, StepFailure> {
         let round = state.current_round;
+        if let Some(from_steps) = &self.from_steps {
+            from_steps.entering(round, &step.name);
+        }
         let log = Arc::new(FaultLog {
             inner: log,
             applied: Mutex::default(),

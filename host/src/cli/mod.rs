@@ -29,6 +29,7 @@ mod run_timings;
 mod run_workers;
 mod sign;
 mod signals;
+mod step_faults;
 mod update_pins;
 mod watched;
 

@@ -15,7 +15,7 @@ use crate::report::sanitize::bounded_line;
 /// The Rust guest SDK, written into every Rust scaffold (`sdk/prometheus-step/`) so the
 /// scaffold builds with nothing but cargo: the crate is not on crates.io, and a scaffold
 /// should not depend on a checkout. (path in the SDK folder, content)
-const RUST_SDK: [(&str, &str); 17] = [
+const RUST_SDK: [(&str, &str); 18] = [
     ("Cargo.toml", include_str!("../../../guest-sdk/Cargo.toml")),
     (
         "wit/step.wit",
@@ -46,6 +46,10 @@ const RUST_SDK: [(&str, &str); 17] = [
     (
         "src/http/response.rs",
         include_str!("../../../guest-sdk/src/http/response.rs"),
+    ),
+    (
+        "src/faults.rs",
+        include_str!("../../../guest-sdk/src/faults.rs"),
     ),
     ("src/log.rs", include_str!("../../../guest-sdk/src/log.rs")),
     (

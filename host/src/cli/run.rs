@@ -31,6 +31,7 @@ use super::run_reports::{Tee, package_identity, start_collector, write_reports};
 use super::run_state;
 use super::run_timings::{TimedCheckpoint, TimedSteps};
 use super::run_workers::watchdog;
+use super::step_faults::RunFaults;
 use super::watched::Watched;
 
 /// Forwards worker output to the terminal report.
@@ -120,7 +121,7 @@ async fn run_redacted(
     // is its proxy's.
     let seed = super::run_faults::seed(args.seed);
     let proxies = super::run_faults::proxies(&mut config, seed)?;
-    if !config.faults.is_empty() {
+    if !config.faults.is_empty() || config.faults_from_steps() {
         report.note(&super::run_faults::banner(
             &config,
             proxies.as_deref(),
@@ -151,6 +152,8 @@ async fn run_redacted(
     let mut grants = grants.with_keys(keys);
     grants.mongo = MongoCtx::new(test_db.db.clone());
     grants.record = record_ctx(&args, &config, &redactor);
+    // The faults steps apply need the workers, which start later: the slot is filled then.
+    let step_faults = grants.faults.clone();
     let package = plan.with_run(grants);
     let uses_mongo = package.packages().any(|(_, p)| {
         p.imports()
@@ -256,12 +259,24 @@ async fn run_redacted(
         steps: &package,
         timings,
     };
+    let from_steps = config.faults_from_steps().then(|| {
+        Arc::new(RunFaults::new(
+            fleet.control(),
+            proxies.clone(),
+            observer.clone(),
+        ))
+    });
+    if let Some(from_steps) = &from_steps {
+        // Set once per run, before any step: the slot is fresh.
+        let _ = step_faults.set(from_steps.clone());
+    }
     let faulted = Faulted {
         steps: &timed,
         schedule: &config.faults,
         control: fleet.control(),
         network: proxies.clone(),
         observer: observer.clone(),
+        from_steps,
     };
     let watched = Watched {
         steps: &faulted,

@@ -37,13 +37,25 @@ pub(super) fn seed(given: Option<u64>) -> u64 {
     given.unwrap_or_else(|| getrandom::u64().unwrap_or(0x5eed))
 }
 
-/// Binds the proxies the schedule needs and points `config`'s workers at them; `None`
-/// when no network fault is scheduled.
+/// Binds the proxies the schedule needs (every worker's when steps may apply faults:
+/// `faults_from_steps: true`) and points `config`'s workers at them; `None` when no
+/// network fault is possible.
 pub(super) fn proxies(
     config: &mut TestConfig,
     seed: u64,
 ) -> Result<Option<Arc<Proxies>>, UserError> {
     let mut named: Vec<(String, u16)> = Vec::new();
+    // A step granted faults may degrade any worker's link, decided at run time.
+    if config.faults_from_steps() {
+        // External workers' traffic does not pass a proxy of ours: they get none.
+        named.extend(
+            config
+                .workers
+                .iter()
+                .filter(|w| !w.is_external())
+                .map(|w| (w.name.clone(), w.port)),
+        );
+    }
     for fault in &config.faults {
         if let FaultAction::Network(n) = &fault.action
             && !named.iter().any(|(w, _)| *w == n.worker)
@@ -86,6 +98,9 @@ pub(super) fn proxies(
 /// worker1 localhost:40123 → :5600`.
 pub(super) fn banner(config: &TestConfig, proxies: Option<&Proxies>, seed: u64) -> String {
     let mut line = format!("faults: {} scheduled", config.faults.len());
+    if config.faults_from_steps() {
+        line.push_str(", steps may apply more (faults_from_steps)");
+    }
     if let Some(proxies) = proxies {
         line.push_str(&format!(
             "; network decisions from seed {seed} (--seed {seed} repeats them); proxies: {}",

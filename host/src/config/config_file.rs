@@ -33,6 +33,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "mongodb",
     "limits",
     "faults",
+    "faults_from_steps",
 ];
 const MONGODB_KEYS: &[&str] = &["database", "uri", "collections"];
 const COLLECTION_KEYS: &[&str] = &["data_file", "required_count"];
@@ -54,6 +55,9 @@ pub(crate) struct KnownKeys {
     pub mongodb: Option<MongoKeys>,
     pub limits: Option<LimitsKeys>,
     pub faults: Option<Vec<FaultKeys>>,
+    /// Parsed so that a value that is not a boolean is an error; the run reads it from
+    /// `raw` (`TestConfig::faults_from_steps`).
+    pub faults_from_steps: Option<bool>,
 }
 
 /// The `mongodb:` block as written.

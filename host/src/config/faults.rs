@@ -381,6 +381,66 @@ impl fmt::Display for FaultAction {
     }
 }
 
+/// Longest `settings` text a step may pass to `faults.network`: a handful of keys.
+pub const MAX_STEP_NETWORK_SETTINGS_BYTES: usize = 4096;
+
+/// `settings` of a step's `faults.network` call as written: a `network:` fault without
+/// `worker`, plus `for`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepNetworkKeys {
+    latency_ms: Option<u64>,
+    jitter_ms: Option<u64>,
+    bandwidth_kbps: Option<u64>,
+    reset_rate: Option<f64>,
+    http_error: Option<HttpErrorKeys>,
+    hang: Option<bool>,
+    #[serde(rename = "for")]
+    lasts: Option<FaultScope>,
+}
+
+/// The network fault a step asks for on `worker` with `settings` (JSON text), checked as a
+/// `network:` entry of config.yaml is; how long it lasts (`for`, a round by default).
+///
+/// # Errors
+/// Text naming the bad key: too long, not JSON, an unknown key, an impossible value, or
+/// nothing degraded.
+pub fn step_network_fault(
+    worker: &str,
+    settings: &str,
+) -> Result<(NetworkFault, FaultScope), String> {
+    if settings.len() > MAX_STEP_NETWORK_SETTINGS_BYTES {
+        return Err(format!(
+            "the settings are {} bytes, more than the most, {MAX_STEP_NETWORK_SETTINGS_BYTES}",
+            settings.len()
+        ));
+    }
+    let keys: StepNetworkKeys = serde_json::from_str(settings)
+        .map_err(|e| format!("the settings are not a network fault object: {e}"))?;
+    let fault = NetworkFault {
+        worker: worker.to_string(),
+        latency_ms: keys.latency_ms.unwrap_or(0),
+        jitter_ms: keys.jitter_ms.unwrap_or(0),
+        bandwidth_kbps: keys.bandwidth_kbps,
+        reset_rate: keys.reset_rate.unwrap_or(0.0),
+        http_error: keys.http_error.map(|e| HttpErrorFault {
+            status: e.status,
+            rate: e.rate,
+        }),
+        hang: keys.hang.unwrap_or(false),
+    };
+    fault
+        .check()
+        .map_err(|(field, message)| format!("`{field}`: {message}"))?;
+    if fault.is_clear() {
+        return Err(
+            "degrades nothing: give latency_ms, bandwidth_kbps, reset_rate, http_error or hang (or call clear)"
+                .into(),
+        );
+    }
+    Ok((fault, keys.lasts.unwrap_or_default()))
+}
+
 /// Checks the entries of `faults:` and converts them; errors point at the `faults` key.
 pub(crate) fn check_faults(
     keys: Vec<FaultKeys>,
@@ -693,6 +753,26 @@ impl FaultSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_steps_network_settings_are_checked_like_the_schedules() {
+        let (fault, lasts) =
+            step_network_fault("worker1", r#"{"latency_ms": 300, "for": "step"}"#).expect("valid");
+        assert_eq!(fault.worker, "worker1");
+        assert_eq!(fault.latency_ms, 300);
+        assert_eq!(lasts, FaultScope::Step);
+        let (_, lasts) = step_network_fault("w", r#"{"hang": true}"#).expect("valid");
+        assert_eq!(lasts, FaultScope::Round, "a round by default");
+        let err = step_network_fault("w", r#"{"latncy_ms": 3}"#).unwrap_err();
+        assert!(err.contains("latncy_ms"), "{err}");
+        let err = step_network_fault("w", r#"{"reset_rate": 2.0}"#).unwrap_err();
+        assert!(err.contains("reset_rate"), "{err}");
+        let err = step_network_fault("w", "{}").unwrap_err();
+        assert!(err.contains("degrades nothing"), "{err}");
+        let long = format!(r#"{{"hang": true, "x": "{}"}}"#, "a".repeat(5000));
+        let err = step_network_fault("w", &long).unwrap_err();
+        assert!(err.contains("more than the most"), "{err}");
+    }
 
     fn parse(text: &str) -> Result<Vec<FaultSpec>, ConfigError> {
         super::super::config_file::parse_config(text, Path::new("tests/config.yaml"))

@@ -114,6 +114,12 @@ pub struct CollectionConfig {
 }
 
 impl TestConfig {
+    /// Whether steps may apply faults themselves (`faults_from_steps: true`): the grant of
+    /// the `prometheus:step/faults` interface.
+    pub fn faults_from_steps(&self) -> bool {
+        self.raw.get("faults_from_steps") == Some(&Value::Bool(true))
+    }
+
     /// The value at a dotted key of [`TestConfig::raw`] (`"mongodb.database"`, `"a.b.0"`
     /// indexes a list); a top-level key that itself contains dots is found first.
     pub fn get(&self, key: &str) -> Option<&Value> {

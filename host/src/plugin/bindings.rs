@@ -9,9 +9,13 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "steps",
+    // The widest world the runner provides: `steps` plus the optional `faults` import.
+    world: "steps-with-faults",
     imports: { default: async | trappable },
     exports: { default: async },
     // Recordings store every argument and answer of a host call as JSON (`plugin/record`).
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
+
+// The rest of the host names the package's exports as the `steps` world does.
+pub use self::{StepsWithFaults as Steps, StepsWithFaultsPre as StepsPre};

@@ -103,6 +103,10 @@ pub fn grant(name: &str) -> Grant {
                 "worker names, URLs, the variables the test sets for them, public keys and signing by the host"
             }
             "prometheus:step/log" | "prometheus:step/types" => "the step log",
+            "prometheus:step/faults" => {
+                "kill, stop, start, restart, pause, resume and degrade the network of the test's workers, \
+                 only when config.yaml sets faults_from_steps: true"
+            }
             "wasi:cli/environment" => "nothing: no variables, no arguments",
             "wasi:cli/stdout" | "wasi:cli/stderr" => {
                 "captured into the step log, up to limits.output_max_kb"
@@ -149,6 +153,12 @@ mod tests {
             grant("prometheus:step/http@0.1.0")
                 .grants
                 .contains("allowed_hosts")
+        );
+        let faults = grant("prometheus:step/faults@0.1.0");
+        assert!(faults.provided, "an optional import the runner links");
+        assert!(
+            faults.grants.contains("faults_from_steps: true"),
+            "{faults:?}"
         );
     }
 }

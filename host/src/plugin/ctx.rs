@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::config::TestConfig;
 use crate::koii::Keyring;
 use crate::plugin::error::PluginError;
+use crate::plugin::faults::FaultsSlot;
 use crate::plugin::http::HttpCtx;
 use crate::plugin::limits::{Budgets, StepLimiter};
 use crate::plugin::log::LogBudget;
@@ -54,6 +55,10 @@ pub struct RunCtx {
     pub mongo: MongoCtx,
     /// Recording (which steps are kept, where, masked how) or, in a replay, the player.
     pub record: RecordCtx,
+    /// Whether steps may apply faults (`faults_from_steps: true` in config.yaml).
+    pub faults_granted: bool,
+    /// What applies a step's faults; set by `run` once its workers are up.
+    pub faults: FaultsSlot,
 }
 
 /// A deadline far enough to mean "never" (about 30 years) when the step timeout is too
@@ -103,6 +108,8 @@ impl RunCtx {
             keys: Arc::default(),
             mongo: MongoCtx::default(),
             record: RecordCtx::default(),
+            faults_granted: config.faults_from_steps(),
+            faults: FaultsSlot::default(),
         })
     }
 

@@ -18,7 +18,7 @@ use crate::plugin::bindings::prometheus::step as wit;
 use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::{Budgets, EPOCH_TICK};
-use crate::plugin::{config, http, log, mongo, state, worker};
+use crate::plugin::{config, faults, http, log, mongo, state, worker};
 
 /// The engine and linker shared by every package and instance of a process.
 pub struct StepEngine {
@@ -109,5 +109,6 @@ fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wit::http::add_to_linker::<HostState, http::HttpData>(linker, http::view)?;
     wit::mongo::add_to_linker::<HostState, mongo::MongoData>(linker, mongo::view)?;
     wit::log::add_to_linker::<HostState, log::LogData>(linker, log::view)?;
+    wit::faults::add_to_linker::<HostState, faults::FaultsData>(linker, faults::view)?;
     Ok(())
 }

@@ -16,8 +16,9 @@ pub const WIT_PACKAGE: &str = "prometheus:step@0.1.0";
 
 /// The interfaces of [`WIT_PACKAGE`] the linker provides: every interface of
 /// `wit/step.wit` (a unit test keeps the two in step).
-pub const PROVIDED_INTERFACES: [&str; 7] =
-    ["types", "config", "state", "worker", "http", "mongo", "log"];
+pub const PROVIDED_INTERFACES: [&str; 8] = [
+    "types", "config", "state", "worker", "http", "mongo", "log", "faults",
+];
 
 /// Checks the binary header: a component, not a core module or another file.
 pub(crate) fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {

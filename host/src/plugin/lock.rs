@@ -197,6 +197,9 @@ pub fn describe(import: &str) -> &'static str {
         "prometheus:step/state" => "reading and writing the run state",
         "prometheus:step/config" => "reading config.yaml",
         "prometheus:step/log" => "log lines",
+        "prometheus:step/faults" => {
+            "faults on the test's workers (kill, restart, network; needs faults_from_steps)"
+        }
         "prometheus:step/types" => "shared types",
         i if i.starts_with("wasi:") => "WASI 0.2 (linked; grants no files, sockets or environment)",
         _ => "an interface this runner does not describe",
@@ -343,6 +346,12 @@ mod tests {
     //! Tests of the capability lock: comparison rules and the file round trip.
 
     use super::*;
+
+    #[test]
+    fn the_faults_capability_is_described_with_its_grant() {
+        let text = describe("prometheus:step/faults@0.1.0");
+        assert!(text.contains("faults_from_steps"), "{text}");
+    }
 
     fn lock(entries: &[(&str, &str, &[&str])]) -> LockFile {
         LockFile {

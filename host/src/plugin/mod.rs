@@ -13,6 +13,7 @@ pub mod config;
 pub mod ctx;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod guard;
 pub mod http;
 pub mod json;

@@ -156,12 +156,13 @@ pub enum RunEvent {
         /// The recording file.
         path: std::path::PathBuf,
     },
-    /// A fault of the test's `faults:` schedule was applied on purpose, or a network
-    /// fault's time ran out.
+    /// A fault of the test's `faults:` schedule (or one a step asked for) was applied on
+    /// purpose, or a network fault's time ran out.
     FaultApplied {
         /// The round, from 1.
         round: u32,
-        /// The step it came before or after; `None` at the round's start.
+        /// The step it came before or after (or that applied it); `None` at the round's
+        /// start.
         step: Option<String>,
         /// When, relative to the step.
         when: FaultWhen,
@@ -189,6 +190,8 @@ pub enum FaultWhen {
     After,
     /// A network fault ended: its `for:` ran out (step, round or run).
     Ended,
+    /// The step applied it itself, through the `prometheus:step/faults` interface.
+    FromStep,
 }
 
 impl fmt::Display for FaultWhen {
@@ -198,6 +201,7 @@ impl fmt::Display for FaultWhen {
             FaultWhen::Before => "before",
             FaultWhen::After => "after",
             FaultWhen::Ended => "ended",
+            FaultWhen::FromStep => "from step",
         })
     }
 }
