@@ -39,6 +39,11 @@ impl Default for HttpCtx {
 impl HttpCtx {
     /// A client that allows exactly `policy`.
     pub fn new(policy: NetworkPolicy, budgets: &Budgets) -> Self {
+        Self::with_pool(policy, budgets, true)
+    }
+
+    /// [`HttpCtx::new`], keeping idle connections for reuse only when `pooled`.
+    fn with_pool(policy: NetworkPolicy, budgets: &Budgets, pooled: bool) -> Self {
         let policy = Arc::new(policy);
         let redirect_policy = {
             let policy = policy.clone();
@@ -52,10 +57,14 @@ impl HttpCtx {
                 }
             })
         };
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(redirect_policy)
             // Proxies from the environment would route around the allowlist's intent.
-            .no_proxy()
+            .no_proxy();
+        if !pooled {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        let client = builder
             .build()
             .expect("a reqwest client with rustls and no proxy always builds");
         Self {
@@ -90,7 +99,13 @@ impl HttpCtx {
                 .allow_pattern(entry, "allowed_hosts")
                 .map_err(|e| bad("allowed_hosts".into(), e))?;
         }
-        Ok(Self::new(policy, budgets))
+        // A fault proxy decides resets, error statuses and hangs per connection and closes
+        // open connections when a fault changes: a pooled keep-alive connection would carry
+        // one decision over many requests, and could be reused just as the proxy closes it
+        // ("connection closed before message completed" instead of the fault). With faults,
+        // every request opens its own connection (loopback: tens of microseconds).
+        let pooled = config.faults.is_empty() && !config.faults_from_steps();
+        Ok(Self::with_pool(policy, budgets, pooled))
     }
 
     /// The allowlist.
