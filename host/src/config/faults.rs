@@ -930,6 +930,37 @@ mod tests {
     }
 
     #[test]
+    fn a_plans_faults_follow_config_yamls_in_one_schedule_and_name_the_plan() {
+        let plan_path = Path::new("tests/plan.yaml");
+        let plan_faults = |text: &str| {
+            let keys: Vec<FaultKeys> = serde_yaml::from_str(text).expect("yaml");
+            check_faults(keys, text, plan_path, &FaultOrigin::Plan(plan_path.into()))
+                .expect("valid")
+        };
+        // config.yaml kills w after `a`; the plan starts it before `b`: one schedule, played
+        // together (the plan's start alone would find w running).
+        let mut faults = parse("faults:\n  - at: {round: 1, after: a}\n    kill: w\n").unwrap();
+        faults.extend(plan_faults("- at: {round: 1, before: b}\n  start: w\n"));
+        check_fault_steps(&faults, &["a", "b"], None, Path::new("c.yaml")).unwrap();
+        assert_eq!(
+            faults[1].describe(),
+            "plan.yaml faults[0] (round 1, before b): start w"
+        );
+        // An error about the plan's entry names the plan, not config.yaml.
+        let mut faults = parse("faults:\n  - at: {round: 1, after: a}\n    kill: w\n").unwrap();
+        faults.extend(plan_faults("- at: {round: 1, after: bb}\n  start: w\n"));
+        let err = check_fault_steps(&faults, &["a", "b"], None, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "tests/plan.yaml: invalid `faults[0].at.after`: no step `bb` in round 1 of the plan"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn start_of_a_running_worker_is_refused_in_run_order() {
         // Written out of order: the kill after `a` comes before the start before `b`.
         let ok = parse(
