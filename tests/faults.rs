@@ -610,3 +610,78 @@ fn a_step_that_applied_faults_replays_offline_and_so_does_a_missing_grant() {
     );
     assert!(replay.stdout.contains("faults_from_steps"), "{replay}");
 }
+
+/// Bytes of padding in the bulky worker's `/health` answer.
+const BULKY_PAD_BYTES: usize = 32 * 1024;
+
+/// A worker whose `/health` answer carries [`BULKY_PAD_BYTES`] of padding (argv[1]) beside
+/// its name, so that its size is known.
+const BULKY_WORKER: &str = r#"
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+BODY = json.dumps({"worker": "bulky", "pad": "x" * int(sys.argv[1])}).encode()
+
+class Bulky(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Bulky).serve_forever()
+"#;
+
+#[test]
+fn bandwidth_holds_a_known_size_answer_at_least_size_over_bandwidth() {
+    // 32 KiB at 16 KiB/s: the answer cannot arrive in less than 2 s through the proxy.
+    let kbps = 16;
+    let dir = hello_with_faults(&format!(
+        "- at: {{round: 1, before: check-health}}\n  network: {{worker: bulky, bandwidth_kbps: {kbps}}}\n  for: step\n"
+    ));
+    dir.set_config("base_port", system_tests::free_ports(3).into());
+    dir.write("bulky.py", BULKY_WORKER);
+    let mut workers = dir.workers_json();
+    workers["bulky"] = serde_json::json!({
+        "command": ["python3", "bulky.py", BULKY_PAD_BYTES.to_string()]
+    });
+    dir.write_workers_json(&workers);
+    let json = dir.tests().join("run.json");
+    let out = dir.run_steps(&["--json", json.to_str().expect("utf-8")]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "(before check-health): network bulky: bandwidth {kbps} KiB/s, until the step ends"
+        )),
+        "{out}"
+    );
+    let proxy_port: u16 = out
+        .stdout
+        .split("proxies: bulky localhost:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the banner names bulky's proxy: {out}"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report")).expect("json");
+    let through_proxy = format!("localhost:{proxy_port}/health");
+    let limited = call_durations(&report, 1, "check-health", &through_proxy);
+    assert_eq!(
+        limited.len(),
+        1,
+        "one call to bulky through its proxy: {report}"
+    );
+    // A lower bound only: the body alone is BULKY_PAD_BYTES, and the proxy passes at most
+    // `kbps` KiB each second.
+    let floor_ms = BULKY_PAD_BYTES as f64 * 1000.0 / (kbps as f64 * 1024.0);
+    assert!(
+        limited[0] >= floor_ms,
+        "{} bytes at {kbps} KiB/s took {} ms, less than {floor_ms} ms",
+        BULKY_PAD_BYTES,
+        limited[0]
+    );
+}

@@ -455,3 +455,111 @@ fn run_writes_no_lock_when_a_later_check_refuses_the_run() {
         "the lock was written by a refused run:\n{out}"
     );
 }
+
+/// The fault lines of the terminal output.
+fn fault_lines(out: &RunOutput) -> Vec<&str> {
+    out.stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("⚡ fault"))
+        .collect()
+}
+
+/// The pids of every `[worker] hello-worker worker listening on … (pid N, …)` line.
+fn pids_started(out: &RunOutput, worker: &str) -> Vec<i32> {
+    let prefix = format!("[{worker}] hello-worker {worker} listening on ");
+    out.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|rest| rest.split_once("(pid ").map(|(_, r)| r))
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .map(|pid| pid.parse().expect("pid"))
+        .collect()
+}
+
+#[test]
+fn a_plans_faults_kill_and_start_a_worker_at_the_plans_own_step_names() {
+    // `worker2-audits-greeting` and `worker3-audits-greeting` exist only in the plan (they
+    // rename the audit package's `audit-greeting`): worker3 is down between them in round 2
+    // and back, with a new process, for its own audit, which passes.
+    let t = shared();
+    t.write(
+        "plan.yaml",
+        &format!(
+            "{}faults:\n  - at: {{round: 2, after: worker2-audits-greeting}}\n    kill: worker3\n  - at: {{round: 2, before: worker3-audits-greeting}}\n    start: worker3\n",
+            plan_text(&t)
+        ),
+    );
+    let out = t.run(&["run", "tests/plan.yaml"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("faults: 2 scheduled"), "{out}");
+    let faults = fault_lines(&out);
+    assert_eq!(faults.len(), 2, "{out}");
+    assert!(
+        faults[0].contains("(after worker2-audits-greeting): killed worker3 (pid"),
+        "{out}"
+    );
+    assert!(
+        faults[1].contains("(before worker3-audits-greeting): started worker3 (pid"),
+        "{out}"
+    );
+    let pids = pids_started(&out, "worker3");
+    assert_eq!(pids.len(), 2, "worker3 started twice: {out}");
+    assert_ne!(pids[0], pids[1], "a new process: {out}");
+    assert!(
+        faults[0].contains(&format!("(pid {})", pids[0])),
+        "the first process was killed: {out}"
+    );
+    assert!(
+        !system_tests::is_alive(pids[0]),
+        "the killed pid {} is gone",
+        pids[0]
+    );
+    assert!(
+        !out.all().contains("exited during the run"),
+        "a kill on purpose is not a death: {out}"
+    );
+    assert_eq!(t.state()["last_completed_step"], json!("summary"));
+}
+
+#[test]
+fn a_bad_step_name_in_a_plans_faults_is_refused_by_check_and_run() {
+    let t = shared();
+    let original = plan_text(&t);
+    t.write(
+        "plan.yaml",
+        &format!(
+            "{original}faults:\n  - at: {{round: 1, after: worker2-audits-greting}}\n    kill: worker3\n"
+        ),
+    );
+    let expected = "tests/plan.yaml: invalid `faults[0].at.after`: no step `worker2-audits-greting` in round 1 of the plan; did you mean `worker2-audits-greeting`?";
+    for command in ["check", "run"] {
+        let out = t.run(&[command, "tests/plan.yaml"]);
+        assert_eq!(out.code(), 2, "{command}: {out}");
+        assert!(out.stderr.contains(expected), "{command}: {out}");
+        assert_nothing_started(&out);
+        assert!(
+            !out.stdout.contains("listening on"),
+            "{command} started a worker: {out}"
+        );
+    }
+    assert!(
+        !t.tests().join("data/test_state.json").exists(),
+        "nothing was written"
+    );
+
+    // An unknown worker is refused at the plan's `faults` key, naming the plan.
+    t.write(
+        "plan.yaml",
+        &format!("{original}faults:\n  - at: {{round: 1}}\n    kill: worker4\n"),
+    );
+    for command in ["check", "run"] {
+        let out = t.run(&[command, "tests/plan.yaml"]);
+        assert_eq!(out.code(), 2, "{command}: {out}");
+        assert!(
+            out.stderr.contains(
+                "tests/plan.yaml:30:1: invalid `faults[0].kill`: no worker `worker4` in workers.json; did you mean `worker1`?"
+            ),
+            "{command}: {out}"
+        );
+    }
+}

@@ -282,7 +282,16 @@ pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
         keys,
         secrets,
         redactor,
-    } = inputs(&target.config, &args.sets, &args.secrets, None)?;
+    } = inputs(
+        &target.config,
+        match &target.source {
+            Some(Source::Plan(file)) => Some(file),
+            _ => None,
+        },
+        &args.sets,
+        &args.secrets,
+        None,
+    )?;
     let http = HttpCtx::from_config(&config, &Budgets::default())
         .map_err(|e| UserError::from(e).redacted(&redactor))?;
     let plan = Plan::build(&config, &keys, http.policy())

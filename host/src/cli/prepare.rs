@@ -23,7 +23,7 @@ use nix::unistd::{AccessFlags, access};
 
 use crate::cli::UserError;
 use crate::cli::plan::{self as plan_source, LockPolicy, PendingLock, Source};
-use crate::config::{Secrets, TestConfig};
+use crate::config::{PlanFile, Secrets, TestConfig};
 use crate::fetch::Resolver;
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, CodeCache, Plan, RunCtx, Steps};
@@ -44,14 +44,19 @@ pub(super) struct Inputs {
 }
 
 /// Reads config.yaml at `config_path` with the `--set` overrides, the keypairs, and the
-/// secrets (`--secret` names, a `--mongo-uri` password).
+/// secrets (`--secret` names, a `--mongo-uri` password). A plan's `faults:` join
+/// config.yaml's here ([`add_plan_faults`]), before anything reads the schedule.
 pub(super) fn inputs(
     config_path: &Path,
+    plan: Option<&PlanFile>,
     sets: &[String],
     secret_names: &[String],
     mongo_uri: Option<&str>,
 ) -> Result<Inputs, UserError> {
-    let config = super::load_config(config_path, sets)?;
+    let mut config = super::load_config(config_path, sets)?;
+    if let Some(plan) = plan {
+        add_plan_faults(&mut config, plan)?;
+    }
     // Keypairs are read and checked before anything starts; their private halves join
     // the secrets the report masks.
     let keys = Keyring::load(&config).map_err(UserError::from)?;
@@ -66,6 +71,19 @@ pub(super) fn inputs(
         secrets,
         redactor,
     })
+}
+
+/// Appends the plan's `faults:` to config.yaml's, after checking that they name local
+/// workers of workers.json (the errors name the plan and its `faults[i]`). Appended, not
+/// replacing: a plan and the config it reads may each declare faults, and dropping either
+/// silently would be a fault that never happens. Their step names are the plan's, checked
+/// with config.yaml's by [`prepare`]. Each file's count is capped at `MAX_FAULTS`, so the
+/// schedule stays bounded.
+fn add_plan_faults(config: &mut TestConfig, plan: &PlanFile) -> Result<(), UserError> {
+    crate::config::check_fault_workers(&plan.faults, &config.workers, plan.faults_at, &plan.path)
+        .map_err(UserError::from)?;
+    config.faults.extend(plan.faults.iter().cloned());
+    Ok(())
 }
 
 /// Who prepares: `run` creates what it needs (data_dir, the reports' folders); `check`

@@ -62,8 +62,13 @@ pub async fn run(args: RunArgs) -> Result<u8, UserError> {
         .config
         .clone()
         .unwrap_or_else(|| source.default_config());
+    let plan_file = match &source {
+        Source::Plan(file) => Some(file),
+        Source::Package(_) => None,
+    };
     let inputs = super::prepare::inputs(
         &config_path,
+        plan_file,
         &args.sets,
         &args.secrets,
         args.mongo_uri.as_deref(),

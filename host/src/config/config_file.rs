@@ -13,7 +13,7 @@ use serde_yaml::Value as Yaml;
 
 use super::did_you_mean::closest;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
-use super::faults::{FaultKeys, FaultSpec, check_faults};
+use super::faults::{FaultKeys, FaultOrigin, FaultSpec, check_faults};
 use super::limits::{LimitsConfig, LimitsKeys, check_limits};
 use super::location::{Location, find_key, split_key_path, strip_location_suffix};
 use super::yaml_guard::{check_yaml, nesting_error};
@@ -120,7 +120,12 @@ pub(crate) fn parse_config(text: &str, path: &Path) -> Result<ParsedConfig, Conf
     let mut known: KnownKeys = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
     check_ranges(&known, text, path)?;
     let limits = check_limits(&known.limits.unwrap_or_default(), text, path)?;
-    let faults = check_faults(known.faults.take().unwrap_or_default(), text, path)?;
+    let faults = check_faults(
+        known.faults.take().unwrap_or_default(),
+        text,
+        path,
+        &FaultOrigin::Config,
+    )?;
     let warnings = typo_warnings(&document, text, path);
     Ok(ParsedConfig {
         known,

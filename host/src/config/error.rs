@@ -20,6 +20,8 @@ pub enum ConfigFile {
     Workers,
     /// A `.env` file (the project's or the tests').
     DotEnv,
+    /// A plan file (its `faults:`).
+    Plan,
 }
 
 /// What went wrong; [`ConfigError`] adds where.
@@ -191,7 +193,7 @@ impl UserFacing for ConfigError {
             )),
             (ConfigErrorKind::NotFound | ConfigErrorKind::Io(_), _) => None,
             (ConfigErrorKind::Unreadable { hint, .. }, _) => Some(hint.clone()),
-            (ConfigErrorKind::Syntax { .. }, ConfigFile::Config) => {
+            (ConfigErrorKind::Syntax { .. }, ConfigFile::Config | ConfigFile::Plan) => {
                 Some(format!("fix the YAML at that position in {path}"))
             }
             (ConfigErrorKind::Syntax { .. }, ConfigFile::Workers) => {

@@ -19,13 +19,13 @@
 //! sibling config modules.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::did_you_mean::closest;
 use super::error::{ConfigError, ConfigErrorKind, ConfigFile};
-use super::location::find_key;
+use super::location::{Location, find_key};
 use super::worker_spec::WorkerSpec;
 
 /// Most entries in `faults:`. A schedule is written by hand; the cap keeps a hostile file
@@ -95,6 +95,18 @@ pub struct FaultSpec {
     pub action: FaultAction,
     /// How long a network fault lasts (process faults last until undone).
     pub lasts: FaultScope,
+    /// The file that declares it: config.yaml, or the plan a plan's run uses.
+    pub origin: FaultOrigin,
+}
+
+/// Which file declares a fault. A plan's run takes config.yaml's `faults:` first, then the
+/// plan's, so each keeps its own `faults[i]` and errors name the file to edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultOrigin {
+    /// The test's config.yaml.
+    Config,
+    /// The plan file at this path.
+    Plan(PathBuf),
 }
 
 /// When a fault is applied: in round `round`, at `moment`.
@@ -446,11 +458,12 @@ pub(crate) fn check_faults(
     keys: Vec<FaultKeys>,
     text: &str,
     path: &Path,
+    origin: &FaultOrigin,
 ) -> Result<Vec<FaultSpec>, ConfigError> {
     let location = find_key(text, &["faults"]).map(|span| span.key);
     let invalid = |key: String, message: String| {
         ConfigError::new(
-            ConfigFile::Config,
+            origin.file(),
             path,
             ConfigErrorKind::InvalidValue { key, message },
         )
@@ -551,6 +564,7 @@ pub(crate) fn check_faults(
                 },
                 action,
                 lasts: k.lasts.unwrap_or_default(),
+                origin: origin.clone(),
             })
         })
         .collect()
@@ -558,14 +572,14 @@ pub(crate) fn check_faults(
 
 /// Checks that every fault names a worker of workers.json that the runner starts: an
 /// external worker's process is somebody else's, and the other workers do not reach it
-/// through the runner's proxy.
-pub(crate) fn check_fault_workers(
+/// through the runner's proxy. `path` is the file that declares `faults`, `location` where
+/// its `faults` key is.
+pub fn check_fault_workers(
     faults: &[FaultSpec],
     workers: &[WorkerSpec],
-    text: &str,
+    location: Option<Location>,
     path: &Path,
 ) -> Result<(), ConfigError> {
-    let location = find_key(text, &["faults"]).map(|span| span.key);
     let names: Vec<&str> = workers.iter().map(|w| w.name.as_str()).collect();
     for fault in faults {
         let field = match &fault.action {
@@ -575,7 +589,7 @@ pub(crate) fn check_fault_workers(
         let name = fault.action.worker();
         let error = |message: String| {
             ConfigError::new(
-                ConfigFile::Config,
+                fault.origin.file(),
                 path,
                 ConfigErrorKind::InvalidValue {
                     key: format!("faults[{}].{field}", fault.index),
@@ -628,9 +642,13 @@ pub fn check_fault_steps(
     config_path: &Path,
 ) -> Result<(), ConfigError> {
     let error = |fault: &FaultSpec, field: &str, message: String| {
+        let path = match &fault.origin {
+            FaultOrigin::Config => config_path,
+            FaultOrigin::Plan(plan) => plan.as_path(),
+        };
         ConfigError::new(
-            ConfigFile::Config,
-            config_path,
+            fault.origin.file(),
+            path,
             ConfigErrorKind::InvalidValue {
                 key: format!("faults[{}].{field}", fault.index),
                 message,
@@ -652,8 +670,12 @@ pub fn check_fault_steps(
                 fault,
                 field,
                 format!(
-                    "no step `{step}` in round {} of the package{hint}",
-                    fault.at.round
+                    "no step `{step}` in round {} of the {}{hint}",
+                    fault.at.round,
+                    match fault.origin {
+                        FaultOrigin::Config => "package",
+                        FaultOrigin::Plan(_) => "plan",
+                    }
                 ),
             ));
         }
@@ -741,12 +763,31 @@ fn check_states<'a>(
 }
 
 impl FaultSpec {
-    /// `faults[2] (round 1, after submit): kill worker1`, for events and errors.
+    /// `faults[2] (round 1, after submit): kill worker1`, for events and errors; a plan's
+    /// fault is prefixed with the plan's file name (`plan.yaml faults[0] …`), as its index
+    /// counts in that file.
     pub fn describe(&self) -> String {
+        let file = match &self.origin {
+            FaultOrigin::Config => String::new(),
+            FaultOrigin::Plan(path) => match path.file_name() {
+                Some(name) => format!("{} ", name.to_string_lossy()),
+                None => "plan ".to_string(),
+            },
+        };
         format!(
-            "faults[{}] (round {}, {}): {}",
+            "{file}faults[{}] (round {}, {}): {}",
             self.index, self.at.round, self.at.moment, self.action
         )
+    }
+}
+
+impl FaultOrigin {
+    /// The kind of file, for errors and their hints.
+    fn file(&self) -> ConfigFile {
+        match self {
+            FaultOrigin::Config => ConfigFile::Config,
+            FaultOrigin::Plan(_) => ConfigFile::Plan,
+        }
     }
 }
 
@@ -886,6 +927,37 @@ mod tests {
             .to_string();
         assert!(err.contains("round 3 is never reached"), "{err}");
         assert!(check_fault_steps(&faults, &["a"], None, Path::new("c.yaml")).is_ok());
+    }
+
+    #[test]
+    fn a_plans_faults_follow_config_yamls_in_one_schedule_and_name_the_plan() {
+        let plan_path = Path::new("tests/plan.yaml");
+        let plan_faults = |text: &str| {
+            let keys: Vec<FaultKeys> = serde_yaml::from_str(text).expect("yaml");
+            check_faults(keys, text, plan_path, &FaultOrigin::Plan(plan_path.into()))
+                .expect("valid")
+        };
+        // config.yaml kills w after `a`; the plan starts it before `b`: one schedule, played
+        // together (the plan's start alone would find w running).
+        let mut faults = parse("faults:\n  - at: {round: 1, after: a}\n    kill: w\n").unwrap();
+        faults.extend(plan_faults("- at: {round: 1, before: b}\n  start: w\n"));
+        check_fault_steps(&faults, &["a", "b"], None, Path::new("c.yaml")).unwrap();
+        assert_eq!(
+            faults[1].describe(),
+            "plan.yaml faults[0] (round 1, before b): start w"
+        );
+        // An error about the plan's entry names the plan, not config.yaml.
+        let mut faults = parse("faults:\n  - at: {round: 1, after: a}\n    kill: w\n").unwrap();
+        faults.extend(plan_faults("- at: {round: 1, after: bb}\n  start: w\n"));
+        let err = check_fault_steps(&faults, &["a", "b"], None, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "tests/plan.yaml: invalid `faults[0].at.after`: no step `bb` in round 1 of the plan"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -111,7 +111,8 @@ pub fn load_with(
         .map(|(index, entry)| build_worker(entry, index, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
     check_port_conflicts(&workers, &ctx)?;
-    check_fault_workers(&faults, &workers, &text, config_path)?;
+    let faults_at = super::location::find_key(&text, &["faults"]).map(|span| span.key);
+    check_fault_workers(&faults, &workers, faults_at, config_path)?;
 
     Ok(TestConfig {
         config_path: absolute.clone(),
@@ -147,6 +148,8 @@ fn read_text(path: &Path, file: ConfigFile, display: &Path) -> Result<String, Co
         ConfigFile::Config => (CONFIG_FILE_MAX, "config file"),
         ConfigFile::Workers => (WORKERS_FILE_MAX, "workers file"),
         ConfigFile::DotEnv => (DOTENV_FILE_MAX, ".env file"),
+        // Plans are read by `plan_file` with their own cap; the same one holds here.
+        ConfigFile::Plan => (crate::bounded_read::PLAN_FILE_MAX, "plan file"),
     };
     bounded_read::read_text(path, limit, what)
         .map_err(|e| ConfigError::new(file, PathBuf::from(display), ConfigErrorKind::from_read(e)))

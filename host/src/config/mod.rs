@@ -39,8 +39,9 @@ mod load_tests;
 pub(crate) use did_you_mean::closest;
 pub use error::{ConfigError, ConfigErrorKind, ConfigFile};
 pub use faults::{
-    FaultAction, FaultAt, FaultMoment, FaultScope, FaultSpec, HttpErrorFault, MAX_FAULTS,
-    NetworkFault, ProcessAction, check_fault_steps, step_network_fault,
+    FaultAction, FaultAt, FaultMoment, FaultOrigin, FaultScope, FaultSpec, HttpErrorFault,
+    MAX_FAULTS, NetworkFault, ProcessAction, check_fault_steps, check_fault_workers,
+    step_network_fault,
 };
 pub use limits::LimitsConfig;
 pub use load::{load, load_with};

@@ -13,6 +13,9 @@
 //!     worker: worker2                    # optional; default: the package's choice
 //!     params: {target: worker1}          # merged over the package's default params
 //!   - use: hello                         # every step of a package, in manifest order
+//! faults:                                # optional; as config.yaml's, on the plan's step
+//!   - at: {round: 1, after: worker2-audits-worker1}   # names; run after config.yaml's
+//!     kill: worker1
 //! ```
 //!
 //! Pure apart from reading the file: checks shape, keys, package references and pins'
@@ -25,6 +28,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use super::faults::{FaultKeys, FaultOrigin, FaultSpec, check_faults};
 use super::location::{Location, find_key, strip_location_suffix};
 use super::yaml_guard::{check_yaml, nesting_error};
 use crate::bounded_read::{self, PLAN_FILE_MAX};
@@ -48,6 +52,11 @@ pub struct PlanFile {
     pub packages: Vec<PlanPackage>,
     /// The steps of a round, in order (a whole-package `use` is one entry).
     pub steps: Vec<PlanStep>,
+    /// `faults:`, parsed and range-checked (workers and step names are checked once the
+    /// config and packages are loaded); they follow config.yaml's in the run.
+    pub faults: Vec<FaultSpec>,
+    /// Where the `faults` key is, for errors about its workers.
+    pub faults_at: Option<Location>,
 }
 
 /// One entry of `packages:`.
@@ -140,6 +149,7 @@ struct RawPlan {
     config: Option<String>,
     packages: IndexMap<String, RawPackage>,
     steps: Vec<RawStep>,
+    faults: Option<Vec<FaultKeys>>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +191,7 @@ pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
         };
         let message = nesting_error(&message).unwrap_or(message);
         PlanError::new(path, location, message).with_hint(
-            "a plan has `packages: {name: {path|url|oci, sha256}}` and `steps: [{use: package/step, name, worker, params}]`; see docs/sharing-steps.md",
+            "a plan has `packages: {name: {path|url|oci, sha256}}`, `steps: [{use: package/step, name, worker, params}]` and optionally `faults:` (docs/faults.md); see docs/sharing-steps.md",
         )
     })?;
     // Each package and step is located by scanning the text, so their counts are capped
@@ -300,11 +310,27 @@ pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
         let at = find_key(text, &["steps"]).map(|s| s.key);
         return Err(PlanError::new(path, at, "the plan lists no steps"));
     }
+    // The same checks and error text as config.yaml's `faults:`, naming this file.
+    let faults = check_faults(
+        raw.faults.unwrap_or_default(),
+        text,
+        path,
+        &FaultOrigin::Plan(path.to_path_buf()),
+    )
+    .map_err(|e| {
+        let error = PlanError::new(path, e.location(), e.kind().to_string());
+        match e.hint() {
+            Some(hint) => error.with_hint(hint),
+            None => error,
+        }
+    })?;
     Ok(PlanFile {
         path: path.to_path_buf(),
         config: raw.config.map(|c| dir.join(c)),
         packages,
         steps,
+        faults,
+        faults_at: find_key(text, &["faults"]).map(|s| s.key),
     })
 }
 

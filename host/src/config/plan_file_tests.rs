@@ -160,3 +160,35 @@ fn config_is_resolved_against_the_plan() {
         .expect("valid");
     assert_eq!(p.config.as_deref(), Some(Path::new("tests/other.yaml")));
 }
+
+#[test]
+fn faults_are_read_with_the_plan_as_their_origin_and_refused_at_its_key() {
+    let p = plan(
+        "packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a/x\n    name: y\nfaults:\n  - at: {round: 1, after: y}\n    kill: w1\n",
+    )
+    .expect("valid");
+    assert_eq!(p.faults.len(), 1);
+    assert_eq!(
+        p.faults[0].origin,
+        super::super::faults::FaultOrigin::Plan("tests/plan.yaml".into())
+    );
+    assert_eq!(
+        p.faults[0].describe(),
+        "plan.yaml faults[0] (round 1, after y): kill w1"
+    );
+    assert_eq!(p.faults_at.map(|l| (l.line, l.column)), Some((7, 1)));
+
+    let err = plan(
+        "packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a\nfaults:\n  - at: {round: 0}\n    kill: w1\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tests/plan.yaml:6:1: invalid `faults[0].at.round`: rounds count from 1"
+    );
+    let err = plan(
+        "packages:\n  a:\n    path: a.wasm\nsteps:\n  - use: a\nfaults:\n  - at: {round: 1}\n    kil: w1\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown field `kil`"), "{err}");
+}
