@@ -49,6 +49,36 @@ fn pids_in(line: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Asserts that the run's two fault lines killed `worker2` (when `killed_at`, e.g.
+/// `after check-health`) and then started it again (`started_at`) as a new process, that
+/// the killed process is gone and that the kill was not reported as a death. Returns the
+/// two pids.
+fn assert_worker2_replaced(out: &RunOutput, killed_at: &str, started_at: &str) -> (i32, i32) {
+    let faults = fault_lines(out);
+    assert_eq!(faults.len(), 2, "{out}");
+    assert!(
+        faults[0].contains(&format!("({killed_at}): killed worker2 (pid")),
+        "{out}"
+    );
+    assert!(
+        faults[1].contains(&format!("({started_at}): started worker2 (pid")),
+        "{out}"
+    );
+    let killed = *pids_in(faults[0]).last().expect("killed pid");
+    let started = *pids_in(faults[1]).last().expect("started pid");
+    let starts = starts_of(out, "worker2");
+    assert_eq!(starts.len(), 2, "worker2 started twice: {out}");
+    assert_eq!(starts[0].0, killed, "the first process was killed: {out}");
+    assert_eq!(starts[1].0, started, "the second is the one started: {out}");
+    assert_ne!(killed, started, "a new process: {out}");
+    assert!(!is_alive(killed), "the killed pid {killed} is gone");
+    assert!(
+        !out.all().contains("exited during the run"),
+        "a kill on purpose is not reported as a death: {out}"
+    );
+    (killed, started)
+}
+
 #[test]
 fn killed_worker_is_gone_and_started_again_with_a_new_pid_without_failing_the_run() {
     // worker2 is killed after round 2's health check and started again before its audit:
@@ -59,29 +89,8 @@ fn killed_worker_is_gone_and_started_again_with_a_new_pid_without_failing_the_ru
     );
     let out = dir.run_steps(&[]);
     assert_eq!(out.code(), 0, "{out}");
-    let faults = fault_lines(&out);
-    assert_eq!(faults.len(), 2, "{out}");
-    assert!(
-        faults[0].contains("(after check-health): killed worker2 (pid"),
-        "{out}"
-    );
-    assert!(
-        faults[1].contains("(before audit-greeting): started worker2 (pid"),
-        "{out}"
-    );
-    let killed = *pids_in(faults[0]).last().expect("killed pid");
-    let started = *pids_in(faults[1]).last().expect("started pid");
-    let starts = starts_of(&out, "worker2");
-    assert_eq!(starts.len(), 2, "worker2 started twice: {out}");
-    assert_eq!(starts[0].0, killed, "the first process was killed: {out}");
-    assert_eq!(starts[1].0, started, "the second is the one started: {out}");
-    assert_ne!(killed, started, "a new process: {out}");
-    assert!(!is_alive(killed), "the killed pid {killed} is gone");
+    let (_, started) = assert_worker2_replaced(&out, "after check-health", "before audit-greeting");
     assert!(!is_alive(started), "the run stopped the new process too");
-    assert!(
-        !out.all().contains("exited during the run"),
-        "a kill on purpose is not reported as a death: {out}"
-    );
 }
 
 #[test]
@@ -501,28 +510,7 @@ fn a_granted_step_kills_and_starts_a_worker_with_a_new_pid() {
     let dir = step_faults_test(true);
     let out = dir.run_steps(&[]);
     assert_eq!(out.code(), 0, "{out}");
-    let faults = fault_lines(&out);
-    assert_eq!(faults.len(), 2, "{out}");
-    assert!(
-        faults[0].contains("(from step kill-and-start): killed worker2 (pid"),
-        "{out}"
-    );
-    assert!(
-        faults[1].contains("(from step kill-and-start): started worker2 (pid"),
-        "{out}"
-    );
-    let killed = *pids_in(faults[0]).last().expect("killed pid");
-    let started = *pids_in(faults[1]).last().expect("started pid");
-    let starts = starts_of(&out, "worker2");
-    assert_eq!(starts.len(), 2, "worker2 started twice: {out}");
-    assert_eq!(starts[0].0, killed, "the first process was killed: {out}");
-    assert_eq!(starts[1].0, started, "the second is the one started: {out}");
-    assert_ne!(killed, started, "a new process: {out}");
-    assert!(!is_alive(killed), "the killed pid {killed} is gone");
-    assert!(
-        !out.all().contains("exited during the run"),
-        "a kill from a step is not a death: {out}"
-    );
+    assert_worker2_replaced(&out, "from step kill-and-start", "from step kill-and-start");
 }
 
 #[test]
