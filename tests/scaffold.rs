@@ -114,6 +114,27 @@ fn a_rust_scaffold_with_sdk_path_builds_on_the_checkout_and_takes_a_name() {
 }
 
 #[test]
+fn a_name_with_quotes_and_colons_stays_one_yaml_value() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let name = "my \"e2e\": tests # not a comment";
+    let out = run_in(
+        root.path(),
+        &["new", "proj", "--lang", "python", "--name", name],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let config = std::fs::read_to_string(root.path().join("proj/config.yaml")).expect("config");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&config).expect("config.yaml is YAML");
+    assert_eq!(parsed["task_id"].as_str(), Some(name), "{config}");
+    // check reads config.yaml first; what stops it then is the package not built yet.
+    let out = run_in(root.path(), &["check", "proj"]);
+    assert!(
+        out.stderr.contains("cannot read step package `steps`")
+            && !out.stderr.contains("config.yaml"),
+        "the scaffold's config.yaml loads: {out}"
+    );
+}
+
+#[test]
 fn new_refuses_a_folder_that_is_not_empty() {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::write(root.path().join("keep.txt"), "mine").expect("write");

@@ -178,7 +178,13 @@ pub fn new(args: NewArgs) -> Result<u8, UserError> {
         let text = if relative.starts_with("wit/") || relative.contains("prometheus") {
             template.to_string()
         } else {
+            // In config.yaml the name is a YAML scalar: quoted as JSON (a subset of YAML), so
+            // a name with quotes, colons or a newline cannot change the file's structure.
             template
+                .replace(
+                    "{{name_yaml}}",
+                    &serde_json::Value::from(name.as_str()).to_string(),
+                )
                 .replace("{{name}}", &name)
                 .replace("{{crate}}", &crate_name)
                 .replace("{{crate_file}}", &crate_name.replace('-', "_"))
