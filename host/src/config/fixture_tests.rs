@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 /// `tests/fixtures/peer-suites`, found from the crate (workspace build) or from this file's
-/// absolute path (when compiled elsewhere through `#[path]`).
+/// absolute path (when compiled from another crate).
 fn peer_suites() -> PathBuf {
     let from_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/peer-suites");
     let from_file = Path::new(file!())

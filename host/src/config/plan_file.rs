@@ -335,5 +335,4 @@ pub fn parse_plan(text: &str, path: &Path) -> Result<PlanFile, PlanError> {
 }
 
 #[cfg(test)]
-#[path = "plan_file_tests.rs"]
 mod tests;

@@ -450,5 +450,4 @@ fn ms(d: Duration) -> f64 {
 }
 
 #[cfg(test)]
-#[path = "collect_tests.rs"]
 pub(crate) mod tests;

@@ -272,5 +272,4 @@ pub(crate) fn attempt_text(
 }
 
 #[cfg(test)]
-#[path = "junit_tests.rs"]
 mod tests;

@@ -30,5 +30,4 @@ pub use redact::Redactor;
 pub use terminal::{TerminalReport, Verbosity};
 
 #[cfg(test)]
-#[path = "bounded_tests.rs"]
 mod bounded_tests;

@@ -364,9 +364,7 @@ impl RunObserver for TerminalReport {
 }
 
 #[cfg(test)]
-#[path = "terminal_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "terminal_levels_tests.rs"]
 mod levels_tests;
