@@ -34,3 +34,92 @@ pub trait UserFacing: std::error::Error + Send + Sync + 'static {
         ExitClass::Usage
     }
 }
+
+/// Any error as the user reads it: the message (with its causes), what to do, and the exit
+/// code it ends the process with. What [`Session`](crate::session::Session) and every
+/// command return; `?` turns any [`UserFacing`] error into one (its hint and exit class
+/// travel with it), the one place an error becomes an exit code.
+///
+/// ```
+/// use prometheus_wasm::error::UserError;
+///
+/// let error = UserError::usage("no plan.yaml in tests/", Some("run `prometheus-wasm new tests`".into()));
+/// assert_eq!(error.code, prometheus_wasm::exit::USAGE);
+/// assert_eq!(error.to_string(), "no plan.yaml in tests/");
+/// ```
+#[derive(Debug)]
+pub struct UserError {
+    /// The exit code ([`exit::FAILED`](crate::exit::FAILED) or
+    /// [`exit::USAGE`](crate::exit::USAGE)).
+    pub code: u8,
+    /// What went wrong (already carries the file, step or worker).
+    pub error: Box<dyn std::error::Error + Send + Sync + 'static>,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    /// A configuration or usage error: nothing was tested (exit 2).
+    pub fn usage(
+        error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+        hint: Option<String>,
+    ) -> Self {
+        Self {
+            code: ExitClass::Usage.code(),
+            error: error.into(),
+            hint,
+        }
+    }
+
+    /// A test failure: the run started and did not pass (exit 1).
+    pub fn failed(
+        error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+        hint: Option<String>,
+    ) -> Self {
+        Self {
+            code: ExitClass::Failed.code(),
+            error: error.into(),
+            hint,
+        }
+    }
+
+    /// The message with its causes, outermost first, joined by `: ` (`cannot read
+    /// tests/plan.yaml: permission denied`).
+    pub fn message(&self) -> String {
+        let mut text = self.error.to_string();
+        let mut cause = self.error.source();
+        while let Some(inner) = cause {
+            let part = inner.to_string();
+            // A wrapper that already quotes its cause (`{0}` in a thiserror message) is
+            // not said twice.
+            if !text.ends_with(&part) {
+                text.push_str(": ");
+                text.push_str(&part);
+            }
+            cause = inner.source();
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+// Not `std::error::Error`: that would make `UserError` a `UserFacing` candidate and clash
+// with the conversion below. It is the end of every chain, printed, never wrapped.
+
+/// The one place a library error becomes an exit code: its [`UserFacing::exit_class`]
+/// decides the code, its [`UserFacing::hint`] travels with it.
+impl<E: UserFacing> From<E> for UserError {
+    fn from(error: E) -> Self {
+        let hint = error.hint();
+        Self {
+            code: error.exit_class().code(),
+            error: Box::new(error),
+            hint,
+        }
+    }
+}

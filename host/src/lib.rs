@@ -116,6 +116,10 @@ pub mod model;
 pub mod plugin;
 pub mod report;
 pub mod runner;
+pub mod session;
 pub mod store;
 pub mod timings;
 pub mod workers;
+
+pub use error::UserError;
+pub use session::{Outcome, Session, Settings};

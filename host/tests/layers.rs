@@ -31,6 +31,12 @@ const RULES: &[(&str, &[&str], &str)] = &[
         &["report", "cli"],
         "the runner reports through RunObserver; it never names a reporter",
     ),
+    (
+        "session",
+        &["cli"],
+        "the session is the library's run: the CLI and embedders call it, it never reaches \
+         back into argument parsing or exit codes",
+    ),
 ];
 
 /// Every `.rs` file under `dir`, sorted.

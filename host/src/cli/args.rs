@@ -220,18 +220,21 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
+    /// The budgets these flags set (`None` where not given).
+    pub fn limits(&self) -> LimitsConfig {
+        LimitsConfig {
+            step_timeout: self.step_timeout.map(Duration::from_secs_f64),
+            memory_mb: self.memory_mb,
+            fuel: self.fuel,
+            output_max_kb: self.output_max_kb,
+            ..LimitsConfig::default()
+        }
+    }
+
     /// `limits` (of config.yaml; the defaults for commands without one) with the flags on
     /// top.
     pub fn budgets(&self, limits: &LimitsConfig) -> Budgets {
-        let mut limits = *limits;
-        limits.step_timeout = self
-            .step_timeout
-            .map(Duration::from_secs_f64)
-            .or(limits.step_timeout);
-        limits.memory_mb = self.memory_mb.or(limits.memory_mb);
-        limits.fuel = self.fuel.or(limits.fuel);
-        limits.output_max_kb = self.output_max_kb.or(limits.output_max_kb);
-        Budgets::from_config(&limits)
+        Budgets::from_config(&self.limits().or(limits))
     }
 }
 

@@ -17,14 +17,15 @@ use clap::Args;
 
 use crate::check::{Plan, render};
 use crate::cli::args::BudgetArgs;
-use crate::cli::plan::{self as plan_source, FOLDER_ENTRIES, LockPolicy, Source};
-use crate::cli::prepare::{Inputs, Mode, Options, ReportPaths, check_start, inputs, prepare};
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::{MIN_SECRET_LEN, Secrets, TestConfig};
 use crate::plugin::http::HttpCtx;
 use crate::plugin::{Budgets, Plan as StepPlan, Steps};
 use crate::report::sanitize::{bounded_line, bounded_text};
+use crate::session::prepare::{Inputs, Mode, Options, ReportPaths, check_start, inputs, prepare};
+use crate::session::signals::install_signals;
+use crate::session::source::{self as plan_source, FOLDER_ENTRIES, LockPolicy, Source};
 
 /// Options of `check`.
 #[derive(Debug, Args)]

@@ -10,10 +10,9 @@ use clap::Args;
 
 use crate::cli::UserError;
 use crate::fetch::{
-    CredentialSources, Credentials, FETCH_DEADLINE, MAX_PACKAGE_BYTES, PackageStore, READ_TIMEOUT,
-    REGISTRY_ENV, RegistryOptions, Resolver,
+    CredentialSources, Credentials, FETCH_DEADLINE, MAX_PACKAGE_BYTES, READ_TIMEOUT,
+    RegistryOptions, Resolver,
 };
-use crate::plugin::CodeCache;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Args)]
@@ -91,31 +90,9 @@ pub struct FetchArgs {
     pub registry: RegistryArgs,
 }
 
-/// The cache directory: `--cache-dir`, else the default one, else a folder in the
-/// system's temporary directory (no HOME: a CI container).
-pub fn cache_root(cache_dir: Option<PathBuf>) -> PathBuf {
-    cache_dir
-        .or_else(CodeCache::default_dir)
-        .unwrap_or_else(|| std::env::temp_dir().join("prometheus-wasm"))
-}
-
 impl FetchArgs {
     /// A resolver with its package store under the cache directory.
     pub fn resolver(&self, cache_dir: Option<PathBuf>) -> Result<Resolver, UserError> {
-        let options = self.registry.options()?;
-        // A plan may name any registry: a password typed for one must not go to them all.
-        if options.credentials.explicit_unscoped() {
-            return Err(UserError::usage(
-                anyhow!("--username applies to one registry, and none is named"),
-                Some(format!(
-                    "set {REGISTRY_ENV}=HOST[:PORT] to the registry the credentials are for"
-                )),
-            ));
-        }
-        Ok(Resolver::new(
-            PackageStore::in_cache(&cache_root(cache_dir)),
-            self.offline,
-            options,
-        ))
+        crate::session::source::resolver(cache_dir, self.offline, self.registry.options()?)
     }
 }

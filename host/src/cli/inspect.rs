@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cli::args::InspectArgs;
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::config::LimitsConfig;
 use crate::fetch::PackageIdentity;
@@ -20,6 +20,7 @@ use crate::plugin::capabilities::{ComponentInterface, grant};
 use crate::plugin::package::read_package;
 use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
 use crate::report::sanitize::{bounded_text, sanitize_json, sanitize_text};
+use crate::session::signals::install_signals;
 
 /// Widest import-name column; longer names push their own line's text to the right.
 const MAX_NAME_COLUMN: usize = 64;

@@ -51,7 +51,7 @@ pub fn keygen(args: KeygenArgs) -> Result<u8, UserError> {
 
 /// Keys for every `keypairs` entry of the folder's workers.json that has none.
 fn for_test_folder(dir: &Path) -> Result<u8, UserError> {
-    let config = super::load_config(&dir.join("config.yaml"), &[])?;
+    let config = crate::session::prepare::load_config(&dir.join("config.yaml"), &[])?;
     // Keypair paths are relative to the directory above the tests, as the reference
     // resolves them (koii::Keyring).
     let project_dir = config

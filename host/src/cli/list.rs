@@ -5,11 +5,12 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::cli::args::ListArgs;
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::{CodeCache, Package, StepEngine, Steps};
 use crate::report::sanitize::{sanitize_json, sanitize_line};
+use crate::session::signals::install_signals;
 
 /// Prints the steps of a package.
 pub async fn list(args: ListArgs) -> Result<u8, UserError> {
@@ -20,8 +21,8 @@ pub async fn list(args: ListArgs) -> Result<u8, UserError> {
     );
     let cache = CodeCache::default_dir().map(CodeCache::new);
     // A test folder lists its steps.wasm; a plan has several packages (`check` shows them).
-    let steps = super::plan::in_folder(&args.steps)?;
-    if super::plan::is_plan_path(&steps) {
+    let steps = crate::session::source::in_folder(&args.steps)?;
+    if crate::session::source::is_plan_path(&steps) {
         return Err(UserError::usage(
             anyhow!(
                 "{} is a plan; list shows the steps of one step package",

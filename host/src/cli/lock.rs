@@ -6,13 +6,14 @@
 use anyhow::anyhow;
 
 use crate::cli::args::LockArgs;
-use crate::cli::plan::{LockPolicy, Source, check_lock, code_cache, is_plan_path, load};
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::update_pins::update_pins;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::plugin::lock::describe;
 use crate::report::sanitize::{bounded_line, bounded_text};
+use crate::session::signals::install_signals;
+use crate::session::source::{LockPolicy, Source, check_lock, code_cache, is_plan_path, load};
 
 /// Writes the plan's lock; returns the exit code.
 pub async fn lock(args: LockArgs) -> Result<u8, UserError> {

@@ -12,11 +12,12 @@ use clap::Args;
 use tokio::process::Command;
 
 use crate::bounded_read;
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::error::UserFacing;
 use crate::fetch::{MAX_PACKAGE_BYTES, PackageIdentity};
 use crate::report::sanitize::{bounded_line, sanitize_json};
+use crate::session::signals::install_signals;
 
 /// Options of `metadata`.
 #[derive(Debug, Args)]

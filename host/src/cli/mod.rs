@@ -3,8 +3,6 @@
 
 mod args;
 mod check;
-mod external;
-mod faulted;
 mod fetch_args;
 mod inspect;
 mod keygen;
@@ -12,34 +10,20 @@ mod list;
 mod lock;
 mod metadata;
 mod migrate;
-mod mongo;
 mod new;
-mod plan;
-mod prepare;
-mod progress;
 mod pull;
 mod push;
 mod replay;
 mod run;
-mod run_faults;
 mod run_flags;
-mod run_reports;
-mod run_state;
-mod run_timings;
-mod run_workers;
 mod sign;
-mod signals;
-mod step_faults;
 mod update_pins;
-mod watched;
 
 pub use args::{Cli, Command};
 
 use std::process::ExitCode;
 
-use crate::error::UserFacing;
-use crate::report::Redactor;
-use crate::report::sanitize::{MESSAGE_MAX_BYTES, bounded_text, cut};
+use crate::report::sanitize::bounded_text;
 
 // The exit codes live in the library (`prometheus_wasm::exit`), where embedders and the
 // system tests read them; these names are what the commands use.
@@ -51,83 +35,12 @@ pub use crate::exit::{
 /// How long the exit waits for work still running on blocking threads.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// An error for the user: a message, what to do about it, and the exit code.
-#[derive(Debug)]
-pub struct UserError {
-    /// The exit code.
-    pub code: u8,
-    /// What went wrong (already carries file, step or worker).
-    pub error: anyhow::Error,
-    /// What to do.
-    pub hint: Option<String>,
-}
+pub use crate::error::UserError;
 
-impl UserError {
-    /// A configuration or usage error (exit 2).
-    pub fn usage(error: impl Into<anyhow::Error>, hint: Option<String>) -> Self {
-        Self {
-            code: EXIT_USAGE,
-            error: error.into(),
-            hint,
-        }
-    }
-
-    /// A test failure (exit 1).
-    pub fn failed(error: impl Into<anyhow::Error>, hint: Option<String>) -> Self {
-        Self {
-            code: EXIT_FAILED,
-            error: error.into(),
-            hint,
-        }
-    }
-}
-
-/// The one place a library error becomes an exit code: its [`UserFacing::exit_class`]
-/// decides the code, its [`UserFacing::hint`] travels with it. `?` converts any module
-/// error this way.
-impl<E: UserFacing> From<E> for UserError {
-    fn from(error: E) -> Self {
-        let hint = error.hint();
-        Self {
-            code: error.exit_class().code(),
-            error: error.into(),
-            hint,
-        }
-    }
-}
-
-impl UserError {
-    /// The same error with every secret of `redactor` masked in its message (the whole
-    /// cause chain) and its hint.
-    pub fn redacted(self, redactor: &Redactor) -> Self {
-        // Cut first: a message quoting a guest's text can be megabytes.
-        let message = format!("{:#}", self.error);
-        let message = redactor
-            .redact(&cut(&message, MESSAGE_MAX_BYTES))
-            .into_owned();
-        Self {
-            code: self.code,
-            error: anyhow::Error::msg(message),
-            hint: self
-                .hint
-                .map(|hint| redactor.redact(&cut(&hint, MESSAGE_MAX_BYTES)).into_owned()),
-        }
-    }
-}
-
-/// config.yaml at `path` with the process environment and the `--set KEY=VALUE` overrides
-/// `sets`: what `run` and `check` read.
-fn load_config(
-    path: &std::path::Path,
-    sets: &[String],
-) -> Result<crate::config::TestConfig, UserError> {
-    let overrides = sets
-        .iter()
-        .map(|text| crate::config::Override::parse(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(UserError::from)?;
-    let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    crate::config::load_with(path, &process_env, &overrides).map_err(UserError::from)
+/// The exit code of a command (other than `run`) stopped by `stop`, after saying so.
+pub(crate) fn stopped(stop: crate::session::signals::Stop) -> u8 {
+    eprintln!("{} received: stopped", stop.name());
+    stop.exit_code()
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -192,7 +105,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             // lines) and names from files (plans, manifests, locks, journals): rendered
             // through the report's sanitizer and cut like any message, here, the one place
             // every command's errors are printed. `run` and `check` redacted them already.
-            eprintln!("error: {}", bounded_text(&format!("{:#}", e.error)));
+            eprintln!("error: {}", bounded_text(&e.message()));
             if let Some(hint) = e.hint {
                 eprintln!("  hint: {}", bounded_text(&hint));
             }

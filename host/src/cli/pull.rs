@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Args;
 
-use crate::cli::fetch_args::{RegistryArgs, cache_root};
+use crate::cli::fetch_args::RegistryArgs;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::PackageSource;
 use crate::fetch::{OciRef, PackageIdentity, PackageStore, Resolver};
 use crate::report::sanitize::sanitize_line;
+use crate::session::source::cache_root;
 
 /// Options of `pull`.
 #[derive(Debug, Args)]

@@ -9,13 +9,14 @@ use clap::Args;
 
 use crate::cli::args::BudgetArgs;
 use crate::cli::fetch_args::RegistryArgs;
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::fetch::{OciRef, PackageIdentity, oci, sha256_hex};
 use crate::plugin::package::read_package;
 use crate::plugin::{Package, StepEngine, Steps};
 use crate::report::sanitize::sanitize_line;
+use crate::session::signals::install_signals;
 
 /// Options of `push`.
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bounded_read;
 use crate::cli::args::BudgetArgs;
-use crate::cli::signals::{install_signals, stopped};
+use crate::cli::stopped;
 use crate::cli::{EXIT_FAILED, EXIT_PASSED, UserError};
 use crate::config::LimitsConfig;
 use crate::fetch::{MAX_PACKAGE_BYTES, PackageStore, sha256_hex};
@@ -25,6 +25,7 @@ use crate::plugin::{
     StepLog, StepOutcome, Steps,
 };
 use crate::report::sanitize::{sanitize_line, sanitize_text};
+use crate::session::signals::install_signals;
 use crate::store::RunState;
 
 /// Options of `replay`.

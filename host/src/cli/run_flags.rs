@@ -92,26 +92,6 @@ pub struct OutputArgs {
     pub color: ColorChoice,
 }
 
-impl OutputArgs {
-    /// The terminal report these flags ask for, on stdout.
-    pub fn report(&self, redactor: crate::report::Redactor) -> crate::report::TerminalReport {
-        use crate::report::Verbosity;
-        let verbosity = match (self.quiet, self.verbose) {
-            (true, _) => Verbosity::Quiet,
-            (false, 0) => Verbosity::Normal,
-            (false, 1) => Verbosity::Verbose,
-            (false, _) => Verbosity::VeryVerbose,
-        };
-        let report = crate::report::TerminalReport::stdout(redactor, crate::plugin::LogLevel::Info)
-            .with_verbosity(verbosity);
-        match self.color {
-            ColorChoice::Auto => report,
-            ColorChoice::Always => report.with_color(true),
-            ColorChoice::Never => report.with_color(false),
-        }
-    }
-}
-
 /// The command that reruns a step of this run: `prometheus-wasm` and this invocation's
 /// arguments (`run`, the package or folder, `--set`, `--config`…) shell-quoted, without
 /// the flags that select steps or start afresh (`--step`, `--from`, `--to`, `--round`,

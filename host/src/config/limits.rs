@@ -64,6 +64,24 @@ pub struct LimitsConfig {
     pub recording_max_mb: Option<u64>,
 }
 
+impl LimitsConfig {
+    /// These budgets where set, `base`'s elsewhere: a command line's flags over
+    /// config.yaml's `limits:`.
+    pub fn or(self, base: &LimitsConfig) -> LimitsConfig {
+        LimitsConfig {
+            step_timeout: self.step_timeout.or(base.step_timeout),
+            memory_mb: self.memory_mb.or(base.memory_mb),
+            fuel: self.fuel.or(base.fuel),
+            http_timeout: self.http_timeout.or(base.http_timeout),
+            http_max_body_mb: self.http_max_body_mb.or(base.http_max_body_mb),
+            output_max_kb: self.output_max_kb.or(base.output_max_kb),
+            state_max_mb: self.state_max_mb.or(base.state_max_mb),
+            store_max_mb: self.store_max_mb.or(base.store_max_mb),
+            recording_max_mb: self.recording_max_mb.or(base.recording_max_mb),
+        }
+    }
+}
+
 /// Largest `memory_mb`, `http_max_body_mb`, `state_max_mb`, `store_max_mb` accepted: 64 GiB, far beyond what a 64-bit
 /// host can give one step; it keeps the byte counts from overflowing.
 const MAX_MB: u64 = 64 << 10;

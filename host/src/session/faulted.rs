@@ -27,7 +27,7 @@ use super::step_faults::RunFaults;
 /// Checks the test's `faults:` against the package's steps and the rounds, before
 /// anything starts (unknown step: a did-you-mean; `start` of a running worker; a round
 /// never reached).
-pub(super) fn check_schedule(
+pub(crate) fn check_schedule(
     config: &crate::config::TestConfig,
     manifest: &[StepInfo],
 ) -> Result<(), super::UserError> {
@@ -42,7 +42,7 @@ pub(super) fn check_schedule(
 }
 
 /// `steps` with `schedule` applied around them.
-pub(super) struct Faulted<'a, S> {
+pub(crate) struct Faulted<'a, S> {
     /// The package's steps.
     pub steps: &'a S,
     /// The test's faults, as checked against the package.

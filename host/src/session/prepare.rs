@@ -18,21 +18,20 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use nix::unistd::{AccessFlags, access};
 
-use crate::cli::UserError;
-use crate::cli::plan::{self as plan_source, LockPolicy, PendingLock, Source};
 use crate::config::{PlanFile, Secrets, TestConfig};
+use crate::error::UserError;
 use crate::fetch::Resolver;
 use crate::koii::Keyring;
 use crate::plugin::{Budgets, CodeCache, Plan, RunCtx, Steps};
 use crate::report::Redactor;
 use crate::runner::{RunOptions, SelectSpec, plan_start};
+use crate::session::source::{self as plan_source, LockPolicy, PendingLock, Source};
 use crate::workers::LaunchSpec;
 
 /// The test's configuration and what it makes secret.
-pub(super) struct Inputs {
+pub(crate) struct Inputs {
     /// config.yaml with the overrides applied, workers.json and the `.env` layers.
     pub config: TestConfig,
     /// The workers' keypairs, read and checked.
@@ -46,14 +45,14 @@ pub(super) struct Inputs {
 /// Reads config.yaml at `config_path` with the `--set` overrides, the keypairs, and the
 /// secrets (`--secret` names, a `--mongo-uri` password). A plan's `faults:` join
 /// config.yaml's here ([`add_plan_faults`]), before anything reads the schedule.
-pub(super) fn inputs(
+pub(crate) fn inputs(
     config_path: &Path,
     plan: Option<&PlanFile>,
     sets: &[String],
     secret_names: &[String],
     mongo_uri: Option<&str>,
 ) -> Result<Inputs, UserError> {
-    let mut config = super::load_config(config_path, sets)?;
+    let mut config = load_config(config_path, sets)?;
     if let Some(plan) = plan {
         add_plan_faults(&mut config, plan)?;
     }
@@ -73,6 +72,21 @@ pub(super) fn inputs(
     })
 }
 
+/// config.yaml at `path` with the process environment and the `--set KEY=VALUE` overrides
+/// `sets`: what `run` and `check` read.
+pub(crate) fn load_config(
+    path: &std::path::Path,
+    sets: &[String],
+) -> Result<crate::config::TestConfig, UserError> {
+    let overrides = sets
+        .iter()
+        .map(|text| crate::config::Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UserError::from)?;
+    let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    crate::config::load_with(path, &process_env, &overrides).map_err(UserError::from)
+}
+
 /// Appends the plan's `faults:` to config.yaml's, after checking that they name local
 /// workers of workers.json (the errors name the plan and its `faults[i]`). Appended, not
 /// replacing: a plan and the config it reads may each declare faults, and dropping either
@@ -89,7 +103,7 @@ fn add_plan_faults(config: &mut TestConfig, plan: &PlanFile) -> Result<(), UserE
 /// Who prepares: `run` creates what it needs (data_dir, the reports' folders); `check`
 /// writes nothing and asks whether they could be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     /// Create data_dir and the reports' folders.
     Run,
     /// Create nothing; refuse where the creation would fail.
@@ -97,10 +111,10 @@ pub(super) enum Mode {
 }
 
 /// The report files a run writes at its end, by flag (`--junit`, `--json`, `--html`).
-pub(super) type ReportPaths<'a> = [(&'static str, Option<&'a Path>); 3];
+pub(crate) type ReportPaths<'a> = [(&'static str, Option<&'a Path>); 3];
 
 /// What the preparation is told by the command line.
-pub(super) struct Options<'a> {
+pub(crate) struct Options<'a> {
     /// The per-call budgets the packages load and run under.
     pub budgets: Budgets,
     /// The compiled-code cache, if any.
@@ -119,7 +133,7 @@ pub(super) struct Options<'a> {
 
 /// A run that can start: its plan, the lock to write once it starts, the grants, and the
 /// workers to launch.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     /// The loaded packages and the resolved steps.
     pub plan: Plan,
     /// What the lock becomes (a plan only); written by `run`, described by `check`.
@@ -133,7 +147,7 @@ pub(super) struct Prepared {
 
 /// Everything `run` refuses before it starts a worker or touches the test's data (see the
 /// module doc). `note` receives one progress line per package loaded.
-pub(super) async fn prepare(
+pub(crate) async fn prepare(
     source: &Source,
     config: &TestConfig,
     options: Options<'_>,
@@ -155,7 +169,7 @@ pub(super) async fn prepare(
     plan_source::check_workers(&plan, config)?;
     super::faulted::check_schedule(config, plan.manifest())?;
     if !options.select.is_empty() {
-        super::run_state::check_steps(options.select, plan.manifest())?;
+        super::start::check_steps(options.select, plan.manifest())?;
     }
     let specs = check_start(config, &options.reports, options.mode)?;
     // The step names and a `max_rounds` of 0, as the runner will refuse them (a count of
@@ -176,16 +190,16 @@ pub(super) async fn prepare(
 /// What refuses a start whatever the steps: the workers (ports, programs, directories),
 /// data_dir (their databases live there) and the report files. Returns the local workers
 /// to launch. `check` of a folder without steps yet checks this much.
-pub(super) fn check_start(
+pub(crate) fn check_start(
     config: &TestConfig,
     reports: &ReportPaths<'_>,
     mode: Mode,
 ) -> Result<Vec<LaunchSpec>, UserError> {
-    let specs = super::run_workers::launch_specs(config);
+    let specs = super::workers::launch_specs(config);
     crate::workers::preflight(&specs).map_err(UserError::from)?;
     make_dir(&config.data_dir, mode).map_err(|e| {
         UserError::usage(
-            anyhow!("cannot create data_dir {}: {e}", config.data_dir.display()),
+            format!("cannot create data_dir {}: {e}", config.data_dir.display()),
             Some("check data_dir in config.yaml and the permissions of its parent".into()),
         )
     })?;
@@ -206,7 +220,7 @@ fn check_report_paths(reports: &ReportPaths<'_>, mode: Mode) -> Result<(), UserE
         };
         let refused = |why: String| {
             UserError::usage(
-                anyhow!(
+                format!(
                     "cannot write the {flag} report to {}: {why}",
                     path.display()
                 ),

@@ -7,16 +7,14 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
-use crate::cli::UserError;
 use crate::config::{FaultAction, TestConfig};
+use crate::error::UserError;
 use crate::workers::Proxies;
 
 /// The environment variable that tells workers where `worker` is reached:
 /// `PROMETHEUS_WORKER_<NAME>_URL`, the name upper-cased with every character that is not
 /// a letter or digit as `_`.
-pub(super) fn peer_variable(worker: &str) -> String {
+pub(crate) fn peer_variable(worker: &str) -> String {
     let name: String = worker
         .chars()
         .map(|c| {
@@ -31,7 +29,7 @@ pub(super) fn peer_variable(worker: &str) -> String {
 }
 
 /// The seed given, or a fresh random one.
-pub(super) fn seed(given: Option<u64>) -> u64 {
+pub(crate) fn seed(given: Option<u64>) -> u64 {
     // A seed that cannot be drawn is not worth failing a run over: the banner prints the
     // one used either way.
     given.unwrap_or_else(|| getrandom::u64().unwrap_or(0x5eed))
@@ -40,7 +38,7 @@ pub(super) fn seed(given: Option<u64>) -> u64 {
 /// Binds the proxies the schedule needs (every worker's when steps may apply faults:
 /// `faults_from_steps: true`) and points `config`'s workers at them; `None` when no
 /// network fault is possible.
-pub(super) fn proxies(
+pub(crate) fn proxies(
     config: &mut TestConfig,
     seed: u64,
 ) -> Result<Option<Arc<Proxies>>, UserError> {
@@ -69,13 +67,13 @@ pub(super) fn proxies(
     }
     let proxies = Proxies::bind(&named, seed).map_err(|e| {
         UserError::usage(
-            anyhow!("cannot bind a loopback port for the fault proxies: {e}"),
+            format!("cannot bind a loopback port for the fault proxies: {e}"),
             Some("free a port on 127.0.0.1, or remove the network faults from config.yaml".into()),
         )
     })?;
     proxies.serve().map_err(|e| {
         UserError::usage(
-            anyhow!("cannot start the fault proxies: {e}"),
+            format!("cannot start the fault proxies: {e}"),
             Some("remove the network faults from config.yaml".into()),
         )
     })?;
@@ -96,7 +94,7 @@ pub(super) fn proxies(
 
 /// `faults: 3 scheduled; network decisions from seed 42 (--seed 42 repeats them); proxy
 /// worker1 localhost:40123 → :5600`.
-pub(super) fn banner(config: &TestConfig, proxies: Option<&Proxies>, seed: u64) -> String {
+pub(crate) fn banner(config: &TestConfig, proxies: Option<&Proxies>, seed: u64) -> String {
     let mut line = format!("faults: {} scheduled", config.faults.len());
     if config.faults_from_steps() {
         line.push_str(", steps may apply more (faults_from_steps)");

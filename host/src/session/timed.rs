@@ -14,7 +14,7 @@ use crate::store::{Checkpoint, StateError};
 use crate::timings::{StepClock, StepPart, StepTiming, Timings};
 
 /// `steps`, each run's time and parts recorded in `timings`.
-pub(super) struct TimedSteps<'a, S> {
+pub(crate) struct TimedSteps<'a, S> {
     /// The package's steps.
     pub steps: &'a S,
     /// Where the steps' times go.
@@ -99,7 +99,7 @@ impl StepLog for TimingLog {
 }
 
 /// `inner`, each step's save and each round end timed into `timings`.
-pub(super) struct TimedCheckpoint<'a, C> {
+pub(crate) struct TimedCheckpoint<'a, C> {
     /// The real checkpoint.
     pub inner: C,
     /// Where the saves' times go.

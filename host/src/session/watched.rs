@@ -27,7 +27,7 @@ use crate::workers::{DeathWatch, WorkerDeath};
 const DEATH_NOTICE_PATIENCE: Duration = Duration::from_secs(3);
 
 /// `steps`, failing the step during (or before) which a worker died.
-pub(super) struct Watched<'a, S> {
+pub(crate) struct Watched<'a, S> {
     /// The package's steps.
     pub steps: &'a S,
     /// News of the run's workers.

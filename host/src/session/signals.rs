@@ -9,9 +9,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::signal::unix::{SignalKind, signal};
 
-use anyhow::anyhow;
-
-use crate::cli::{EXIT_INTERRUPTED, EXIT_TERMINATED, UserError};
+use crate::error::UserError;
+use crate::exit::{INTERRUPTED as EXIT_INTERRUPTED, TERMINATED as EXIT_TERMINATED};
 
 /// A termination request received by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,46 +42,52 @@ impl Stop {
 /// Installs the handlers for a command, as a usage error when that fails.
 pub fn install_signals() -> Result<StopSignals, UserError> {
     StopSignals::install()
-        .map_err(|e| UserError::usage(anyhow!("cannot install signal handlers: {e}"), None))
-}
-
-/// The exit code of a command (other than `run`) stopped by `stop`, after saying so.
-pub fn stopped(stop: Stop) -> u8 {
-    eprintln!("{} received: stopped", stop.name());
-    stop.exit_code()
+        .map_err(|e| UserError::usage(format!("cannot install signal handlers: {e}"), None))
 }
 
 /// Listens for SIGINT and SIGTERM from the moment it is created.
 pub struct StopSignals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
+    /// SIGINT's and SIGTERM's streams; `None` when the run leaves signals to the process.
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl StopSignals {
     /// Installs the handlers (the default action, exiting at once, is replaced).
     pub fn install() -> std::io::Result<Self> {
         Ok(Self {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
+            handlers: Some((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            )),
         })
+    }
+
+    /// No handlers: nothing is ever received (a library run that leaves the process's
+    /// signals alone).
+    pub fn none() -> Self {
+        Self { handlers: None }
     }
 
     /// Resolves at the next SIGINT or SIGTERM.
     pub async fn recv(&mut self) -> Stop {
+        let Some((int, term)) = &mut self.handlers else {
+            return std::future::pending().await;
+        };
         tokio::select! {
-            _ = self.int.recv() => Stop::Interrupt,
-            _ = self.term.recv() => Stop::Terminate,
+            _ = int.recv() => Stop::Interrupt,
+            _ = term.recv() => Stop::Terminate,
         }
     }
 
     /// A signal that arrived and was not received yet, without waiting: checked after work
     /// that finished on its own, so that a signal is never dropped.
     pub fn pending(&mut self) -> Option<Stop> {
+        let (int, term) = self.handlers.as_mut()?;
         let mut cx = Context::from_waker(Waker::noop());
-        if let Poll::Ready(Some(())) = self.int.poll_recv(&mut cx) {
+        if let Poll::Ready(Some(())) = int.poll_recv(&mut cx) {
             return Some(Stop::Interrupt);
         }
-        if let Poll::Ready(Some(())) = self.term.poll_recv(&mut cx) {
+        if let Poll::Ready(Some(())) = term.poll_recv(&mut cx) {
             return Some(Stop::Terminate);
         }
         None

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::UserError;
-use crate::cli::args::RunArgs;
+use super::settings::Settings;
 use crate::config::TestConfig;
+use crate::error::UserError;
 use crate::plugin::StepInfo;
 use crate::report::TerminalReport;
 use crate::runner::{self, ResumePoint, RunOptions};
@@ -25,7 +25,7 @@ pub(crate) struct TestDb {
 /// Checks every data file, then opens the backend `--mongo-uri` > `MONGO_URI` >
 /// `mongodb.uri` > embedded names (announcing the embedded store). Writes nothing.
 pub(crate) async fn open(
-    args: &RunArgs,
+    args: &Settings,
     config: &TestConfig,
     report: &TerminalReport,
 ) -> Result<TestDb, UserError> {

@@ -11,9 +11,7 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
-
-use crate::cli::UserError;
+use crate::error::UserError;
 use crate::plugin::StepInfo;
 use crate::report::TerminalReport;
 use crate::runner::{ResumePoint, SelectSpec, Selection};
@@ -24,7 +22,7 @@ use super::mongo::TestDb;
 
 /// The saved state to resume from (`None` with `--reset`, which keeps an unreadable state
 /// file as `test_state.json.broken`), saying what recovery did.
-pub(super) fn load_state(
+pub(crate) fn load_state(
     state_file: &StateFile,
     reset: bool,
     report: &TerminalReport,
@@ -62,13 +60,13 @@ pub(super) fn load_state(
 }
 
 /// A fresh run starts from empty worker databases, as the reference's `clear_data` did.
-pub(super) fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Result<(), UserError> {
+pub(crate) fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Result<(), UserError> {
     let entries = match std::fs::read_dir(data_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(UserError::usage(
-                anyhow!("cannot read data_dir {}: {e}", data_dir.display()),
+                format!("cannot read data_dir {}: {e}", data_dir.display()),
                 None,
             ));
         }
@@ -77,7 +75,7 @@ pub(super) fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Resu
         let path = entry.path();
         if path.extension().is_some_and(|x| x == "db") && path.is_file() {
             std::fs::remove_file(&path).map_err(|e| {
-                UserError::usage(anyhow!("cannot delete {}: {e}", path.display()), None)
+                UserError::usage(format!("cannot delete {}: {e}", path.display()), None)
             })?;
             report.note(&format!("deleted {}", path.display()));
         }
@@ -87,7 +85,7 @@ pub(super) fn remove_databases(data_dir: &Path, report: &TerminalReport) -> Resu
 
 /// Checks `--step`, `--from` and `--to` against the manifest before anything is touched
 /// (the rounds are checked once their number is known: [`SelectedStart::selection`]).
-pub(super) fn check_steps(spec: &SelectSpec, manifest: &[StepInfo]) -> Result<(), UserError> {
+pub(crate) fn check_steps(spec: &SelectSpec, manifest: &[StepInfo]) -> Result<(), UserError> {
     let steps_only = SelectSpec {
         rounds: None,
         ..spec.clone()
@@ -99,7 +97,7 @@ pub(super) fn check_steps(spec: &SelectSpec, manifest: &[StepInfo]) -> Result<()
 }
 
 /// Where a selective run starts.
-pub(super) struct SelectedStart {
+pub(crate) struct SelectedStart {
     /// The working copy the steps run on.
     pub state: RunState,
     /// Whether it is a fresh state (seeded; post-load runs first).
@@ -113,7 +111,7 @@ pub(super) struct SelectedStart {
 }
 
 /// The saved state as `run` found it.
-pub(super) struct Saved<'a> {
+pub(crate) struct Saved<'a> {
     /// The state to resume from; `None` when there is none or with `--reset`.
     pub state: Option<RunState>,
     /// Its file (removed by a selective `--reset`).
@@ -125,7 +123,7 @@ pub(super) struct Saved<'a> {
 /// Decides a selective run's start: on a copy of `existing` without touching any data,
 /// or (no saved state, or `--reset`) a fresh, seeded start; with `--reset` the saved state
 /// is removed first, right before seeding (see the module's doc).
-pub(super) async fn start_selected(
+pub(crate) async fn start_selected(
     spec: &SelectSpec,
     saved: Saved<'_>,
     manifest: &[StepInfo],
@@ -201,7 +199,7 @@ fn remove_saved_state(state_file: &StateFile, report: &TerminalReport) -> Result
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(UserError::usage(
-                    anyhow!("cannot remove {}: {e}", path.display()),
+                    format!("cannot remove {}: {e}", path.display()),
                     Some("check the permissions of data_dir".into()),
                 ));
             }

@@ -12,7 +12,7 @@ use crate::workers::{FleetControl, Proxies};
 
 /// Applies the faults steps ask for; set into the grants' `faults` slot once the workers
 /// are up.
-pub(super) struct RunFaults {
+pub(crate) struct RunFaults {
     control: FleetControl,
     network: Option<Arc<Proxies>>,
     observer: Arc<dyn RunObserver>,
@@ -28,7 +28,7 @@ impl std::fmt::Debug for RunFaults {
 
 impl RunFaults {
     /// Faults applied through `control` and `network`, reported to `observer`.
-    pub(super) fn new(
+    pub(crate) fn new(
         control: FleetControl,
         network: Option<Arc<Proxies>>,
         observer: Arc<dyn RunObserver>,
@@ -42,7 +42,7 @@ impl RunFaults {
     }
 
     /// The step about to run: the faults it applies are reported as its own.
-    pub(super) fn entering(&self, round: u32, step: &str) {
+    pub(crate) fn entering(&self, round: u32, step: &str) {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = (round, step.to_string());
     }
 

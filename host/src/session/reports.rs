@@ -6,23 +6,21 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
-use crate::cli::UserError;
-use crate::cli::args::RunArgs;
-use crate::cli::plan::Source;
+use super::settings::Settings;
+use crate::error::UserError;
 use crate::plugin::{Plan, Steps};
 use crate::report::history::RESULTS_FILE_NAME;
 use crate::report::model::Selection;
 use crate::report::{Outline, PackageId, Redactor, ReportCollector, TerminalReport};
 use crate::runner::{RunEvent, RunObserver};
+use crate::session::source::Source;
 use crate::store::StateFile;
 use crate::timings::Timings;
 
 use super::run::Start;
 
 /// Sends every run event to the terminal and to the report collector.
-pub(super) struct Tee(pub Arc<TerminalReport>, pub Arc<ReportCollector>);
+pub(crate) struct Tee(pub Arc<TerminalReport>, pub Arc<ReportCollector>);
 
 impl RunObserver for Tee {
     fn event(&self, event: &RunEvent) {
@@ -33,7 +31,7 @@ impl RunObserver for Tee {
 
 /// Opens the results journal beside the state file: a new one for a fresh run, the
 /// existing one for a resumed run, so the reports cover every invocation of the run.
-pub(super) fn start_collector(
+pub(crate) fn start_collector(
     state_file: &StateFile,
     package: &Plan,
     start: &Start,
@@ -69,13 +67,13 @@ pub(super) fn start_collector(
     // reports cover its own steps.
     if outline.selection.is_some() {
         let (collector, _) = ReportCollector::start(None, outline, resume, redactor.clone())
-            .map_err(|e| UserError::usage(anyhow!(e), None))?;
+            .map_err(|e| UserError::usage(e, None))?;
         return Ok(collector);
     }
     let journal = state_file.path().with_file_name(RESULTS_FILE_NAME);
     let (collector, started) =
         ReportCollector::start(Some(&journal), outline, resume, redactor.clone())
-            .map_err(|e| UserError::usage(anyhow!(e), None))?;
+            .map_err(|e| UserError::usage(e, None))?;
     if started.history_missing {
         report.warning(&format!(
             "no results journal ({}) for the run being resumed: the reports cover this invocation's steps only",
@@ -94,7 +92,7 @@ pub(super) fn start_collector(
 /// bytes, and for a single package the name and version its component metadata declares
 /// (the reports then show `name@version`). A plan's packages are named in its steps'
 /// origins; the plan itself has no version.
-pub(super) fn package_identity(source: &Source, plan: &Plan) -> PackageId {
+pub(crate) fn package_identity(source: &Source, plan: &Plan) -> PackageId {
     use sha2::Digest;
     let path = source.path();
     let sha256 = std::fs::read(path)
@@ -122,14 +120,14 @@ pub(super) fn package_identity(source: &Source, plan: &Plan) -> PackageId {
 }
 
 /// Writes the `--junit`, `--json` and `--html` reports of the whole run, if asked for.
-pub(super) fn write_reports(
-    args: &RunArgs,
+pub(crate) fn write_reports(
+    args: &Settings,
     collector: &ReportCollector,
     package: &PackageId,
     redactor: &Redactor,
     timings: &Timings,
 ) -> Result<(), UserError> {
-    let fail = |e: crate::report::ReportError| UserError::usage(anyhow!(e), None);
+    let fail = |e: crate::report::ReportError| UserError::usage(e, None);
     collector.with_report(package, |run| {
         if let Some(path) = &args.junit {
             crate::report::junit::write(path, run, redactor).map_err(fail)?;

@@ -8,7 +8,7 @@ use crate::workers::{LaunchSpec, WatchdogCommand};
 
 /// What the supervisor starts: one spec per local worker of workers.json (external
 /// workers run elsewhere).
-pub(super) fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
+pub(crate) fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
     config
         .workers
         .iter()
@@ -28,7 +28,7 @@ pub(super) fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
 /// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
 /// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
 /// workers' children behind, so say so.
-pub(super) fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
+pub(crate) fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
     match WatchdogCommand::current_exe() {
         Ok(command) => Some(command),
         Err(e) => {

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::cli::UserError;
 use crate::config::{TestConfig, WorkerKind};
+use crate::error::UserError;
 use crate::report::TerminalReport;
 use crate::workers::{ExternalWorker, reset_external, wait_external};
 

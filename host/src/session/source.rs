@@ -6,11 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
-use crate::cli::UserError;
 use crate::config::{PackageSource, PlanError, PlanFile, PlanPackage, TestConfig, load_plan};
-use crate::fetch::{FetchErrorKind, Origin, Resolver};
+use crate::error::UserError;
+use crate::fetch::{FetchErrorKind, Origin, PackageStore, REGISTRY_ENV, RegistryOptions, Resolver};
 use crate::plugin::lock::{compare, describe};
 use crate::plugin::{Budgets, CodeCache, CodeSource, LockFile, Package, Plan, StepEngine, Steps};
 
@@ -42,7 +40,7 @@ pub fn in_folder(path: &Path) -> Result<PathBuf, UserError> {
         return Ok(found.clone());
     }
     Err(UserError::usage(
-        anyhow!(
+        format!(
             "{} is a folder without a plan or a step package: looked for {}",
             path.display(),
             candidates
@@ -81,7 +79,7 @@ fn refuse_what_is_not_a_component(path: &Path) -> Result<(), UserError> {
         return Ok(());
     }
     Err(UserError::usage(
-        anyhow!(
+        format!(
             "{} is not a step package (a WebAssembly component), a plan (.yaml) or a test folder",
             crate::report::sanitize::sanitize_line(&path.display().to_string())
         ),
@@ -148,6 +146,36 @@ pub fn code_cache(dir: Option<PathBuf>, no_cache: bool, max_mib: Option<u64>) ->
     })
 }
 
+/// The cache directory: `dir`, else the user's cache directory, else a folder in the
+/// system's temporary directory (no HOME: a CI container).
+pub fn cache_root(dir: Option<PathBuf>) -> PathBuf {
+    dir.or_else(CodeCache::default_dir)
+        .unwrap_or_else(|| std::env::temp_dir().join("prometheus-wasm"))
+}
+
+/// A resolver with its package store under the cache directory `cache_dir`
+/// ([`cache_root`]); `offline` uses only packages already in the store.
+pub fn resolver(
+    cache_dir: Option<PathBuf>,
+    offline: bool,
+    options: RegistryOptions,
+) -> Result<Resolver, UserError> {
+    // A plan may name any registry: a password typed for one must not go to them all.
+    if options.credentials.explicit_unscoped() {
+        return Err(UserError::usage(
+            "--username applies to one registry, and none is named",
+            Some(format!(
+                "set {REGISTRY_ENV}=HOST[:PORT] to the registry the credentials are for"
+            )),
+        ));
+    }
+    Ok(Resolver::new(
+        PackageStore::in_cache(&cache_root(cache_dir)),
+        offline,
+        options,
+    ))
+}
+
 /// Loads the package or every package of the plan (fetched through `resolver`, pins
 /// checked before compiling) and resolves the plan's steps. `note` receives one progress
 /// line per package.
@@ -159,8 +187,7 @@ pub async fn load(
     note: &dyn Fn(&str),
 ) -> Result<Plan, UserError> {
     // Fuel metering is an engine (compile) setting, so the engine follows the budgets.
-    let engine =
-        Arc::new(StepEngine::for_budgets(budgets).map_err(|e| UserError::usage(anyhow!(e), None))?);
+    let engine = Arc::new(StepEngine::for_budgets(budgets).map_err(|e| UserError::usage(e, None))?);
     // The lock remembers the `name@version` of pinned bytes this machine may never have
     // fetched: a moved tag is then shown with both versions.
     let locked = match source {
@@ -441,7 +468,7 @@ pub fn check_lock(
             ""
         };
         return Err(UserError::usage(
-            anyhow!(
+            format!(
                 "{}: a package asks for capabilities the lock does not grant:\n{}",
                 path.display(),
                 diff.render_grown().trim_end()
@@ -535,11 +562,11 @@ pub fn check_workers(plan: &Plan, config: &TestConfig) -> Result<(), UserError> 
                     step.name, step.worker
                 ),
             );
-            return Err(UserError::usage(anyhow!(e), hint));
+            return Err(UserError::usage(e, hint));
         }
         let package = plan.target(index).map(|(p, _)| p.display().to_string());
         return Err(UserError::usage(
-            anyhow!(
+            format!(
                 "step `{}` of {} runs on worker `{}`, which {workers} does not define",
                 step.name,
                 package.unwrap_or_default(),
