@@ -46,6 +46,10 @@ pub trait UserFacing: std::error::Error + Send + Sync + 'static {
 /// let error = UserError::usage("no plan.yaml in tests/", Some("run `prometheus-wasm new tests`".into()));
 /// assert_eq!(error.code, prometheus_wasm::exit::USAGE);
 /// assert_eq!(error.to_string(), "no plan.yaml in tests/");
+/// assert_eq!(
+///     format!("{error:#}"),
+///     "no plan.yaml in tests/\n  hint: run `prometheus-wasm new tests`"
+/// );
 /// ```
 #[derive(Debug)]
 pub struct UserError {
@@ -102,9 +106,15 @@ impl UserError {
     }
 }
 
+/// The message; `{:#}` adds the hint on a line of its own (`  hint: …`), as the CLI prints
+/// it.
 impl std::fmt::Display for UserError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message())
+        f.write_str(&self.message())?;
+        match &self.hint {
+            Some(hint) if f.alternate() => write!(f, "\n  hint: {hint}"),
+            _ => Ok(()),
+        }
     }
 }
 

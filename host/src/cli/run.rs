@@ -67,6 +67,7 @@ fn settings(args: RunArgs) -> Result<Settings, UserError> {
             color,
         },
         signals: true,
+        own_watchdog: true,
         rerun: Some(rerun_command(
             std::env::args_os()
                 .skip(1)

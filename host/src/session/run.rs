@@ -228,7 +228,7 @@ async fn run_redacted(
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
     let supervisor = SupervisorOptions {
         startup_timeout,
-        watchdog: watchdog(&report),
+        watchdog: Some(watchdog(args.own_watchdog, &report)),
         ..SupervisorOptions::default()
     };
     report.note(&format!("starting {} worker(s)…", specs.len()));

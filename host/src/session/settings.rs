@@ -158,6 +158,11 @@ pub struct Settings {
     pub signals: bool,
     /// The command a failure names as the way to rerun a step (the CLI's own command line).
     pub rerun: Option<String>,
+    /// Whether the running program is `prometheus-wasm` itself, whose hidden watchdog
+    /// subcommand then guards the workers; otherwise (a program linking the library) a
+    /// POSIX `sh` watchdog does. Either kills the workers' process groups if the run's
+    /// process dies.
+    pub own_watchdog: bool,
 }
 
 impl Settings {

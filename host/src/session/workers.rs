@@ -1,4 +1,4 @@
-//! `run`'s worker helpers: what the supervisor starts and the watchdog. (How a worker
+//! The run's worker helpers: what the supervisor starts and the watchdog. (How a worker
 //! error becomes an exit code is [`WorkerError`](crate::workers::WorkerError)'s
 //! [`UserFacing`](crate::error::UserFacing) impl.)
 
@@ -25,18 +25,18 @@ pub(crate) fn launch_specs(config: &TestConfig) -> Vec<LaunchSpec> {
         .collect()
 }
 
-/// The runner's own binary as the workers' watchdog (`workers/watchdog.rs`). Without it
-/// (the path of the running binary cannot be read) a SIGKILLed runner may leave the
-/// workers' children behind, so say so.
-pub(crate) fn watchdog(report: &TerminalReport) -> Option<WatchdogCommand> {
-    match WatchdogCommand::current_exe() {
-        Ok(command) => Some(command),
-        Err(e) => {
-            report.warning(&format!(
-                "cannot locate the runner's executable ({e}): without the watchdog, \
-                 processes the workers start may survive if the runner is killed"
-            ));
-            None
-        }
+/// The workers' watchdog (`workers/watchdog.rs`): the runner's own binary when it has the
+/// watchdog subcommand (`own_binary`: the CLI), else — or when the running binary's path
+/// cannot be read — the POSIX `sh` one, so that a program linking the library (a `cargo
+/// test` binary) guards its workers too.
+pub(crate) fn watchdog(own_binary: bool, report: &TerminalReport) -> WatchdogCommand {
+    if !own_binary {
+        return WatchdogCommand::shell();
     }
+    WatchdogCommand::current_exe().unwrap_or_else(|e| {
+        report.warning(&format!(
+            "cannot locate the runner's executable ({e}); the workers' watchdog runs in sh"
+        ));
+        WatchdogCommand::shell()
+    })
 }

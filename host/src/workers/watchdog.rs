@@ -74,7 +74,39 @@ impl WatchdogCommand {
             args: vec![WATCHDOG_SUBCOMMAND.into()],
         })
     }
+
+    /// The same watchdog as a POSIX `sh` script, for a program that links the library but
+    /// has no [`WATCHDOG_SUBCOMMAND`] (a `cargo test` binary running a
+    /// [`Session`](crate::session::Session)). It speaks the same pipe protocol and ignores
+    /// the same signals; it repeats SIGKILL a few times instead of until each group is
+    /// gone.
+    pub fn shell() -> Self {
+        Self {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), SHELL_WATCHDOG.into()],
+        }
+    }
 }
+
+/// [`WatchdogCommand::shell`]'s script: `+PGID`/`-PGID` lines until EOF (numbers of 2 and
+/// more only, as [`watch`] reads them), then SIGKILL to every group still registered.
+const SHELL_WATCHDOG: &str = r#"trap '' INT TERM HUP QUIT
+groups=' '
+while IFS= read -r line; do
+  pgid=${line#?}
+  case $pgid in ''|*[!0-9]*) continue ;; esac
+  [ "${#pgid}" -le 9 ] && [ "$pgid" -ge 2 ] || continue
+  case $line in
+    +*) groups="$groups$pgid " ;;
+    -*) kept=' '
+        for g in $groups; do [ "$g" = "$pgid" ] || kept="$kept$g "; done
+        groups=$kept ;;
+  esac
+done
+for round in 1 2 3 4 5; do
+  for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+done
+"#;
 
 /// The runner's end of a running watchdog. Dropping it closes the pipe: the watchdog then
 /// kills what is still registered and exits (tokio reaps it).
@@ -230,8 +262,9 @@ mod tests {
         assert_eq!(&out[..len], b"+7\n");
     }
 
-    #[test]
-    fn watch_kills_the_groups_still_registered_at_eof() {
+    /// Two sleeping process groups, one of them released by `input`'s lines; `watch` runs
+    /// on `input` and must kill only the other.
+    fn kills_only_the_registered(watch: impl FnOnce(&str)) {
         use std::os::unix::process::CommandExt;
         let mut kept = std::process::Command::new("sleep")
             .arg("60")
@@ -248,7 +281,7 @@ mod tests {
             kept = kept.id(),
             released = released.id()
         );
-        watch(input.as_bytes());
+        watch(&input);
         let status = kept.wait().expect("wait");
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
@@ -260,5 +293,27 @@ mod tests {
         );
         let _ = released.kill();
         let _ = released.wait();
+    }
+
+    #[test]
+    fn watch_kills_the_groups_still_registered_at_eof() {
+        kills_only_the_registered(|input| watch(input.as_bytes()));
+    }
+
+    #[test]
+    fn the_shell_watchdog_kills_the_groups_still_registered_at_eof() {
+        kills_only_the_registered(|input| {
+            let command = WatchdogCommand::shell();
+            let mut shell = std::process::Command::new(&command.program)
+                .args(&command.args)
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("spawn sh");
+            let mut stdin = shell.stdin.take().expect("stdin");
+            // Also what the shell must skip: a number too large for `[`, a negative one.
+            write!(stdin, "+99999999999999999999\n+-5\n{input}").expect("write");
+            drop(stdin);
+            assert!(shell.wait().expect("wait").success());
+        });
     }
 }

@@ -1,0 +1,130 @@
+//! examples/cargo-test: a Rust project outside the workspace runs the hello example through
+//! the library (`prometheus_wasm::Session`) under `cargo test`, built in the workspace's
+//! target directory so that wasmtime is not compiled a second time.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use system_tests::{TestDir, copy_dir, hello_worker_bin, repo_root, target_dir};
+
+/// The `[profile.dev…]` lines of a Cargo.toml, without comments and blank lines.
+fn dev_profile(manifest: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest).expect("read Cargo.toml");
+    let mut in_dev = false;
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dev = line.starts_with("[profile.dev");
+        }
+        if in_dev && !line.is_empty() && !line.starts_with('#') {
+            lines.push(line.to_string());
+        }
+    }
+    lines
+}
+
+/// The example copied into a temporary folder as a user's project would be: its path
+/// dependency made absolute, and the workspace's Cargo.lock beside it, so that every
+/// dependency resolves to the version the workspace built (and `--offline` suffices).
+fn example_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&repo_root().join("examples/cargo-test"), dir.path());
+    let manifest = dir.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read the example's Cargo.toml");
+    let host = repo_root().join("host");
+    let text = text.replace(
+        "path = \"../../host\"",
+        &format!("path = {:?}", host.display().to_string()),
+    );
+    std::fs::write(&manifest, text).expect("write the example's Cargo.toml");
+    std::fs::copy(
+        repo_root().join("Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    dir
+}
+
+/// `cargo test` of the project at `project`, running the test folder `folder`.
+fn cargo_test(project: &Path, folder: &Path, cache: &Path) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Command::new(cargo)
+        .args(["test", "--offline", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir())
+        .env("E2E_FOLDER", folder)
+        .env("HELLO_WORKER", hello_worker_bin())
+        .env("PROMETHEUS_WASM_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run cargo test")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_example_keeps_the_workspace_dev_profile() {
+    let workspace = dev_profile(&repo_root().join("Cargo.toml"));
+    let example = dev_profile(&repo_root().join("examples/cargo-test/Cargo.toml"));
+    assert!(!workspace.is_empty(), "the workspace has a [profile.dev]");
+    assert_eq!(
+        example, workspace,
+        "examples/cargo-test/Cargo.toml must repeat the workspace's [profile.dev…] sections, \
+         or its build compiles wasmtime again"
+    );
+}
+
+/// The run passes under `cargo test`; then, with a step made to fail, the test fails, its
+/// assertion message names the step and its error, and the harness shows the run's
+/// terminal report (captured through `print!`).
+#[test]
+fn the_library_example_passes_and_fails_under_cargo_test() {
+    let project = example_project();
+    let t = TestDir::hello();
+
+    let passed = cargo_test(project.path(), &t.tests(), &t.cache_dir());
+    let out = text(&passed);
+    assert!(passed.status.success(), "{out}");
+    // The workspace's wasmtime was reused: a second build of it would double CI's time.
+    assert!(!out.contains("Compiling wasmtime "), "{out}");
+    assert!(
+        out.contains("test hello_passes_both_rounds ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("test result: ok. 1 passed"), "{out}");
+    // The report went through the harness: captured, not printed, for a passing test.
+    assert!(!out.contains("━━ round 1/2 ━━"), "{out}");
+    assert_eq!(t.state()["current_round"], serde_json::json!(2), "{out}");
+
+    t.set_config("fail_step", "audit-greeting".into());
+    let failed = cargo_test(project.path(), &t.tests(), &t.cache_dir());
+    let out = text(&failed);
+    assert!(!failed.status.success(), "{out}");
+    assert!(
+        out.contains("test hello_passes_both_rounds ... FAILED"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "failed: step audit-greeting (worker worker2, round 1): execute returned an error: \
+             injected failure in audit-greeting"
+        ),
+        "{out}"
+    );
+    // The captured terminal report of the failing test is shown.
+    assert!(
+        out.contains("---- hello_passes_both_rounds stdout ----"),
+        "{out}"
+    );
+    assert!(out.contains("━━ round 1/2 ━━"), "{out}");
+    // The workers were guarded by the library's watchdog, and it was reachable.
+    assert!(!out.contains("cannot reach the worker watchdog"), "{out}");
+}
