@@ -16,6 +16,13 @@ fn folder() -> PathBuf {
 
 #[test]
 fn hello_passes_both_rounds() {
+    // What `prometheus-wasm check` does: the run's own preparation, nothing started. (In a
+    // test of its own it could run while this one's workers hold the ports, and say so.)
+    let plan = Session::from_folder(folder())
+        .check()
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(plan.contains("resolved steps (5 per round):"), "{plan}");
+
     let junit = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hello-e2e.xml");
     let outcome = Session::from_folder(folder())
         .reset(true)

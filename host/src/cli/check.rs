@@ -1,6 +1,5 @@
-//! `prometheus-wasm check`: everything `run` does before it starts a worker — the same
-//! preparation (`prepare.rs`), so `check` passes exactly when `run` would start — and prints
-//! the resolved plan, starting nothing and writing nothing.
+//! `prometheus-wasm check`: the flags made into [`Settings`], the check done by the
+//! library ([`Session::check`](crate::session::Session::check)), the resolved plan printed.
 //!
 //! Checked: config.yaml (with `--set`), workers.json, the environment, keypairs, data
 //! files, the network grant, then the plan file or step package: every package loaded
@@ -9,23 +8,14 @@
 //! directories, data_dir and the report paths (created by `run`, only judged here), the
 //! step names and rounds.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use clap::Args;
 
-use crate::check::{Plan, render};
 use crate::cli::args::BudgetArgs;
 use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, UserError};
-use crate::config::{MIN_SECRET_LEN, Secrets, TestConfig};
-use crate::plugin::http::HttpCtx;
-use crate::plugin::{Budgets, Plan as StepPlan, Steps};
-use crate::report::sanitize::{bounded_line, bounded_text};
-use crate::session::prepare::{Inputs, Mode, Options, ReportPaths, check_start, inputs, prepare};
-use crate::session::signals::install_signals;
-use crate::session::source::{self as plan_source, FOLDER_ENTRIES, LockPolicy, Source};
+use crate::session::{CacheSettings, LockPolicy, Settings};
 
 /// Options of `check`.
 #[derive(Debug, Args)]
@@ -90,246 +80,41 @@ pub struct CheckArgs {
     pub html: Option<PathBuf>,
 }
 
-impl CheckArgs {
-    /// The report paths, as `run` checks them.
-    fn reports(&self) -> ReportPaths<'_> {
-        [
-            ("--junit", self.junit.as_deref()),
-            ("--json", self.json.as_deref()),
-            ("--html", self.html.as_deref()),
-        ]
-    }
-}
-
-/// What `check` was pointed at: config.yaml, and the plan or package if there is one.
-struct Target {
-    config: PathBuf,
-    source: Option<Source>,
-    /// Why there is no source: the files looked for.
-    missing: Option<String>,
-}
-
-/// Resolves the path argument (see [`CheckArgs::tests_dir`]).
-fn target(args: &CheckArgs) -> Result<Target, UserError> {
-    let path = match &args.tests_dir {
+/// Validates the test folder and prints the plan (names and public keys only; secret
+/// values are masked).
+pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
+    let steps = match &args.tests_dir {
         Some(path) => path.clone(),
         None if Path::new("tests/config.yaml").is_file() => PathBuf::from("tests"),
         None => PathBuf::from("."),
     };
-    let is_config = path.file_name().is_some_and(|n| n == "config.yaml") && path.is_file();
-    let folder = if is_config {
-        Some(path.parent().unwrap_or(Path::new("")).to_path_buf())
-    } else if path.is_dir() {
-        Some(path.clone())
-    } else {
-        None
-    };
-    let (source, missing) = match &folder {
-        // A folder with config.yaml but no package yet is checked as far as it goes.
-        Some(dir) => {
-            let found = FOLDER_ENTRIES
-                .iter()
-                .map(|f| dir.join(f))
-                .find(|p| p.is_file());
-            match found {
-                Some(p) => (Some(Source::read(&p)?), None),
-                None if dir.join("config.yaml").is_file() => (
-                    None,
-                    Some(
-                        FOLDER_ENTRIES
-                            .iter()
-                            .map(|f| dir.join(f).display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
-                ),
-                None => {
-                    plan_source::in_folder(dir)?;
-                    unreachable!("in_folder refuses a folder without the entries")
-                }
-            }
-        }
-        None => (Some(Source::read(&path)?), None),
-    };
-    let config = match (&args.config, &source, &folder) {
-        (Some(c), _, _) => c.clone(),
-        (None, _, Some(_)) if is_config => path.clone(),
-        (None, Some(source), _) => source.default_config(),
-        (None, None, Some(dir)) => dir.join("config.yaml"),
-        (None, None, None) => unreachable!("a path that is not a folder is a source"),
-    };
-    Ok(Target {
-        config,
-        source,
-        missing,
-    })
-}
-
-/// The variables treated as secret, by name and reason; never a value.
-fn render_secrets(secrets: &Secrets) -> String {
-    let mut out = String::new();
-    if secrets.variables.is_empty() {
-        out.push_str("secrets: none (nothing to mask besides keypairs)\n");
-    } else {
-        out.push_str("secrets (masked in every output and report):\n");
-    }
-    // One line per variable with all its reasons (they come sorted by name, then reason).
-    for same in secrets.variables.chunk_by(|a, b| a.name == b.name) {
-        let short = if same.iter().any(|v| v.is_masked()) {
-            String::new()
-        } else {
-            format!("; shorter than {MIN_SECRET_LEN} characters: not masked")
-        };
-        let reasons: Vec<String> = same.iter().map(|v| v.reason.to_string()).collect();
-        out.push_str(&format!(
-            "  {} ({}{short})\n",
-            bounded_line(&same[0].name),
-            bounded_line(&reasons.join("; "))
-        ));
-    }
-    for name in &secrets.unknown {
-        out.push_str(&format!(
-            "warning: --secret {name}: no variable {name} in the environment, the .env files or a worker's env\n",
-            name = bounded_line(name)
-        ));
-    }
-    out
-}
-
-/// The steps of the loaded plan, one per line, with where each comes from and its params.
-fn render_steps(plan: &StepPlan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "resolved steps ({} per round):", plan.manifest().len());
-    for (index, step) in plan.manifest().iter().enumerate() {
-        // Names, paths and params come from manifests and plans: one line each.
-        let _ = write!(
-            out,
-            "  {}. {} @ {}",
-            index + 1,
-            bounded_line(&step.name),
-            bounded_line(&step.worker)
-        );
-        if let Some((package, _)) = plan.target(index) {
-            let _ = write!(out, " ({})", bounded_line(&package.display().to_string()));
-        }
-        out.push('\n');
-        if step.params.as_object().is_some_and(|p| !p.is_empty()) {
-            let _ = writeln!(
-                out,
-                "     params: {}",
-                bounded_line(&step.params.to_string())
-            );
-        }
-    }
-    out
-}
-
-/// Prepares the run as `run` does before it starts a worker, and renders what was found;
-/// `Err` of the inner result is the exit code of a signal that stopped the loading. Writes
-/// nothing (not even the lock).
-async fn check_steps(
-    args: &CheckArgs,
-    source: &Source,
-    config: &TestConfig,
-) -> Result<Result<String, u8>, UserError> {
-    let notes = std::sync::Mutex::new(Vec::<String>::new());
-    let note = |line: &str| {
-        notes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line.into())
-    };
-    let resolver = args.fetch.resolver(args.cache_dir.clone())?;
-    let select = args.select.spec();
-    let options = Options {
-        budgets: args.budgets.budgets(&config.limits),
-        cache: plan_source::code_cache(args.cache_dir.clone(), args.no_cache, None),
-        resolver: &resolver,
-        lock: LockPolicy::from_flags(args.update_lock, args.locked),
-        reports: args.reports(),
-        select: &select,
-        mode: Mode::Check,
-    };
-    // Loading runs each package's manifest: under the budgets, stopped by a signal.
-    let mut signals = install_signals()?;
-    let prepared = match signals.until(prepare(source, config, options, &note)).await {
-        Ok(prepared) => prepared?,
-        Err(stop) => return Ok(Err(stopped(stop))),
-    };
-    let mut out = notes
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|note| bounded_text(note))
-        .collect::<Vec<_>>()
-        .join("\n");
-    out.push('\n');
-    out.push_str(&render_steps(&prepared.plan));
-    if let Some(lock) = &prepared.lock {
-        for line in lock.describe() {
-            out.push_str(&bounded_line(&line));
-            out.push('\n');
-        }
-    }
-    Ok(Ok(out))
-}
-
-/// Validates the test folder and prints the plan (names and public keys only; secret
-/// values are masked).
-pub async fn check(args: CheckArgs) -> Result<u8, UserError> {
-    let target = target(&args)?;
-    let Inputs {
-        config,
-        keys,
-        secrets,
-        redactor,
-    } = inputs(
-        &target.config,
-        match &target.source {
-            Some(Source::Plan(file)) => Some(file),
-            _ => None,
+    let settings = Settings {
+        steps,
+        config: args.config,
+        sets: args.sets,
+        secrets: args.secrets,
+        select: args.select.spec(),
+        limits: args.budgets.limits(),
+        cache: CacheSettings {
+            dir: args.cache_dir,
+            disabled: args.no_cache,
+            max_mib: None,
         },
-        &args.sets,
-        &args.secrets,
-        None,
-    )?;
-    let http = HttpCtx::from_config(&config, &Budgets::default())
-        .map_err(|e| UserError::from(e).redacted(&redactor))?;
-    let plan = Plan::build(&config, &keys, http.policy())
-        .map_err(|e| UserError::usage(anyhow!(e), None).redacted(&redactor))?;
-    let steps = match &target.source {
-        Some(source) => match check_steps(&args, source, &config)
-            .await
-            .map_err(|e| e.redacted(&redactor))?
-        {
-            Ok(text) => Some(text),
-            Err(code) => return Ok(code),
-        },
-        // No steps yet: what refuses a start whatever the steps is still checked.
-        None => {
-            check_start(&config, &args.reports(), Mode::Check)
-                .map_err(|e| e.redacted(&redactor))?;
-            None
-        }
+        offline: args.fetch.offline,
+        registry: args.fetch.registry.options()?,
+        lock: Some(LockPolicy::from_flags(args.update_lock, args.locked)),
+        junit: args.junit,
+        json: args.json,
+        html: args.html,
+        signals: true,
+        ..Settings::default()
     };
-    let mut text = String::new();
-    for set in &args.sets {
-        let _ = writeln!(text, "override: --set {}", bounded_line(set));
-    }
-    text.push_str(&render(&plan));
-    match (&steps, &target.missing) {
-        (Some(steps), _) => text.push_str(steps),
-        (None, Some(looked)) => {
-            let _ = writeln!(
-                text,
-                "steps: no plan or step package (looked for {looked}); `run` needs one"
-            );
+    match crate::session::check::check(&settings).await? {
+        Ok(text) => {
+            print!("{text}");
+            println!("ok: the test folder is valid (nothing was started)");
+            Ok(EXIT_PASSED)
         }
-        (None, None) => {}
+        Err(stop) => Ok(stopped(stop)),
     }
-    text.push_str(&render_secrets(&secrets));
-    // Built here from bounded parts (config, manifest): scrubbed whole, not cut.
-    print!("{}", redactor.scrub_document(&text));
-    println!("ok: the test folder is valid (nothing was started)");
-    Ok(EXIT_PASSED)
 }

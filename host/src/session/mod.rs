@@ -20,6 +20,7 @@
 //! workers, steps through [`faulted`], [`timed`] and [`watched`] wrappers, reports). The
 //! modules other than [`Session`], [`Settings`] and [`Outcome`] are the crate's own.
 
+pub(crate) mod check;
 pub(crate) mod external;
 pub(crate) mod faulted;
 pub(crate) mod faults;
@@ -192,16 +193,36 @@ impl Session {
     /// in the reports. A run whose steps failed is `Ok` with
     /// [`Outcome::passed`] false.
     pub fn run(self) -> Result<Outcome, UserError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| UserError::usage(format!("cannot start the async runtime: {e}"), None))?;
+        let runtime = runtime()?;
         let result = runtime.block_on(self.run_async());
         // Work left on blocking threads (an embedded-store call of a step a signal
         // stopped) notices its cancellation within a document; do not let it hold up the
         // caller.
         runtime.shutdown_timeout(SHUTDOWN_GRACE);
         result
+    }
+
+    /// Checks the test as [`Session::run`] would before it starts anything — the same
+    /// preparation: inputs, packages and lock, workers' ports and programs, data_dir,
+    /// report paths, selection — starting nothing and writing nothing (`prometheus-wasm
+    /// check`). Returns the resolved plan as text, secrets masked. Blocks, as
+    /// [`Session::run`] does.
+    pub fn check(self) -> Result<String, UserError> {
+        let runtime = runtime()?;
+        runtime.block_on(self.check_async())
+    }
+
+    /// [`Session::check`] on the caller's Tokio runtime. A signal that stops it (with
+    /// [`Session::handle_signals`]) is an error carrying the signal's exit code.
+    pub async fn check_async(self) -> Result<String, UserError> {
+        match check::check(&self.settings).await? {
+            Ok(text) => Ok(text),
+            Err(stop) => Err(UserError {
+                code: stop.exit_code(),
+                error: format!("{} received: stopped", stop.name()).into(),
+                hint: None,
+            }),
+        }
     }
 
     /// [`Session::run`] on the caller's Tokio runtime (multi-threaded, with I/O and time
@@ -211,6 +232,14 @@ impl Session {
         crate::report::warnings::install();
         run::run(self.settings).await
     }
+}
+
+/// A multi-threaded Tokio runtime with I/O and time, for the blocking entry points.
+fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::usage(format!("cannot start the async runtime: {e}"), None))
 }
 
 impl UserError {
