@@ -203,7 +203,7 @@ async fn check_steps(
 /// Validates the test folder and renders the plan (names and public keys only; secret
 /// values are masked). `Ok(Err(stop))`: a signal stopped the loading.
 pub(crate) async fn check(args: &Settings) -> Result<Result<String, Stop>, UserError> {
-    let target = target(&args)?;
+    let target = target(args)?;
     let Inputs {
         config,
         keys,
