@@ -46,7 +46,7 @@ pub use package::{CodeSource, Package};
 pub use plan::{Plan, StepOrigin};
 pub use policy::NetworkPolicy;
 pub use record::{RecordCtx, RecordMode, Recorder};
-pub use steps::{FaultNotes, StepInfo, StepLog, Steps};
+pub use steps::{FaultNotes, StepInfo, StepLog, StepLogLayer, Steps};
 
 // The run's values moved to `crate::model` (reports must not import `plugin`); these
 // re-exports keep the old `plugin::` paths working for the CLI and tests.

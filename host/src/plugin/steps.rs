@@ -27,6 +27,10 @@ pub struct StepInfo {
 
 /// Receives what a step writes while it runs (log lines, captured stdout/stderr), as it
 /// happens, so the terminal can show it under the step's banner.
+///
+/// A log that wraps another implements [`StepLogLayer`] instead, so that every hook reaches
+/// the wrapped log unless the layer changes it. A hook added here is added to
+/// [`StepLogLayer`] and its blanket impl too: that is the one place that forwards.
 pub trait StepLog: Send + Sync {
     /// One line written by the step.
     fn line(&self, level: LogLevel, message: &str);
@@ -58,6 +62,65 @@ pub trait StepLog: Send + Sync {
     /// recorded answers were given.
     fn faults(&self) -> FaultNotes {
         FaultNotes::default()
+    }
+}
+
+/// A [`StepLog`] around another ([`inner`](StepLogLayer::inner)): each hook goes on to the
+/// inner log unless the layer overrides it. Wrappers (timings, faults) override the one
+/// hook they add to and cannot forget to forward the others.
+pub trait StepLogLayer: Send + Sync {
+    /// The wrapped log.
+    fn inner(&self) -> &dyn StepLog;
+
+    /// [`StepLog::line`].
+    fn line(&self, level: LogLevel, message: &str) {
+        self.inner().line(level, message);
+    }
+
+    /// [`StepLog::call`].
+    fn call(&self, call: &HostCall) {
+        self.inner().call(call);
+    }
+
+    /// [`StepLog::recorded`].
+    fn recorded(&self, path: &std::path::Path) {
+        self.inner().recorded(path);
+    }
+
+    /// [`StepLog::ended`].
+    fn ended(&self) {
+        self.inner().ended();
+    }
+
+    /// [`StepLog::timed`].
+    fn timed(&self, part: crate::timings::StepPart, took: std::time::Duration) {
+        self.inner().timed(part, took);
+    }
+
+    /// [`StepLog::faults`].
+    fn faults(&self) -> FaultNotes {
+        self.inner().faults()
+    }
+}
+
+impl<L: StepLogLayer> StepLog for L {
+    fn line(&self, level: LogLevel, message: &str) {
+        StepLogLayer::line(self, level, message);
+    }
+    fn call(&self, call: &HostCall) {
+        StepLogLayer::call(self, call);
+    }
+    fn recorded(&self, path: &std::path::Path) {
+        StepLogLayer::recorded(self, path);
+    }
+    fn ended(&self) {
+        StepLogLayer::ended(self);
+    }
+    fn timed(&self, part: crate::timings::StepPart, took: std::time::Duration) {
+        StepLogLayer::timed(self, part, took);
+    }
+    fn faults(&self) -> FaultNotes {
+        StepLogLayer::faults(self)
     }
 }
 
@@ -93,4 +156,78 @@ pub trait Steps {
         state: &mut RunState,
         log: Arc<dyn StepLog>,
     ) -> impl Future<Output = Result<(), StepFailure>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::CallKind;
+    use crate::timings::StepPart;
+
+    /// Names each hook it receives.
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<&'static str>>);
+
+    impl Heard {
+        fn heard(&self, hook: &'static str) {
+            self.0.lock().expect("lock").push(hook);
+        }
+    }
+
+    impl StepLog for Heard {
+        fn line(&self, _: LogLevel, _: &str) {
+            self.heard("line");
+        }
+        fn call(&self, _: &HostCall) {
+            self.heard("call");
+        }
+        fn recorded(&self, _: &std::path::Path) {
+            self.heard("recorded");
+        }
+        fn ended(&self) {
+            self.heard("ended");
+        }
+        fn timed(&self, _: StepPart, _: Duration) {
+            self.heard("timed");
+        }
+        fn faults(&self) -> FaultNotes {
+            self.heard("faults");
+            FaultNotes::default()
+        }
+    }
+
+    /// A layer that overrides nothing.
+    struct Pass(Heard);
+
+    impl StepLogLayer for Pass {
+        fn inner(&self) -> &dyn StepLog {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_layer_forwards_every_hook_it_does_not_override() {
+        let layer = Pass(Heard::default());
+        let log: &dyn StepLog = &layer;
+        log.line(LogLevel::Info, "x");
+        log.call(&HostCall {
+            kind: CallKind::Http,
+            summary: String::new(),
+            request: String::new(),
+            response: String::new(),
+            failed: false,
+            duration: Duration::ZERO,
+        });
+        log.recorded(std::path::Path::new("r"));
+        log.ended();
+        log.timed(StepPart::Execute, Duration::ZERO);
+        let _ = log.faults();
+        assert_eq!(
+            *layer.0.0.lock().expect("lock"),
+            ["line", "call", "recorded", "ended", "timed", "faults"]
+        );
+    }
 }

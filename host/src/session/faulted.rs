@@ -10,14 +10,11 @@
 //! selective run applies those of the steps it runs.
 
 use crate::error::UserFacing as _;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::config::FaultScope;
 use crate::config::{FaultAction, FaultMoment, FaultSpec};
-use crate::plugin::{
-    FaultNotes, HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps,
-};
+use crate::plugin::{FaultNotes, StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps};
 use crate::runner::{FaultWhen, RunEvent, RunObserver};
 use crate::store::state::RunState;
 use crate::workers::{FleetControl, Proxies};
@@ -182,7 +179,7 @@ impl<S: Steps + Sync> Steps for Faulted<'_, S> {
         .await?;
         let outcome = self.steps.run_step(step, state, log.clone()).await;
         // The faults after the step are not the step's time.
-        log.ended();
+        StepLog::ended(&*log);
         self.expire(round, &step.name, FaultScope::Step);
         let outcome = outcome?;
         self.apply(
@@ -222,22 +219,11 @@ impl FaultLog {
     }
 }
 
-impl StepLog for FaultLog {
-    fn line(&self, level: LogLevel, message: &str) {
-        self.inner.line(level, message);
+impl StepLogLayer for FaultLog {
+    fn inner(&self) -> &dyn StepLog {
+        &*self.inner
     }
-    fn call(&self, call: &HostCall) {
-        self.inner.call(call);
-    }
-    fn recorded(&self, path: &Path) {
-        self.inner.recorded(path);
-    }
-    fn ended(&self) {
-        self.inner.ended();
-    }
-    fn timed(&self, part: crate::timings::StepPart, took: std::time::Duration) {
-        self.inner.timed(part, took);
-    }
+
     fn faults(&self) -> FaultNotes {
         let mut notes = self.inner.faults();
         notes.seed = notes.seed.or(self.seed);

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::plugin::{HostCall, LogLevel, StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::{StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps};
 use crate::store::state::{ChangedKey, RunState};
 use crate::store::{Checkpoint, StateError};
 use crate::timings::{StepClock, StepPart, StepTiming, Timings};
@@ -71,30 +71,14 @@ impl TimingLog {
     }
 }
 
-impl StepLog for TimingLog {
-    fn line(&self, level: LogLevel, message: &str) {
-        self.inner.line(level, message);
-    }
-
-    fn call(&self, call: &HostCall) {
-        self.inner.call(call);
-    }
-
-    fn recorded(&self, path: &std::path::Path) {
-        self.inner.recorded(path);
-    }
-
-    fn ended(&self) {
-        self.inner.ended();
+impl StepLogLayer for TimingLog {
+    fn inner(&self) -> &dyn StepLog {
+        &*self.inner
     }
 
     fn timed(&self, part: StepPart, took: Duration) {
         self.clock().add(part, took);
         self.inner.timed(part, took);
-    }
-
-    fn faults(&self) -> crate::plugin::FaultNotes {
-        self.inner.faults()
     }
 }
 
