@@ -16,8 +16,8 @@
 //! # }
 //! ```
 //!
-//! Data flows one way: [`prepare`] (inputs → a run that can start), then [`run`] (database,
-//! workers, steps through [`faulted`], [`timed`] and [`watched`] wrappers, reports). The
+//! Data flows one way: `prepare` (inputs → a run that can start), then `run` (database,
+//! workers, steps through the `faulted`, `timed` and `watched` wrappers, reports). The
 //! modules other than [`Session`], [`Settings`] and [`Outcome`] are the crate's own.
 
 pub(crate) mod check;

@@ -15,6 +15,7 @@ use crate::runner::SelectSpec;
 use super::source::LockPolicy;
 
 /// Where the terminal report goes, how much it says and whether it is coloured.
+#[non_exhaustive]
 pub struct Output {
     /// The stream the report is written to.
     pub sink: Sink,
@@ -97,6 +98,7 @@ impl Write for HarnessStdout {
 
 /// The compiled-code cache of the packages a run loads.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CacheSettings {
     /// The cache directory (`--cache-dir`); `None`: the user's cache directory.
     pub dir: Option<PathBuf>,
@@ -109,7 +111,19 @@ pub struct CacheSettings {
 /// Everything a run is told besides its folder. [`Default`] is `run`'s defaults, except
 /// [`Settings::output`] (through the test harness) and [`Settings::signals`] (off: a
 /// library does not take over the process's signals).
+///
+/// Fields are added as `run` gains flags (`#[non_exhaustive]`): start from
+/// [`Settings::new`] and assign the fields you set.
+///
+/// ```
+/// let mut settings = prometheus_wasm::Settings::new("tests");
+/// settings.reset = true;
+/// settings.junit = Some("target/e2e.xml".into());
+/// let session = prometheus_wasm::Session::with_settings(settings);
+/// assert!(session.settings().reset);
+/// ```
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Settings {
     /// plan.yaml, a folder holding one, or a step package (`.wasm`).
     pub steps: PathBuf,
