@@ -114,6 +114,7 @@ pub mod koii;
 pub mod migrate;
 pub mod model;
 pub mod plugin;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod session;

@@ -37,6 +37,12 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the session is the library's run: the CLI and embedders call it, it never reaches \
          back into argument parsing or exit codes",
     ),
+    (
+        "replay",
+        &["cli", "session"],
+        "replay is the library's re-run of one recorded step: no run, no grant but the \
+         recording, and the CLI only prints it",
+    ),
 ];
 
 /// Every `.rs` file under `dir`, sorted.
