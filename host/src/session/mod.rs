@@ -259,3 +259,46 @@ impl UserError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_a_plan_is_a_usage_error_naming_what_was_looked_for() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = Session::from_folder(dir.path())
+            .output(Sink::Discard)
+            .run()
+            .expect_err("nothing to run");
+        assert_eq!(error.code, crate::exit::USAGE);
+        let message = error.to_string();
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("plan.yaml"), "{message}");
+        assert!(format!("{error:#}").contains("\n  hint: "), "{error:#}");
+    }
+
+    #[test]
+    fn set_refuses_what_run_would_refuse_and_keeps_the_rest_in_order() {
+        assert!(Session::from_folder("tests").set("", "1").is_err());
+        let session = Session::from_folder("tests")
+            .set("max_rounds", "2")
+            .and_then(|s| s.set("limits.step_timeout", "5"))
+            .expect("valid overrides");
+        assert_eq!(
+            session.settings().sets,
+            ["max_rounds=2", "limits.step_timeout=5"]
+        );
+    }
+
+    #[test]
+    fn the_library_leaves_signals_to_its_process_and_guards_workers_with_sh() {
+        let settings = Session::from_folder("tests").settings;
+        assert!(!settings.signals);
+        assert!(!settings.own_watchdog);
+        assert!(matches!(settings.output.sink, Sink::Harness));
+    }
+}
