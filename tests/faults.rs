@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use system_tests::{RunOutput, TestDir, is_alive};
+use system_tests::{RunOutput, TestDir, exit, is_alive};
 
 /// The hello test with `faults` (YAML) as its schedule.
 fn hello_with_faults(faults: &str) -> TestDir {
@@ -672,4 +672,27 @@ fn bandwidth_holds_a_known_size_answer_at_least_size_over_bandwidth() {
         BULKY_PAD_BYTES,
         limited[0]
     );
+}
+
+/// With the rounds counted in `rounds_collection`, a fault past the last round cannot be
+/// refused before the data is seeded: the run goes on and says it will not be applied.
+#[test]
+fn a_fault_past_the_rounds_counted_in_the_database_is_named_not_silently_skipped() {
+    let dir = TestDir::example("todos", &system_tests::component("todos_steps"));
+    let faults: serde_yaml::Value = serde_yaml::from_str(
+        "- at: {round: 1}\n  restart: worker1\n- at: {round: 99}\n  kill: worker2\n",
+    )
+    .expect("faults yaml");
+    dir.set_config("faults", faults);
+    let out = dir.run_steps(&[]);
+    assert_eq!(out.code(), exit::OK, "{out}");
+    assert!(
+        out.all().contains(
+            "config.yaml: faults[1] is in round 99, which this run never reaches (the test has 4 \
+             round(s), counted in rounds_collection): it will not be applied"
+        ),
+        "{out}"
+    );
+    assert!(!out.all().contains("faults[0] is in round"), "{out}");
+    assert_eq!(fault_lines(&out).len(), 1, "{out}");
 }

@@ -38,6 +38,29 @@ pub(crate) fn check_schedule(
     .map_err(super::UserError::from)
 }
 
+/// The faults in rounds past `max_rounds`, said once the number of rounds is known: when
+/// it is counted in `rounds_collection` ([`check_schedule`] refuses them before anything
+/// starts when config.yaml's `max_rounds` sets it). One warning line per fault, naming
+/// the file and its `faults[i]`: a fault that silently never happens is a test that
+/// silently tests less.
+pub(crate) fn unreached(faults: &[FaultSpec], max_rounds: u32) -> Vec<String> {
+    faults
+        .iter()
+        .filter(|fault| fault.at.round > max_rounds)
+        .map(|fault| {
+            let file = match &fault.origin {
+                crate::config::FaultOrigin::Config => "config.yaml".to_string(),
+                crate::config::FaultOrigin::Plan(path) => path.display().to_string(),
+            };
+            format!(
+                "{file}: faults[{}] is in round {}, which this run never reaches (the test has \
+                 {max_rounds} round(s), counted in rounds_collection): it will not be applied",
+                fault.index, fault.at.round
+            )
+        })
+        .collect()
+}
+
 /// `steps` with `schedule` applied around them.
 pub(crate) struct Faulted<'a, S> {
     /// The package's steps.

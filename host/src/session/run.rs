@@ -223,6 +223,11 @@ async fn run_redacted(
     if start.is_fresh() {
         run_state::remove_databases(&config.data_dir, &report)?;
     }
+    if config.max_rounds.is_none() {
+        for line in super::faulted::unreached(&config.faults, start.max_rounds()) {
+            report.warning(&line);
+        }
+    }
     timings.phase_ended(RunPhase::Seeding);
 
     // 3. Workers, guarded by a watchdog that kills their process groups if we die.
@@ -378,6 +383,14 @@ pub(crate) enum Start {
 }
 
 impl Start {
+    /// The test's number of rounds.
+    fn max_rounds(&self) -> u32 {
+        match self {
+            Start::Full(_, _, options) => options.max_rounds,
+            Start::Selected(s) => s.max_rounds,
+        }
+    }
+
     /// Whether the data was seeded for a fresh start (post-load runs, `.db` files go).
     fn is_fresh(&self) -> bool {
         match self {
