@@ -12,12 +12,8 @@ use tokio::time::{Instant, sleep_until};
 
 use super::error::{WorkerError, WorkerErrorKind};
 use super::probe::{self, Target};
-use super::readiness::FIRST_POLL_INTERVAL;
+use super::readiness::EXTERNAL_POLL;
 use crate::config::{ReadyCheck, ResetHook};
-
-/// Longest pause between probes of an external worker when `ready` gives no `interval`:
-/// a remote server that restarts gets a probe twice a second, not ten times.
-const MAX_EXTERNAL_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long a reset hook may take when its entry gives no `timeout`: emptying a database
 /// can take a while, but a hung endpoint must not hang the run.
@@ -70,7 +66,7 @@ async fn wait_one(worker: &ExternalWorker, default_timeout: Duration) -> Result<
     let timeout = worker.ready.timeout.unwrap_or(default_timeout);
     let deadline = Instant::now() + timeout;
     let target = Target::Url(&worker.url);
-    let mut interval = worker.ready.interval.unwrap_or(FIRST_POLL_INTERVAL);
+    let mut pacer = EXTERNAL_POLL.start(worker.ready.interval);
     loop {
         // An attempt never outlives the deadline by more than its own bound.
         let last_answer = match probe::attempt(&worker.ready.probe, target).await {
@@ -91,10 +87,7 @@ async fn wait_one(worker: &ExternalWorker, default_timeout: Duration) -> Result<
                 },
             ));
         }
-        sleep_until((now + interval).min(deadline)).await;
-        if worker.ready.interval.is_none() {
-            interval = (interval * 2).min(MAX_EXTERNAL_POLL_INTERVAL);
-        }
+        sleep_until((now + pacer.next()).min(deadline)).await;
     }
 }
 
