@@ -696,3 +696,23 @@ fn a_fault_past_the_rounds_counted_in_the_database_is_named_not_silently_skipped
     assert!(!out.all().contains("faults[0] is in round"), "{out}");
     assert_eq!(fault_lines(&out).len(), 1, "{out}");
 }
+
+/// A granted step answers worker2 with HTTP 503 through its proxy (`network`), sees it,
+/// ends the fault (`clear`) and sees worker2 answer again: the step fails otherwise.
+#[test]
+fn a_granted_step_sets_a_network_fault_and_clears_it() {
+    let dir = step_faults_test(true);
+    dir.set_config("network_probe", serde_yaml::Value::Bool(true));
+    let out = dir.run_steps(&["--step", "error-then-clear"]);
+    assert_eq!(out.code(), exit::OK, "{out}");
+    let lines = fault_lines(&out);
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("from step error-then-clear") && lines[0].contains("503"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("from step error-then-clear") && lines[1].contains("worker2"),
+        "{out}"
+    );
+}
