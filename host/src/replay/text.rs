@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use crate::plugin::log::truncate;
 use crate::report::sanitize::{sanitize_line, sanitize_text};
 
 /// Bytes of a step or worker name as printed.
@@ -29,30 +30,18 @@ pub(crate) fn bounded_text(text: &str, max: usize) -> String {
 
 /// `text` cut to `max` bytes at a character boundary, with the number of bytes left out.
 fn cut(text: &str, max: usize) -> Cow<'_, str> {
-    let kept = prefix(text, max);
+    let kept = truncate(text, max);
     if kept.len() == text.len() {
         return Cow::Borrowed(text);
     }
     Cow::Owned(format!("{kept}… ({} more bytes)", text.len() - kept.len()))
 }
 
-/// The longest prefix of `text` of at most `max` bytes that ends at a character boundary.
-fn prefix(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 /// The first line of a recorded outcome, bounded; when it is cut, the bytes left out
 /// count the other lines too.
 pub(crate) fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    let kept = prefix(line, OUTCOME_MAX_BYTES);
+    let kept = truncate(line, OUTCOME_MAX_BYTES);
     if kept.len() == line.len() {
         return sanitize_line(line).into_owned();
     }

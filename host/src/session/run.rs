@@ -320,6 +320,16 @@ async fn run_redacted(
         ));
     }
     timings.phase_ended(RunPhase::Stop);
+    // The reports of whatever ended the run: its steps, a failed post-load, a signal.
+    let write = || {
+        write_reports(
+            &args,
+            &collector,
+            &package_identity(&source, &package),
+            &redactor,
+            timings,
+        )
+    };
     let ended = match outcome {
         Ok(Ok((code, summary))) => {
             if let Some(e) = collector.take_error() {
@@ -327,25 +337,13 @@ async fn run_redacted(
                     "{e}; the reports cover the run, the next invocation's may miss this one's steps"
                 ));
             }
-            write_reports(
-                &args,
-                &collector,
-                &package_identity(&source, &package),
-                &redactor,
-                timings,
-            )?;
+            write()?;
             Ok(Outcome::finished(code, summary, &redactor))
         }
         Ok(Err(e)) => {
             // A failed post-load is why nothing ran: the reports say so.
             if collector.post_load_failed(&e.message())
-                && let Err(e) = write_reports(
-                    &args,
-                    &collector,
-                    &package_identity(&source, &package),
-                    &redactor,
-                    timings,
-                )
+                && let Err(e) = write()
             {
                 report.warning(&e.message());
             }
@@ -355,13 +353,7 @@ async fn run_redacted(
             // A cancelled or timed-out CI job still gets reports of what ran; a report that
             // cannot be written then does not hide the signal's exit code.
             collector.interrupted(stop.name());
-            if let Err(e) = write_reports(
-                &args,
-                &collector,
-                &package_identity(&source, &package),
-                &redactor,
-                timings,
-            ) {
+            if let Err(e) = write() {
                 report.warning(&e.message());
             }
             Ok(interrupted(stop, &report))
