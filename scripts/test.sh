@@ -24,6 +24,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 guest_pkgs=(-p prometheus-step -p hello-steps -p audit-steps -p todos-steps -p koii-task-steps)
 cargo clippy --target wasm32-wasip2 "${guest_pkgs[@]}" -- -D warnings
 
+echo "== cargo doc: the library's public API documents without a broken or private link"
+RUSTDOCFLAGS="-D warnings" cargo doc -p prometheus-wasm --no-deps --quiet
+
 echo "== packaging: cargo package, pip install, npm pack"
 scripts/check-packaging.sh
 

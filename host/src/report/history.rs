@@ -121,7 +121,7 @@ pub struct StepEntry {
     pub faults: Vec<FaultEntry>,
 }
 
-/// A fault applied at a step's boundary or during it ([`RunEvent::FaultApplied`]
+/// A fault applied at a step's boundary or during it ([`RunEvent::FaultApplied`](crate::runner::RunEvent::FaultApplied)
 /// (crate::runner::RunEvent::FaultApplied)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultEntry {

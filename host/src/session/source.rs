@@ -401,7 +401,7 @@ fn lexical(path: &Path) -> PathBuf {
 pub enum LockPolicy {
     /// `--update-lock`: every new capability is approved and recorded.
     Update,
-    /// Local development: the folder's own package ([`is_own_package`]) may grow, and the
+    /// Local development: the folder's own package (`is_own_package`) may grow, and the
     /// lock follows it with one line per capability; any other package is refused.
     FollowOwn,
     /// `--locked` or `CI=true`: nothing grows without `--update-lock`.

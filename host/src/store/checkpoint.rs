@@ -81,7 +81,7 @@ impl JournalCheckpoint {
     }
 
     /// Compacts at round ends once the journal holds `bytes` of records (default
-    /// [`COMPACT_MIN_JOURNAL_BYTES`]); `0` compacts at every round end with new records.
+    /// `COMPACT_MIN_JOURNAL_BYTES`); `0` compacts at every round end with new records.
     pub fn with_compact_min_bytes(self, bytes: u64) -> Self {
         JournalCheckpoint {
             compact_min_bytes: bytes,
