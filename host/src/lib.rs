@@ -117,6 +117,7 @@ pub mod plugin;
 pub mod replay;
 pub mod report;
 pub mod runner;
+pub mod scaffold;
 pub mod session;
 pub mod store;
 pub mod timings;
