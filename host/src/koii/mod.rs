@@ -6,6 +6,7 @@
 //! the keypairs a [`crate::config::TestConfig`] names. Imports only config; never workers,
 //! plugin, runner or report. Start from [`Keyring::load`] and [`sign`].
 
+pub mod keygen;
 pub mod keypair;
 pub mod keyring;
 pub mod pyjson;
