@@ -1,93 +1,39 @@
-//! `prometheus-wasm inspect`: what a step package is and what it asks for, before running
-//! it — its manifest, the WIT contract it targets, its imports (the capabilities it asks
-//! for, each with what this runner grants), its size and sha256. A package the runner
-//! would refuse is still described, with the reason (exit 2).
+//! `prometheus-wasm inspect`: the library's [`Inspection`] of a step package printed as
+//! text or JSON. A package the runner would refuse is still described, with the reason
+//! (exit 2).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::cli::args::InspectArgs;
 use crate::cli::stopped;
 use crate::cli::{EXIT_PASSED, EXIT_USAGE, UserError};
 use crate::config::LimitsConfig;
-use crate::fetch::PackageIdentity;
-use crate::plugin::capabilities::{ComponentInterface, grant};
-use crate::plugin::package::read_package;
-use crate::plugin::{CodeCache, Package, PluginError, StepEngine, StepInfo, Steps, WIT_PACKAGE};
+use crate::plugin::capabilities::grant;
+use crate::plugin::inspect::{Inspection, inspect as inspect_package};
+use crate::plugin::{PluginError, WIT_PACKAGE};
 use crate::report::sanitize::{bounded_text, sanitize_json, sanitize_text};
 use crate::session::signals::install_signals;
 
 /// Widest import-name column; longer names push their own line's text to the right.
 const MAX_NAME_COLUMN: usize = 64;
 
-/// Everything `inspect` reports.
-struct Report {
-    path: PathBuf,
-    identity: PackageIdentity,
-    size: u64,
-    sha256: String,
-    interface: ComponentInterface,
-    steps: Option<Vec<StepInfo>>,
-    error: Option<PluginError>,
-}
-
 /// Prints what the package at `args.package` is and asks for.
 pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     let usage = <UserError as From<PluginError>>::from;
     let mut signals = install_signals()?;
     let budgets = args.budgets.budgets(&LimitsConfig::default());
-    let engine = Arc::new(StepEngine::for_budgets(&budgets).map_err(usage)?);
-    let bytes = read_package(&args.package).map_err(usage)?;
-    let cache = CodeCache::default_dir().map(CodeCache::new);
     // The manifest is guest code: it runs under the budgets, and a signal stops it.
-    let loaded = signals
-        .until(Package::load(
-            engine.clone(),
-            &args.package,
-            cache.as_ref(),
-            &budgets,
-        ))
-        .await;
-    let loaded = match loaded {
-        Ok(loaded) => loaded,
+    let report = match signals
+        .until(inspect_package(&args.package, &budgets))
+        .await
+    {
+        Ok(inspected) => inspected.map_err(usage)?,
         Err(stop) => return Ok(stopped(stop)),
-    };
-    let report = match loaded {
-        Ok(package) => Report {
-            path: args.package.clone(),
-            identity: PackageIdentity::read(&bytes),
-            size: package.size(),
-            sha256: package.sha256().to_string(),
-            interface: package.interface(),
-            steps: Some(package.manifest().to_vec()),
-            error: None,
-        },
-        // Not a component at all: nothing more to say.
-        Err(e @ (PluginError::Read { .. } | PluginError::NotAComponent { .. })) => {
-            return Err(usage(e));
-        }
-        // Compiles but cannot run here: still list what it asks for.
-        Err(error) => Report {
-            path: args.package.clone(),
-            identity: PackageIdentity::read(&bytes),
-            size: bytes.len() as u64,
-            sha256: Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            interface: ComponentInterface::read(&engine, &args.package).unwrap_or_default(),
-            steps: None,
-            error: Some(error),
-        },
     };
     // The manifest is guest text: control characters are rendered visibly.
     let text = if args.json {
-        serde_json::to_string_pretty(&sanitize_json(to_json(&report)))
+        serde_json::to_string_pretty(&sanitize_json(report.to_json()))
             .expect("JSON values serialize")
             + "\n"
     } else {
@@ -105,40 +51,8 @@ pub async fn inspect(args: InspectArgs) -> Result<u8, UserError> {
     }
 }
 
-fn to_json(r: &Report) -> Value {
-    let imports: Vec<Value> = r
-        .interface
-        .imports
-        .iter()
-        .map(|name| {
-            let g = grant(name);
-            json!({"name": name, "provided": g.provided, "grants": g.grants})
-        })
-        .collect();
-    let steps = r.steps.as_ref().map(|steps| {
-        steps
-            .iter()
-            .map(|s| {
-                json!({"name": s.name, "description": s.description, "worker": s.worker, "params": s.params})
-            })
-            .collect::<Vec<_>>()
-    });
-    json!({
-        "package": r.path.display().to_string(),
-        "identity": r.identity,
-        "size": r.size,
-        "sha256": r.sha256,
-        "targets": r.interface.targets(),
-        "runner_provides": WIT_PACKAGE,
-        "imports": imports,
-        "exports": r.interface.exports,
-        "steps": steps,
-        "error": r.error.as_ref().map(|e| e.to_string()),
-    })
-}
-
 /// The human-readable report. Writing to a `String` cannot fail.
-fn render_text(r: &Report) -> String {
+fn render_text(r: &Inspection) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "package   {}", r.path.display());
     if let Some(label) = r.identity.label() {

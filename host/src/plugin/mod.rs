@@ -16,6 +16,7 @@ pub mod error;
 pub mod faults;
 pub mod guard;
 pub mod http;
+pub mod inspect;
 pub mod json;
 pub mod limits;
 pub mod link;
