@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::report::error::{ReportError, write_atomically};
+use crate::report::error::{ReportError, write_atomically_with};
 use crate::report::history::StepEntry;
 use crate::report::model::{Case, RunReport};
 use crate::report::redact::Redactor;
@@ -45,7 +45,7 @@ pub fn render_timings(t: &TimingsSnapshot, redactor: &Redactor) -> Value {
 /// Writes the JSON report (pretty-printed, ending with a newline) to `out`, with the run's
 /// `timings` when given, in one pass over the cases.
 pub fn write_to(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     report: &RunReport<'_>,
     timings: Option<&TimingsSnapshot>,
     redactor: &Redactor,
@@ -66,10 +66,7 @@ pub fn write(
     timings: Option<&TimingsSnapshot>,
     redactor: &Redactor,
 ) -> Result<(), ReportError> {
-    // Room for a trail-like case (~700 bytes pretty-printed) each; grows if needed.
-    let mut text = Vec::with_capacity(4096 + report.cases.len() * 768);
-    write_to(&mut text, report, timings, redactor).expect("writing to memory cannot fail");
-    write_atomically("JSON", path, &text)
+    write_atomically_with("JSON", path, |out| write_to(out, report, timings, redactor))
 }
 
 /// A JSON array of the items the iterator `f` makes, serialized one at a time as they
