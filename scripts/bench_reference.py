@@ -253,10 +253,30 @@ def phases(cmd, folder, env):
         return None  # a build from before `timings` (a before/after comparison)
     steps = t["steps_total"]
     count = max(steps["count"], 1)
+    cases = json.loads(report.read_text())["cases"]
+    mongo = [call["duration_ms"] for c in cases for a in c["attempts"] for call in a["calls"]
+             if call["kind"] == "mongo"]
     return {**{k.removesuffix("_ms"): v for k, v in t["phases"].items()},
             "per_step_us": 1000 * steps["duration_ms"] / count,
             "checkpoint_us": 1000 * steps["checkpoint_ms"] / count,
-            "round_ends": steps["round_ends_ms"]}
+            "round_ends": steps["round_ends_ms"],
+            "mongo_calls_per_step": len(mongo) / count,
+            "mongo_call_us": 1000 * statistics.median(mongo) if mongo else 0.0}
+
+
+def pymongo_find_one_us(mongo_uri, database, samples=300):
+    """Median µs of the steps' find_one made by pymongo on the same server and data: what
+    one MongoDB call costs without our runner (the floor makes none)."""
+    import pymongo
+    client = pymongo.MongoClient(mongo_uri)
+    docs = client[database]["docs"]
+    times = []
+    for i in range(samples):
+        started = time.perf_counter()
+        docs.find_one({"taskId": "bench", "index": (i * 7) % DOCS})
+        times.append(time.perf_counter() - started)
+    client.close()
+    return 1e6 * statistics.median(times)
 
 
 def percentile(values, q):
@@ -325,6 +345,7 @@ def main():
     with_trivial = not wanted or "trivial" in wanted.split(",")
     rows = []
     breakdown = []
+    mongo_calls = []
     for workers, rounds, steps in scenarios:
         folder, keys = scenario(root, workers, rounds, steps)
         base = dict(os.environ, **keys)
@@ -351,6 +372,8 @@ def main():
         rows.append((workers, rounds, steps, med))
         for name, env in (("wire", ours_remote), ("embedded", ours_embedded)):
             breakdown.append((f"{workers} × {rounds} × {steps}", name, phases(cmd, folder, env)))
+        mongo_calls.append((f"{workers} × {rounds} × {steps}",
+                            pymongo_find_one_us(mongo_uri, f"bench_{workers}x{rounds}x{steps}")))
     if not rows:
         if with_trivial:
             trivial(root, runner)
@@ -377,6 +400,13 @@ def main():
         cells = " | ".join(f"{p.get(k, 0):.1f}" for k in keys)
         print(f"| {label} | {name} | {cells} | {p['per_step_us']:.0f} | "
               f"{p['checkpoint_us']:.0f} | {p['round_ends']:.1f} |")
+    print("\n| scenario | backend | MongoDB calls per step | median call µs (ours) | "
+          "median find_one µs (pymongo, same server) |")
+    print("|---|---|---|---|---|")
+    for (label, name, p), (_, py) in zip(breakdown, [m for m in mongo_calls for _ in (0, 1)]):
+        if p is not None:
+            print(f"| {label} | {name} | {p['mongo_calls_per_step']:.1f} | "
+                  f"{p['mongo_call_us']:.0f} | {py:.0f} |")
     if with_trivial:
         trivial(root, runner)
 
