@@ -3,12 +3,14 @@
 # and the reference, prometheus-test 0.1.10 from PyPI, on 3x3x3, 10x10x10 and 3x100x3
 # scenarios (stdlib-Python workers, a Mongo-seeded collection, signing): see
 # scripts/bench_reference.py. Prints wall / floor for every scenario and the phases of
-# our runs. Results go in docs/performance.md. Never run by the test suite. Installs what
+# our runs, then a trivial step (tests/components/trail) as a full run reports it. Results
+# go in docs/performance.md. Never run by the test suite. Installs what
 # it needs into target/bench-reference/venv.
 #
 #   scripts/bench-reference.sh                    # REPEATS=3 by default
 #   REFERENCE=0 scripts/bench-reference.sh        # floor and ours only
 #   SCENARIOS=3x100x3 scripts/bench-reference.sh  # some scenarios only
+#   SCENARIOS=trivial scripts/bench-reference.sh   # the trivial step only
 #   RUNNER=target/debug/prometheus-wasm scripts/bench-reference.sh  # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,11 +31,11 @@ if [ "${REFERENCE:-1}" != 0 ] && ! pip prometheus-test==0.1.10; then
 fi
 
 # RUNNER=path/to/prometheus-wasm measures that binary instead (another profile, an older
-# build for a before/after); the bench-task component must then be built already.
+# build for a before/after); the bench-task and trail components must then be built already.
 runner=${RUNNER:-}
 if [ -z "$runner" ]; then
     cargo build --quiet --release -p prometheus-wasm --bin prometheus-wasm
-    cargo build --quiet --target wasm32-wasip2 --profile guest -p bench-task
+    cargo build --quiet --target wasm32-wasip2 --profile guest -p bench-task -p trail
     runner="$(pwd)/target/release/prometheus-wasm"
 fi
 

@@ -22,6 +22,12 @@ beforehand). Every scenario prints wall / floor for both of our backends. With
 REFERENCE=0 (or when prometheus-test could not be installed) the reference is left out and
 the rest runs alone. After the timed runs, one more run per backend with --json gives
 the phases of the run (the report's `timings`), printed under the table.
+
+The trivial-step scenario (`trivial` in SCENARIOS; on by default) measures a step that does
+next to nothing as a full run reports it: tests/components/trail (each step one
+`state.get` and three `state.set`, no HTTP, no MongoDB) on one stdlib-Python worker, 1 ×
+TRIVIAL_ROUNDS × 5 steps, REPEATS runs with --json; it prints the median and p90 over every
+step of every run of the report's `duration_ms` and of each part of the `timings`.
 """
 
 import json
@@ -40,8 +46,10 @@ import nacl.signing
 
 REPEATS = int(os.environ.get("REPEATS", "3"))
 REFERENCE = os.environ.get("REFERENCE", "1") != "0"
-# (workers, rounds, steps); SCENARIOS="3x3x3,3x100x3" picks some.
+# (workers, rounds, steps); SCENARIOS="3x3x3,3x100x3" picks some ("trivial": the
+# trivial-step scenario).
 ALL_SCENARIOS = [(3, 3, 3), (10, 10, 10), (3, 100, 3)]
+TRIVIAL_ROUNDS = int(os.environ.get("TRIVIAL_ROUNDS", "200"))
 DOCS = 200
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -245,10 +253,76 @@ def phases(cmd, folder, env):
         return None  # a build from before `timings` (a before/after comparison)
     steps = t["steps_total"]
     count = max(steps["count"], 1)
+    cases = json.loads(report.read_text())["cases"]
+    mongo = [call["duration_ms"] for c in cases for a in c["attempts"] for call in a["calls"]
+             if call["kind"] == "mongo"]
     return {**{k.removesuffix("_ms"): v for k, v in t["phases"].items()},
             "per_step_us": 1000 * steps["duration_ms"] / count,
             "checkpoint_us": 1000 * steps["checkpoint_ms"] / count,
-            "round_ends": steps["round_ends_ms"]}
+            "round_ends": steps["round_ends_ms"],
+            "mongo_calls_per_step": len(mongo) / count,
+            "mongo_call_us": 1000 * statistics.median(mongo) if mongo else 0.0}
+
+
+def pymongo_find_one_us(mongo_uri, database, samples=300):
+    """Median µs of the steps' find_one made by pymongo on the same server and data: what
+    one MongoDB call costs without our runner (the floor makes none)."""
+    import pymongo
+    client = pymongo.MongoClient(mongo_uri)
+    docs = client[database]["docs"]
+    times = []
+    for i in range(samples):
+        started = time.perf_counter()
+        docs.find_one({"taskId": "bench", "index": (i * 7) % DOCS})
+        times.append(time.perf_counter() - started)
+    client.close()
+    return 1e6 * statistics.median(times)
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def trivial(root, runner):
+    """The trivial step as a full run reports it: prints a table of median and p90 (µs)."""
+    folder = root / "trivial"
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "data").mkdir(parents=True)
+    (folder / "worker.py").write_text(WORKER_PY)
+    (folder / "workers.json").write_text(json.dumps(
+        {"worker1": {"server_entrypoint": str(folder / "worker.py")}}, indent=2))
+    (folder / "config.yaml").write_text(
+        f"task_id: bench\n"
+        f"base_port: {free_port_block(1)}\n"
+        f"max_rounds: {TRIVIAL_ROUNDS}\n"
+        f"data_dir: data\n"
+        f"workers_config: workers.json\n"
+    )
+    shutil.copy(ROOT / "target/wasm32-wasip2/guest/trail.wasm", folder / "steps.wasm")
+    env = dict(os.environ, NO_COLOR="1", PROMETHEUS_WASM_CACHE_DIR=str(root / "cache"))
+    env.pop("MONGO_URI", None)
+    env.pop("RUST_BACKTRACE", None)
+    cmd = [runner, "run", "steps.wasm", "--reset", "--json", str(folder / "report.json")]
+    timed(cmd, folder, env)  # warm-up: compiles the component into the cache
+    reported, parts = [], {}
+    for _ in range(REPEATS):
+        timed(cmd, folder, env)
+        report = json.loads((folder / "report.json").read_text())
+        reported += [1000 * a["duration_ms"] for c in report["cases"] for a in c["attempts"]]
+        for s in (report.get("timings") or {}).get("steps", []):
+            for key, value in s.items():
+                if key.endswith("_ms"):
+                    parts.setdefault(key.removesuffix("_ms"), []).append(1000 * value)
+    print(f"\n| trivial step (trail: 1 get, 3 sets), 1 × {TRIVIAL_ROUNDS} × 5, "
+          f"{REPEATS} runs, {len(reported)} steps | median µs | p90 µs |")
+    print("|---|---|---|")
+    print(f"| report `duration_ms` | {statistics.median(reported):.0f} | "
+          f"{percentile(reported, 0.9):.0f} |")
+    for key, values in parts.items():
+        print(f"| timings `{key}` | {statistics.median(values):.0f} | "
+              f"{percentile(values, 0.9):.0f} |")
 
 
 def timed(cmd, cwd, env):
@@ -268,8 +342,10 @@ def main():
     wanted = os.environ.get("SCENARIOS")
     scenarios = [sc for sc in ALL_SCENARIOS
                  if not wanted or "x".join(map(str, sc)) in wanted.split(",")]
+    with_trivial = not wanted or "trivial" in wanted.split(",")
     rows = []
     breakdown = []
+    mongo_calls = []
     for workers, rounds, steps in scenarios:
         folder, keys = scenario(root, workers, rounds, steps)
         base = dict(os.environ, **keys)
@@ -296,6 +372,12 @@ def main():
         rows.append((workers, rounds, steps, med))
         for name, env in (("wire", ours_remote), ("embedded", ours_embedded)):
             breakdown.append((f"{workers} × {rounds} × {steps}", name, phases(cmd, folder, env)))
+        mongo_calls.append((f"{workers} × {rounds} × {steps}",
+                            pymongo_find_one_us(mongo_uri, f"bench_{workers}x{rounds}x{steps}")))
+    if not rows:
+        if with_trivial:
+            trivial(root, runner)
+        return
     ref_head = " prometheus-test 0.1.10 |" if REFERENCE else ""
     print(f"| scenario (workers × rounds × steps) | floor (workers ready) |{ref_head} "
           f"prometheus-wasm, MongoDB wire | prometheus-wasm, embedded store | "
@@ -318,6 +400,15 @@ def main():
         cells = " | ".join(f"{p.get(k, 0):.1f}" for k in keys)
         print(f"| {label} | {name} | {cells} | {p['per_step_us']:.0f} | "
               f"{p['checkpoint_us']:.0f} | {p['round_ends']:.1f} |")
+    print("\n| scenario | backend | MongoDB calls per step | median call µs (ours) | "
+          "median find_one µs (pymongo, same server) |")
+    print("|---|---|---|---|---|")
+    for (label, name, p), (_, py) in zip(breakdown, [m for m in mongo_calls for _ in (0, 1)]):
+        if p is not None:
+            print(f"| {label} | {name} | {p['mongo_calls_per_step']:.1f} | "
+                  f"{p['mongo_call_us']:.0f} | {py:.0f} |")
+    if with_trivial:
+        trivial(root, runner)
 
 
 if __name__ == "__main__":

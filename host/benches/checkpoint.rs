@@ -15,7 +15,9 @@
 //! - **Trivial step**: one `Package::run_step` of the trail component (instantiate,
 //!   prepare, execute), no checkpoint.
 //! - **Sync**: one record append + `fdatasync` on the same file system, alone.
-//! - **Reports**: the summary table, JSON and JUnit of the 1 000- and 10 000-step runs.
+//! - **Reports**: the summary table, the report collector, JSON, JUnit and HTML of runs of
+//!   1 000, 10 000 and 100 000 trail-like steps (each with its four state calls);
+//!   `-- reports` measures these alone.
 //!
 //! `BENCH_DIR` chooses where the state files go (default: `target/bench-checkpoint`, on
 //! the same disk as the build).
@@ -26,12 +28,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_wasm::plugin::{
-    Budgets, LogLevel, Package, RunCtx, StepEngine, StepInfo, StepLog, StepOutcome, Steps,
+    Budgets, CallKind, HostCall, LogLevel, Package, RunCtx, StepEngine, StepInfo, StepLog,
+    StepOutcome, Steps,
 };
 use prometheus_wasm::report::{
     Outline, PackageId, Redactor, ReportCollector, TerminalReport, html, json, junit,
 };
-use prometheus_wasm::runner::{self, ResumePoint, RunEvent, RunObserver, RunOptions, RunSummary};
+use prometheus_wasm::runner::{
+    self, ResumePoint, RunEvent, RunObserver, RunOptions, RunOutcome, RunSummary, StepRecord,
+    StepStatus,
+};
 use prometheus_wasm::store::{
     ChangedKey, Checkpoint, JournalCheckpoint, RunState, StateError, StateFile,
 };
@@ -171,12 +177,11 @@ async fn long_run<C: Checkpoint>(
     (first, last, all, total, summary)
 }
 
-async fn long_runs(package: &Package) -> Vec<RunSummary> {
+async fn long_runs(package: &Package) {
     println!(
         "| checkpoint | steps | median, first {WINDOW} | median, last {WINDOW} | last / first | median | total |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let mut summaries = Vec::new();
     let settings: [(&str, u32, u8); 5] = [
         ("journal, durable (default)", ROUNDS, 0),
         ("journal, no sync", ROUNDS, 1),
@@ -186,7 +191,7 @@ async fn long_runs(package: &Package) -> Vec<RunSummary> {
     ];
     for (label, rounds, kind) in settings {
         let file = StateFile::new(&bench_dir(&format!("run-{kind}-{rounds}")));
-        let (first, last, all, total, summary) = match kind {
+        let (first, last, all, total, _) = match kind {
             0 => long_run(package, JournalCheckpoint::new(file), rounds).await,
             1 => {
                 let checkpoint = JournalCheckpoint::new(file).with_durable_steps(false);
@@ -203,9 +208,7 @@ async fn long_runs(package: &Package) -> Vec<RunSummary> {
             us(all),
             total.as_secs_f64()
         );
-        summaries.push(summary);
     }
-    summaries
 }
 
 async fn trivial_step(package: &Package) {
@@ -254,23 +257,40 @@ fn sync_cost() {
     println!("| {SYNC_RUNS} appends | {} |", us(median(&mut times)));
 }
 
-fn reports(summaries: &[RunSummary]) {
-    println!();
-    println!("| report | 1 000 steps | 10 000 steps | ratio |");
-    println!("|---|---|---|---|");
-    let small = summaries
-        .iter()
-        .find(|s| s.steps.len() == ROUNDS as usize / 2);
-    let large = summaries
-        .iter()
-        .find(|s| s.steps.len() == ROUNDS as usize * 5);
-    let (Some(small), Some(large)) = (small, large) else {
-        return;
-    };
+/// Steps of the report measurements: each writer is timed on runs of these sizes.
+const REPORT_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+
+/// A run of `steps` trail-like steps (5 a round, all passed), as the runner summarises it.
+fn synthetic_summary(steps: usize) -> RunSummary {
+    let records: Vec<StepRecord> = (0..steps)
+        .map(|i| StepRecord {
+            round: (i / 5) as u32 + 1,
+            step: format!("s{}", i % 5 + 1),
+            worker: "worker1".into(),
+            status: StepStatus::Passed,
+            duration: Duration::from_micros(90 + (i % 17) as u64),
+        })
+        .collect();
+    RunSummary {
+        rounds_run: (1..=steps.div_ceil(5) as u32).collect(),
+        passed: records.len(),
+        skipped: 0,
+        failed: 0,
+        outcome: RunOutcome::Passed,
+        total_duration: Duration::from_micros(100 * steps as u64),
+        steps: records,
+    }
+}
+
+/// Every report writer on runs of [`REPORT_SIZES`] steps; the ratio column is the time
+/// for 10× the steps over the time for the previous size (10.0 is linear).
+fn reports() {
+    let summaries: Vec<RunSummary> = REPORT_SIZES.iter().map(|&n| synthetic_summary(n)).collect();
     let redactor = Redactor::new(["s3cret".to_owned()]);
-    // Median of 5 renderings of `summary`.
+    // Median of 5 renderings (3 for the largest run).
     let time = |f: &dyn Fn(&RunSummary), summary: &RunSummary| {
-        let mut runs: Vec<Duration> = (0..5)
+        let repeats = if summary.steps.len() >= 100_000 { 3 } else { 5 };
+        let mut runs: Vec<Duration> = (0..repeats)
             .map(|_| {
                 let started = Instant::now();
                 f(summary);
@@ -292,40 +312,75 @@ fn reports(summaries: &[RunSummary]) {
         file: "bench".into(),
         ..PackageId::default()
     };
-    // The report files are built from the collector's record of the run, as `run` does.
-    let rows: [(&str, &Render); 4] = [
-        ("terminal summary table", &terminal),
-        ("JSON", &|s| {
-            let c = collected(s, &redactor);
-            c.with_report(&package, |r| {
-                std::hint::black_box(json::render(r, &redactor).to_string());
-            });
-        }),
-        ("JUnit", &|s| {
-            let c = collected(s, &redactor);
-            c.with_report(&package, |r| {
-                std::hint::black_box(junit::render(r, &redactor))
-            });
-        }),
-        ("HTML", &|s| {
-            let c = collected(s, &redactor);
-            c.with_report(&package, |r| {
-                std::hint::black_box(html::render(r, &redactor))
-            });
-        }),
+    let collect = |s: &RunSummary| {
+        std::hint::black_box(collected(s, &redactor));
+    };
+    // The report files are built from the collector's record of the run, as `run` does;
+    // the collector is filled outside the timed part (the row above times it alone).
+    let json_doc = |c: &ReportCollector| {
+        c.with_report(&package, |r| {
+            // Streamed to a sink, as `json::write` streams it to its file.
+            json::write_to(&mut std::io::sink(), r, None, &redactor).expect("write to a sink");
+        })
+    };
+    let junit_doc = |c: &ReportCollector| {
+        c.with_report(&package, |r| {
+            std::hint::black_box(junit::render(r, &redactor));
+        })
+    };
+    let html_doc = |c: &ReportCollector| {
+        c.with_report(&package, |r| {
+            std::hint::black_box(html::render(r, &redactor));
+        })
+    };
+    let from_collector: [(&str, &Writer); 3] = [
+        ("JSON", &json_doc),
+        ("JUnit", &junit_doc),
+        ("HTML", &html_doc),
     ];
-    for (label, f) in rows {
-        let (a, b) = (time(f, small), time(f, large));
-        println!(
-            "| {label} | {} | {} | {:.1} |",
-            us(a),
-            us(b),
-            b.as_secs_f64() / a.as_secs_f64()
-        );
+    let collectors: Vec<ReportCollector> =
+        summaries.iter().map(|s| collected(s, &redactor)).collect();
+    println!();
+    print!("| report |");
+    for n in REPORT_SIZES {
+        print!(" {n} steps |");
+    }
+    for pair in REPORT_SIZES.windows(2) {
+        print!(" ratio {}→{} |", pair[0], pair[1]);
+    }
+    println!();
+    println!("|---|{}", "---|".repeat(REPORT_SIZES.len() * 2 - 1));
+    let row = |label: &str, times: Vec<Duration>| {
+        print!("| {label} |");
+        for t in &times {
+            print!(" {} |", us(*t));
+        }
+        for pair in times.windows(2) {
+            print!(" {:.1} |", pair[1].as_secs_f64() / pair[0].as_secs_f64());
+        }
+        println!();
+    };
+    row(
+        "terminal summary table",
+        summaries.iter().map(|s| time(&terminal, s)).collect(),
+    );
+    row(
+        "collector (events of the run)",
+        summaries.iter().map(|s| time(&collect, s)).collect(),
+    );
+    for (label, f) in from_collector {
+        let times = collectors
+            .iter()
+            .zip(&summaries)
+            .map(|(c, s)| time(&|_: &RunSummary| f(c), s))
+            .collect();
+        row(label, times);
     }
 }
 
-/// A report collector (in memory) fed the events of `summary`'s steps.
+/// A report collector (in memory) fed the events a run of `summary`'s steps sends: each
+/// step's start, its four state calls (one `get`, three `set`s, as the trail steps make)
+/// and its end.
 fn collected(summary: &RunSummary, redactor: &Redactor) -> ReportCollector {
     let first_round = summary.rounds_run.first().copied().unwrap_or(1);
     let outline = Outline {
@@ -343,12 +398,44 @@ fn collected(summary: &RunSummary, redactor: &Redactor) -> ReportCollector {
     };
     let (collector, _) = ReportCollector::start(None, outline, &fresh, redactor.clone())
         .expect("an in-memory collector");
-    for r in &summary.steps {
+    for (i, r) in summary.steps.iter().enumerate() {
+        collector.event(&RunEvent::StepStarted {
+            round: r.round,
+            index: i % 5,
+            total: 5,
+            step: r.step.clone(),
+            description: "records itself in the trail".into(),
+            worker: r.worker.clone(),
+        });
+        let calls = [
+            ("get count (global)", String::new(), i.to_string()),
+            (
+                "set trail.N (global)",
+                format!("\"{}/{}\"", r.round, r.step),
+                String::new(),
+            ),
+            ("set count (global)", (i + 1).to_string(), String::new()),
+            ("set last (round)", format!("\"{}\"", r.step), String::new()),
+        ];
+        for (text, request, response) in calls {
+            collector.event(&RunEvent::HostCalled {
+                round: r.round,
+                step: r.step.clone(),
+                call: HostCall {
+                    kind: CallKind::State,
+                    summary: text.into(),
+                    request,
+                    response,
+                    failed: false,
+                    duration: Duration::from_micros(2),
+                },
+            });
+        }
         collector.event(&RunEvent::StepFinished {
             round: r.round,
             step: r.step.clone(),
             worker: r.worker.clone(),
-            outcome: StepOutcome::Done(serde_json::Value::Null),
+            outcome: StepOutcome::Done(serde_json::json!(i)),
             duration: r.duration,
         });
     }
@@ -356,16 +443,21 @@ fn collected(summary: &RunSummary, redactor: &Redactor) -> ReportCollector {
 }
 
 fn main() {
+    // `-- reports` measures the report writers alone (they need no component).
+    if std::env::args().skip(1).any(|a| a == "reports") {
+        reports();
+        return;
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let package = trail_package().await;
         trivial_step(&package).await;
         sync_cost();
         println!();
-        let summaries = long_runs(&package).await;
-        reports(&summaries);
+        long_runs(&package).await;
     });
+    reports();
 }
 
-/// One report writer under measurement.
-type Render<'a> = dyn Fn(&RunSummary) + 'a;
+/// One report file writer under measurement, given the collector of a run.
+type Writer<'a> = dyn Fn(&ReportCollector) + 'a;

@@ -18,6 +18,16 @@ const NEW_FILE_MODE: u32 = 0o666;
 /// Writes `bytes` to `path` atomically, creating its directory; with `durable`, the data
 /// reach the disk before the rename (for files a crash must not lose).
 pub fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+    write_with(path, durable, |out| out.write_all(bytes))
+}
+
+/// Like [`write`], with the content written by `fill` (buffered) as it is made: a large
+/// report is streamed to its temporary file, never held whole in memory.
+pub fn write_with(
+    path: &Path,
+    durable: bool,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -31,7 +41,11 @@ pub fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
         .prefix(".tmp-")
         .permissions(permissions)
         .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    {
+        let mut out = io::BufWriter::with_capacity(1 << 16, temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
     if durable {
         temp.as_file().sync_all()?;
     }

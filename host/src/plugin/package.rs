@@ -425,7 +425,7 @@ impl Package {
         log: &dyn StepLog,
     ) {
         let data = store.data();
-        let package = PackageRef::of(&self.sha256, &self.path);
+        let package = || PackageRef::of(&self.sha256, &self.path);
         let round = data.state.current_round;
         let faults = log.faults();
         match (self.run.record).keep(&data.recorder, step, round, package, result, faults) {

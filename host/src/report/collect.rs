@@ -208,8 +208,9 @@ impl ReportCollector {
         duration: Duration,
     ) {
         let mut inner = self.lock();
-        let mut entry = self.pending(&mut inner, round, step, Some(worker)).clone();
-        inner.pending = None;
+        // Moved out, not copied: a step's entry holds every call and line it made.
+        self.pending(&mut inner, round, step, Some(worker));
+        let mut entry = inner.pending.take().expect("pending() just set it");
         entry.worker = worker.to_owned();
         entry.status = status;
         entry.detail = detail.map(|d| self.bound(&d));

@@ -30,3 +30,16 @@ pub(crate) fn write_atomically(
     crate::atomic_file::write(path, bytes, false).map_err(err)?;
     Ok(())
 }
+
+/// Like [`write_atomically`], with the content streamed by `fill` into the temporary file.
+pub(crate) fn write_atomically_with(
+    format: &'static str,
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
+    crate::atomic_file::write_with(path, false, fill).map_err(|source| ReportError {
+        format,
+        path: path.to_path_buf(),
+        source,
+    })
+}

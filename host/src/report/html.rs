@@ -5,13 +5,14 @@
 //!
 //! Every guest or worker text is scrubbed like in the other reports (secrets masked,
 //! control characters rendered visibly) and then HTML-escaped, so a step log holding
-//! `<script>` is shown as text. Built in one `String` pass: linear in the steps.
+//! `<script>` is shown as text. Built in one pass, linear in the steps, and written out
+//! in pieces as it is built.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::report::error::{ReportError, write_atomically};
+use crate::report::error::{ReportError, write_atomically_with};
 use crate::report::junit::attempt_text;
 use crate::report::model::{Case, CaseStatus, RunReport};
 use crate::report::redact::Redactor;
@@ -48,7 +49,23 @@ r.hidden=!(s==='all'||r.classList.contains(s));});});});
 
 /// The HTML page of a run.
 pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
-    let mut page = String::with_capacity(4096 + report.cases.len() * 256);
+    let mut out = Vec::with_capacity(4096 + report.cases.len() * 256);
+    write_to(&mut out, report, redactor).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the page is built from strings")
+}
+
+/// Writes the HTML page of a run to `out`, in pieces of about [`PIECE_BYTES`] as it is
+/// built: the page of a long run is never held whole.
+pub fn write_to(
+    out: &mut dyn std::io::Write,
+    report: &RunReport<'_>,
+    redactor: &Redactor,
+) -> std::io::Result<()> {
+    let mut page = Page {
+        text: String::with_capacity(PIECE_BYTES + 4096),
+        out,
+        error: None,
+    };
     let label = esc_line(&report.package.label(), redactor);
     let _ = write!(
         page,
@@ -66,15 +83,56 @@ pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
     failures(&mut page, report, redactor);
     steps(&mut page, report, redactor);
     let _ = writeln!(page, "</main><script>{SCRIPT}</script></body></html>");
-    page
+    page.finish()
 }
 
-/// Writes the HTML report to `path`.
+/// Writes the HTML report to `path`, streamed into its temporary file.
 pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result<(), ReportError> {
-    write_atomically("HTML", path, render(report, redactor).as_bytes())
+    write_atomically_with("HTML", path, |out| write_to(out, report, redactor))
 }
 
-fn summary(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
+/// How much of the page is built before it is written out.
+const PIECE_BYTES: usize = 1 << 16;
+
+/// The page being built: text is appended to a buffer that goes to `out` each time it
+/// holds [`PIECE_BYTES`]; the first write error is kept and ends the writing.
+struct Page<'w> {
+    text: String,
+    out: &'w mut dyn std::io::Write,
+    error: Option<std::io::Error>,
+}
+
+impl Page<'_> {
+    fn push_str(&mut self, s: &str) {
+        self.text.push_str(s);
+        if self.text.len() >= PIECE_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(self.text.as_bytes())
+        {
+            self.error = Some(e);
+        }
+        self.text.clear();
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.flush();
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl std::fmt::Write for Page<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+fn summary(page: &mut Page<'_>, report: &RunReport<'_>, redactor: &Redactor) {
     let t = &report.totals;
     let _ = write!(
         page,
@@ -118,7 +176,7 @@ fn summary(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
 type Chips<'r, 'a> = Vec<(usize, &'r Case<'a>)>;
 
 /// A table: a row per worker, a column per round, a chip per step in run order.
-fn timeline(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
+fn timeline(page: &mut Page<'_>, report: &RunReport<'_>, redactor: &Redactor) {
     let mut rounds: Vec<u32> = report.cases.iter().map(|c| c.round).collect();
     rounds.dedup();
     // Every round has the manifest's steps, in order.
@@ -176,7 +234,7 @@ fn timeline(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
     page.push_str("</table></section>");
 }
 
-fn failures(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
+fn failures(page: &mut Page<'_>, report: &RunReport<'_>, redactor: &Redactor) {
     let flaky = report.cases.iter().filter(|c| c.is_flaky());
     let listed: Vec<&Case<'_>> = report.failures().chain(flaky).collect();
     if listed.is_empty() {
@@ -210,7 +268,7 @@ fn failures(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
     page.push_str("</section>");
 }
 
-fn steps(page: &mut String, report: &RunReport<'_>, redactor: &Redactor) {
+fn steps(page: &mut Page<'_>, report: &RunReport<'_>, redactor: &Redactor) {
     page.push_str(
         "<section id=\"steps\"><h2>Steps</h2><nav>\
          <button data-show=\"all\">all</button><button data-show=\"failed\">failed</button>\
@@ -271,4 +329,58 @@ pub fn esc(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::collect::tests::{End, fresh, package, redactor, step};
+    use crate::report::{Outline, ReportCollector};
+
+    /// Records the size of every write it is given.
+    #[derive(Default)]
+    struct Pieces {
+        bytes: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl std::io::Write for Pieces {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            self.writes.push(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_long_run_s_page_is_written_in_pieces_as_it_is_built() {
+        let outline = Outline {
+            max_rounds: 400,
+            steps: vec![("submit".into(), "worker1".into())],
+            selection: None,
+        };
+        let (c, _) = ReportCollector::start(None, outline, &fresh(), redactor()).unwrap();
+        for round in 1..=400 {
+            step(&c, round, "submit", "worker1", End::Pass);
+        }
+        let r = redactor();
+        let mut pieces = Pieces::default();
+        c.with_report(&package(), |run| {
+            super::write_to(&mut pieces, run, &r).unwrap();
+            assert_eq!(pieces.bytes, super::render(run, &r).into_bytes());
+        });
+        // Every piece but the last holds about PIECE_BYTES (plus what the last append
+        // added); none is the whole page.
+        assert!(pieces.writes.len() > 3, "{:?}", pieces.writes);
+        let (last, full) = pieces.writes.split_last().unwrap();
+        assert!(*last <= pieces.bytes.len() / 2);
+        for n in full {
+            assert!(
+                (super::PIECE_BYTES..2 * super::PIECE_BYTES).contains(n),
+                "{n}"
+            );
+        }
+    }
 }

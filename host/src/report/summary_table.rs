@@ -1,6 +1,7 @@
 //! The summary table and closing line of the terminal report, as a pure function of the
 //! [`RunSummary`], tested on exact text.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::report::redact::Redactor;
@@ -50,14 +51,18 @@ pub(crate) fn render_summary(summary: &RunSummary, style: Style, redactor: &Reda
     let widths: Vec<usize> = (0..5)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    let mut out = String::new();
+    let mut out = String::with_capacity(rows.len() * (widths.iter().sum::<usize>() + 10));
+    // One buffer for every row: formatting each cell into its own string cost more than
+    // the table.
+    let mut line = String::new();
     for (n, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        let line = cells.join("  ");
+        line.clear();
+        for (i, c) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let _ = write!(line, "{c:<w$}", w = widths[i]);
+        }
         let line = line.trim_end();
         if n == 0 {
             out.push_str(&style.bold(line));

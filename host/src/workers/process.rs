@@ -51,6 +51,10 @@ pub(super) struct WorkerProcess {
     /// Raised before the run kills, stops or signals this process on purpose (a fault the
     /// test asked for): its exit is then expected, not a death that fails the run.
     pub on_purpose: Arc<AtomicBool>,
+    /// Its `/proc/<pid>/stat`, opened before it can have been reaped: the death watch
+    /// re-reads it after every step, and it names this process even if the pid is reused.
+    /// `None` if it could not be opened (the watch then reads it by path).
+    pub stat: Option<Arc<std::fs::File>>,
 }
 
 impl WorkerProcess {
@@ -122,6 +126,10 @@ pub(super) fn spawn(
         Arc::clone(&tail),
     );
 
+    // Before the reaper exists, the process cannot have been reaped: this is its file.
+    let stat = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()
+        .map(Arc::new);
     let (exit_tx, exit_rx) = watch::channel(None);
     let reaper_name = Arc::clone(&name);
     tokio::spawn(async move {
@@ -142,6 +150,7 @@ pub(super) fn spawn(
         tail,
         drain,
         on_purpose: Arc::new(AtomicBool::new(false)),
+        stat,
     })
 }
 

@@ -146,12 +146,13 @@ pub struct RecordCtx {
 impl RecordCtx {
     /// Writes `step`'s run (its calls and clock readings taken from `recorder`, the faults
     /// applied before it) when the mode keeps it: `None` when it does not, else where it went or why it could not.
+    /// `package` names the package in the recording; it is called only for a step kept.
     pub fn keep(
         &self,
         recorder: &Recorder,
         step: &StepInfo,
         round: u32,
-        package: PackageRef,
+        package: impl FnOnce() -> PackageRef,
         result: &Result<StepOutcome, StepFailure>,
         faults: crate::plugin::FaultNotes,
     ) -> Option<Result<PathBuf, RecordError>> {
@@ -174,7 +175,8 @@ impl RecordCtx {
             step: step.name.clone(),
             worker: step.worker.clone(),
             params: step.params.clone(),
-            package,
+            // Made only for a step that is kept: it resolves the package's path on disk.
+            package: package(),
             // Cut before masking: a failure message can be any size (a step that fails
             // with 100 MiB), and masking it whole took minutes; replay shows 4 KiB of it.
             outcome: self.mask.text(&bounded_outcome(&outcome)),

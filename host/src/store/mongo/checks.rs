@@ -12,8 +12,10 @@ use crate::store::limits::{
 };
 
 /// Refuses a document MongoDB would refuse to store: nested deeper than [`MAX_NESTING`]
-/// or larger than [`MAX_DOCUMENT_BYTES`] as BSON. Returns its size.
-pub fn check_document(what: &str, doc: &Document) -> Result<usize, MongoError> {
+/// or larger than [`MAX_DOCUMENT_BYTES`] as BSON. Returns its size. `what` names the
+/// document in the error; it is only formatted then (seeding checks every document, and
+/// `format_args!("document {n}")` costs nothing until shown).
+pub fn check_document(what: impl std::fmt::Display, doc: &Document) -> Result<usize, MongoError> {
     let depth = document_depth(doc);
     if depth > MAX_NESTING {
         return Err(MongoError::Limit {

@@ -140,7 +140,7 @@ impl Database for RemoteDatabase {
             }
             // Refused before sending, as the embedded store refuses them.
             for (n, d) in documents.iter().enumerate() {
-                check_document(&format!("document {}", n + 1), d)?;
+                check_document(format_args!("document {}", n + 1), d)?;
             }
             // Ids are assigned here so they come back in input order whatever the driver does.
             let ids: Vec<Bson> = documents.iter_mut().map(super::ensure_id).collect();

@@ -279,7 +279,7 @@ impl EmbeddedDatabase {
         }
         let mut sizes = Vec::with_capacity(new.len());
         for (n, d) in new.iter().enumerate() {
-            match check_document(&format!("document {}", n + 1), d) {
+            match check_document(format_args!("document {}", n + 1), d) {
                 Ok(bytes) => sizes.push(bytes),
                 Err(e) => return (false, Err(e)),
             }
