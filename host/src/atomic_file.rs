@@ -21,7 +21,7 @@ pub fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     write_with(path, durable, |out| out.write_all(bytes))
 }
 
-/// Like [`write`], with the content written by `fill` (buffered) as it is made: a large
+/// Like [`write()`], with the content written by `fill` (buffered) as it is made: a large
 /// report is streamed to its temporary file, never held whole in memory.
 pub fn write_with(
     path: &Path,

@@ -54,7 +54,7 @@ pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
     String::from_utf8(out).expect("the page is built from strings")
 }
 
-/// Writes the HTML page of a run to `out`, in pieces of about [`PIECE_BYTES`] as it is
+/// Writes the HTML page of a run to `out`, in pieces of about `PIECE_BYTES` as it is
 /// built: the page of a long run is never held whole.
 pub fn write_to(
     out: &mut dyn std::io::Write,
