@@ -2,6 +2,7 @@
 //! the library (`prometheus_wasm::Session`) under `cargo test`, built in the workspace's
 //! target directory so that wasmtime is not compiled a second time.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -70,6 +71,55 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// The `PACKAGE feature "NAME"` lines of `cargo tree` run in `dir` with `args`.
+fn feature_lines(dir: &Path, args: &[&str]) -> BTreeSet<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(dir)
+        .args(["tree", "--offline", "--prefix", "none"])
+        .args(args)
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(" (*)").to_string())
+        .filter(|l| l.contains(" feature \"") && !l.contains("(command-line)"))
+        .collect()
+}
+
+/// Every dependency the example shares with the workspace has the features a workspace
+/// build gives it (`cargo build --workspace`, which scripts/test.sh runs first): a single
+/// difference changes the dependency's build hash and everything above it — wasmtime
+/// included — is compiled again for the example.
+#[test]
+fn the_example_resolves_the_workspace_features() {
+    let project = example_project();
+    let example = feature_lines(project.path(), &["-e", "normal,build,dev,features"]);
+    let workspace = feature_lines(
+        &repo_root(),
+        &["--workspace", "-e", "normal,build,features"],
+    );
+    let package = |line: &String| line.split(' ').next().unwrap_or_default().to_string();
+    let shared: BTreeSet<String> = example.iter().map(package).collect();
+    let workspace: BTreeSet<String> = workspace
+        .into_iter()
+        .filter(|l| shared.contains(&package(l)) && !l.starts_with("prometheus-wasm "))
+        .collect();
+    let example: BTreeSet<String> = example
+        .into_iter()
+        .filter(|l| !l.starts_with("hello-e2e ") && !l.starts_with("prometheus-wasm "))
+        .collect();
+    let only_example: Vec<_> = example.difference(&workspace).collect();
+    let only_workspace: Vec<_> = workspace.difference(&example).collect();
+    assert!(
+        only_example.is_empty() && only_workspace.is_empty(),
+        "examples/cargo-test resolves other features than the workspace; give its \
+         dev-dependencies the workspace's: only in the example {only_example:#?}, only in the \
+         workspace {only_workspace:#?}"
+    );
+}
+
 #[test]
 fn the_example_keeps_the_workspace_dev_profile() {
     let workspace = dev_profile(&repo_root().join("Cargo.toml"));
@@ -94,7 +144,13 @@ fn the_library_example_passes_and_fails_under_cargo_test() {
     let out = text(&passed);
     assert!(passed.status.success(), "{out}");
     // The workspace's wasmtime was reused: a second build of it would double CI's time.
-    assert!(!out.contains("Compiling wasmtime "), "{out}");
+    // It is rebuilt when a shared dependency's features differ from the workspace's: compare
+    // `cargo tree -e features` of the example with the workspace's and add the difference
+    // to the example's dev-dependencies.
+    assert!(
+        !out.contains("Compiling wasmtime ") && !out.contains("Compiling cranelift-codegen "),
+        "{out}"
+    );
     assert!(
         out.contains("test hello_passes_both_rounds ... ok"),
         "{out}"
