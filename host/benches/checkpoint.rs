@@ -448,15 +448,23 @@ fn main() {
         reports();
         return;
     }
+    // `-- trivial` measures the trivial step alone (compare allocators with
+    // PROMETHEUS_WASM_ALLOCATOR=on-demand).
+    let only_trivial = std::env::args().skip(1).any(|a| a == "trivial");
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let package = trail_package().await;
         trivial_step(&package).await;
+        if only_trivial {
+            return;
+        }
         sync_cost();
         println!();
         long_runs(&package).await;
     });
-    reports();
+    if !only_trivial {
+        reports();
+    }
 }
 
 /// One report file writer under measurement, given the collector of a run.

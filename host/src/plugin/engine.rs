@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
+use crate::plugin::allocator::{ALLOCATOR_ENV, Allocator};
 use crate::plugin::bindings::prometheus::step as wit;
 use crate::plugin::ctx::HostState;
 use crate::plugin::error::PluginError;
@@ -26,6 +27,7 @@ pub struct StepEngine {
     linker: Linker<HostState>,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     fuel: bool,
+    allocator: Allocator,
 }
 
 impl StepEngine {
@@ -43,12 +45,43 @@ impl StepEngine {
     /// An engine with epoch interruption and fuel metering on or off. Without epoch
     /// interruption a looping guest is never stopped: only benchmarks measuring its cost
     /// turn it off; `run` and `inspect` always have it on.
+    ///
+    /// The instance allocator is [`Allocator::from_env`]'s (pooling unless
+    /// `PROMETHEUS_WASM_ALLOCATOR=on-demand`); a pool the system refuses to reserve falls
+    /// back to on-demand allocation.
     pub fn with_settings(epoch_interruption: bool, fuel: bool) -> Result<Self, PluginError> {
-        let mut cfg = Config::new();
-        cfg.epoch_interruption(epoch_interruption);
-        cfg.consume_fuel(fuel);
-        cfg.wasm_component_model(true);
-        let engine = Engine::new(&cfg).map_err(|e| PluginError::Engine(e.to_string()))?;
+        Self::with_allocator(epoch_interruption, fuel, Allocator::from_env())
+    }
+
+    /// [`StepEngine::with_settings`] with the instance allocator chosen by the caller.
+    pub fn with_allocator(
+        epoch_interruption: bool,
+        fuel: bool,
+        allocator: Allocator,
+    ) -> Result<Self, PluginError> {
+        let build = |allocator: Allocator| {
+            let mut cfg = Config::new();
+            cfg.epoch_interruption(epoch_interruption);
+            cfg.consume_fuel(fuel);
+            cfg.wasm_component_model(true);
+            cfg.allocation_strategy(allocator.strategy());
+            Engine::new(&cfg)
+        };
+        let (engine, allocator) = match build(allocator) {
+            Ok(engine) => (engine, allocator),
+            Err(e) if allocator == Allocator::Pooling => {
+                // The pool reserves address space up front; a host with `ulimit -v` or
+                // little address space refuses it. Steps still run, each mapping its own.
+                tracing::warn!(
+                    "cannot reserve the instance pool ({e:#}); steps map their memory one \
+                     by one (set {ALLOCATOR_ENV}=on-demand to skip this attempt)"
+                );
+                let engine =
+                    build(Allocator::OnDemand).map_err(|e| PluginError::Engine(e.to_string()))?;
+                (engine, Allocator::OnDemand)
+            }
+            Err(e) => return Err(PluginError::Engine(e.to_string())),
+        };
         let mut linker = Linker::<HostState>::new(&engine);
         link(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -70,12 +103,18 @@ impl StepEngine {
             linker,
             ticker: Some((stop, ticker)),
             fuel,
+            allocator,
         })
     }
 
     /// Whether compiled code meters fuel (every store then needs fuel set).
     pub fn consumes_fuel(&self) -> bool {
         self.fuel
+    }
+
+    /// The instance allocator the engine ended up with.
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
     }
 
     /// The wasmtime engine.

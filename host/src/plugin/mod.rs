@@ -5,6 +5,7 @@
 //! [`Steps`] trait; no wasmtime type leaves this module. Imports config, model and store,
 //! never runner or report.
 
+pub mod allocator;
 pub mod bindings;
 pub mod cache;
 mod cache_evict;

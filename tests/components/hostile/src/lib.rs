@@ -19,7 +19,13 @@
 //! | `panic` | panics |
 //! | `exit` | exits the process with status 0 (a WASI exit: a trap with a cause) |
 //! | `slow-store-query` | inserts `store_docs` (20 000) documents, then counts them with a `$or` of as many clauses: one embedded-store call of minutes |
+//! | `leave-a-secret` | (with `hostile: leftovers`) writes a pattern all over 24 MiB of heap and static memory and completes |
+//! | `look-for-secrets` | (with `hostile: leftovers`) scans its whole linear memory for that pattern; completes only if none is found |
 //!
+//! The last two run one after the other in the same round: each step is a fresh instance,
+//! and whatever memory slot the host hands the second (a reused one, with the pooling
+//! allocator) must read as new. The pattern is computed, never stored in the binary, so the
+//! only copies are the ones the first step wrote.
 //! A denial the guest sees (an error value) fails the step with that error as its message;
 //! if an attempt ever succeeded, the step would complete and the test would see exit 0.
 
@@ -46,6 +52,15 @@ const HOSTILE: [&str; 14] = [
     "slow-store-query",
 ];
 
+/// The steps that check no step sees another's memory (active with `hostile: leftovers`).
+const LEFTOVERS: [&str; 2] = ["leave-a-secret", "look-for-secrets"];
+
+/// Length of the pattern [`leave_a_secret`] writes and [`look_for_secrets`] looks for.
+const SECRET_LEN: usize = 64;
+
+/// Static memory the planting step fills too (data the image does not initialise).
+static mut PLANTED: [u8; 4096] = [0; 4096];
+
 fn steps() -> Steps {
     let mut steps = Steps::new().step(
         "warm-up",
@@ -56,6 +71,15 @@ fn steps() -> Steps {
     );
     for name in HOSTILE {
         steps = steps.step(name, "hostile", "worker1", prepare, execute);
+    }
+    for name in LEFTOVERS {
+        steps = steps.step(
+            name,
+            "memory isolation",
+            "worker1",
+            |_: &Ctx, _: ()| Ok(()),
+            leftovers,
+        );
     }
     steps
 }
@@ -161,6 +185,75 @@ fn execute(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
         _ => fail!("unknown hostile step `{step}`"),
     }
     Ok(Outcome::done(format!("{step} got through")))
+}
+
+/// `leave-a-secret` and `look-for-secrets`, when config.yaml's `hostile` is `leftovers`.
+fn leftovers(ctx: &Ctx, _: (), _: ()) -> Result<Outcome, Error> {
+    if ctx.config::<String>("hostile")?.as_deref() != Some("leftovers") {
+        return Ok(Outcome::skip("not the hostile step of this test"));
+    }
+    if ctx.step() == Some("leave-a-secret") {
+        // The scanner must see every copy written here, or finding none later proves nothing.
+        let (written, seen) = leave_a_secret();
+        if seen != written {
+            fail!("the scanner saw {seen} of the {written} copies this step wrote");
+        }
+        return Ok(Outcome::done(written));
+    }
+    match look_for_secrets() {
+        0 => Ok(Outcome::done("no byte of the previous step is visible")),
+        n => fail!("found {n} copies of the previous step's secret in this step's memory"),
+    }
+}
+
+/// Byte `i` of the secret: computed, so the binary holds no copy.
+fn secret_byte(i: usize) -> u8 {
+    (black_box(i) as u8).wrapping_mul(31).wrapping_add(7) ^ 0xa5
+}
+
+/// Writes the secret every 4 KiB over 24 MiB of heap (past any part of memory a host
+/// might keep resident) and over [`PLANTED`], then leaks the heap so it stays written.
+/// Returns the copies written and the copies [`look_for_secrets`] then finds.
+fn leave_a_secret() -> (usize, usize) {
+    let mut heap = vec![0u8; 24 << 20];
+    let mut copies = 0;
+    for page in heap.chunks_mut(4096) {
+        for (i, b) in page[..SECRET_LEN].iter_mut().enumerate() {
+            *b = secret_byte(i);
+        }
+        copies += 1;
+    }
+    // Volatile: nothing reads the static back, so plain writes could be optimised away.
+    let planted = std::ptr::addr_of_mut!(PLANTED).cast::<u8>();
+    for i in 0..SECRET_LEN {
+        // SAFETY: within the static; a single-threaded guest, nothing else touches it.
+        unsafe { planted.add(i).write_volatile(secret_byte(i)) };
+    }
+    std::mem::forget(black_box(heap));
+    (copies + 1, look_for_secrets())
+}
+
+/// Copies of the secret anywhere in this instance's linear memory, grown first by more
+/// than the planting step wrote (a fresh instance starts small; growing is what would
+/// expose pages a reused slot kept).
+fn look_for_secrets() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    let size = {
+        core::arch::wasm32::memory_grow(0, (32 << 20) / 65536);
+        core::arch::wasm32::memory_size(0) * 65536
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let size: usize = 0;
+    let mut found = 0;
+    // Address 0 is valid linear memory in wasm; start past it all the same.
+    for at in 1..size.saturating_sub(SECRET_LEN) {
+        // SAFETY: every address below memory_size is readable linear memory.
+        let byte = |i: usize| unsafe { std::ptr::read_volatile((at + i) as *const u8) };
+        if byte(0) == secret_byte(0) && (1..SECRET_LEN).all(|i| byte(i) == secret_byte(i)) {
+            found += 1;
+        }
+    }
+    found
 }
 
 /// Succeeds (the step completes, the test fails) if any attempt succeeded; otherwise fails
