@@ -194,8 +194,14 @@ def scenario(root, workers, rounds, steps):
     return folder, env
 
 
-def floor(folder, workers, rounds, steps):
-    """Seconds from spawning the workers to the last of the steps' requests answered."""
+def floor(folder, workers, rounds, steps, mongo=None):
+    """Seconds from spawning the workers to the last of the steps' requests answered.
+
+    With `mongo` (uri, database), the floor also does the test's own MongoDB work the way a
+    script with pymongo would: seed the `docs` collection (delete, one insert_many) before
+    the workers start, as the runner does, and read each step's document before its POST.
+    That is the same work the wire backend does, so wire / that floor is the runner's
+    overhead; the plain floor leaves out a Python server's ~3 ms per call."""
     config = (folder / "config.yaml").read_text()
     base = int(next(l.split(":")[1] for l in config.splitlines() if l.startswith("base_port")))
     keys = [nacl.signing.SigningKey(bytes([w]) * 32) for w in range(1, workers + 1)]
@@ -209,7 +215,15 @@ def floor(folder, workers, rounds, steps):
             bodies[(r, n)] = json.dumps({"signature": signed.hex(),
                                          "stakingKey": keys[w].verify_key.encode().hex()})
     env = dict(os.environ)
+    docs_coll = None
     started = time.monotonic()
+    if mongo is not None:
+        import pymongo
+        client = pymongo.MongoClient(mongo[0])
+        docs_coll = client[mongo[1]]["docs"]
+        seed = json.loads((folder / "data" / "docs.json").read_text())
+        docs_coll.delete_many({})
+        docs_coll.insert_many([dict(d, taskId="bench") for d in seed])
     procs = [subprocess.Popen(["python3", str(folder / "worker.py")],
                               env=dict(env, PORT=str(base + w)), cwd=folder)
              for w in range(workers)]
@@ -229,6 +243,10 @@ def floor(folder, workers, rounds, steps):
         for r in range(1, rounds + 1):
             for n in range(steps):
                 c = conns[n % workers]
+                if docs_coll is not None:
+                    doc = docs_coll.find_one({"taskId": "bench",
+                                              "index": (r * 1000 + n) % DOCS})
+                    assert doc is not None
                 c.request("POST", "/submit", body=bodies[(r, n)],
                           headers={"Content-Type": "application/json"})
                 answer = json.loads(c.getresponse().read())
@@ -241,6 +259,8 @@ def floor(folder, workers, rounds, steps):
             p.terminate()
         for p in procs:
             p.wait()
+        if docs_coll is not None:
+            docs_coll.database.client.close()
     return ended - started, ready - started
 
 
@@ -359,7 +379,9 @@ def main():
             env["PROMETHEUS_WASM_CACHE_DIR"] = str(root / "cache")
         # One warm-up run compiles the component into the cache, as any second run finds it.
         timed(cmd, folder, ours_embedded)
-        times = {"reference": [], "remote": [], "embedded": [], "floor": [], "ready": []}
+        times = {"reference": [], "remote": [], "embedded": [], "floor": [], "ready": [],
+                 "floor_mongo": []}
+        database = f"bench_{workers}x{rounds}x{steps}"
         for _ in range(REPEATS):
             if REFERENCE:
                 times["reference"].append(timed([venv_python, "e2e.py"], folder, ref_env))
@@ -368,6 +390,8 @@ def main():
             total, ready = floor(folder, workers, rounds, steps)
             times["floor"].append(total)
             times["ready"].append(ready)
+            times["floor_mongo"].append(
+                floor(folder, workers, rounds, steps, (mongo_uri, database))[0])
         med = {k: statistics.median(v) for k, v in times.items() if v}
         rows.append((workers, rounds, steps, med))
         for name, env in (("wire", ours_remote), ("embedded", ours_embedded)):
@@ -379,16 +403,22 @@ def main():
             trivial(root, runner)
         return
     ref_head = " prometheus-test 0.1.10 |" if REFERENCE else ""
-    print(f"| scenario (workers × rounds × steps) | floor (workers ready) |{ref_head} "
+    print(f"| scenario (workers × rounds × steps) | floor (workers ready) | "
+          f"floor + MongoDB work |{ref_head} "
           f"prometheus-wasm, MongoDB wire | prometheus-wasm, embedded store | "
-          f"wire / floor | embedded / floor |")
-    print("|---|---|" + ("---|" if REFERENCE else "") + "---|---|---|---|")
+          f"wire / floor | wire / floor + MongoDB | embedded / floor |")
+    print("|---|---|---|" + ("---|" if REFERENCE else "") + "---|---|---|---|---|")
     for workers, rounds, steps, med in rows:
         ref = f" {med['reference']:.3f} s |" if REFERENCE else ""
-        print(f"| {workers} × {rounds} × {steps} | {med['floor']:.3f} s ({med['ready']:.3f} s) |"
+        print(f"| {workers} × {rounds} × {steps} | {med['floor']:.3f} s ({med['ready']:.3f} s) | "
+              f"{med['floor_mongo']:.3f} s |"
               f"{ref} {med['remote']:.3f} s | {med['embedded']:.3f} s | "
-              f"{med['remote'] / med['floor']:.2f} | {med['embedded'] / med['floor']:.2f} |")
-    print(f"\nmedian of {REPEATS} runs each; wall time from process start to exit")
+              f"{med['remote'] / med['floor']:.2f} | "
+              f"{med['remote'] / med['floor_mongo']:.2f} | "
+              f"{med['embedded'] / med['floor']:.2f} |")
+    print(f"\nmedian of {REPEATS} runs each; wall time from process start to exit; "
+          f"floor + MongoDB work: the floor that also seeds the collection with pymongo "
+          f"and reads each step's document, as the wire backend does")
     keys = ["load", "preflight", "seeding", "workers_ready", "post_load", "steps", "stop"]
     print("\n| scenario | backend | " + " | ".join(f"{k} ms" for k in keys)
           + " | per step µs | checkpoint µs/step | round ends ms |")

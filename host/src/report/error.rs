@@ -15,23 +15,9 @@ pub struct ReportError {
     pub source: std::io::Error,
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename), so a
-/// CI system never reads half a report.
-pub(crate) fn write_atomically(
-    format: &'static str,
-    path: &std::path::Path,
-    bytes: &[u8],
-) -> Result<(), ReportError> {
-    let err = |source| ReportError {
-        format,
-        path: path.to_path_buf(),
-        source,
-    };
-    crate::atomic_file::write(path, bytes, false).map_err(err)?;
-    Ok(())
-}
-
-/// Like [`write_atomically`], with the content streamed by `fill` into the temporary file.
+/// Writes a report to `path` atomically (temp file in the same directory, then rename), so
+/// a CI system never reads half a report; `fill` streams the content into the temporary
+/// file.
 pub(crate) fn write_atomically_with(
     format: &'static str,
     path: &std::path::Path,

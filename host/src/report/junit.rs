@@ -12,15 +12,17 @@
 //!   later) or `<rerunFailure>` (it failed again), each with its own output.
 //!
 //! Every text is scrubbed (secrets masked, control characters rendered visibly), so the
-//! file is well-formed XML 1.0 whatever a guest wrote; [`xml_safe`] guards it once more.
+//! file is well-formed XML 1.0 whatever a guest wrote; [`xml_safe`] guards it once more,
+//! piece by piece as the document streams to its file.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
 
 use quick_xml::Writer;
 use quick_xml::events::BytesText;
 
-use crate::report::error::{ReportError, write_atomically};
+use crate::report::error::{ReportError, write_atomically_with};
 use crate::report::history::{Status, StepEntry};
 use crate::report::model::{Case, CaseStatus, RunReport};
 use crate::report::redact::Redactor;
@@ -30,10 +32,30 @@ type XmlResult = std::io::Result<()>;
 
 /// The JUnit XML document of a run.
 pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
-    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut xml = Vec::new();
+    write_to(&mut xml, report, redactor).expect("writing XML to a Vec cannot fail");
+    String::from_utf8(xml).expect("the writer emits UTF-8")
+}
+
+/// Writes the JUnit report to `path`, streamed: one case's texts are alive at a time, the
+/// document never is.
+pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result<(), ReportError> {
+    write_atomically_with("JUnit", path, |out| write_to(out, report, redactor))
+}
+
+/// Writes the JUnit XML document of a run to `out` as it is made, every piece through
+/// [`XmlSafe`].
+pub fn write_to(
+    out: &mut dyn Write,
+    report: &RunReport<'_>,
+    redactor: &Redactor,
+) -> std::io::Result<()> {
+    let mut safe = XmlSafe::new(out);
+    safe.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+    let mut writer = Writer::new_with_indent(&mut safe, b' ', 2);
     let label = redactor.scrub_line(&report.package.label());
     let t = &report.totals;
-    let result = writer
+    writer
         .create_element("testsuites")
         .with_attribute(("name", label.as_str()))
         .with_attribute(("tests", t.tests.to_string().as_str()))
@@ -45,17 +67,74 @@ pub fn render(report: &RunReport<'_>, redactor: &Redactor) -> String {
                 suite(w, report, round_cases, &label, redactor)?;
             }
             Ok(())
-        });
-    result.expect("writing XML to a Vec cannot fail");
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml.push_str(&String::from_utf8(writer.into_inner()).expect("the writer emits UTF-8"));
-    xml.push('\n');
-    xml_safe(&xml).into_owned()
+        })?;
+    safe.write_all(b"\n")?;
+    safe.finish()
 }
 
-/// Writes the JUnit report to `path`.
-pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result<(), ReportError> {
-    write_atomically("JUnit", path, render(report, redactor).as_bytes())
+/// A writer that passes on only characters XML 1.0 allows, replacing any other with
+/// U+FFFD ([`xml_safe`], applied piece by piece): the last guard of a streamed document.
+/// The XML writer hands it UTF-8 that a piece boundary may split inside a character; the
+/// split bytes wait for the next piece.
+struct XmlSafe<'a> {
+    out: &'a mut dyn Write,
+    /// The start of a character the last piece ended inside (at most 3 bytes).
+    pending: Vec<u8>,
+}
+
+impl<'a> XmlSafe<'a> {
+    fn new(out: &'a mut dyn Write) -> Self {
+        Self {
+            out,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Passes on `bytes`, valid UTF-8 up to an incomplete character at the end.
+    fn pass(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let (text, rest) = match std::str::from_utf8(bytes) {
+            Ok(text) => (text, &[][..]),
+            Err(e) if e.error_len().is_none() => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                (std::str::from_utf8(valid).unwrap_or_default(), rest)
+            }
+            // The XML writer writes only `str`s; anything else is replaced, not passed.
+            Err(_) => {
+                let text = String::from_utf8_lossy(bytes);
+                self.out.write_all(xml_safe(&text).as_bytes())?;
+                return Ok(bytes.len());
+            }
+        };
+        self.out.write_all(xml_safe(text).as_bytes())?;
+        self.pending.extend_from_slice(rest);
+        Ok(bytes.len())
+    }
+
+    /// Ends the document: a character still incomplete is replaced.
+    fn finish(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.out.write_all("\u{fffd}".as_bytes())?;
+        }
+        self.out.flush()
+    }
+}
+
+impl Write for XmlSafe<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.pending.is_empty() {
+            return self.pass(buf);
+        }
+        // Complete the pending character with the first bytes of this piece.
+        let mut joined = std::mem::take(&mut self.pending);
+        joined.extend_from_slice(buf);
+        self.pass(&joined)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Seconds with milliseconds, as the schema's time pattern wants.
@@ -64,8 +143,8 @@ fn secs(ms: f64) -> String {
 }
 
 /// The `<testsuite>` of one round.
-fn suite(
-    w: &mut Writer<Vec<u8>>,
+fn suite<W: Write>(
+    w: &mut Writer<W>,
     report: &RunReport<'_>,
     cases: &[Case<'_>],
     label: &str,
@@ -130,8 +209,8 @@ fn suite(
 }
 
 /// The `<testcase>` of one step of one round.
-fn testcase(
-    w: &mut Writer<Vec<u8>>,
+fn testcase<W: Write>(
+    w: &mut Writer<W>,
     report: &RunReport<'_>,
     case: &Case<'_>,
     classname: &str,
@@ -191,7 +270,7 @@ fn testcase(
     Ok(())
 }
 
-fn skipped(w: &mut Writer<Vec<u8>>, message: &str) -> XmlResult {
+fn skipped<W: Write>(w: &mut Writer<W>, message: &str) -> XmlResult {
     w.create_element("skipped")
         .with_attribute(("message", message))
         .write_empty()?;

@@ -203,3 +203,50 @@ fn ten_thousand_steps_make_one_case_each() {
     assert_eq!(xml.matches("<testcase ").count(), 10_000);
     assert_eq!(html.matches("<tr class=\"case ").count(), 10_000);
 }
+
+#[test]
+fn the_xml_guard_joins_characters_split_between_pieces_and_replaces_forbidden_ones() {
+    let mut out = Vec::new();
+    {
+        let mut safe = XmlSafe::new(&mut out);
+        let text = "é€😀\u{1}a\u{fffe}";
+        // Every split point, inside characters included, one byte per piece.
+        for byte in text.as_bytes() {
+            safe.write_all(std::slice::from_ref(byte)).expect("write");
+        }
+        safe.write_all("ok".as_bytes()).expect("write");
+        // A piece ending inside a character, then the end: the half is replaced.
+        safe.write_all(&"€".as_bytes()[..2]).expect("write");
+        safe.finish().expect("finish");
+    }
+    assert_eq!(
+        String::from_utf8(out).expect("UTF-8"),
+        "é€😀\u{fffd}a\u{fffd}ok\u{fffd}"
+    );
+}
+
+#[test]
+fn the_streamed_file_is_the_rendered_document() {
+    let evil = "\u{1}\u{b}s3cr\u{1b}[0met é€😀 <&>";
+    let outline = Outline {
+        max_rounds: 1,
+        steps: vec![(evil.into(), evil.into()), ("b".into(), "w".into())],
+        selection: None,
+    };
+    let fresh = ResumePoint::Fresh {
+        reason: evil.into(),
+    };
+    let (c, _) = ReportCollector::start(None, outline, &fresh, redactor()).expect("in memory");
+    step(&c, 1, evil, evil, End::Fail);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("junit.xml");
+    let rendered = c.with_report(&package(), |r| {
+        write(&path, r, &redactor()).expect("write the file");
+        render(r, &redactor())
+    });
+    let written = std::fs::read_to_string(&path).expect("read the file");
+    assert_eq!(written, rendered);
+    assert!(written.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "));
+    assert!(written.ends_with("</testsuites>\n"), "{written}");
+    assert!(written.chars().all(crate::report::sanitize::is_xml_char));
+}
