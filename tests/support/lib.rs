@@ -95,14 +95,25 @@ pub fn fresh_shared_cache(name: &str) -> PathBuf {
     dir
 }
 
+/// First port [`free_ports`] hands out.
+const FREE_PORTS_START: u32 = 20_000;
+/// Ports [`free_ports`] hands out from: 20000–31999, below Linux's ephemeral range
+/// (32768–60999 by default), where outgoing connections and port-0 listeners (the fault
+/// proxies, the tests' own servers) get their ports. A worker port handed out there could
+/// be taken by another test's connection between the check and the worker's bind, and
+/// readiness would then see the other test's listener.
+const FREE_PORTS_WINDOW: u32 = 12_000;
+
 /// `n` consecutive free ports on 127.0.0.1. Parallel tests take different ranges (a
 /// per-process counter), and each candidate is checked by binding it.
 pub fn free_ports(n: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let spread = (std::process::id() % 200) as u16 * 100;
+    let spread = (std::process::id() % 120) * 100;
     loop {
-        let offset = NEXT.fetch_add(n + 1, Ordering::SeqCst) % 8000;
-        let base = 20_000 + spread + offset;
+        let offset = u32::from(NEXT.fetch_add(n + 1, Ordering::SeqCst));
+        let span = FREE_PORTS_WINDOW - u32::from(n);
+        let base = u16::try_from(FREE_PORTS_START + (spread + offset) % span)
+            .expect("below 32000");
         if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
