@@ -48,7 +48,7 @@ pub use package::{CodeSource, Package};
 pub use plan::{Plan, StepOrigin};
 pub use policy::NetworkPolicy;
 pub use record::{RecordCtx, RecordMode, Recorder};
-pub use steps::{FaultNotes, StepInfo, StepLog, StepLogLayer, Steps};
+pub use steps::{FaultNotes, StepInfo, StepLog, StepLogLayer, Steps, StepsLayer};
 
 // The run's values moved to `crate::model` (reports must not import `plugin`); these
 // re-exports keep the old `plugin::` paths working for the CLI and tests.

@@ -158,6 +158,60 @@ pub trait Steps {
     ) -> impl Future<Output = Result<(), StepFailure>> + Send;
 }
 
+/// [`Steps`] around other steps ([`inner`](StepsLayer::inner)): the manifest is always the
+/// inner one, and `run_step` and `post_load` go on to the inner steps unless the layer
+/// overrides them. The run's wrappers (faults, timings, the worker-death watch) override
+/// what they add to and cannot forget to forward the rest.
+pub trait StepsLayer: Sync {
+    /// The wrapped steps.
+    type Inner: Steps + Sync;
+
+    /// The wrapped steps.
+    fn inner(&self) -> &Self::Inner;
+
+    /// [`Steps::run_step`].
+    fn run_step(
+        &self,
+        step: &StepInfo,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<StepOutcome, StepFailure>> + Send {
+        self.inner().run_step(step, state, log)
+    }
+
+    /// [`Steps::post_load`].
+    fn post_load(
+        &self,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<(), StepFailure>> + Send {
+        self.inner().post_load(state, log)
+    }
+}
+
+impl<L: StepsLayer> Steps for L {
+    fn manifest(&self) -> &[StepInfo] {
+        self.inner().manifest()
+    }
+
+    fn run_step(
+        &self,
+        step: &StepInfo,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<StepOutcome, StepFailure>> + Send {
+        StepsLayer::run_step(self, step, state, log)
+    }
+
+    fn post_load(
+        &self,
+        state: &mut RunState,
+        log: Arc<dyn StepLog>,
+    ) -> impl Future<Output = Result<(), StepFailure>> + Send {
+        StepsLayer::post_load(self, state, log)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -228,6 +282,74 @@ mod tests {
         assert_eq!(
             *layer.0.0.lock().expect("lock"),
             ["line", "call", "recorded", "ended", "timed", "faults"]
+        );
+    }
+
+    /// Steps that name each call they receive.
+    struct Answering {
+        manifest: Vec<StepInfo>,
+        heard: Heard,
+    }
+
+    impl Steps for Answering {
+        fn manifest(&self) -> &[StepInfo] {
+            &self.manifest
+        }
+
+        async fn run_step(
+            &self,
+            step: &StepInfo,
+            _: &mut RunState,
+            _: Arc<dyn StepLog>,
+        ) -> Result<StepOutcome, StepFailure> {
+            self.heard.heard("run_step");
+            Ok(StepOutcome::Done(Value::String(step.name.clone())))
+        }
+
+        async fn post_load(
+            &self,
+            _: &mut RunState,
+            _: Arc<dyn StepLog>,
+        ) -> Result<(), StepFailure> {
+            self.heard.heard("post_load");
+            Ok(())
+        }
+    }
+
+    /// A steps layer that overrides nothing.
+    struct PassSteps(Answering);
+
+    impl StepsLayer for PassSteps {
+        type Inner = Answering;
+
+        fn inner(&self) -> &Answering {
+            &self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_steps_layer_forwards_what_it_does_not_override() {
+        let step = StepInfo {
+            name: "s1".into(),
+            description: String::new(),
+            worker: "worker1".into(),
+            params: Value::Null,
+        };
+        let layer = PassSteps(Answering {
+            manifest: vec![step.clone()],
+            heard: Heard::default(),
+        });
+        let log: Arc<dyn StepLog> = Arc::new(Heard::default());
+        let mut state = RunState::default();
+        assert_eq!(Steps::manifest(&layer)[0].name, "s1");
+        let outcome = Steps::run_step(&layer, &step, &mut state, log.clone()).await;
+        assert!(matches!(outcome, Ok(StepOutcome::Done(Value::String(s))) if s == "s1"));
+        Steps::post_load(&layer, &mut state, log)
+            .await
+            .expect("post-load");
+        assert_eq!(
+            *layer.0.heard.0.lock().expect("lock"),
+            ["run_step", "post_load"]
         );
     }
 }

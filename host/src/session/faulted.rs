@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::FaultScope;
 use crate::config::{FaultAction, FaultMoment, FaultSpec};
-use crate::plugin::{FaultNotes, StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps};
+use crate::plugin::{
+    FaultNotes, StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps, StepsLayer,
+};
 use crate::runner::{FaultWhen, RunEvent, RunObserver};
 use crate::store::state::RunState;
 use crate::workers::{FleetControl, Proxies};
@@ -156,9 +158,11 @@ impl<S> Faulted<'_, S> {
     }
 }
 
-impl<S: Steps + Sync> Steps for Faulted<'_, S> {
-    fn manifest(&self) -> &[StepInfo] {
-        self.steps.manifest()
+impl<S: Steps + Sync> StepsLayer for Faulted<'_, S> {
+    type Inner = S;
+
+    fn inner(&self) -> &S {
+        self.steps
     }
 
     async fn run_step(
@@ -214,14 +218,6 @@ impl<S: Steps + Sync> Steps for Faulted<'_, S> {
         )
         .await?;
         Ok(outcome)
-    }
-
-    async fn post_load(
-        &self,
-        state: &mut RunState,
-        log: Arc<dyn StepLog>,
-    ) -> Result<(), StepFailure> {
-        self.steps.post_load(state, log).await
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::plugin::{StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps};
+use crate::plugin::{StepFailure, StepInfo, StepLog, StepLogLayer, StepOutcome, Steps, StepsLayer};
 use crate::store::state::{ChangedKey, RunState};
 use crate::store::{Checkpoint, StateError};
 use crate::timings::{StepClock, StepPart, StepTiming, Timings};
@@ -21,9 +21,11 @@ pub(crate) struct TimedSteps<'a, S> {
     pub timings: &'a Timings,
 }
 
-impl<S: Steps + Sync> Steps for TimedSteps<'_, S> {
-    fn manifest(&self) -> &[StepInfo] {
-        self.steps.manifest()
+impl<S: Steps + Sync> StepsLayer for TimedSteps<'_, S> {
+    type Inner = S;
+
+    fn inner(&self) -> &S {
+        self.steps
     }
 
     async fn run_step(
@@ -47,14 +49,6 @@ impl<S: Steps + Sync> Steps for TimedSteps<'_, S> {
             parts: timed.clock().parts(),
         });
         result
-    }
-
-    async fn post_load(
-        &self,
-        state: &mut RunState,
-        log: Arc<dyn StepLog>,
-    ) -> Result<(), StepFailure> {
-        self.steps.post_load(state, log).await
     }
 }
 

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plugin::{StepFailure, StepInfo, StepLog, StepOutcome, Steps};
+use crate::plugin::{StepFailure, StepInfo, StepLog, StepOutcome, Steps, StepsLayer};
 use crate::store::state::RunState;
 use crate::workers::{DeathWatch, WorkerDeath};
 
@@ -34,9 +34,11 @@ pub(crate) struct Watched<'a, S> {
     pub deaths: DeathWatch,
 }
 
-impl<S: Steps + Sync> Steps for Watched<'_, S> {
-    fn manifest(&self) -> &[StepInfo] {
-        self.steps.manifest()
+impl<S: Steps + Sync> StepsLayer for Watched<'_, S> {
+    type Inner = S;
+
+    fn inner(&self) -> &S {
+        self.steps
     }
 
     async fn run_step(
