@@ -112,8 +112,7 @@ pub fn free_ports(n: u16) -> u16 {
     loop {
         let offset = u32::from(NEXT.fetch_add(n + 1, Ordering::SeqCst));
         let span = FREE_PORTS_WINDOW - u32::from(n);
-        let base = u16::try_from(FREE_PORTS_START + (spread + offset) % span)
-            .expect("below 32000");
+        let base = u16::try_from(FREE_PORTS_START + (spread + offset) % span).expect("below 32000");
         if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
