@@ -107,6 +107,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub reset: bool,
 
+    /// Keep this run apart from other runs of the same folder: a temporary data_dir
+    /// (removed at the end) and free ports for the workers, so runs can go in parallel.
+    #[arg(long)]
+    pub isolated: bool,
+
     /// The test configuration [default: config.yaml beside the step package].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -39,6 +39,7 @@ fn settings(args: RunArgs) -> Result<Settings, UserError> {
         secrets: args.secrets,
         mongo_uri: args.mongo_uri,
         reset: args.reset,
+        isolated: args.isolated,
         select: args.select.spec(),
         seed: args.seed,
         startup_timeout: args.startup_timeout.map(Duration::from_secs_f64),

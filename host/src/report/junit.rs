@@ -44,7 +44,7 @@ pub fn write(path: &Path, report: &RunReport<'_>, redactor: &Redactor) -> Result
 }
 
 /// Writes the JUnit XML document of a run to `out` as it is made, every piece through
-/// [`XmlSafe`].
+/// the XML guard ([`xml_safe`], applied piece by piece).
 pub fn write_to(
     out: &mut dyn Write,
     report: &RunReport<'_>,

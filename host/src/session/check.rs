@@ -204,6 +204,20 @@ async fn check_steps(
 /// values are masked). `Ok(Err(stop))`: a signal stopped the loading.
 pub(crate) async fn check(args: &Settings) -> Result<Result<String, Stop>, UserError> {
     let target = target(args)?;
+    // The same moves a run makes, so the ports checked are the ones it would take.
+    let isolation = match args.isolated {
+        true => Some(super::isolation::Isolation::new(
+            &target.config,
+            &args.sets,
+        )?),
+        false => None,
+    };
+    let sets: Vec<String> = args
+        .sets
+        .iter()
+        .cloned()
+        .chain(isolation.iter().flat_map(super::isolation::Isolation::sets))
+        .collect();
     let Inputs {
         config,
         keys,
@@ -215,7 +229,7 @@ pub(crate) async fn check(args: &Settings) -> Result<Result<String, Stop>, UserE
             Some(Source::Plan(file)) => Some(file),
             _ => None,
         },
-        &args.sets,
+        &sets,
         &args.secrets,
         None,
     )?;

@@ -24,6 +24,7 @@ pub(crate) mod check;
 pub(crate) mod external;
 pub(crate) mod faulted;
 pub(crate) mod faults;
+mod isolation;
 pub(crate) mod mongo;
 mod outcome;
 pub(crate) mod prepare;
@@ -182,6 +183,20 @@ impl Session {
     /// Whether SIGINT and SIGTERM stop the run cleanly, as in the CLI (default: off).
     pub fn handle_signals(mut self, handle: bool) -> Self {
         self.settings.signals = handle;
+        self
+    }
+
+    /// Keeps this run apart from every other run of the same folder, so that parallel
+    /// `#[test]`s (cargo's default) can each run it: data_dir is a temporary directory of
+    /// the run's own (state, journals, workers' databases, the embedded store; removed
+    /// when the run ends) and the workers listen on a block of free ports (`base_port`),
+    /// both as `--set` overrides after the others. Not moved: a worker whose workers.json
+    /// entry fixes its `port`, external workers, a MongoDB server's database (set
+    /// `mongodb.database` per test) and report paths. Ports are checked free when picked;
+    /// another program may still take one before the worker binds it, which fails the
+    /// run naming the worker and port.
+    pub fn isolated(mut self) -> Self {
+        self.settings.isolated = true;
         self
     }
 

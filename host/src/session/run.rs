@@ -51,7 +51,7 @@ impl OutputSink for WorkerOutput {
 }
 
 /// Runs a test; returns how it ended.
-pub(crate) async fn run(args: Settings) -> Result<Outcome, UserError> {
+pub(crate) async fn run(mut args: Settings) -> Result<Outcome, UserError> {
     let timings = Timings::new(Instant::now());
     // Handlers first: a signal during start-up must still stop what was started.
     let signals = if args.signals {
@@ -70,6 +70,14 @@ pub(crate) async fn run(args: Settings) -> Result<Outcome, UserError> {
         Source::Plan(file) => Some(file),
         Source::Package(_) => None,
     };
+    // Held to the end of the run: its data_dir is removed when it drops.
+    let isolation = match args.isolated {
+        true => Some(super::isolation::Isolation::new(&config_path, &args.sets)?),
+        false => None,
+    };
+    if let Some(isolation) = &isolation {
+        args.sets.extend(isolation.sets());
+    }
     let inputs = super::prepare::inputs(
         &config_path,
         plan_file,

@@ -172,6 +172,10 @@ pub struct Settings {
     pub signals: bool,
     /// The command a failure names as the way to rerun a step (the CLI's own command line).
     pub rerun: Option<String>,
+    /// Whether the run is kept apart from other runs of the same folder: its own
+    /// temporary data_dir and a block of free ports for its workers
+    /// ([`Session::isolated`](super::Session::isolated)).
+    pub isolated: bool,
     /// Whether the running program is `prometheus-wasm` itself, whose hidden watchdog
     /// subcommand then guards the workers; otherwise (a program linking the library) a
     /// POSIX `sh` watchdog does. Either kills the workers' process groups if the run's
