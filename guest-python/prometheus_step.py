@@ -501,7 +501,7 @@ class TestStep:
 
 # Files whose frames say nothing to a step's author: this module, the prometheus_test
 # compatibility layer and the `requests` module it provides.
-_HELPER_FILES = ("/prometheus_step.py", "/prometheus_test/", "/requests/")
+_HELPER_FILES = ("/prometheus_step.py", "/prometheus_faults.py", "/prometheus_test/", "/requests/")
 
 
 def _is_helper_frame(filename: str) -> bool:

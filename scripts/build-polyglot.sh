@@ -2,7 +2,9 @@
 # Builds the Python and JavaScript step packages of examples/hello-python and
 # examples/hello-js into target/polyglot/{hello_python,hello_js}.wasm, and the parity
 # packages of tests/polyglot-steps/parity-{python,js} (every helper capability, tests/parity.rs)
-# into target/polyglot/{parity_python,parity_js}.wasm.
+# into target/polyglot/{parity_python,parity_js}.wasm, and the faults packages of
+# tests/polyglot-steps/faults-{python,js} (the steps-with-faults world, tests/faults.rs) into
+# target/polyglot/{faults_python,faults_js}.wasm.
 #
 # Installs its tools idempotently and pinned: componentize-py into .venv (via
 # scripts/setup-venv.sh, pinned in scripts/requirements-dev.txt) and componentize-qjs into
@@ -59,6 +61,13 @@ INPUTS="wit/step.wit $py_helpers tests/polyglot-steps/parity-python/parity_steps
     .venv/bin/componentize-py -d wit -w steps componentize parity_steps \
     -p tests/polyglot-steps/parity-python -p guest-python -o "$out/parity_python.wasm"
 
+# The faults package: built against `steps-with-faults` (steps plus the faults import),
+# with the faults helper beside the step helper.
+INPUTS="wit/step.wit guest-python/prometheus_step.py guest-python/prometheus_faults.py tests/polyglot-steps/faults-python/faults_steps.py scripts/requirements-dev.txt" \
+    build_if_changed "$out/faults_python.wasm" \
+    .venv/bin/componentize-py -d wit -w steps-with-faults componentize faults_steps \
+    -p tests/polyglot-steps/faults-python -p guest-python -o "$out/faults_python.wasm"
+
 # JavaScript: componentize-qjs resolves `./prometheus-step.js` from --module-root, so the
 # helper is staged beside the example's module, as a user keeps it beside theirs.
 js_src=$out/hello-js-src
@@ -78,6 +87,16 @@ INPUTS="wit/step.wit guest-js/prometheus-step.js tests/polyglot-steps/parity-js/
     build_if_changed "$out/parity_js.wasm" \
     guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps --sync \
     --js "$parity_src/parity-steps.js" --module-root "$parity_src" -o "$out/parity_js.wasm"
+
+faults_src=$out/faults-js-src
+rm -rf "$faults_src"
+mkdir -p "$faults_src"
+cp guest-js/prometheus-step.js guest-js/prometheus-faults.js \
+    tests/polyglot-steps/faults-js/faults-steps.js "$faults_src/"
+INPUTS="wit/step.wit guest-js/prometheus-step.js guest-js/prometheus-faults.js tests/polyglot-steps/faults-js/faults-steps.js guest-js/package-lock.json" \
+    build_if_changed "$out/faults_js.wasm" \
+    guest-js/node_modules/.bin/componentize-qjs --wit wit --world steps-with-faults --sync \
+    --js "$faults_src/faults-steps.js" --module-root "$faults_src" -o "$out/faults_js.wasm"
 
 # Beside each example's config, so that `prometheus-wasm run examples/hello-python/tests/steps.wasm`
 # runs it (the copies are git-ignored).

@@ -716,3 +716,66 @@ fn a_granted_step_sets_a_network_fault_and_clears_it() {
         "{out}"
     );
 }
+
+/// The Python and JavaScript faults packages (`tests/polyglot-steps/faults-{python,js}`,
+/// built against `steps-with-faults` with `prometheus_faults` / `prometheus-faults.js`):
+/// the same steps as the Rust `step_faults`, each language's compiled code cached once per
+/// test binary.
+const POLYGLOT_FAULTS: [&str; 2] = ["faults_python", "faults_js"];
+
+fn polyglot_faults_test(package: &str, grant: bool) -> TestDir {
+    let dir = TestDir::example("hello", &system_tests::polyglot_component(package))
+        .with_cache_dir(system_tests::fresh_shared_cache(package));
+    dir.set_config("max_rounds", serde_yaml::Value::Number(1.into()));
+    if grant {
+        dir.set_config("faults_from_steps", serde_yaml::Value::Bool(true));
+    }
+    dir
+}
+
+#[test]
+fn python_and_js_steps_kill_and_start_a_worker_with_a_new_pid() {
+    for package in POLYGLOT_FAULTS {
+        let dir = polyglot_faults_test(package, true);
+        // The step first asks to kill a worker that does not exist and fails unless that
+        // raised the helper's FaultError.
+        let out = dir.run_steps(&["--step", "kill-and-start"]);
+        assert_eq!(out.code(), exit::OK, "{package}: {out}");
+        assert_worker2_replaced(&out, "from step kill-and-start", "from step kill-and-start");
+    }
+}
+
+#[test]
+fn python_and_js_steps_without_the_grant_fail_naming_the_config_key() {
+    for package in POLYGLOT_FAULTS {
+        let dir = polyglot_faults_test(package, false);
+        let out = dir.run_steps(&[]);
+        assert_eq!(out.code(), 1, "{package}: {out}");
+        assert!(
+            out.stdout.contains("kill-and-start failed"),
+            "{package}: {out}"
+        );
+        assert!(
+            out.all()
+                .contains("set `faults_from_steps: true` in config.yaml"),
+            "{package}: {out}"
+        );
+        assert_eq!(starts_of(&out, "worker2").len(), 1, "{package}: {out}");
+    }
+}
+
+#[test]
+fn python_and_js_steps_set_a_network_fault_and_clear_it() {
+    for package in POLYGLOT_FAULTS {
+        let dir = polyglot_faults_test(package, true);
+        dir.set_config("network_probe", serde_yaml::Value::Bool(true));
+        let out = dir.run_steps(&["--step", "error-then-clear"]);
+        assert_eq!(out.code(), exit::OK, "{package}: {out}");
+        let lines = fault_lines(&out);
+        assert_eq!(lines.len(), 2, "{package}: {out}");
+        assert!(
+            lines[0].contains("from step error-then-clear") && lines[0].contains("503"),
+            "{package}: {out}"
+        );
+    }
+}
