@@ -151,7 +151,12 @@ fn the_library_example_passes_and_fails_under_cargo_test() {
         out.contains("test hello_passes_both_rounds ... ok"),
         "{out}"
     );
-    assert!(out.contains("test result: ok. 1 passed"), "{out}");
+    // The isolated test ran beside it, on its own ports and data_dir.
+    assert!(
+        out.contains("test one_round_isolated_beside_the_other_test ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("test result: ok. 2 passed"), "{out}");
     // The report went through the harness: captured, not printed, for a passing test.
     assert!(!out.contains("━━ round 1/2 ━━"), "{out}");
     assert_eq!(t.state()["current_round"], serde_json::json!(2), "{out}");

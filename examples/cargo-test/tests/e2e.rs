@@ -38,3 +38,19 @@ fn hello_passes_both_rounds() {
     let report = std::fs::read_to_string(&junit).expect("the JUnit report is written");
     assert!(report.contains("<testsuite"), "{report}");
 }
+
+/// Runs while `hello_passes_both_rounds` runs (cargo runs tests in parallel): `isolated()`
+/// gives this run a data_dir of its own and free ports, so the two do not meet.
+#[test]
+fn one_round_isolated_beside_the_other_test() {
+    let outcome = Session::from_folder(folder())
+        .isolated()
+        .reset(true)
+        .set("max_rounds", "1")
+        .expect("a key and a value")
+        .run()
+        .unwrap_or_else(|e| panic!("the run did not start: {e:#}"));
+    assert!(outcome.passed(), "{outcome}");
+    let summary = outcome.summary().expect("the steps ran");
+    assert_eq!(summary.rounds_run, [1]);
+}
