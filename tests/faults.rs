@@ -497,7 +497,14 @@ fn a_step_failed_by_a_fault_replays_to_the_same_failure_offline() {
 /// The hello test running the `step-faults` component (one step that kills worker2 and
 /// starts it again), for one round; `grant` sets `faults_from_steps: true`.
 fn step_faults_test(grant: bool) -> TestDir {
-    let dir = TestDir::example("hello", &system_tests::component("step_faults"));
+    granting(
+        TestDir::example("hello", &system_tests::component("step_faults")),
+        grant,
+    )
+}
+
+/// `dir` set to one round, with `faults_from_steps: true` when `grant`.
+fn granting(dir: TestDir, grant: bool) -> TestDir {
     dir.set_config("max_rounds", serde_yaml::Value::Number(1.into()));
     if grant {
         dir.set_config("faults_from_steps", serde_yaml::Value::Bool(true));
@@ -724,13 +731,11 @@ fn a_granted_step_sets_a_network_fault_and_clears_it() {
 const POLYGLOT_FAULTS: [&str; 2] = ["faults_python", "faults_js"];
 
 fn polyglot_faults_test(package: &str, grant: bool) -> TestDir {
-    let dir = TestDir::example("hello", &system_tests::polyglot_component(package))
-        .with_cache_dir(system_tests::fresh_shared_cache(package));
-    dir.set_config("max_rounds", serde_yaml::Value::Number(1.into()));
-    if grant {
-        dir.set_config("faults_from_steps", serde_yaml::Value::Bool(true));
-    }
-    dir
+    granting(
+        TestDir::example("hello", &system_tests::polyglot_component(package))
+            .with_cache_dir(system_tests::fresh_shared_cache(package)),
+        grant,
+    )
 }
 
 #[test]
