@@ -332,3 +332,58 @@ fn a_js_step_uses_the_test_database_through_the_helper() {
         "notes",
     );
 }
+
+/// A Python step that imports the faults helper: build.sh must build it against
+/// `steps-with-faults` (against `steps` the helper has no interface to call). The step
+/// calls nothing (the scaffold does not grant faults); it checks the interface is there.
+const PYTHON_FAULTS_STEPS: &str = r#"
+import prometheus_faults
+from prometheus_step import TestStep, export_steps, fail
+
+
+def ready_execute(runner, worker, data):
+    if prometheus_faults._faults is None:
+        fail("built against `steps`: build.sh did not pick steps-with-faults")
+    return {"faults": True}
+
+
+WitWorld = export_steps([TestStep("faults-ready", "faults helper built in", None, ready_execute, "worker1")])
+"#;
+
+/// The same in JavaScript: built against `steps`, the import of `prometheus-faults.js`
+/// does not build at all.
+const JS_FAULTS_STEPS: &str = r#"
+import { kill } from './prometheus-faults.js';
+import { TestStep, exportSteps, fail } from './prometheus-step.js';
+
+function readyExecute() {
+  if (typeof kill !== 'function') fail('the faults helper is missing');
+  return { faults: true };
+}
+
+export const { manifest, prepare, execute, postLoad } = exportSteps([
+  new TestStep('faults-ready', 'faults helper built in', null, readyExecute, 'worker1'),
+]);
+"#;
+
+#[test]
+fn a_python_scaffold_importing_the_faults_helper_builds_with_faults() {
+    guest_scaffold_with_steps(
+        "python",
+        Tool::Env("COMPONENTIZE_PY"),
+        ".venv/bin/componentize-py",
+        Some(("steps.py", PYTHON_FAULTS_STEPS)),
+        "faults-ready",
+    );
+}
+
+#[test]
+fn a_js_scaffold_importing_the_faults_helper_builds_with_faults() {
+    guest_scaffold_with_steps(
+        "js",
+        Tool::Env("COMPONENTIZE_QJS"),
+        "guest-js/node_modules/.bin/componentize-qjs",
+        Some(("steps.js", JS_FAULTS_STEPS)),
+        "faults-ready",
+    );
+}

@@ -167,7 +167,7 @@ const GUEST_FILES: [(&str, &str); 4] = [
 ];
 
 /// The Python scaffold (componentize-py).
-const PYTHON_FILES: [(&str, &str); 3] = [
+const PYTHON_FILES: [(&str, &str); 4] = [
     (
         "steps/steps.py",
         include_str!("templates/python/steps.py.txt"),
@@ -176,15 +176,23 @@ const PYTHON_FILES: [(&str, &str); 3] = [
         "steps/prometheus_step.py",
         include_str!("../../../guest-python/prometheus_step.py"),
     ),
+    (
+        "steps/prometheus_faults.py",
+        include_str!("../../../guest-python/prometheus_faults.py"),
+    ),
     ("build.sh", include_str!("templates/python/build.sh.txt")),
 ];
 
 /// The JavaScript scaffold (componentize-qjs).
-const JS_FILES: [(&str, &str); 4] = [
+const JS_FILES: [(&str, &str); 5] = [
     ("steps/steps.js", include_str!("templates/js/steps.js.txt")),
     (
         "steps/prometheus-step.js",
         include_str!("../../../guest-js/prometheus-step.js"),
+    ),
+    (
+        "steps/prometheus-faults.js",
+        include_str!("../../../guest-js/prometheus-faults.js"),
     ),
     ("build.sh", include_str!("templates/js/build.sh.txt")),
     (
