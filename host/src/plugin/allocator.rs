@@ -6,9 +6,11 @@
 //! memories, tables and async stack when the step starts and unmaps them when it ends: a
 //! trivial step paid ~50 µs of page faults and ~10 µs of `mmap`/`munmap` for that
 //! (docs/performance.md). The pooling allocator reserves slots once per engine and hands a
-//! step the slot its component used last, reset in place: only the pages the previous step
-//! dirtied are reset (Linux's `PAGEMAP_SCAN`, or `memset` of the first
-//! [`KEEP_RESIDENT_BYTES`]), so no mapping changes and the pages stay faulted in.
+//! step the slot its component used last, reset in place: its pages are handed back with
+//! `madvise` and the component's memory image stays mapped, so no mapping changes between
+//! steps. Nothing is kept resident (`linear_memory_keep_resident` stays 0): resetting kept
+//! pages by copy cost a Python step ~90 µs more than it saved, and a trivial Rust step
+//! gained nothing measurable (docs/performance.md).
 //!
 //! The pool is sized so the per-step caps of [`StepLimiter`](super::limits::StepLimiter)
 //! are always what a guest meets first: its totals hold two steps at those caps (a step and
@@ -28,11 +30,6 @@ use super::limits::{MAX_INSTANCES, MAX_TABLE_ELEMENTS, MAX_TABLES_AND_MEMORIES};
 /// The environment variable that selects the allocator (`pooling`, the default, or
 /// `on-demand`).
 pub const ALLOCATOR_ENV: &str = "PROMETHEUS_WASM_ALLOCATOR";
-
-/// Bytes at the start of each linear memory and table reset with `memset` (only the dirty
-/// pages, where the kernel can say which) instead of being handed back to the kernel: a
-/// small guest's stack and data live there, so its next step finds them faulted in.
-pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// Steps whose instances can be alive at once: the running step and the previous one while
 /// its store is dropped.
@@ -110,9 +107,7 @@ fn pool() -> PoolingAllocationConfig {
         .max_memories_per_module(MAX_PER_MODULE)
         .max_tables_per_module(MAX_PER_MODULE)
         .max_memory_size(1 << 32)
-        .table_elements(MAX_TABLE_ELEMENTS)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(KEEP_RESIDENT_BYTES);
+        .table_elements(MAX_TABLE_ELEMENTS);
     pool
 }
 
