@@ -1,6 +1,7 @@
 //! `run --isolated` (and `Session::isolated`): runs of the same folder at the same time,
-//! each with a temporary data_dir of its own (removed when it ends) and free ports for its
-//! workers, pass side by side and leave the folder's own data_dir untouched.
+//! each with a temporary data_dir of its own (removed when it passes, kept when it fails)
+//! and free ports for its workers, pass side by side and leave the folder's own data_dir
+//! untouched.
 
 use std::path::PathBuf;
 
@@ -80,4 +81,20 @@ fn an_isolated_run_leaves_the_folders_own_ports_alone() {
             .expect("spawn the runner"),
     );
     assert_eq!(isolated.code(), 0, "{isolated}");
+}
+
+#[test]
+fn a_failing_isolated_run_keeps_its_data_dir_and_says_where() {
+    let t = TestDir::hello();
+    t.set_config("fail_step", "audit-greeting".into());
+    let out = t.run(&["run", "tests/steps.wasm", "--reset", "--isolated"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let dir = isolated_data_dir(&out);
+    let kept = format!("its data_dir is kept at {}", dir.display());
+    assert!(out.stderr.contains(&kept), "{out}");
+    // The evidence is there: the saved state at the failed step, the results journal.
+    let state = std::fs::read_to_string(dir.join("test_state.json")).expect("the state");
+    assert!(state.contains("\"current_round\""), "{state}");
+    assert!(dir.join("test_state.results.jsonl").is_file(), "{out}");
+    std::fs::remove_dir_all(&dir).expect("clean up the kept data_dir");
 }

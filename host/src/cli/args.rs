@@ -108,7 +108,8 @@ pub struct RunArgs {
     pub reset: bool,
 
     /// Keep this run apart from other runs of the same folder: a temporary data_dir
-    /// (removed at the end) and free ports for the workers, so runs can go in parallel.
+    /// (removed if the run passes, kept if not) and free ports for the workers, so runs
+    /// can go in parallel.
     #[arg(long)]
     pub isolated: bool,
 

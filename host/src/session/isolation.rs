@@ -70,6 +70,12 @@ impl Isolation {
         })
     }
 
+    /// Keeps the data_dir after the run (a run that did not pass: its state, results
+    /// journal and recordings are the evidence); returns where it is.
+    pub(crate) fn keep(self) -> std::path::PathBuf {
+        self.data_dir.keep()
+    }
+
     /// The `--set` overrides that move the run: its data_dir and its base_port.
     pub(crate) fn sets(&self) -> Vec<String> {
         vec![

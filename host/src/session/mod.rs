@@ -189,7 +189,8 @@ impl Session {
     /// Keeps this run apart from every other run of the same folder, so that parallel
     /// `#[test]`s (cargo's default) can each run it: data_dir is a temporary directory of
     /// the run's own (state, journals, workers' databases, the embedded store; removed
-    /// when the run ends) and the workers listen on a block of free ports (`base_port`),
+    /// when the run passes, kept with a warning naming it when it does not, so that its
+    /// recordings can be replayed) and the workers listen on a block of free ports (`base_port`),
     /// both as `--set` overrides after the others. Not moved: a worker whose workers.json
     /// entry fixes its `port`, external workers, a MongoDB server's database (set
     /// `mongodb.database` per test) and report paths. Ports are checked free when picked;

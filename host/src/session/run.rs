@@ -88,9 +88,21 @@ pub(crate) async fn run(mut args: Settings) -> Result<Outcome, UserError> {
     let redactor = inputs.redactor.clone();
     // From here on every error is redacted before cli prints it (a post-load failure
     // quoting a token, a worker's last stderr lines).
-    run_redacted(args, signals, source, inputs, &timings)
+    let result = run_redacted(args, signals, source, inputs, &timings)
         .await
-        .map_err(|e| e.redacted(&redactor))
+        .map_err(|e| e.redacted(&redactor));
+    if let Some(isolation) = isolation
+        && !matches!(&result, Ok(outcome) if outcome.passed())
+    {
+        // The failed steps' recordings (and the state) are what `replay` and the user
+        // need; only a passing run's data_dir goes.
+        let kept = isolation.keep();
+        tracing::warn!(
+            "isolated run did not pass: its data_dir is kept at {}",
+            kept.display()
+        );
+    }
+    result
 }
 
 /// The rest of [`run`], once the secrets are known.
