@@ -3,7 +3,7 @@
 //! port, storing blobs in a temporary directory, optionally behind htpasswd basic auth;
 //! killed on drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,13 +17,6 @@ pub struct Registry {
     dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`, the registry part of references.
     pub host: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 impl Registry {
@@ -43,7 +36,8 @@ impl Registry {
             "docker-registry is not installed: run scripts/setup-registry.sh"
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
+        // Below the ephemeral range, like the workers' ports (`free_ports`).
+        let port = crate::free_ports(1);
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()

@@ -5,7 +5,7 @@
 //! The same starter as `host/tests/mongo/server.rs` (an integration test of the host crate,
 //! which cannot depend on this crate).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,10 +32,9 @@ impl Secantus {
             "{} not found: run scripts/setup-venv.sh (it installs secantusdb)",
             bin.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        // Below the ephemeral range: a port 0 picked, released and bound again later by the
+        // server could meanwhile serve another test's outgoing connection.
+        let port = crate::free_ports(1);
         let child = Command::new(&bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--storage-path", ":memory:"])
